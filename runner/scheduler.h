@@ -1,0 +1,100 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "outcome.h"
+#include "retry_policy.h"
+
+namespace jobrunner {
+
+// Which attempt of which task goes to which worker. Pure: no MPI, no clock, no I/O; time comes in
+// as `now_ms` and results as values, so the same code runs live, in tests and (later) on replay.
+//
+// Dynamic self-scheduling: a worker is given tasks only while it has credits, that is free slots
+// plus a small prefetch queue. Prefetch is zero until the worker's typical task duration is known,
+// then sized so that its queue holds about kQueueTargetMs of work: tiny tasks travel hundreds at a
+// time, long tasks are never parked behind one another while another worker sits idle.
+class Scheduler {
+ public:
+  static constexpr double kQueueTargetMs = 20.0;
+  static constexpr double kNoPrefetchAboveMs = 500.0;
+
+  struct Options {
+    RetryPolicy retry;
+    int max_prefetch = 1024;  // per worker
+  };
+
+  struct Assignment {
+    int worker = 0;
+    std::uint64_t index = 0;
+    int attempt = 1;
+  };
+
+  // What the run does with a reported attempt.
+  enum class Verdict {
+    kIgnored,    // not an attempt in flight (a duplicate, or from a worker that was not given it)
+    kFinal,      // the task is done with this outcome
+    kRetrying,   // another attempt is queued
+  };
+
+  Scheduler(std::uint64_t task_count, Options options);
+
+  void AddWorker(int worker, int slots);
+
+  // Hands out work: retries that are due first (to another worker than the one that failed,
+  // when another has room), then fresh tasks in manifest order. Fills free slots on every worker
+  // before any prefetch, so that a short run spreads over all workers.
+  std::vector<Assignment> Assign(std::int64_t now_ms);
+
+  // An attempt ended. `retries` is the task's allowance; `duration_ms` feeds the prefetch size.
+  Verdict OnResult(int worker, std::uint64_t index, int attempt, Outcome outcome, int retries,
+                   double duration_ms, std::int64_t now_ms);
+
+  bool Finished() const;
+  std::size_t Running() const { return running_.size(); }
+  std::size_t WaitingRetries() const { return retries_.size(); }
+  std::uint64_t NotStarted() const { return task_count_ - next_fresh_; }
+  std::uint64_t FinalCount(Outcome outcome) const { return finals_[static_cast<int>(outcome)]; }
+  std::uint64_t FinalTotal() const;
+  std::uint64_t Retried() const { return retried_; }
+
+  // When a waiting retry becomes due; nullopt when none waits.
+  std::optional<std::int64_t> NextRetryAt() const;
+
+ private:
+  struct Worker {
+    int slots = 1;
+    int in_flight = 0;
+    double mean_duration_ms = -1;  // < 0: unknown yet
+  };
+  struct InFlight {
+    int worker = 0;
+    int attempt = 1;
+  };
+  struct Retry {
+    std::uint64_t index = 0;
+    int attempt = 1;  // the attempt to run next
+    std::int64_t due_ms = 0;
+    int avoid_worker = -1;
+  };
+
+  int Room(const Worker& worker, bool slots_only) const;
+  void GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<Assignment>& out);
+  void GiveFresh(bool slots_only, std::vector<Assignment>& out);
+  void Give(int worker, std::uint64_t index, int attempt, std::vector<Assignment>& out);
+
+  std::uint64_t task_count_;
+  Options options_;
+  std::uint64_t next_fresh_ = 0;
+  std::map<int, Worker> workers_;
+  std::unordered_map<std::uint64_t, InFlight> running_;
+  std::vector<Retry> retries_;  // few: only failed attempts wait here
+  std::uint64_t finals_[kOutcomeCount] = {};
+  std::uint64_t retried_ = 0;
+};
+
+}  // namespace jobrunner

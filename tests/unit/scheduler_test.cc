@@ -1,0 +1,183 @@
+#include "scheduler.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <set>
+
+#include "retry_policy.h"
+
+using jobrunner::Outcome;
+using jobrunner::RetryPolicy;
+using jobrunner::Scheduler;
+
+namespace {
+
+Scheduler::Options Options(std::int64_t backoff_ms = 100) {
+  Scheduler::Options o;
+  o.retry.backoff_ms = backoff_ms;
+  return o;
+}
+
+std::map<int, int> PerWorker(const std::vector<Scheduler::Assignment>& given) {
+  std::map<int, int> count;
+  for (const auto& a : given) count[a.worker]++;
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("A new worker is given only as many tasks as it has slots") {
+  Scheduler s(100, Options());
+  s.AddWorker(1, 3);
+  auto given = s.Assign(0);
+  REQUIRE(given.size() == 3);
+  CHECK(given[0].index == 0);
+  CHECK(given[2].index == 2);
+  CHECK(given[0].attempt == 1);
+  CHECK(s.Assign(0).empty());
+}
+
+TEST_CASE("Free slots on every worker are filled before any worker gets prefetch") {
+  Scheduler s(5, Options());
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  s.AddWorker(3, 1);
+  s.AddWorker(4, 1);
+  // Worker 1 has shown that its tasks are short, so it would take a deep prefetch.
+  auto first = s.Assign(0);
+  REQUIRE(first.size() == 4);
+  REQUIRE(s.OnResult(1, 0, 1, Outcome::kSucceeded, 0, 1.0, 0) == Scheduler::Verdict::kFinal);
+  auto second = s.Assign(0);
+  REQUIRE(second.size() == 1);
+  CHECK(PerWorker(first) == std::map<int, int>{{1, 1}, {2, 1}, {3, 1}, {4, 1}});
+}
+
+TEST_CASE("Short tasks earn a worker a prefetch queue and long tasks do not") {
+  Scheduler s(10000, Options());
+  s.AddWorker(1, 2);
+  s.AddWorker(2, 2);
+  auto first = s.Assign(0);
+  REQUIRE(first.size() == 4);
+  // Worker 1 reports 1 ms tasks, worker 2 reports 10 s tasks.
+  for (const auto& a : first) {
+    double duration = a.worker == 1 ? 1.0 : 10000.0;
+    s.OnResult(a.worker, a.index, 1, Outcome::kSucceeded, 0, duration, 0);
+  }
+  auto counts = PerWorker(s.Assign(0));
+  CHECK(counts[2] == 2);  // slots only
+  // 2 slots + ceil(2 * 20 ms / 1 ms) prefetch
+  CHECK(counts[1] == 2 + 40);
+}
+
+TEST_CASE("Every task is handed out exactly once when all succeed") {
+  const std::uint64_t n = 1000;
+  Scheduler s(n, Options());
+  s.AddWorker(1, 2);
+  s.AddWorker(2, 3);
+  std::set<std::uint64_t> seen;
+  int rounds = 0;
+  while (!s.Finished() && ++rounds < 10000) {
+    for (const auto& a : s.Assign(0)) {
+      CHECK(seen.insert(a.index).second);
+      CHECK(s.OnResult(a.worker, a.index, a.attempt, Outcome::kSucceeded, 0, 0.5, 0) ==
+            Scheduler::Verdict::kFinal);
+    }
+  }
+  CHECK(s.Finished());
+  CHECK(seen.size() == n);
+  CHECK(s.FinalCount(Outcome::kSucceeded) == n);
+}
+
+TEST_CASE("A failed attempt is retried after its backoff and on another worker") {
+  Scheduler s(1, Options(100));
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  auto first = s.Assign(0);
+  REQUIRE(first.size() == 1);
+  int failed_on = first[0].worker;
+  CHECK(s.OnResult(failed_on, 0, 1, Outcome::kFailed, 2, 5, 1000) ==
+        Scheduler::Verdict::kRetrying);
+  CHECK(s.Assign(1050).empty());  // backoff not over
+  REQUIRE(s.NextRetryAt() == 1100);
+  auto retry = s.Assign(1100);
+  REQUIRE(retry.size() == 1);
+  CHECK(retry[0].index == 0);
+  CHECK(retry[0].attempt == 2);
+  CHECK(retry[0].worker != failed_on);
+  CHECK(s.Retried() == 1);
+}
+
+TEST_CASE("With a single worker a retry goes back to the same worker") {
+  Scheduler s(1, Options(0));
+  s.AddWorker(7, 1);
+  s.Assign(0);
+  s.OnResult(7, 0, 1, Outcome::kTimedOut, 1, 5, 0);
+  auto retry = s.Assign(0);
+  REQUIRE(retry.size() == 1);
+  CHECK(retry[0].worker == 7);
+}
+
+TEST_CASE("A task that fails more often than its retries allow ends failed") {
+  Scheduler s(1, Options(0));
+  s.AddWorker(1, 1);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto given = s.Assign(0);
+    REQUIRE(given.size() == 1);
+    CHECK(given[0].attempt == attempt);
+    auto verdict = s.OnResult(1, 0, attempt, Outcome::kSignaled, 2, 5, 0);
+    CHECK(verdict ==
+          (attempt < 3 ? Scheduler::Verdict::kRetrying : Scheduler::Verdict::kFinal));
+  }
+  CHECK(s.Finished());
+  CHECK(s.FinalCount(Outcome::kSignaled) == 1);
+  CHECK(s.FinalCount(Outcome::kSucceeded) == 0);
+}
+
+TEST_CASE("A task failing twice then succeeding with two retries ends succeeded") {
+  Scheduler s(1, Options(0));
+  s.AddWorker(1, 1);
+  Outcome outcomes[] = {Outcome::kFailed, Outcome::kFailed, Outcome::kSucceeded};
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto given = s.Assign(0);
+    REQUIRE(given.size() == 1);
+    s.OnResult(1, 0, attempt, outcomes[attempt - 1], 2, 5, 0);
+  }
+  CHECK(s.Finished());
+  CHECK(s.FinalCount(Outcome::kSucceeded) == 1);
+  CHECK(s.FinalTotal() == 1);
+}
+
+TEST_CASE("Results for attempts not in flight are ignored") {
+  Scheduler s(2, Options());
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  auto given = s.Assign(0);
+  REQUIRE(given.size() == 2);
+  const auto& a = given[0];
+  int other = a.worker == 1 ? 2 : 1;
+  CHECK(s.OnResult(other, a.index, 1, Outcome::kSucceeded, 0, 1, 0) ==
+        Scheduler::Verdict::kIgnored);                                     // wrong worker
+  CHECK(s.OnResult(a.worker, a.index, 2, Outcome::kSucceeded, 0, 1, 0) ==
+        Scheduler::Verdict::kIgnored);                                     // wrong attempt
+  CHECK(s.OnResult(a.worker, a.index, 1, Outcome::kSucceeded, 0, 1, 0) ==
+        Scheduler::Verdict::kFinal);
+  CHECK(s.OnResult(a.worker, a.index, 1, Outcome::kSucceeded, 0, 1, 0) ==
+        Scheduler::Verdict::kIgnored);                                     // duplicate
+  CHECK(s.FinalCount(Outcome::kSucceeded) == 1);
+}
+
+TEST_CASE("Retry delays double from the backoff and stop at the cap") {
+  RetryPolicy policy{200};
+  CHECK(policy.RetryDelayMs(Outcome::kFailed, 1, 5) == 200);
+  CHECK(policy.RetryDelayMs(Outcome::kFailed, 2, 5) == 400);
+  CHECK(policy.RetryDelayMs(Outcome::kSpawnError, 3, 5) == 800);
+  CHECK(policy.RetryDelayMs(Outcome::kFailed, 30, 100) == RetryPolicy::kMaxBackoffMs);
+}
+
+TEST_CASE("Success and an exhausted allowance end a task") {
+  RetryPolicy policy{200};
+  CHECK_FALSE(policy.RetryDelayMs(Outcome::kSucceeded, 1, 5));
+  CHECK_FALSE(policy.RetryDelayMs(Outcome::kFailed, 1, 0));
+  CHECK_FALSE(policy.RetryDelayMs(Outcome::kTimedOut, 3, 2));
+  CHECK(policy.RetryDelayMs(Outcome::kTimedOut, 2, 2));
+}
