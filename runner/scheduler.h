@@ -36,9 +36,9 @@ class Scheduler {
 
   // What the run does with a reported attempt.
   enum class Verdict {
-    kIgnored,    // not an attempt in flight (a duplicate, or from a worker that was not given it)
-    kFinal,      // the task is done with this outcome
-    kRetrying,   // another attempt is queued
+    kIgnored,   // not an attempt in flight (a duplicate, or from a worker that was not given it)
+    kFinal,     // the task is done with this outcome
+    kRetrying,  // another attempt is queued
   };
 
   Scheduler(std::uint64_t task_count, Options options);

@@ -95,8 +95,7 @@ TEST_CASE("A failed attempt is retried after its backoff and on another worker")
   auto first = s.Assign(0);
   REQUIRE(first.size() == 1);
   int failed_on = first[0].worker;
-  CHECK(s.OnResult(failed_on, 0, 1, Outcome::kFailed, 2, 5, 1000) ==
-        Scheduler::Verdict::kRetrying);
+  CHECK(s.OnResult(failed_on, 0, 1, Outcome::kFailed, 2, 5, 1000) == Scheduler::Verdict::kRetrying);
   CHECK(s.Assign(1050).empty());  // backoff not over
   REQUIRE(s.NextRetryAt() == 1100);
   auto retry = s.Assign(1100);
@@ -125,8 +124,7 @@ TEST_CASE("A task that fails more often than its retries allow ends failed") {
     REQUIRE(given.size() == 1);
     CHECK(given[0].attempt == attempt);
     auto verdict = s.OnResult(1, 0, attempt, Outcome::kSignaled, 2, 5, 0);
-    CHECK(verdict ==
-          (attempt < 3 ? Scheduler::Verdict::kRetrying : Scheduler::Verdict::kFinal));
+    CHECK(verdict == (attempt < 3 ? Scheduler::Verdict::kRetrying : Scheduler::Verdict::kFinal));
   }
   CHECK(s.Finished());
   CHECK(s.FinalCount(Outcome::kSignaled) == 1);
@@ -156,13 +154,13 @@ TEST_CASE("Results for attempts not in flight are ignored") {
   const auto& a = given[0];
   int other = a.worker == 1 ? 2 : 1;
   CHECK(s.OnResult(other, a.index, 1, Outcome::kSucceeded, 0, 1, 0) ==
-        Scheduler::Verdict::kIgnored);                                     // wrong worker
+        Scheduler::Verdict::kIgnored);  // wrong worker
   CHECK(s.OnResult(a.worker, a.index, 2, Outcome::kSucceeded, 0, 1, 0) ==
-        Scheduler::Verdict::kIgnored);                                     // wrong attempt
+        Scheduler::Verdict::kIgnored);  // wrong attempt
   CHECK(s.OnResult(a.worker, a.index, 1, Outcome::kSucceeded, 0, 1, 0) ==
         Scheduler::Verdict::kFinal);
   CHECK(s.OnResult(a.worker, a.index, 1, Outcome::kSucceeded, 0, 1, 0) ==
-        Scheduler::Verdict::kIgnored);                                     // duplicate
+        Scheduler::Verdict::kIgnored);  // duplicate
   CHECK(s.FinalCount(Outcome::kSucceeded) == 1);
 }
 
