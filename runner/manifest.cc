@@ -1,0 +1,379 @@
+#include "manifest.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+
+#include "units.h"
+#include "yaml_reader.h"
+
+namespace jobrunner {
+namespace {
+
+std::string FormatError(const SourcePos& pos, const std::string& message) {
+  std::string where = pos.file;
+  if (pos.line > 0) where += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+  return where + ": " + message;
+}
+
+constexpr int kMaxRetries = 100;
+
+// A template together with where it came from, kept until its placeholders have been checked
+// against the matrix of every task it applies to (defaults apply to many).
+struct SourceTemplate {
+  Template tmpl;
+  SourcePos pos;
+  std::string label;  // "command", "cwd", "env NAME", ...
+  bool from_defaults = false;
+};
+
+using SourceEnv = std::vector<std::pair<std::string, SourceTemplate>>;
+
+struct Defaults {
+  std::int64_t timeout_ms = 0;
+  int retries = 0;
+  std::optional<SourceTemplate> cwd;
+  SourceEnv env;
+};
+
+const MapField& Require(const std::vector<MapField>& fields, std::string_view name,
+                        const LocatedNode& map, const std::string& what) {
+  if (const MapField* field = FindField(fields, name)) return *field;
+  FailAt(map.pos, "missing field '" + std::string(name) + "' in " + what);
+}
+
+// A matrix name must be something a placeholder can refer to.
+bool IsPlaceholderName(const std::string& name) {
+  const Template probe = Template::Parse("{" + name + "}");
+  return probe.parts().size() == 1 && probe.parts()[0].is_placeholder;
+}
+
+// "this task has no matrix", "this task's matrix defines: a, b", or for a template from the
+// defaults, the same about the task at a given line, since "this task" would be ambiguous there.
+std::string DescribeMatrix(const TaskEntry& entry, bool from_defaults) {
+  std::string names;
+  for (const MatrixAxis& axis : entry.matrix) names += (names.empty() ? "" : ", ") + axis.name;
+  const std::string task =
+      from_defaults ? "the task at line " + std::to_string(entry.pos.line) : "this task";
+  if (names.empty()) return task + " has no matrix";
+  return (from_defaults ? "the matrix of " + task : task + "'s matrix") + " defines: " + names;
+}
+
+void CheckPlaceholders(const SourceTemplate& source, const TaskEntry& entry, bool is_id) {
+  for (const std::string& name : source.tmpl.Names()) {
+    const bool reserved = name == kTaskIdPlaceholder || name == kAttemptPlaceholder;
+    if (reserved && is_id) {
+      FailAt(source.pos, "placeholder {" + name +
+                             "} cannot be used in id; an id may only use its task's matrix names");
+    }
+    const bool defined = std::any_of(entry.matrix.begin(), entry.matrix.end(),
+                                     [&name](const MatrixAxis& axis) { return axis.name == name; });
+    if (reserved || defined) continue;
+    FailAt(source.pos, "unknown placeholder {" + name + "} in " + source.label +
+                           (source.from_defaults ? " from defaults; " : "; ") +
+                           DescribeMatrix(entry, source.from_defaults));
+  }
+}
+
+class Parser {
+ public:
+  explicit Parser(const std::string& file) : in_(file) {}
+
+  std::vector<TaskEntry> ParseRoot(const LocatedNode& root) const {
+    const std::vector<MapField> fields = in_.Fields(
+        root, "manifest", "a map with version and tasks", {"version", "defaults", "tasks"});
+    const LocatedNode& version = Require(fields, "version", root, "manifest").value;
+    const std::int64_t number = in_.Integer(version, "version", "the integer 1");
+    if (number != 1) {
+      FailAt(version.pos, "unsupported version " + std::to_string(number) + "; expected 1");
+    }
+    Defaults defaults;
+    if (const MapField* field = FindField(fields, "defaults"))
+      defaults = ParseDefaults(field->value);
+
+    const LocatedNode& tasks = Require(fields, "tasks", root, "manifest").value;
+    const std::vector<LocatedNode> elements = in_.Sequence(tasks, "tasks", "a list of tasks");
+    if (elements.empty()) FailAt(tasks.pos, "tasks is empty; expected at least one task");
+    std::vector<TaskEntry> entries;
+    for (const LocatedNode& element : elements) entries.push_back(ParseTask(element, defaults));
+    return entries;
+  }
+
+ private:
+  Defaults ParseDefaults(const LocatedNode& node) const {
+    const std::vector<MapField> fields =
+        in_.Fields(node, "defaults", "a map of timeout, retries, env and cwd",
+                   {"timeout", "retries", "env", "cwd"});
+    Defaults defaults;
+    if (const MapField* field = FindField(fields, "timeout")) {
+      defaults.timeout_ms = ParseTimeout(field->value);
+    }
+    if (const MapField* field = FindField(fields, "retries")) {
+      defaults.retries = ParseRetries(field->value);
+    }
+    if (const MapField* field = FindField(fields, "cwd")) defaults.cwd = ParseCwd(field->value);
+    if (const MapField* field = FindField(fields, "env")) defaults.env = ParseEnv(field->value);
+    if (defaults.cwd) defaults.cwd->from_defaults = true;
+    for (auto& [name, value] : defaults.env) value.from_defaults = true;
+    return defaults;
+  }
+
+  TaskEntry ParseTask(const LocatedNode& node, const Defaults& defaults) const {
+    const std::vector<MapField> fields =
+        in_.Fields(node, "task", "a map with id and command",
+                   {"id", "command", "matrix", "cwd", "timeout", "retries", "env"});
+    TaskEntry entry;
+    entry.pos = node.pos;
+    // First, since every template of the entry is checked against it.
+    if (const MapField* field = FindField(fields, "matrix"))
+      entry.matrix = ParseMatrix(field->value);
+
+    const SourceTemplate id = ParseTemplate(Require(fields, "id", node, "task").value, "id");
+    CheckPlaceholders(id, entry, /*is_id=*/true);
+    entry.id = id.tmpl;
+    entry.id_pos = id.pos;
+
+    ParseCommand(Require(fields, "command", node, "task").value, entry);
+
+    const MapField* cwd_field = FindField(fields, "cwd");
+    const std::optional<SourceTemplate> cwd = cwd_field ? ParseCwd(cwd_field->value) : defaults.cwd;
+    if (cwd) {
+      CheckPlaceholders(*cwd, entry, /*is_id=*/false);
+      entry.cwd = cwd->tmpl;
+    }
+
+    SourceEnv env = defaults.env;
+    if (const MapField* field = FindField(fields, "env")) {
+      std::unordered_map<std::string, std::size_t> position;
+      for (std::size_t i = 0; i < env.size(); ++i) position[env[i].first] = i;
+      for (auto& [name, value] : ParseEnv(field->value)) {
+        auto [it, added] = position.emplace(name, env.size());
+        if (added) {
+          env.emplace_back(name, std::move(value));
+        } else {
+          env[it->second].second = std::move(value);
+        }
+      }
+    }
+    for (const auto& [name, value] : env) {
+      CheckPlaceholders(value, entry, /*is_id=*/false);
+      entry.env.emplace_back(name, value.tmpl);
+    }
+
+    const MapField* timeout = FindField(fields, "timeout");
+    entry.timeout_ms = timeout ? ParseTimeout(timeout->value) : defaults.timeout_ms;
+    const MapField* retries = FindField(fields, "retries");
+    entry.retries = retries ? ParseRetries(retries->value) : defaults.retries;
+
+    entry.size();  // throws now, rather than later, if the matrix is too large to count
+    return entry;
+  }
+
+  void ParseCommand(const LocatedNode& node, TaskEntry& entry) const {
+    entry.command_pos = node.pos;
+    if (!node.yaml.IsSequence()) {
+      const SourceTemplate script =
+          ParseTemplate(node, "command", "a string (run by /bin/sh -c) or a list of arguments");
+      if (node.yaml.Scalar().find_first_not_of(" \t\r\n") == std::string::npos) {
+        FailAt(node.pos, "empty command; expected a shell command or a list of arguments");
+      }
+      CheckPlaceholders(script, entry, /*is_id=*/false);
+      entry.shell = true;
+      entry.script = script.tmpl;
+      return;
+    }
+    const std::vector<LocatedNode> elements = in_.Sequence(node, "command", "a list of arguments");
+    if (elements.empty()) {
+      FailAt(node.pos, "empty command; expected a list whose first element names the program");
+    }
+    for (const LocatedNode& element : elements) {
+      const SourceTemplate argument = ParseTemplate(element, "command", "a string");
+      if (entry.argv.empty() && element.yaml.Scalar().empty()) {
+        FailAt(element.pos, "empty program name in command; expected the program to run first");
+      }
+      CheckPlaceholders(argument, entry, /*is_id=*/false);
+      entry.argv.push_back(argument.tmpl);
+    }
+  }
+
+  std::vector<MatrixAxis> ParseMatrix(const LocatedNode& node) const {
+    const std::vector<MapField> fields =
+        in_.Entries(node, "matrix", "a map from names to lists or ranges");
+    if (fields.empty()) {
+      FailAt(node.pos, "empty matrix; expected at least one name, like n: [1, 2]");
+    }
+    std::vector<MatrixAxis> axes;
+    for (const MapField& field : fields) {
+      if (!IsPlaceholderName(field.name)) {
+        FailAt(field.key_pos,
+               "bad matrix name '" + field.name + "'; expected an identifier, like n or file_name");
+      }
+      if (field.name == kTaskIdPlaceholder || field.name == kAttemptPlaceholder) {
+        FailAt(field.key_pos, "matrix name '" + field.name +
+                                  "' is reserved; jobrunner fills in {task_id} and {attempt}");
+      }
+      axes.push_back(ParseAxis(field));
+    }
+    return axes;
+  }
+
+  MatrixAxis ParseAxis(const MapField& field) const {
+    MatrixAxis axis;
+    axis.name = field.name;
+    axis.pos = field.key_pos;
+    const std::string label = "matrix " + field.name;
+    if (!field.value.yaml.IsMap()) {
+      for (const LocatedNode& value :
+           in_.Sequence(field.value, label, "a list of values or {range: [start, stop]}")) {
+        axis.values.push_back(in_.Scalar(value, "a value of " + label, "a string or a number"));
+      }
+      if (axis.values.empty()) {
+        FailAt(field.value.pos, "empty list for " + label + "; expected at least one value");
+      }
+      return axis;
+    }
+
+    const std::vector<MapField> fields =
+        in_.Fields(field.value, label, "{range: [start, stop]}", {"range"});
+    const LocatedNode& range = Require(fields, "range", field.value, label).value;
+    const std::string expected = "[start, stop] or [start, stop, step]";
+    const std::vector<LocatedNode> bounds = in_.Sequence(range, "range of " + label, expected);
+    if (bounds.size() != 2 && bounds.size() != 3) {
+      FailAt(range.pos, "range of " + label + " has " + std::to_string(bounds.size()) +
+                            " elements; expected " + expected);
+    }
+    axis.is_range = true;
+    axis.start = in_.Integer(bounds[0], "range start of " + label, "an integer");
+    axis.stop = in_.Integer(bounds[1], "range stop of " + label, "an integer");
+    if (bounds.size() == 3) {
+      axis.step = in_.Integer(bounds[2], "range step of " + label, "an integer");
+      if (axis.step == 0) FailAt(bounds[2].pos, "zero step in range of " + label);
+    }
+    if (axis.size() == 0) {
+      FailAt(range.pos, "empty range for " + label +
+                            "; expected start < stop, or start > stop with a negative step");
+    }
+    return axis;
+  }
+
+  SourceTemplate ParseTemplate(const LocatedNode& node, const std::string& label,
+                               const std::string& expected = "a string") const {
+    return SourceTemplate{Template::Parse(in_.Scalar(node, label, expected)), node.pos, label};
+  }
+
+  SourceTemplate ParseCwd(const LocatedNode& node) const {
+    SourceTemplate cwd = ParseTemplate(node, "cwd", "a directory path");
+    if (cwd.tmpl.parts().empty()) FailAt(node.pos, "empty cwd; expected a directory path");
+    return cwd;
+  }
+
+  SourceEnv ParseEnv(const LocatedNode& node) const {
+    SourceEnv env;
+    for (const MapField& field : in_.Entries(node, "env", "a map of NAME: value")) {
+      if (field.name.empty() || field.name.find('=') != std::string::npos) {
+        FailAt(field.key_pos, "bad env name '" + field.name +
+                                  "'; expected a name without '=', like OMP_NUM_THREADS");
+      }
+      env.emplace_back(field.name, ParseTemplate(field.value, "env " + field.name));
+    }
+    return env;
+  }
+
+  std::int64_t ParseTimeout(const LocatedNode& node) const {
+    const std::string text = in_.Scalar(node, "timeout", "a duration like 30s");
+    const std::optional<std::int64_t> ms = ParseDurationMs(text);
+    if (!ms) {
+      FailAt(node.pos, "bad duration '" + text +
+                           "' for timeout: expected a number with a unit, like 500ms, 30s, 10m "
+                           "or 2h");
+    }
+    return *ms;
+  }
+
+  int ParseRetries(const LocatedNode& node) const {
+    const std::string expected = "an integer from 0 to " + std::to_string(kMaxRetries);
+    const std::int64_t retries = in_.Integer(node, "retries", expected);
+    if (retries < 0 || retries > kMaxRetries) {
+      FailAt(node.pos,
+             "retries " + std::to_string(retries) + " is out of range; expected " + expected);
+    }
+    return static_cast<int>(retries);
+  }
+
+  YamlReader in_;
+};
+
+}  // namespace
+
+ManifestError::ManifestError(const SourcePos& pos, const std::string& message)
+    : std::runtime_error(FormatError(pos, message)), pos_(pos), message_(message) {}
+
+std::uint64_t MatrixAxis::size() const {
+  if (!is_range) return values.size();
+  const bool up = step > 0;
+  if (step == 0 || (up ? start >= stop : start <= stop)) return 0;
+  // Unsigned magnitudes: stop - start overflows int64 for ranges wider than half its span.
+  const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+  const std::uint64_t distance = up ? u(stop) - u(start) : u(start) - u(stop);
+  const std::uint64_t stride = up ? u(step) : 0 - u(step);
+  return (distance - 1) / stride + 1;
+}
+
+std::string MatrixAxis::ValueAt(std::uint64_t i) const {
+  if (!is_range) return values[i];
+  // Wrapping unsigned arithmetic: the true value lies between start and stop, so it fits.
+  const std::uint64_t value =
+      static_cast<std::uint64_t>(start) + i * static_cast<std::uint64_t>(step);
+  return std::to_string(static_cast<std::int64_t>(value));
+}
+
+std::uint64_t TaskEntry::size() const {
+  std::uint64_t product = 1;
+  for (const MatrixAxis& axis : matrix) {
+    if (__builtin_mul_overflow(product, axis.size(), &product)) {
+      throw ManifestError(pos, "this task's matrix has more than 2^64 - 1 combinations");
+    }
+  }
+  return product;
+}
+
+Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name) {
+  const YamlReader reader(file_name);
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    FailAt(reader.Pos(e.mark), "YAML syntax error: " + e.msg);
+  }
+  if (documents.empty() || documents[0].IsNull()) {
+    FailAt({file_name, 1, 1}, "empty manifest; expected a map with version: 1 and tasks");
+  }
+  if (documents.size() > 1) {
+    FailAt(reader.Pos(documents[1]), "a second YAML document; a manifest is a single document");
+  }
+  Manifest manifest;
+  manifest.path = file_name;
+  manifest.entries = Parser(file_name).ParseRoot(reader.Locate(documents[0]));
+  return manifest;
+}
+
+Manifest LoadManifest(const std::string& path) {
+  const auto fail = [&path](int error) {
+    FailAt({path, 0, 0}, std::string("cannot read manifest: ") + std::strerror(error));
+  };
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                             &std::fclose);
+  if (!file) fail(errno);
+  std::string text;
+  char buffer[1 << 16];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
+  // fread reports a directory (EISDIR) or an I/O error only through ferror and errno.
+  if (std::ferror(file.get())) fail(errno);
+  return ParseManifest(text, path);
+}
+
+}  // namespace jobrunner

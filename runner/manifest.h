@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "template.h"
+
+namespace jobrunner {
+
+// A place in a manifest file, 1-based as editors show it.
+struct SourcePos {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+// Any problem with a manifest. what() reads "file:line:column: message", the form editors and
+// compilers use, and says what was expected.
+class ManifestError : public std::runtime_error {
+ public:
+  ManifestError(const SourcePos& pos, const std::string& message);
+  const SourcePos& pos() const { return pos_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  SourcePos pos_;
+  std::string message_;
+};
+
+// The placeholders every task has besides its matrix names. An id may not use them: it names the
+// task before it runs, and the same task for all its attempts.
+inline constexpr std::string_view kTaskIdPlaceholder = "task_id";
+inline constexpr std::string_view kAttemptPlaceholder = "attempt";
+
+// One key of a matrix: either an integer range [start, stop) with a step, or a list of values.
+struct MatrixAxis {
+  std::string name;
+  SourcePos pos;
+  bool is_range = false;
+  std::int64_t start = 0, stop = 0, step = 1;  // when is_range
+  std::vector<std::string> values;             // otherwise
+
+  std::uint64_t size() const;
+  std::string ValueAt(std::uint64_t i) const;
+};
+
+// One element of `tasks:`, with defaults already applied. It stands for size() tasks: the
+// cartesian product of its matrix axes (the first axis varies slowest), or one task without one.
+struct TaskEntry {
+  SourcePos pos;     // the entry itself
+  SourcePos id_pos;  // its `id:` value
+  Template id;
+  bool shell = false;  // command given as a string: run under /bin/sh -c
+  SourcePos command_pos;
+  std::vector<Template> argv;  // when !shell
+  Template script;             // when shell
+  std::vector<MatrixAxis> matrix;
+  std::optional<Template> cwd;
+  std::vector<std::pair<std::string, Template>> env;  // defaults' env, then the entry's
+  std::int64_t timeout_ms = 0;                        // 0: no time limit
+  int retries = 0;
+
+  std::uint64_t size() const;  // product of the axis sizes; 1 without a matrix
+};
+
+struct Manifest {
+  std::string path;
+  int version = 1;
+  std::vector<TaskEntry> entries;
+};
+
+// Reads and validates a manifest. Throws ManifestError for every problem: YAML syntax, unknown
+// field, wrong type, bad duration, empty command, unknown `{name}` in a template, bad matrix.
+// Duplicate ids are found later, by TaskSource::CheckUniqueIds, because they need expansion.
+Manifest LoadManifest(const std::string& path);
+Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name);
+
+}  // namespace jobrunner

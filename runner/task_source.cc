@@ -1,0 +1,202 @@
+#include "task_source.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <unordered_map>
+
+namespace jobrunner {
+namespace {
+
+constexpr std::size_t kMaxIdLength = 200;
+// CheckUniqueIds keeps 8 bytes per task: this bound keeps that within 32 GiB and turns a runaway
+// matrix into a clear error rather than a failed allocation.
+constexpr std::uint64_t kMaxCheckedTasks = std::uint64_t{1} << 32;
+
+// The matrix values of task `local` of `entry`, one per axis. The index is a mixed-radix number
+// whose lowest digit is the last axis, so the first axis varies slowest.
+std::vector<std::string> AxisValues(const TaskEntry& entry, std::uint64_t local) {
+  std::vector<std::string> values(entry.matrix.size());
+  for (std::size_t k = entry.matrix.size(); k-- > 0;) {
+    const std::uint64_t size = entry.matrix[k].size();
+    values[k] = entry.matrix[k].ValueAt(local % size);
+    local /= size;
+  }
+  return values;
+}
+
+// Values for a template's placeholders; `task_id` and `attempt` may be null while the id itself
+// is rendered, since the manifest does not let an id use them.
+std::function<std::string_view(std::string_view)> MakeLookup(const TaskEntry& entry,
+                                                             const std::vector<std::string>& values,
+                                                             const std::string* task_id,
+                                                             const std::string* attempt) {
+  return [&entry, &values, task_id, attempt](std::string_view name) -> std::string_view {
+    if (name == kTaskIdPlaceholder && task_id) return *task_id;
+    if (name == kAttemptPlaceholder && attempt) return *attempt;
+    for (std::size_t k = 0; k < entry.matrix.size(); ++k) {
+      if (entry.matrix[k].name == name) return values[k];
+    }
+    return {};  // not reached: the manifest checked every name against the matrix
+  };
+}
+
+std::string RenderId(const TaskEntry& entry, const std::vector<std::string>& values) {
+  return entry.id.Render(MakeLookup(entry, values, nullptr, nullptr), /*shell_quote=*/false);
+}
+
+bool IsControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == '\x7f'; }
+
+std::string FormatPos(const SourcePos& pos) {
+  return pos.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+}
+
+// Ids name files in the output directory, so they must be usable, and readable, as file names.
+void CheckIdIsUsable(const TaskEntry& entry, const std::string& id) {
+  std::string problem;
+  if (id.empty()) {
+    problem = "it is empty";
+  } else if (id.size() > kMaxIdLength) {
+    problem = "it is longer than " + std::to_string(kMaxIdLength) + " bytes";
+  } else if (id == "." || id == "..") {
+    problem = "ids name output files, so they cannot be . or ..";
+  } else if (id.find('/') != std::string::npos) {
+    problem = "ids name output files, so they cannot contain '/'";
+  } else if (std::any_of(id.begin(), id.end(), IsControl)) {
+    problem = "it contains a control character";
+  }
+  if (problem.empty()) return;
+  std::string shown = id.substr(0, kMaxIdLength);
+  std::replace_if(shown.begin(), shown.end(), IsControl, '?');
+  throw ManifestError(entry.id_pos, "bad task id '" + shown + "': " + problem);
+}
+
+// Calls visit(index, entry, id) for every task, in index order. The matrix values advance like
+// an odometer (last axis fastest), so each step converts only the digits that change.
+void ForEachId(
+    const std::vector<TaskEntry>& entries,
+    const std::function<void(std::uint64_t, const TaskEntry&, const std::string&)>& visit) {
+  std::uint64_t index = 0;
+  for (const TaskEntry& entry : entries) {
+    const std::size_t axes = entry.matrix.size();
+    std::vector<std::uint64_t> digits(axes, 0);
+    std::vector<std::string> values(axes);
+    for (std::size_t k = 0; k < axes; ++k) values[k] = entry.matrix[k].ValueAt(0);
+    const auto lookup = MakeLookup(entry, values, nullptr, nullptr);
+    const std::uint64_t size = entry.size();
+    for (std::uint64_t local = 0; local < size; ++local, ++index) {
+      visit(index, entry, entry.id.Render(lookup, /*shell_quote=*/false));
+      for (std::size_t k = axes; k-- > 0;) {
+        const bool carry = ++digits[k] == entry.matrix[k].size();
+        if (carry) digits[k] = 0;
+        values[k] = entry.matrix[k].ValueAt(digits[k]);
+        if (!carry) break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TaskSource::TaskSource(Manifest manifest, std::string base_dir)
+    : manifest_(std::move(manifest)), base_dir_(std::move(base_dir)) {
+  for (const TaskEntry& entry : manifest_.entries) {
+    first_index_.push_back(total_);
+    if (__builtin_add_overflow(total_, entry.size(), &total_)) {
+      throw ManifestError(entry.pos, "the manifest has more than 2^64 - 1 tasks");
+    }
+  }
+}
+
+std::size_t TaskSource::EntryIndex(std::uint64_t index) const {
+  return std::upper_bound(first_index_.begin(), first_index_.end(), index) - first_index_.begin() -
+         1;
+}
+
+const TaskEntry& TaskSource::EntryOf(std::uint64_t index) const {
+  return manifest_.entries[EntryIndex(index)];
+}
+
+std::string TaskSource::Id(std::uint64_t index) const {
+  const std::size_t e = EntryIndex(index);
+  const TaskEntry& entry = manifest_.entries[e];
+  return RenderId(entry, AxisValues(entry, index - first_index_[e]));
+}
+
+TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
+  const std::size_t e = EntryIndex(index);
+  const TaskEntry& entry = manifest_.entries[e];
+  const std::vector<std::string> values = AxisValues(entry, index - first_index_[e]);
+
+  TaskSpec spec;
+  spec.index = index;
+  spec.attempt = attempt;
+  spec.id = RenderId(entry, values);
+  const std::string attempt_text = std::to_string(attempt);
+  const auto lookup = MakeLookup(entry, values, &spec.id, &attempt_text);
+
+  if (entry.shell) {
+    spec.argv = {"/bin/sh", "-c", entry.script.Render(lookup, /*shell_quote=*/true)};
+  } else {
+    for (const Template& argument : entry.argv) {
+      spec.argv.push_back(argument.Render(lookup, /*shell_quote=*/false));
+    }
+  }
+  if (entry.cwd) {
+    std::filesystem::path cwd = entry.cwd->Render(lookup, /*shell_quote=*/false);
+    if (cwd.is_relative()) cwd = std::filesystem::path(base_dir_) / cwd;
+    spec.cwd = cwd.lexically_normal().string();
+    if (spec.cwd.size() > 1 && spec.cwd.back() == '/') spec.cwd.pop_back();
+  }
+  for (const auto& [name, value] : entry.env) {
+    spec.env.emplace_back(name, value.Render(lookup, /*shell_quote=*/false));
+  }
+  spec.timeout_ms = entry.timeout_ms;
+  spec.retries = entry.retries;
+  return spec;
+}
+
+void TaskSource::CheckUniqueIds() const {
+  // First pass: 8 bytes per task. Equal hashes are candidates only; a second pass compares the
+  // ids behind them, so memory stays at one hash per task however long the ids are.
+  if (total_ > kMaxCheckedTasks) {
+    throw ManifestError(EntryOf(kMaxCheckedTasks).pos,
+                        "the manifest has " + std::to_string(total_) + " tasks; expected at most " +
+                            std::to_string(kMaxCheckedTasks) + ", whose ids can be checked");
+  }
+  std::vector<std::uint64_t> hashes;
+  hashes.reserve(total_);
+  ForEachId(manifest_.entries,
+            [&hashes](std::uint64_t, const TaskEntry& entry, const std::string& id) {
+              CheckIdIsUsable(entry, id);
+              hashes.push_back(std::hash<std::string>{}(id));
+            });
+  std::sort(hashes.begin(), hashes.end());
+  std::vector<std::uint64_t> colliding;
+  for (std::size_t i = 1; i < hashes.size(); ++i) {
+    if (hashes[i] == hashes[i - 1] && (colliding.empty() || colliding.back() != hashes[i])) {
+      colliding.push_back(hashes[i]);
+    }
+  }
+  hashes = {};
+  if (colliding.empty()) return;
+
+  std::unordered_map<std::string, std::uint64_t> first_index;  // only ids with a colliding hash
+  ForEachId(
+      manifest_.entries, [&](std::uint64_t index, const TaskEntry& entry, const std::string& id) {
+        if (!std::binary_search(colliding.begin(), colliding.end(), std::hash<std::string>{}(id))) {
+          return;
+        }
+        const auto [it, added] = first_index.emplace(id, index);
+        if (added) return;
+        const TaskEntry& first = EntryOf(it->second);
+        std::string message = "duplicate task id '" + id + "': also produced by the task at " +
+                              FormatPos(first.id_pos);
+        if (&first == &entry) {
+          message += "; each task of a matrix needs its own id, so use the matrix names in it";
+        }
+        throw ManifestError(entry.id_pos, message);
+      });
+}
+
+}  // namespace jobrunner
