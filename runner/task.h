@@ -10,9 +10,9 @@ namespace jobrunner {
 // One attempt of one task, fully rendered from the manifest: everything a worker needs to run it.
 // It is a plain value; it travels to workers inside a TaskBatch (see protocol.h).
 struct TaskSpec {
-  std::uint64_t index = 0;  // position in the manifest's expansion order, unique per run
-  int attempt = 1;          // 1 for the first run, 2 for the first retry, ...
-  std::string id;           // unique after expansion
+  std::uint64_t index = 0;        // position in the manifest's expansion order, unique per run
+  int attempt = 1;                // 1 for the first run, 2 for the first retry, ...
+  std::string id;                 // unique after expansion
   std::vector<std::string> argv;  // a shell command arrives as {"/bin/sh", "-c", script}
   std::string cwd;                // absolute, or empty for the worker's working directory
   std::vector<std::pair<std::string, std::string>> env;  // set on top of the worker's environment
@@ -21,7 +21,7 @@ struct TaskSpec {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & index & attempt & id & argv & cwd & env & timeout_ms & retries;
+    ar& index& attempt& id& argv& cwd& env& timeout_ms& retries;
   }
 };
 

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace jobrunner {
+
+// One stream of a child's output on its way into a file. The file is created (truncated) on the
+// first byte, so a silent child leaves no file. At most `max_bytes` (0: no cap) reach the file;
+// the rest is counted and dropped, because the reader must keep draining the pipe or the child
+// would block. Finish closes the file and, if bytes were dropped, ends it with a marker line.
+class OutputCapture {
+ public:
+  OutputCapture() = default;  // discards everything, counts nothing
+  OutputCapture(std::string path, std::uint64_t max_bytes);
+  OutputCapture(OutputCapture&& other) noexcept;
+  OutputCapture& operator=(OutputCapture&& other) noexcept;
+  ~OutputCapture();
+
+  void Append(const char* data, std::size_t size);
+  void Finish();
+
+  std::uint64_t bytes() const { return bytes_; }  // everything appended, written or not
+  bool truncated() const { return truncated_; }
+  // Why the file could not be created or written ("cannot create output file PATH: ..."); once
+  // set, further output is only counted.
+  const std::string& error() const { return error_; }
+
+ private:
+  void Write(const char* data, std::size_t size);
+
+  std::string path_;
+  std::uint64_t max_bytes_ = 0;
+  std::uint64_t bytes_ = 0;
+  std::uint64_t written_ = 0;  // bytes of output in the file, not counting the marker
+  int fd_ = -1;
+  bool truncated_ = false;
+  std::string error_;
+};
+
+}  // namespace jobrunner
