@@ -1,0 +1,88 @@
+#include "node_info.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace jobrunner {
+namespace {
+
+// Parses a cpuset list such as "0-3,8,10-11".
+bool ParseCpuList(const std::string& text, cpu_set_t& set) {
+  CPU_ZERO(&set);
+  std::stringstream in(text);
+  std::string range;
+  int count = 0;
+  while (std::getline(in, range, ',')) {
+    if (range.empty() || range == "\n") continue;
+    int lo = 0, hi = 0;
+    char dash = 0;
+    std::stringstream r(range);
+    if (!(r >> lo)) return false;
+    hi = lo;
+    if (r >> dash && !(dash == '-' && r >> hi)) return false;
+    for (int c = lo; c <= hi && c < CPU_SETSIZE; ++c, ++count) CPU_SET(c, &set);
+  }
+  return count > 0;
+}
+
+// Where this process's cgroup keeps its CPU set: v2 ("0::/path") or the v1 cpuset hierarchy
+// ("N:cpuset:/path"), as /proc/self/cgroup names it. Batch systems such as Slurm confine a job
+// there.
+std::vector<std::string> CpusetFiles() {
+  std::vector<std::string> files;
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (controllers.empty()) {
+      files.push_back("/sys/fs/cgroup" + path + "/cpuset.cpus.effective");
+    } else if (("," + controllers + ",").find(",cpuset,") != std::string::npos) {
+      files.push_back("/sys/fs/cgroup/cpuset" + path + "/cpuset.effective_cpus");
+      files.push_back("/sys/fs/cgroup/cpuset" + path + "/cpuset.cpus");
+    }
+  }
+  return files;
+}
+
+// The CPUs the cgroup allows, or every online CPU when no cgroup says.
+cpu_set_t AllowedCpus() {
+  cpu_set_t set;
+  for (const std::string& path : CpusetFiles()) {
+    std::ifstream in(path);
+    std::string text;
+    if (in && std::getline(in, text) && ParseCpuList(text, set)) return set;
+  }
+  CPU_ZERO(&set);
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  for (long c = 0; c < online && c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
+  return set;
+}
+
+}  // namespace
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
+int UsableCores() {
+  cpu_set_t set = AllowedCpus();
+  int n = CPU_COUNT(&set);
+  return n > 0 ? n : 1;
+}
+
+void ReleaseCpuBinding() {
+  cpu_set_t set = AllowedCpus();
+  // A failure leaves the binding as it was: tasks still run, only less spread out.
+  sched_setaffinity(0, sizeof(set), &set);
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,129 @@
+#pragma once
+
+// Every message between ranks, in one place. Messages are plain structs serialized with
+// Boost.Serialization (binary archives: the ranks of one job run the same build on machines of
+// one architecture); the tag of an Envelope says which struct its payload holds.
+//
+//   worker -> coordinator   Hello once, then ResultBatch whenever attempts end
+//   coordinator -> worker   Welcome once, then TaskBatch as credits allow, finally Shutdown
+//
+// A worker never waits for a reply between two tasks: the coordinator keeps a few tasks queued
+// at each worker (credits = slots + prefetch), and results travel in batches.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "outcome.h"
+#include "task.h"
+
+namespace jobrunner {
+
+inline constexpr int kProtocolVersion = 1;
+
+enum class Tag : int { kHello = 1, kWelcome, kTaskBatch, kResultBatch, kShutdown };
+
+struct Hello {
+  int protocol_version = kProtocolVersion;
+  int rank = 0;  // the rank results name (0 for the worker inside the coordinator with -n 1)
+  std::string host;
+  int pid = 0;
+  int cores = 0;  // CPUs this rank may use on its node
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& protocol_version& rank& host& pid& cores;
+  }
+};
+
+// The coordinator's answer to Hello: how to run tasks.
+struct Welcome {
+  int slots = 1;                 // tasks to run at once
+  std::string run_dir;           // absolute; output files go below it
+  std::uint64_t max_output = 0;  // bytes per stream and attempt
+  std::int64_t kill_grace_ms = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& slots& run_dir& max_output& kill_grace_ms;
+  }
+};
+
+struct TaskBatch {
+  std::vector<TaskSpec> tasks;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& tasks;
+  }
+};
+
+// How one attempt ended, as the worker saw it.
+struct AttemptResult {
+  std::uint64_t index = 0;
+  int attempt = 1;
+  Outcome outcome = Outcome::kSucceeded;
+  int exit_code = 0;
+  int signal = 0;
+  std::int64_t start_ms = 0;  // unix time
+  std::int64_t end_ms = 0;
+  std::string stdout_path;  // empty when the attempt wrote nothing there
+  std::string stderr_path;
+  std::uint64_t stdout_bytes = 0;
+  std::uint64_t stderr_bytes = 0;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  std::string error;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& index& attempt& outcome& exit_code& signal& start_ms& end_ms& stdout_path& stderr_path&
+        stdout_bytes& stderr_bytes& stdout_truncated& stderr_truncated& error;
+  }
+};
+
+struct ResultBatch {
+  std::vector<AttemptResult> results;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& results;
+  }
+};
+
+// Stop: kill whatever still runs and exit with `exit_code` (the run's exit status, so that every
+// rank, and therefore mpirun, ends with the same one). `message` is for logs.
+struct Shutdown {
+  int exit_code = 0;
+  std::string message;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& exit_code& message;
+  }
+};
+
+template <class T>
+struct TagOf;
+template <>
+struct TagOf<Hello> {
+  static constexpr Tag value = Tag::kHello;
+};
+template <>
+struct TagOf<Welcome> {
+  static constexpr Tag value = Tag::kWelcome;
+};
+template <>
+struct TagOf<TaskBatch> {
+  static constexpr Tag value = Tag::kTaskBatch;
+};
+template <>
+struct TagOf<ResultBatch> {
+  static constexpr Tag value = Tag::kResultBatch;
+};
+template <>
+struct TagOf<Shutdown> {
+  static constexpr Tag value = Tag::kShutdown;
+};
+
+}  // namespace jobrunner

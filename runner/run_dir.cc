@@ -1,0 +1,54 @@
+#include "run_dir.h"
+
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace jobrunner {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string DefaultName(const std::string& manifest_path) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+  return fs::path(manifest_path).stem().string() + "-" + stamp;
+}
+
+void Create(const fs::path& dir) {
+  std::error_code error;
+  fs::create_directories(dir / "logs", error);
+  if (error) {
+    throw std::runtime_error("cannot create output directory " + dir.string() + ": " +
+                             error.message());
+  }
+}
+
+}  // namespace
+
+std::string CreateRunDir(const std::string& out, const std::string& name,
+                         const std::string& manifest_path) {
+  fs::path dir;
+  if (!out.empty()) {
+    dir = fs::absolute(out).lexically_normal();
+    if (fs::exists(dir / "results.jsonl")) {
+      throw std::runtime_error("output directory " + dir.string() +
+                               " already holds a run (results.jsonl); choose another --out");
+    }
+  } else {
+    fs::path base = fs::absolute("jobrunner-out");
+    std::string stem = name.empty() ? DefaultName(manifest_path) : name;
+    dir = base / stem;
+    for (int n = 2; fs::exists(dir); ++n) dir = base / (stem + "-" + std::to_string(n));
+  }
+  Create(dir);
+  std::string text = dir.string();
+  if (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,148 @@
+#include "worker.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+namespace jobrunner {
+namespace {
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Results wait at most this long for company before they are sent...
+constexpr milliseconds kResultDelay{2};
+// ...or until this many have gathered.
+constexpr std::size_t kResultBatch = 512;
+// Longest sleep between two looks at the coordinator: bounds how late a worker notices new work
+// or a Shutdown, and keeps an idle rank's CPU use near zero.
+constexpr milliseconds kMaxIdleWait{10};
+}  // namespace
+
+Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello)
+    : transport_(transport), processes_(processes) {
+  transport_.Send(kCoordinator, hello);
+}
+
+bool Worker::HandleMessages() {
+  bool any = false;
+  while (std::optional<Envelope> e = transport_.Receive()) {
+    any = true;
+    switch (e->tag) {
+      case Tag::kWelcome: {
+        welcome_ = Decode<Welcome>(e->payload);
+        // Ranks on another host than the coordinator may not share its file system; a missing
+        // directory would otherwise fail every task that writes output.
+        std::error_code ignored;
+        std::filesystem::create_directories(std::filesystem::path(welcome_->run_dir) / "logs",
+                                            ignored);
+        break;
+      }
+      case Tag::kTaskBatch: {
+        TaskBatch batch = Decode<TaskBatch>(e->payload);
+        for (TaskSpec& t : batch.tasks) queue_.push_back(std::move(t));
+        break;
+      }
+      case Tag::kShutdown: {
+        Shutdown s = Decode<Shutdown>(e->payload);
+        exit_code_ = s.exit_code;
+        shutdown_message_ = s.message;
+        shutting_down_ = true;
+        break;
+      }
+      default:
+        break;  // nothing else is addressed to a worker
+    }
+  }
+  return any;
+}
+
+std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
+  // Ids are validated to be file-name safe (no '/', NUL or control characters, not "." or "..").
+  return welcome_->run_dir + "/logs/" + task.id + "." + std::to_string(task.attempt) + "." + stream;
+}
+
+void Worker::StartQueued() {
+  if (!welcome_) return;
+  while (!queue_.empty() && processes_.Running() < static_cast<std::size_t>(welcome_->slots)) {
+    TaskSpec task = std::move(queue_.front());
+    queue_.pop_front();
+    ProcessRequest request;
+    request.key = task.index;
+    request.argv = std::move(task.argv);
+    request.cwd = std::move(task.cwd);
+    request.env = std::move(task.env);
+    request.timeout_ms = task.timeout_ms;
+    request.stdout_path = OutputPath(task, "out");
+    request.stderr_path = OutputPath(task, "err");
+    request.max_output = welcome_->max_output;
+    running_[task.index] = Running{task.attempt, request.stdout_path, request.stderr_path};
+    processes_.Start(std::move(request));
+  }
+}
+
+void Worker::Collect(std::vector<ProcessExit> exits) {
+  for (ProcessExit& x : exits) {
+    auto it = running_.find(x.key);
+    if (it == running_.end()) continue;
+    AttemptResult r;
+    r.index = x.key;
+    r.attempt = it->second.attempt;
+    r.outcome = x.outcome;
+    r.exit_code = x.exit_code;
+    r.signal = x.signal;
+    r.start_ms = x.start_ms;
+    r.end_ms = x.end_ms;
+    if (x.stdout_bytes > 0) r.stdout_path = std::move(it->second.stdout_path);
+    if (x.stderr_bytes > 0) r.stderr_path = std::move(it->second.stderr_path);
+    r.stdout_bytes = x.stdout_bytes;
+    r.stderr_bytes = x.stderr_bytes;
+    r.stdout_truncated = x.stdout_truncated;
+    r.stderr_truncated = x.stderr_truncated;
+    r.error = std::move(x.error);
+    running_.erase(it);
+    if (unsent_.empty()) oldest_unsent_ = Clock::now();
+    unsent_.push_back(std::move(r));
+  }
+}
+
+void Worker::FlushResults(bool force) {
+  if (unsent_.empty()) return;
+  // A worker with an empty queue needs the coordinator to hear of free slots now.
+  bool due = force || queue_.empty() || unsent_.size() >= kResultBatch ||
+             Clock::now() - oldest_unsent_ >= kResultDelay;
+  if (!due) return;
+  ResultBatch batch;
+  batch.results = std::move(unsent_);
+  unsent_.clear();
+  transport_.Send(kCoordinator, batch);
+}
+
+milliseconds Worker::NextWait(milliseconds max_wait) const {
+  milliseconds wait = std::min(max_wait, idle_wait_);
+  if (!unsent_.empty()) wait = std::min(wait, kResultDelay);
+  return wait;
+}
+
+bool Worker::Step(milliseconds max_wait) {
+  bool active = HandleMessages();
+  if (shutting_down_) {
+    processes_.KillAll();
+    Collect(processes_.Wait(milliseconds(0)));
+    FlushResults(true);
+    return transport_.Flush();
+  }
+  StartQueued();
+  // While children run, Wait returns the moment one ends; the cap only bounds how long new
+  // messages wait to be seen.
+  std::vector<ProcessExit> exits = processes_.Wait(NextWait(max_wait));
+  active = active || !exits.empty();
+  Collect(std::move(exits));
+  StartQueued();
+  FlushResults(false);
+  transport_.Flush();
+  idle_wait_ =
+      active ? milliseconds(0) : std::min(kMaxIdleWait, std::max(milliseconds(1), idle_wait_ * 2));
+  return false;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "process.h"
+#include "protocol.h"
+#include "transport.h"
+
+namespace jobrunner {
+
+// A worker rank: says Hello, takes TaskBatches into a local queue, keeps up to `slots` children
+// running, and sends their results back in batches. It never blocks on the coordinator: it waits
+// on its children and checks for messages between waits, backing off only while it has nothing
+// to do, so that an idle worker costs next to no CPU.
+class Worker {
+ public:
+  Worker(Transport& transport, ProcessSet& processes, Hello hello);
+
+  // One round: messages in, tasks started, children waited for (at most `max_wait`), results
+  // out. Returns true once the coordinator has said Shutdown and every result has been sent.
+  bool Step(std::chrono::milliseconds max_wait);
+
+  // The exit status the coordinator asked for in its Shutdown.
+  int exit_code() const { return exit_code_; }
+  const std::string& shutdown_message() const { return shutdown_message_; }
+
+ private:
+  static constexpr int kCoordinator = 0;
+
+  struct Running {
+    int attempt = 1;
+    std::string stdout_path;
+    std::string stderr_path;
+  };
+
+  bool HandleMessages();
+  void StartQueued();
+  void Collect(std::vector<ProcessExit> exits);
+  void FlushResults(bool force);
+  std::chrono::milliseconds NextWait(std::chrono::milliseconds max_wait) const;
+  std::string OutputPath(const TaskSpec& task, const char* stream) const;
+
+  Transport& transport_;
+  ProcessSet& processes_;
+  std::optional<Welcome> welcome_;
+  std::deque<TaskSpec> queue_;
+  std::unordered_map<std::uint64_t, Running> running_;  // by task index
+  std::vector<AttemptResult> unsent_;
+  std::chrono::steady_clock::time_point oldest_unsent_;
+  std::chrono::milliseconds idle_wait_{0};  // grows while nothing happens
+  bool shutting_down_ = false;
+  int exit_code_ = 0;
+  std::string shutdown_message_;
+};
+
+}  // namespace jobrunner

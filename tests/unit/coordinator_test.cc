@@ -1,0 +1,174 @@
+// The coordinator and a worker joined by the in-memory transport, with fake children: the whole
+// run protocol (Hello, Welcome, batches, results, retries, Shutdown) without MPI or processes.
+#include "coordinator.h"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "fake_process_set.h"
+#include "worker.h"
+
+using namespace jobrunner;
+
+namespace {
+
+struct Run {
+  int exit_status = -1;
+  std::vector<nlohmann::json> attempts;
+  nlohmann::json summary;
+  std::vector<ProcessRequest> started;
+  std::size_t max_running = 0;
+};
+
+// Runs `yaml` to the end with one worker of `slots` slots whose children end as `decide` says.
+Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decide) {
+  char dir_template[] = "/tmp/jobrunner-coordinator-test-XXXXXX";
+  std::string dir = mkdtemp(dir_template);
+  TaskSource source(ParseManifest(yaml, "test.yaml"), dir);
+  ResultsWriter results(dir);
+  Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
+  RunOptions options;
+  options.run_dir = dir;
+  options.slots = slots;
+  options.retry.backoff_ms = 0;
+
+  auto [coordinator_end, worker_end] = MakeLoopbackPair();
+  Coordinator coordinator(*coordinator_end, source, results, reporter, options);
+  FakeProcessSet processes(std::move(decide));
+  Hello hello;
+  hello.host = "fakehost";
+  hello.cores = 8;
+  Worker worker(*worker_end, processes, hello);
+  for (int steps = 0; steps < 100000; ++steps) {
+    coordinator.Step();
+    if (worker.Step(std::chrono::milliseconds(0))) break;
+  }
+
+  Run run;
+  run.exit_status = coordinator.exit_status();
+  REQUIRE(coordinator.Finished());
+  CHECK(worker.exit_code() == run.exit_status);
+  std::ifstream in(dir + "/results.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("summary")) {
+      run.summary = j["summary"];
+    } else {
+      run.attempts.push_back(j);
+    }
+  }
+  run.started = processes.started;
+  run.max_running = processes.max_running;
+  std::filesystem::remove_all(dir);
+  return run;
+}
+
+ProcessExit Exit(Outcome outcome, int code = 0) {
+  ProcessExit x;
+  x.outcome = outcome;
+  x.exit_code = code;
+  x.start_ms = 1000;
+  x.end_ms = 1005;
+  return x;
+}
+
+ProcessExit AlwaysSucceed(const ProcessRequest&) { return Exit(Outcome::kSucceeded); }
+
+}  // namespace
+
+TEST_CASE("Every task runs exactly once and the run exits 0 when all succeed") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [echo, '{n}']\n    matrix:\n"
+      "      n: {range: [0, 500]}\n",
+      4, AlwaysSucceed);
+  CHECK(run.exit_status == 0);
+  REQUIRE(run.attempts.size() == 500);
+  std::map<std::string, int> runs;
+  for (const auto& a : run.attempts) runs[a["task"]]++;
+  CHECK(runs.size() == 500);
+  for (const auto& [id, n] : runs) CHECK(n == 1);
+  CHECK(run.summary["outcomes"]["succeeded"] == 500);
+  CHECK(run.summary["exit_status"] == 0);
+}
+
+TEST_CASE("A worker never runs more tasks at once than its slots") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [true]\n    matrix:\n"
+      "      n: {range: [0, 200]}\n",
+      3, AlwaysSucceed);
+  CHECK(run.max_running == 3);
+  CHECK(run.started.size() == 200);
+}
+
+TEST_CASE("A task failing twice then succeeding with retries 2 ends succeeded") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: flaky\n    command: ['try-{attempt}']\n    retries: 2\n", 1,
+      [](const ProcessRequest& r) {
+        return r.argv[0] == "try-3" ? Exit(Outcome::kSucceeded) : Exit(Outcome::kFailed, 1);
+      });
+  CHECK(run.exit_status == 0);
+  REQUIRE(run.attempts.size() == 3);
+  CHECK(run.attempts[0]["outcome"] == "failed");
+  CHECK(run.attempts[0]["retry"] == true);
+  CHECK(run.attempts[1]["attempt"] == 2);
+  CHECK(run.attempts[2]["outcome"] == "succeeded");
+  CHECK(run.attempts[2]["retry"] == false);
+  CHECK(run.summary["retried"] == 2);
+}
+
+TEST_CASE("A task that always fails ends the run with exit status 1 and the rest succeed") {
+  Run run = RunManifest(
+      "version: 1\ndefaults: {retries: 1}\ntasks:\n  - id: ok-{n}\n    command: [ok]\n"
+      "    matrix: {n: [a, b, c]}\n  - id: bad\n    command: [bad]\n",
+      2, [](const ProcessRequest& r) {
+        return r.argv[0] == "bad" ? Exit(Outcome::kFailed, 7) : Exit(Outcome::kSucceeded);
+      });
+  CHECK(run.exit_status == 1);
+  CHECK(run.summary["outcomes"]["succeeded"] == 3);
+  CHECK(run.summary["outcomes"]["failed"] == 1);
+  int bad_attempts = 0;
+  for (const auto& a : run.attempts) {
+    if (a["task"] == "bad") {
+      ++bad_attempts;
+      CHECK(a["exit_code"] == 7);
+    }
+  }
+  CHECK(bad_attempts == 2);
+}
+
+TEST_CASE("Timed out, signaled and unstartable tasks are reported with their outcome") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: '{what}'\n    command: ['{what}']\n"
+      "    matrix: {what: [slow, crash, missing]}\n",
+      3, [](const ProcessRequest& r) {
+        if (r.argv[0] == "slow") return Exit(Outcome::kTimedOut);
+        ProcessExit x = Exit(r.argv[0] == "crash" ? Outcome::kSignaled : Outcome::kSpawnError);
+        x.signal = r.argv[0] == "crash" ? 11 : 0;
+        if (r.argv[0] == "missing") x.error = "no such file or directory: missing";
+        return x;
+      });
+  CHECK(run.exit_status == 1);
+  std::map<std::string, nlohmann::json> by_task;
+  for (const auto& a : run.attempts) by_task[a["task"]] = a;
+  CHECK(by_task["slow"]["outcome"] == "timed_out");
+  CHECK(by_task["crash"]["outcome"] == "signaled");
+  CHECK(by_task["crash"]["signal"] == 11);
+  CHECK(by_task["missing"]["outcome"] == "spawn_error");
+  CHECK(by_task["missing"]["error"] == "no such file or directory: missing");
+}
+
+TEST_CASE("Output paths name the task and attempt inside the run directory") {
+  Run run =
+      RunManifest("version: 1\ntasks:\n  - id: hello\n    command: [echo, hi]\n", 1, AlwaysSucceed);
+  REQUIRE(run.started.size() == 1);
+  CHECK(run.started[0].stdout_path.size() > std::string("/logs/hello.1.out").size());
+  CHECK(run.started[0].stdout_path.substr(run.started[0].stdout_path.size() - 17) ==
+        "/logs/hello.1.out");
+  CHECK(run.started[0].stderr_path.substr(run.started[0].stderr_path.size() - 17) ==
+        "/logs/hello.1.err");
+}
