@@ -4,8 +4,8 @@
 
 namespace jobrunner {
 namespace {
-constexpr std::array<std::string_view, kOutcomeCount> kNames = {"succeeded", "failed", "signaled",
-                                                                "timed_out", "spawn_error"};
+constexpr std::array<std::string_view, kOutcomeCount> kNames = {
+    "succeeded", "failed", "signaled", "timed_out", "spawn_error", "interrupted"};
 }  // namespace
 
 std::string_view OutcomeName(Outcome outcome) { return kNames[static_cast<int>(outcome)]; }

@@ -8,17 +8,18 @@ namespace jobrunner {
 
 // How one attempt of a task ended. A failed task is data, not an exception.
 enum class Outcome : std::uint8_t {
-  kSucceeded,   // exit status 0
-  kFailed,      // non-zero exit status
-  kSignaled,    // killed by a signal it did not ask for
-  kTimedOut,    // ran past its timeout and was terminated
-  kSpawnError,  // could not be started: missing executable, bad cwd, ...
+  kSucceeded,    // exit status 0
+  kFailed,       // non-zero exit status
+  kSignaled,     // killed by a signal it did not ask for
+  kTimedOut,     // ran past its timeout and was terminated
+  kSpawnError,   // could not be started: missing executable, bad cwd, ...
+  kInterrupted,  // stopped because the run stopped (drain, interrupt); not a failure, resumable
 };
 
 // Stable lower-case names used in results.jsonl and the summary ("succeeded", "timed_out", ...).
 std::string_view OutcomeName(Outcome outcome);
 std::optional<Outcome> OutcomeFromName(std::string_view name);
 
-inline constexpr int kOutcomeCount = 5;
+inline constexpr int kOutcomeCount = 6;
 
 }  // namespace jobrunner
