@@ -15,9 +15,22 @@ constexpr double kMinDurationMs = 0.01;
 Scheduler::Scheduler(std::uint64_t task_count, Options options)
     : task_count_(task_count), options_(options) {}
 
+void Scheduler::Resume(std::vector<bool> settled, std::unordered_map<std::uint64_t, Prior> prior) {
+  settled_ = std::move(settled);
+  settled_.resize(task_count_, false);
+  settled_count_ = static_cast<std::uint64_t>(std::count(settled_.begin(), settled_.end(), true));
+  prior_ = std::move(prior);
+  SkipSettled();
+}
+
+void Scheduler::SkipSettled() {
+  while (next_fresh_ < task_count_ && !settled_.empty() && settled_[next_fresh_]) ++next_fresh_;
+}
+
 void Scheduler::AddWorker(int worker, int slots) { workers_[worker].slots = std::max(1, slots); }
 
 int Scheduler::Room(const Worker& w, bool slots_only) const {
+  if (w.retired) return 0;
   int prefetch = 0;
   if (!slots_only && w.mean_duration_ms >= 0 && w.mean_duration_ms < kNoPrefetchAboveMs) {
     double per_task = std::max(w.mean_duration_ms, kMinDurationMs);
@@ -27,9 +40,10 @@ int Scheduler::Room(const Worker& w, bool slots_only) const {
   return std::max(0, w.slots + prefetch - w.in_flight);
 }
 
-void Scheduler::Give(int worker, std::uint64_t index, int attempt, std::vector<Assignment>& out) {
+void Scheduler::Give(int worker, std::uint64_t index, int attempt, int failures, int failed_on,
+                     std::vector<Assignment>& out) {
   workers_[worker].in_flight++;
-  running_[index] = InFlight{worker, attempt};
+  running_[index] = InFlight{worker, attempt, failures, failed_on};
   out.push_back(Assignment{worker, index, attempt});
 }
 
@@ -39,23 +53,24 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
       ++it;
       continue;
     }
-    // Another worker than the one that failed, when one has room; the same one only when it is
-    // the only worker there is.
+    // Another worker than the one that failed, when one has room; the same one only when no
+    // other worker is in rotation.
     int chosen = -1;
+    int others = 0;
     for (auto& [id, w] : workers_) {
-      if (id != it->avoid_worker && Room(w, slots_only) > 0) {
-        chosen = id;
-        break;
-      }
+      if (id == it->failed_on || w.retired) continue;
+      ++others;
+      if (chosen < 0 && Room(w, slots_only) > 0) chosen = id;
     }
-    if (chosen < 0 && workers_.size() == 1 && Room(workers_.begin()->second, slots_only) > 0) {
-      chosen = workers_.begin()->first;
+    auto same = workers_.find(it->failed_on);
+    if (chosen < 0 && others == 0 && same != workers_.end() && Room(same->second, slots_only) > 0) {
+      chosen = it->failed_on;
     }
     if (chosen < 0) {
       ++it;
       continue;
     }
-    Give(chosen, it->index, it->attempt, out);
+    Give(chosen, it->index, it->attempt, it->failures, it->failed_on, out);
     it = retries_.erase(it);
   }
 }
@@ -63,7 +78,15 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
 void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
   for (auto& [id, w] : workers_) {
     for (int room = Room(w, slots_only); room > 0 && next_fresh_ < task_count_; --room) {
-      Give(id, next_fresh_++, 1, out);
+      std::uint64_t index = next_fresh_++;
+      auto prior = prior_.find(index);
+      if (prior == prior_.end()) {
+        Give(id, index, 1, 0, -1, out);
+      } else {
+        Give(id, index, prior->second.last_attempt + 1, prior->second.failures, -1, out);
+        prior_.erase(prior);
+      }
+      SkipSettled();
     }
   }
 }
@@ -77,6 +100,18 @@ std::vector<Scheduler::Assignment> Scheduler::Assign(std::int64_t now_ms) {
   return out;
 }
 
+void Scheduler::BlameFailure(int failed_on, int succeeded_on) {
+  if (failed_on < 0 || failed_on == succeeded_on || options_.max_worker_failures <= 0) return;
+  auto it = workers_.find(failed_on);
+  if (it == workers_.end() || it->second.retired) return;
+  if (++it->second.failures_fixed_elsewhere < options_.max_worker_failures) return;
+  int in_rotation = 0;
+  for (const auto& [id, w] : workers_) in_rotation += w.retired ? 0 : 1;
+  if (in_rotation <= 1) return;  // the last worker keeps working, whatever its record
+  it->second.retired = true;
+  retired_.push_back(failed_on);
+}
+
 Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int attempt,
                                        Outcome outcome, int retries, double duration_ms,
                                        std::int64_t now_ms) {
@@ -84,19 +119,30 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
   if (it == running_.end() || it->second.worker != worker || it->second.attempt != attempt) {
     return Verdict::kIgnored;
   }
+  InFlight task = it->second;
   running_.erase(it);
   Worker& w = workers_[worker];
   w.in_flight--;
+  if (outcome == Outcome::kInterrupted) {
+    interrupted_++;
+    return Verdict::kInterrupted;
+  }
   double d = std::max(duration_ms, kMinDurationMs);
   w.mean_duration_ms =
       w.mean_duration_ms < 0 ? d : (1 - kDurationWeight) * w.mean_duration_ms + kDurationWeight * d;
 
-  std::optional<std::int64_t> delay = options_.retry.RetryDelayMs(outcome, attempt, retries);
+  if (outcome == Outcome::kSucceeded) {
+    BlameFailure(task.failed_on, worker);
+    finals_[static_cast<int>(outcome)]++;
+    return Verdict::kFinal;
+  }
+  int failures = task.failures + 1;
+  std::optional<std::int64_t> delay = options_.retry.RetryDelayMs(outcome, failures, retries);
   if (!delay) {
     finals_[static_cast<int>(outcome)]++;
     return Verdict::kFinal;
   }
-  retries_.push_back(Retry{index, attempt + 1, now_ms + *delay, worker});
+  retries_.push_back(Retry{index, attempt + 1, failures, now_ms + *delay, worker});
   retried_++;
   return Verdict::kRetrying;
 }

@@ -12,7 +12,7 @@
 namespace jobrunner {
 
 // Which attempt of which task goes to which worker. Pure: no MPI, no clock, no I/O; time comes in
-// as `now_ms` and results as values, so the same code runs live, in tests and (later) on replay.
+// as `now_ms` and results as values, so the same code runs live and in tests.
 //
 // Dynamic self-scheduling: a worker is given tasks only while it has credits, that is free slots
 // plus a small prefetch queue. Prefetch is zero until the worker's typical task duration is known,
@@ -26,6 +26,15 @@ class Scheduler {
   struct Options {
     RetryPolicy retry;
     int max_prefetch = 1024;  // per worker
+    // A worker on which this many tasks failed that then succeeded elsewhere gets no more work
+    // (while another worker remains). 0: never.
+    int max_worker_failures = 5;
+  };
+
+  // What an earlier run (read from the journal) left of a task that is still to run.
+  struct Prior {
+    int last_attempt = 0;  // attempt numbers continue after it, so output files stay distinct
+    int failures = 0;      // counted against the task's retries
   };
 
   struct Assignment {
@@ -36,12 +45,17 @@ class Scheduler {
 
   // What the run does with a reported attempt.
   enum class Verdict {
-    kIgnored,   // not an attempt in flight (a duplicate, or from a worker that was not given it)
-    kFinal,     // the task is done with this outcome
-    kRetrying,  // another attempt is queued
+    kIgnored,      // not an attempt in flight (a duplicate, or from a worker not given it)
+    kFinal,        // the task is done with this outcome
+    kRetrying,     // another attempt is queued
+    kInterrupted,  // stopped with the run; the task stays unfinished, for --resume
   };
 
   Scheduler(std::uint64_t task_count, Options options);
+
+  // For --resume: tasks marked in `settled` (indexed by task) are not run again; tasks in `prior`
+  // continue their attempt numbers and failure counts. Call before the first Assign.
+  void Resume(std::vector<bool> settled, std::unordered_map<std::uint64_t, Prior> prior);
 
   void AddWorker(int worker, int slots);
 
@@ -54,13 +68,18 @@ class Scheduler {
   Verdict OnResult(int worker, std::uint64_t index, int attempt, Outcome outcome, int retries,
                    double duration_ms, std::int64_t now_ms);
 
+  // Every task has a final outcome (settled earlier, or in this run).
   bool Finished() const;
+  std::uint64_t task_count() const { return task_count_; }
   std::size_t Running() const { return running_.size(); }
   std::size_t WaitingRetries() const { return retries_.size(); }
-  std::uint64_t NotStarted() const { return task_count_ - next_fresh_; }
   std::uint64_t FinalCount(Outcome outcome) const { return finals_[static_cast<int>(outcome)]; }
-  std::uint64_t FinalTotal() const;
+  std::uint64_t FinalTotal() const;                         // in this run
+  std::uint64_t Settled() const { return settled_count_; }  // by earlier runs
   std::uint64_t Retried() const { return retried_; }
+  std::uint64_t Interrupted() const { return interrupted_; }
+  // Workers taken out of rotation by max_worker_failures, in the order it happened.
+  const std::vector<int>& RetiredWorkers() const { return retired_; }
 
   // When a waiting retry becomes due; nullopt when none waits.
   std::optional<std::int64_t> NextRetryAt() const;
@@ -70,31 +89,44 @@ class Scheduler {
     int slots = 1;
     int in_flight = 0;
     double mean_duration_ms = -1;  // < 0: unknown yet
+    int failures_fixed_elsewhere = 0;
+    bool retired = false;
   };
   struct InFlight {
     int worker = 0;
     int attempt = 1;
+    int failures = 0;    // before this attempt
+    int failed_on = -1;  // the worker of the last failure, if any
   };
   struct Retry {
     std::uint64_t index = 0;
     int attempt = 1;  // the attempt to run next
+    int failures = 0;
     std::int64_t due_ms = 0;
-    int avoid_worker = -1;
+    int failed_on = -1;
   };
 
   int Room(const Worker& worker, bool slots_only) const;
   void GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<Assignment>& out);
   void GiveFresh(bool slots_only, std::vector<Assignment>& out);
-  void Give(int worker, std::uint64_t index, int attempt, std::vector<Assignment>& out);
+  void Give(int worker, std::uint64_t index, int attempt, int failures, int failed_on,
+            std::vector<Assignment>& out);
+  void SkipSettled();
+  void BlameFailure(int failed_on, int succeeded_on);
 
   std::uint64_t task_count_;
   Options options_;
   std::uint64_t next_fresh_ = 0;
+  std::vector<bool> settled_;  // empty unless resuming
+  std::uint64_t settled_count_ = 0;
+  std::unordered_map<std::uint64_t, Prior> prior_;
   std::map<int, Worker> workers_;
   std::unordered_map<std::uint64_t, InFlight> running_;
   std::vector<Retry> retries_;  // few: only failed attempts wait here
   std::uint64_t finals_[kOutcomeCount] = {};
   std::uint64_t retried_ = 0;
+  std::uint64_t interrupted_ = 0;
+  std::vector<int> retired_;
 };
 
 }  // namespace jobrunner

@@ -164,7 +164,7 @@ TEST_CASE("Results for attempts not in flight are ignored") {
   CHECK(s.FinalCount(Outcome::kSucceeded) == 1);
 }
 
-TEST_CASE("Retry delays double from the backoff and stop at the cap") {
+TEST_CASE("Retry delays double with each failure and stop at the cap") {
   RetryPolicy policy{200};
   CHECK(policy.RetryDelayMs(Outcome::kFailed, 1, 5) == 200);
   CHECK(policy.RetryDelayMs(Outcome::kFailed, 2, 5) == 400);
@@ -172,10 +172,84 @@ TEST_CASE("Retry delays double from the backoff and stop at the cap") {
   CHECK(policy.RetryDelayMs(Outcome::kFailed, 30, 100) == RetryPolicy::kMaxBackoffMs);
 }
 
-TEST_CASE("Success and an exhausted allowance end a task") {
+TEST_CASE("Success, interruption and an exhausted allowance are not retried") {
   RetryPolicy policy{200};
   CHECK_FALSE(policy.RetryDelayMs(Outcome::kSucceeded, 1, 5));
   CHECK_FALSE(policy.RetryDelayMs(Outcome::kFailed, 1, 0));
   CHECK_FALSE(policy.RetryDelayMs(Outcome::kTimedOut, 3, 2));
   CHECK(policy.RetryDelayMs(Outcome::kTimedOut, 2, 2));
+  CHECK_FALSE(policy.RetryDelayMs(Outcome::kInterrupted, 1, 5));
+}
+
+TEST_CASE("A resumed run skips settled tasks and continues attempt numbers and failures") {
+  Scheduler s(5, Options(0));
+  std::vector<bool> settled = {true, false, true, false, false};
+  std::unordered_map<std::uint64_t, Scheduler::Prior> prior = {{1, {2, 1}}, {3, {1, 0}}};
+  s.Resume(settled, prior);
+  CHECK(s.Settled() == 2);
+  s.AddWorker(1, 10);
+  auto given = s.Assign(0);
+  REQUIRE(given.size() == 3);
+  CHECK(given[0].index == 1);
+  CHECK(given[0].attempt == 3);
+  CHECK(given[1].index == 3);
+  CHECK(given[1].attempt == 2);
+  CHECK(given[2].index == 4);
+  CHECK(given[2].attempt == 1);
+  // Task 1 failed once before: with retries 1 this second failure is final.
+  CHECK(s.OnResult(1, 1, 3, Outcome::kFailed, 1, 5, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.OnResult(1, 3, 2, Outcome::kSucceeded, 0, 5, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.OnResult(1, 4, 1, Outcome::kSucceeded, 0, 5, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.Finished());
+}
+
+TEST_CASE("An interrupted attempt is neither final nor retried") {
+  Scheduler s(1, Options(0));
+  s.AddWorker(1, 1);
+  s.Assign(0);
+  CHECK(s.OnResult(1, 0, 1, Outcome::kInterrupted, 3, 5, 0) == Scheduler::Verdict::kInterrupted);
+  CHECK(s.Assign(0).empty());
+  CHECK(s.FinalTotal() == 0);
+  CHECK(s.Interrupted() == 1);
+  CHECK(s.Running() == 0);
+}
+
+TEST_CASE("A worker whose failures keep succeeding elsewhere is taken out of rotation") {
+  Scheduler::Options options = Options(0);
+  options.max_worker_failures = 2;
+  Scheduler s(100, options);
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  int fixed = 0;
+  for (int round = 0; round < 20 && s.RetiredWorkers().empty(); ++round) {
+    for (const auto& a : s.Assign(0)) {
+      // Everything fails on worker 1 and succeeds on worker 2.
+      Outcome outcome = a.worker == 1 ? Outcome::kFailed : Outcome::kSucceeded;
+      if (a.worker == 2 && a.attempt > 1) ++fixed;
+      s.OnResult(a.worker, a.index, a.attempt, outcome, 3, 5, 0);
+    }
+  }
+  REQUIRE(s.RetiredWorkers() == std::vector<int>{1});
+  CHECK(fixed >= 2);
+  for (int round = 0; round < 5; ++round) {
+    for (const auto& a : s.Assign(0)) {
+      CHECK(a.worker == 2);
+      s.OnResult(a.worker, a.index, a.attempt, Outcome::kSucceeded, 3, 5, 0);
+    }
+  }
+}
+
+TEST_CASE("The last worker in rotation is never retired") {
+  Scheduler::Options options = Options(0);
+  options.max_worker_failures = 1;
+  Scheduler s(10, options);
+  s.AddWorker(1, 1);
+  for (int round = 0; round < 30 && !s.Finished(); ++round) {
+    for (const auto& a : s.Assign(0)) {
+      s.OnResult(a.worker, a.index, a.attempt,
+                 a.attempt == 1 ? Outcome::kFailed : Outcome::kSucceeded, 1, 5, 0);
+    }
+  }
+  CHECK(s.Finished());
+  CHECK(s.RetiredWorkers().empty());
 }

@@ -1,0 +1,89 @@
+#include "run_ledger.h"
+
+#include <algorithm>
+#include <type_traits>
+
+namespace jobrunner {
+
+RunLedger::RunLedger(std::uint64_t task_count) : succeeded_(task_count, false) {}
+
+void RunLedger::OnFinished(const TaskFinishedRecord& r) {
+  if (r.index >= succeeded_.size() || succeeded_[r.index]) return;
+  if (r.outcome == JournalOutcome::kSucceeded) {
+    succeeded_[r.index] = true;
+    ++succeeded_count_;
+    open_.erase(r.index);
+    return;
+  }
+  History& h = open_[r.index];
+  h.last_attempt = std::max(h.last_attempt, r.attempt);
+  if (h.in_flight_attempt == r.attempt) h.in_flight_attempt = 0;
+  if (r.outcome == JournalOutcome::kInterrupted) return;  // not the task's fault
+  if (r.outcome == JournalOutcome::kSkipped) {
+    h.skipped = true;
+    return;
+  }
+  h.failures++;
+  h.failed_for_good = !r.will_retry;
+}
+
+void RunLedger::Apply(const JournalRecord& record) {
+  std::visit(
+      [this](const auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, RunStartedRecord>) {
+          ++runs_;
+        } else if constexpr (std::is_same_v<T, TaskDispatchedRecord>) {
+          if (r.index >= succeeded_.size() || succeeded_[r.index]) return;
+          History& h = open_[r.index];
+          h.last_attempt = std::max(h.last_attempt, r.attempt);
+          h.in_flight_attempt = r.attempt;
+          h.worker_rank = r.worker_rank;
+          h.failed_for_good = false;  // dispatched again: --retry-failed gave it another go
+          h.skipped = false;
+        } else if constexpr (std::is_same_v<T, TaskFinishedRecord>) {
+          OnFinished(r);
+        } else if constexpr (std::is_same_v<T, TaskSkippedRecord>) {
+          if (r.index < succeeded_.size() && !succeeded_[r.index]) open_[r.index].skipped = true;
+        }
+      },
+      record);
+}
+
+std::uint64_t RunLedger::failed() const {
+  return static_cast<std::uint64_t>(std::count_if(
+      open_.begin(), open_.end(), [](const auto& e) { return e.second.failed_for_good; }));
+}
+
+std::uint64_t RunLedger::skipped() const {
+  return static_cast<std::uint64_t>(
+      std::count_if(open_.begin(), open_.end(), [](const auto& e) { return e.second.skipped; }));
+}
+
+std::vector<RunLedger::Unfinished> RunLedger::InFlight() const {
+  std::vector<Unfinished> out;
+  for (const auto& [index, h] : open_) {
+    if (h.in_flight_attempt != 0)
+      out.push_back(Unfinished{index, h.in_flight_attempt, h.worker_rank});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Unfinished& a, const Unfinished& b) { return a.index < b.index; });
+  return out;
+}
+
+void RunLedger::ResumeState(bool retry_failed, std::vector<bool>& settled,
+                            std::unordered_map<std::uint64_t, Scheduler::Prior>& prior) const {
+  settled = succeeded_;
+  prior.clear();
+  for (const auto& [index, h] : open_) {
+    bool ended = h.failed_for_good || h.skipped;
+    if (ended && !retry_failed) {
+      settled[index] = true;
+      continue;
+    }
+    int failures = ended ? 0 : static_cast<int>(h.failures);
+    prior[index] = Scheduler::Prior{static_cast<int>(h.last_attempt), failures};
+  }
+}
+
+}  // namespace jobrunner
