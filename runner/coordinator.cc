@@ -11,13 +11,22 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kMaxIdleWait{5};
-constexpr milliseconds kResultsFlushInterval{1000};
+// Without a journal, results.jsonl is written at this pace instead of at each journal sync.
+constexpr milliseconds kResultsInterval{1000};
+// After telling workers to kill their tasks, how long to wait for the reports of those kills.
+constexpr milliseconds kStopWait{5000};
 // Failed tasks named one by one on the console; the rest are only in results.jsonl.
 constexpr std::uint64_t kFailuresToReport = 20;
 constexpr std::size_t kFailedInSummary = 10;
 
 std::int64_t SteadyMs() {
   return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+std::int64_t UnixMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string Describe(const AttemptResult& r) {
@@ -32,6 +41,8 @@ std::string Describe(const AttemptResult& r) {
       return "timed out";
     case Outcome::kSpawnError:
       return "could not start: " + r.error;
+    case Outcome::kInterrupted:
+      return "was interrupted";
   }
   return "ended";
 }
@@ -39,18 +50,38 @@ std::string Describe(const AttemptResult& r) {
 }  // namespace
 
 Coordinator::Coordinator(Transport& transport, const TaskSource& source, ResultsWriter& results,
-                         Reporter& reporter, RunOptions options)
+                         Reporter& reporter, JournalWriter* journal, RunLedger& ledger,
+                         RunOptions options, Scheduler scheduler)
     : transport_(transport),
       source_(source),
       results_(results),
       reporter_(reporter),
+      journal_(journal),
+      ledger_(ledger),
       options_(std::move(options)),
-      scheduler_(source.size(), Scheduler::Options{options_.retry, 1024}),
+      scheduler_(std::move(scheduler)),
       started_(Clock::now()),
-      last_flush_(started_) {}
+      last_commit_(started_) {}
 
 std::int64_t Coordinator::ElapsedMs() const {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - started_).count();
+}
+
+void Coordinator::Record(const JournalRecord& record) {
+  if (journal_ != nullptr) journal_->Add(record);
+  ledger_.Apply(record);
+}
+
+void Coordinator::Commit(bool force) {
+  Clock::time_point now = Clock::now();
+  if (journal_ != nullptr) {
+    if (!force && !journal_->SyncDue(now)) return;
+    journal_->Sync();
+  } else if (!force && now - last_commit_ < kResultsInterval) {
+    return;
+  }
+  results_.Flush();
+  last_commit_ = now;
 }
 
 void Coordinator::OnHello(int from, const std::string& payload) {
@@ -79,7 +110,9 @@ void Coordinator::WelcomeWorkers() {
     reporter_.Verbose("worker rank " + std::to_string(w.rank) + " on " + w.host + ": " +
                       std::to_string(welcome.slots) + " slots");
   }
-  welcomed_ = true;
+  Record(RunStartedRecord{static_cast<std::uint64_t>(UnixMs()), options_.run_number,
+                          static_cast<std::uint32_t>(workers_.size())});
+  phase_ = Phase::kRunning;
 }
 
 void Coordinator::OnResults(int from, const std::string& payload) {
@@ -87,50 +120,133 @@ void Coordinator::OnResults(int from, const std::string& payload) {
   const WorkerInfo& w = workers_[from];
   for (const AttemptResult& r : batch.results) {
     if (r.index >= source_.size()) continue;
-    const TaskEntry& entry = source_.EntryOf(r.index);
     std::int64_t duration = r.end_ms - r.start_ms;
     Scheduler::Verdict verdict =
-        scheduler_.OnResult(from, r.index, r.attempt, r.outcome, entry.retries,
+        scheduler_.OnResult(from, r.index, r.attempt, r.outcome, source_.EntryOf(r.index).retries,
                             static_cast<double>(duration), SteadyMs());
     if (verdict == Scheduler::Verdict::kIgnored) continue;
-    std::string id = source_.Id(r.index);
     bool retrying = verdict == Scheduler::Verdict::kRetrying;
+    TaskFinishedRecord record;
+    record.index = r.index;
+    record.attempt = static_cast<std::uint32_t>(r.attempt);
+    record.worker_rank = w.rank;
+    record.outcome = ToJournalOutcome(r.outcome);
+    record.exit_code = r.exit_code;
+    record.signal = r.signal;
+    record.start_ms = r.start_ms;
+    record.end_ms = r.end_ms;
+    record.will_retry = retrying;
+    Record(record);
+    // A task dropped from a worker's queue by a drain never started: the journal knows it is
+    // unfinished, and results.jsonl lists only attempts that ran.
+    if (r.outcome == Outcome::kInterrupted && r.start_ms == 0) continue;
+    std::string id = source_.Id(r.index);
     results_.Attempt(id, r, w.rank, w.host, retrying);
     ++attempts_;
     slowest_.Offer(id, r.attempt, duration);
+    Report(id, r, w, retrying);
+  }
+}
 
-    std::string what = "task " + id + " attempt " + std::to_string(r.attempt) + " on rank " +
-                       std::to_string(w.rank) + " (" + w.host + ") " + Describe(r);
-    if (r.outcome == Outcome::kSucceeded) {
-      reporter_.Verbose(what);
-      continue;
+void Coordinator::Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w,
+                         bool retrying) {
+  std::string what = "task " + id + " attempt " + std::to_string(r.attempt) + " on rank " +
+                     std::to_string(w.rank) + " (" + w.host + ") " + Describe(r);
+  if (r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kInterrupted) {
+    reporter_.Verbose(what);
+    return;
+  }
+  if (!retrying && failed_.size() < kFailedInSummary) failed_.push_back(id);
+  what += retrying ? "; retrying" : r.attempt > 1 ? " (no retries left)" : "";
+  if (failures_reported_++ < kFailuresToReport) {
+    reporter_.Warn(what);
+  } else {
+    if (failures_reported_ == kFailuresToReport + 1) {
+      reporter_.Warn("further failures are recorded in results.jsonl only");
     }
-    if (!retrying && failed_.size() < kFailedInSummary) failed_.push_back(id);
-    what += retrying ? "; retrying" : r.attempt > 1 ? " (no retries left)" : "";
-    if (failures_reported_++ < kFailuresToReport) {
-      reporter_.Warn(what);
-    } else {
-      if (failures_reported_ == kFailuresToReport + 1) {
-        reporter_.Warn("further failures are recorded in results.jsonl only");
-      }
-      reporter_.Verbose(what);
-    }
+    reporter_.Verbose(what);
   }
 }
 
 void Coordinator::Dispatch(std::int64_t now_ms) {
   std::map<int, TaskBatch> batches;
   for (const Scheduler::Assignment& a : scheduler_.Assign(now_ms)) {
+    Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt),
+                                workers_[a.worker].rank});
     batches[a.worker].tasks.push_back(source_.Render(a.index, a.attempt));
   }
   for (const auto& [worker, batch] : batches) transport_.Send(worker, batch);
+  const std::vector<int>& retired = scheduler_.RetiredWorkers();
+  for (; retired_reported_ < retired.size(); ++retired_reported_) {
+    const WorkerInfo& w = workers_[retired[retired_reported_]];
+    reporter_.Warn(
+        "worker rank " + std::to_string(w.rank) + " on " + w.host +
+        " gets no more tasks: " + std::to_string(options_.scheduler.max_worker_failures) +
+        " tasks failed there and then succeeded elsewhere");
+  }
+}
+
+void Coordinator::SendToWorkers(const Drain& drain) {
+  for (const auto& [from, w] : workers_) transport_.Send(from, drain);
+}
+
+void Coordinator::BeginDrain(const std::string& reason) {
+  if (phase_ == Phase::kFinished || Draining()) return;
+  reporter_.Warn(reason + ": draining; no new tasks start, " +
+                 std::to_string(scheduler_.Running()) + " running may finish within " +
+                 FormatDurationMs(options_.drain_grace_ms));
+  if (phase_ == Phase::kGreeting) {
+    Finish(ExitStatus(), "");
+    return;
+  }
+  phase_ = Phase::kDraining;
+  phase_deadline_ = Clock::now() + milliseconds(options_.drain_grace_ms);
+  SendToWorkers(Drain{false});
+}
+
+void Coordinator::AdvanceDrain() {
+  if (scheduler_.Running() == 0) {
+    Finish(ExitStatus(), "");
+    return;
+  }
+  if (Clock::now() < phase_deadline_) return;
+  if (phase_ == Phase::kDraining) {
+    reporter_.Warn("drain grace over: killing " + std::to_string(scheduler_.Running()) +
+                   " running tasks");
+    phase_ = Phase::kStopping;
+    phase_deadline_ = Clock::now() + kStopWait;
+    SendToWorkers(Drain{true});
+    return;
+  }
+  StopNow("workers did not report their killed tasks in time");
+}
+
+void Coordinator::StopNow(const std::string& reason) {
+  if (phase_ == Phase::kFinished) return;
+  reporter_.Warn(reason + ": stopping now");
+  for (const RunLedger::Unfinished& u : ledger_.InFlight()) {
+    TaskFinishedRecord record;
+    record.index = u.index;
+    record.attempt = u.attempt;
+    record.worker_rank = u.worker_rank;
+    record.outcome = JournalOutcome::kInterrupted;
+    Record(record);
+    results_.FromJournal(source_.Id(u.index), record, /*recovered=*/false);
+  }
+  Finish(ExitStatus(), "");
+}
+
+int Coordinator::ExitStatus() const {
+  std::uint64_t settled = ledger_.succeeded() + ledger_.failed() + ledger_.skipped();
+  if (ledger_.succeeded() == source_.size()) return 0;
+  return settled < source_.size() ? kExitInterrupted : 1;
 }
 
 Progress Coordinator::CurrentProgress() const {
   Progress p;
   p.total = source_.size();
-  p.succeeded = scheduler_.FinalCount(Outcome::kSucceeded);
-  p.failed = scheduler_.FinalTotal() - p.succeeded;
+  p.succeeded = ledger_.succeeded();
+  p.failed = ledger_.failed() + ledger_.skipped();
   p.running = scheduler_.Running();
   p.retrying = scheduler_.WaitingRetries();
   p.elapsed_ms = ElapsedMs();
@@ -138,8 +254,8 @@ Progress Coordinator::CurrentProgress() const {
 }
 
 void Coordinator::Finish(int exit_status, const std::string& message) {
-  if (finished_) return;
-  finished_ = true;
+  if (phase_ == Phase::kFinished) return;
+  phase_ = Phase::kFinished;
   exit_status_ = exit_status;
   for (const auto& [from, w] : workers_) transport_.Send(from, Shutdown{exit_status, message});
   if (!message.empty()) reporter_.Error(message);
@@ -147,45 +263,56 @@ void Coordinator::Finish(int exit_status, const std::string& message) {
   RunSummary s;
   s.tasks = source_.size();
   for (int i = 0; i < kOutcomeCount; ++i) s.by_outcome[i] = scheduler_.FinalCount(Outcome(i));
-  s.not_run = s.tasks - scheduler_.FinalTotal();
+  s.settled_earlier = scheduler_.Settled();
+  s.succeeded_total = ledger_.succeeded();
+  s.not_run = s.tasks - ledger_.succeeded() - ledger_.failed() - ledger_.skipped();
   s.attempts = attempts_;
   s.retried = scheduler_.Retried();
+  s.run_number = options_.run_number;
   s.wall_ms = ElapsedMs();
   s.slowest = slowest_.Sorted();
   s.failed = failed_;
-  s.failed_total = scheduler_.FinalTotal() - scheduler_.FinalCount(Outcome::kSucceeded);
+  s.failed_total = ledger_.failed() + ledger_.skipped();
+  for (int worker : scheduler_.RetiredWorkers()) s.retired_workers.push_back(workers_[worker].rank);
   s.exit_status = exit_status;
   s.run_dir = options_.run_dir;
+  Record(RunEndedRecord{static_cast<std::uint64_t>(UnixMs()), exit_status,
+                        exit_status == kExitInterrupted});
   results_.Summary(s);
-  results_.Flush();
+  Commit(/*force=*/true);
   reporter_.Finish(CurrentProgress());
   reporter_.Summary(FormatSummary(s));
 }
 
 milliseconds Coordinator::Step() {
-  if (finished_) return milliseconds(0);
+  if (phase_ == Phase::kFinished) return milliseconds(0);
   bool active = false;
   // Bounded, so that a flood of results cannot starve dispatching and progress.
-  for (int i = 0; i < 256 && !finished_; ++i) {
+  for (int i = 0; i < 256 && phase_ != Phase::kFinished; ++i) {
     std::optional<Envelope> e = transport_.Receive();
     if (!e) break;
     active = true;
     if (e->tag == Tag::kHello) OnHello(e->from, e->payload);
     if (e->tag == Tag::kResultBatch) OnResults(e->from, e->payload);
   }
-  if (finished_) return milliseconds(0);
-  if (!welcomed_ && static_cast<int>(workers_.size()) == transport_.size() - 1) WelcomeWorkers();
-  if (welcomed_) {
+  if (phase_ == Phase::kFinished) return milliseconds(0);
+  if (phase_ == Phase::kGreeting && static_cast<int>(workers_.size()) == transport_.size() - 1) {
+    WelcomeWorkers();
+  }
+  if (phase_ == Phase::kRunning && options_.drain_at_ms && ElapsedMs() >= *options_.drain_at_ms) {
+    BeginDrain("time limit near");
+  }
+  if (phase_ == Phase::kRunning) {
     Dispatch(SteadyMs());
     if (scheduler_.Finished()) {
-      Finish(scheduler_.FinalCount(Outcome::kSucceeded) == source_.size() ? 0 : 1, "");
+      Finish(ExitStatus(), "");
       return milliseconds(0);
     }
+  } else if (Draining()) {
+    AdvanceDrain();
+    if (phase_ == Phase::kFinished) return milliseconds(0);
   }
-  if (Clock::now() - last_flush_ >= kResultsFlushInterval) {
-    results_.Flush();
-    last_flush_ = Clock::now();
-  }
+  Commit(/*force=*/false);
   reporter_.Update(CurrentProgress());
   transport_.Flush();
 

@@ -3,12 +3,15 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "journal.h"
 #include "protocol.h"
 #include "reporter.h"
 #include "results.h"
+#include "run_ledger.h"
 #include "scheduler.h"
 #include "summary.h"
 #include "task_source.h"
@@ -21,25 +24,47 @@ struct RunOptions {
   int slots = 0;        // per worker; 0: the cores of its node shared among the workers there
   std::uint64_t max_output = 100ull << 20;
   std::int64_t kill_grace_ms = 5000;
-  RetryPolicy retry;
+  std::int64_t drain_grace_ms = 60'000;     // how long running tasks may finish once a drain starts
+  std::optional<std::int64_t> drain_at_ms;  // run time at which to drain on our own (--time-limit)
+  std::uint32_t run_number = 1;             // 1, or 1 + the runs a resumed journal records
+  Scheduler::Options scheduler;
 };
 
+// The coordinator's exit statuses beyond 0 (all succeeded) and 1 (some failed).
+inline constexpr int kExitInterrupted = 4;  // stopped early; --resume continues
+
 // Rank 0: waits for every worker's Hello, tells each how many slots to run, then hands out tasks
-// as the scheduler decides, records every attempt in results.jsonl, and ends the run with a
-// Shutdown carrying the run's exit status. Driven by Step from a loop that never spins.
+// as the scheduler decides, records every dispatch and every attempt in the journal and
+// results.jsonl, and ends the run with a Shutdown carrying the run's exit status. Driven by Step
+// from a loop that never spins.
+//
+// Ordering: a record reaches results.jsonl only after the journal holding it is synced, so every
+// results line is backed by the journal and --resume can restore lines a crash lost.
 class Coordinator {
  public:
+  // `journal` may be null (--no-journal). `ledger` holds what earlier runs recorded, if any.
   Coordinator(Transport& transport, const TaskSource& source, ResultsWriter& results,
-              Reporter& reporter, RunOptions options);
+              Reporter& reporter, JournalWriter* journal, RunLedger& ledger, RunOptions options,
+              Scheduler scheduler);
 
   // Handles what has arrived and sends what is due. Returns how long the caller may wait for
-  // messages before the next Step (0: call again at once).
+  // messages before the next Step (0: call again at once). Throws JournalError or
+  // std::runtime_error when the journal or results cannot be written.
   std::chrono::milliseconds Step();
 
-  bool Finished() const { return finished_; }
+  // Stops handing out work; running tasks may finish for drain_grace_ms, then are killed. The
+  // run ends with kExitInterrupted unless every task was done anyway.
+  void BeginDrain(const std::string& reason);
+  // Ends the run now: in-flight attempts are recorded as interrupted, every worker is told to
+  // kill its tasks, and the journal and results are flushed.
+  void StopNow(const std::string& reason);
+
+  bool Finished() const { return phase_ == Phase::kFinished; }
+  bool Draining() const { return phase_ == Phase::kDraining || phase_ == Phase::kStopping; }
   int exit_status() const { return exit_status_; }
 
  private:
+  enum class Phase { kGreeting, kRunning, kDraining, kStopping, kFinished };
   struct WorkerInfo {
     int rank = 0;
     std::string host;
@@ -48,9 +73,15 @@ class Coordinator {
 
   void OnHello(int from, const std::string& payload);
   void OnResults(int from, const std::string& payload);
+  void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);
   void WelcomeWorkers();
   void Dispatch(std::int64_t now_ms);
+  void AdvanceDrain();
+  void Record(const JournalRecord& record);
+  void Commit(bool force);
   void Finish(int exit_status, const std::string& message);
+  void SendToWorkers(const Drain& drain);
+  int ExitStatus() const;
   Progress CurrentProgress() const;
   std::int64_t ElapsedMs() const;
 
@@ -58,17 +89,20 @@ class Coordinator {
   const TaskSource& source_;
   ResultsWriter& results_;
   Reporter& reporter_;
+  JournalWriter* journal_;
+  RunLedger& ledger_;
   RunOptions options_;
   Scheduler scheduler_;
   std::map<int, WorkerInfo> workers_;  // by transport rank
-  bool welcomed_ = false;
-  bool finished_ = false;
+  Phase phase_ = Phase::kGreeting;
   int exit_status_ = 0;
   std::chrono::steady_clock::time_point started_;
-  std::chrono::steady_clock::time_point last_flush_;
+  std::chrono::steady_clock::time_point last_commit_;
+  std::chrono::steady_clock::time_point phase_deadline_;  // of kDraining and kStopping
   std::chrono::milliseconds idle_wait_{0};
   std::uint64_t attempts_ = 0;
   std::uint64_t failures_reported_ = 0;
+  std::size_t retired_reported_ = 0;
   SlowestTasks slowest_{5};
   std::vector<std::string> failed_;
 };

@@ -2,11 +2,17 @@
 
 namespace jobrunner {
 
-// SIGINT, SIGTERM and SIGHUP only set a flag; the rank's loop looks at it between steps, so that
-// it can kill its children and save results before it goes.
-void InstallInterruptHandlers();
+// What the signals received so far ask for. Handlers only count signals; the rank's loop asks
+// between steps, so that it can record what it was doing before it goes.
+enum class InterruptRequest {
+  kNone,
+  kDrain,  // SIGUSR1 (mpirun forwards it to every rank), or a first SIGINT: finish gracefully
+  kStop,   // SIGTERM, SIGHUP or a second SIGINT: stop now, still saving the journal
+};
 
-// The signal received, or 0.
-int PendingInterrupt();
+void InstallInterruptHandlers();
+InterruptRequest PendingInterrupt();
+// The signal behind the current request, for messages and exit statuses.
+int InterruptSignal();
 
 }  // namespace jobrunner

@@ -1,49 +1,42 @@
 // jobrunner: a job farm over MPI. Rank 0 coordinates, the other ranks run tasks; with one rank,
 // rank 0 does both. This file owns the command line, the exit statuses and the only catch of
 // unexpected exceptions.
-//
-// Exit status: 0 every task succeeded, 1 some task failed after its retries, 2 manifest or usage
-// error, 3 internal error, 128+N interrupted by signal N.
-
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/mpi/environment.hpp>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 #include <optional>
-#include <thread>
+#include <string>
 
-#include "coordinator.h"
 #include "interrupt.h"
-#include "node_info.h"
-#include "process.h"
+#include "ranks.h"
 #include "reporter.h"
-#include "results.h"
-#include "run_dir.h"
 #include "task_source.h"
 #include "transport.h"
 #include "units.h"
-#include "worker.h"
 
 namespace jobrunner {
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitInternal = 3;
+constexpr const char* kDescription =
+    "jobrunner: run the tasks of a YAML manifest across MPI ranks.\n"
+    "  mpirun -n N jobrunner [OPTIONS] MANIFEST   (rank 0 coordinates, ranks 1..N-1 run tasks)\n"
+    "  jobrunner [OPTIONS] MANIFEST               (one process does both)\n"
+    "Exit status: 0 all tasks succeeded, 1 some task failed after its retries,\n"
+    "2 manifest or usage error, 3 internal error, 4 stopped early (continue with --resume).\n"
+    "SIGUSR1 (mpirun forwards it) or a first Ctrl-C drains the run; SIGTERM stops it at once.";
 
 struct Flags {
-  std::string manifest;
-  std::string out;
-  std::string name;
-  int slots = 0;
+  RunSettings settings;
   std::string max_output = "100M";
   std::string kill_grace = "5s";
   std::string retry_backoff = "200ms";
+  std::string drain_grace = "60s";
+  std::string time_limit;
   std::string progress = "auto";
+  bool no_journal = false;
   bool quiet = false;
   bool verbose = false;
   bool check = false;
@@ -60,31 +53,46 @@ void UsageError(const std::string& message) {
   if (IsRankZero()) std::fprintf(stderr, "jobrunner: %s (see jobrunner --help)\n", message.c_str());
 }
 
-std::optional<RunOptions> ToRunOptions(const Flags& flags) {
-  RunOptions options;
-  options.slots = flags.slots;
+bool ParseDurationFlag(const char* flag, const std::string& text, std::int64_t& out) {
+  std::optional<std::int64_t> ms = ParseDurationMs(text);
+  if (!ms) {
+    UsageError(std::string(flag) + ": expected a duration like 500ms, 30s, 10m or 2h, got '" +
+               text + "'");
+    return false;
+  }
+  out = *ms;
+  return true;
+}
+
+// Turns the flags' text into settings; false (after a message) when one does not parse.
+bool Complete(Flags& flags) {
+  RunOptions& options = flags.settings.options;
   std::optional<std::uint64_t> max_output = ParseByteSize(flags.max_output);
-  std::optional<std::int64_t> grace = ParseDurationMs(flags.kill_grace);
-  std::optional<std::int64_t> backoff = ParseDurationMs(flags.retry_backoff);
   if (!max_output || *max_output == 0) {
     UsageError("--max-output: expected a size like 64K, 100M or 2G, got '" + flags.max_output +
                "'");
-    return std::nullopt;
-  }
-  if (!grace) {
-    UsageError("--kill-grace: expected a duration like 500ms, 5s or 1m, got '" + flags.kill_grace +
-               "'");
-    return std::nullopt;
-  }
-  if (!backoff) {
-    UsageError("--retry-backoff: expected a duration like 200ms or 2s, got '" +
-               flags.retry_backoff + "'");
-    return std::nullopt;
+    return false;
   }
   options.max_output = *max_output;
-  options.kill_grace_ms = *grace;
-  options.retry.backoff_ms = *backoff;
-  return options;
+  if (!ParseDurationFlag("--kill-grace", flags.kill_grace, options.kill_grace_ms) ||
+      !ParseDurationFlag("--retry-backoff", flags.retry_backoff,
+                         options.scheduler.retry.backoff_ms) ||
+      !ParseDurationFlag("--drain-grace", flags.drain_grace, options.drain_grace_ms)) {
+    return false;
+  }
+  if (!flags.time_limit.empty()) {
+    std::int64_t limit = 0;
+    if (!ParseDurationFlag("--time-limit", flags.time_limit, limit)) return false;
+    flags.settings.time_limit_ms = limit;
+  }
+  flags.settings.journal = !flags.no_journal;
+  if (!flags.settings.resume_dir.empty() && (flags.no_journal || !flags.settings.out.empty())) {
+    UsageError(
+        "--resume continues the run in its own directory, with its journal: it does not "
+        "go with --out or --no-journal");
+    return false;
+  }
+  return true;
 }
 
 ProgressMode ToProgressMode(const std::string& text) {
@@ -94,17 +102,11 @@ ProgressMode ToProgressMode(const std::string& text) {
   return DetectProgressMode();
 }
 
-// Loads the manifest and checks every task id, so that no task runs from a manifest with an error.
-TaskSource LoadTasks(const std::string& path) {
-  TaskSource source(LoadManifest(path), std::filesystem::current_path().string());
-  source.CheckUniqueIds();
-  return source;
-}
-
-int Check(const Flags& flags) {
+int Check(const std::string& manifest) {
   try {
-    TaskSource source = LoadTasks(flags.manifest);
-    std::printf("%s: ok, %llu tasks from %zu entries\n", flags.manifest.c_str(),
+    TaskSource source(LoadManifest(manifest), std::filesystem::current_path().string());
+    source.CheckUniqueIds();
+    std::printf("%s: ok, %llu tasks from %zu entries\n", manifest.c_str(),
                 static_cast<unsigned long long>(source.size()), source.manifest().entries.size());
     return 0;
   } catch (const ManifestError& e) {
@@ -113,99 +115,10 @@ int Check(const Flags& flags) {
   }
 }
 
-[[noreturn]] void ExitOnInterrupt(Reporter& reporter) {
-  int signal = PendingInterrupt();
-  reporter.Error("interrupted by signal " + std::to_string(signal) +
-                 "; results so far are in results.jsonl");
-  std::fflush(nullptr);
-  _exit(128 + signal);
-}
-
-int RunWorker(Transport& transport, int rank, ProcessSet& processes) {
-  Hello hello;
-  hello.rank = rank;
-  hello.host = HostName();
-  hello.pid = static_cast<int>(getpid());
-  hello.cores = UsableCores();
-  Worker worker(transport, processes, hello);
-  while (!worker.Step(std::chrono::milliseconds(10))) {
-    if (PendingInterrupt() != 0) {
-      processes.KillAll();
-      _exit(128 + PendingInterrupt());
-    }
-  }
-  return worker.exit_code();
-}
-
-// Rank 0. Every early failure still sends a Shutdown, so no worker waits for work forever.
-int RunCoordinator(Transport& transport, const Flags& flags, RunOptions options,
-                   Reporter& reporter) {
-  auto shutdown_all = [&](int status, const std::string& message) {
-    reporter.Error(message);
-    for (int r = 1; r < transport.size(); ++r) transport.Send(r, Shutdown{status, message});
-    while (!transport.Flush()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return status;
-  };
-  std::optional<TaskSource> source;
-  std::optional<ResultsWriter> results_writer;
-  try {
-    source.emplace(LoadTasks(flags.manifest));
-    options.run_dir = CreateRunDir(flags.out, flags.name, flags.manifest);
-    results_writer.emplace(options.run_dir);
-  } catch (const ManifestError& e) {
-    return shutdown_all(kExitUsage, e.what());
-  } catch (const std::exception& e) {
-    return shutdown_all(kExitUsage, e.what());
-  }
-  ResultsWriter& results = *results_writer;
-  reporter.Info("running " + std::to_string(source->size()) + " tasks from " + flags.manifest +
-                " on " + std::to_string(std::max(1, transport.size() - 1)) +
-                " worker rank(s); output in " + options.run_dir);
-
-  if (transport.size() > 1) {
-    Coordinator coordinator(transport, *source, results, reporter, options);
-    while (!coordinator.Finished()) {
-      std::chrono::milliseconds wait = coordinator.Step();
-      if (PendingInterrupt() != 0) {
-        results.Flush();
-        ExitOnInterrupt(reporter);
-      }
-      if (wait.count() > 0) std::this_thread::sleep_for(wait);
-    }
-    while (!transport.Flush()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return coordinator.exit_status();
-  }
-
-  // One rank: the coordinator and a worker share this process, joined in memory.
-  auto [coordinator_end, worker_end] = MakeLoopbackPair();
-  Coordinator coordinator(*coordinator_end, *source, results, reporter, options);
-  std::unique_ptr<ProcessSet> processes =
-      MakePosixProcessSet(std::chrono::milliseconds(options.kill_grace_ms));
-  Hello hello;
-  hello.host = HostName();
-  hello.pid = static_cast<int>(getpid());
-  hello.cores = UsableCores();
-  Worker worker(*worker_end, *processes, hello);
-  bool worker_done = false;
-  while (!worker_done) {
-    std::chrono::milliseconds wait = coordinator.Step();
-    if (PendingInterrupt() != 0) {
-      processes->KillAll();
-      results.Flush();
-      ExitOnInterrupt(reporter);
-    }
-    worker_done = worker.Step(wait);
-  }
-  return coordinator.exit_status();
-}
-
 int Run(const Flags& flags) {
-  std::optional<RunOptions> options = ToRunOptions(flags);
-  if (!options) return kExitUsage;
   Verbosity verbosity = flags.quiet     ? Verbosity::kQuiet
                         : flags.verbose ? Verbosity::kVerbose
                                         : Verbosity::kNormal;
-
   boost::mpi::environment environment(boost::mpi::threading::single, false);
   std::unique_ptr<Transport> transport = MakeMpiTransport();
   InstallInterruptHandlers();
@@ -213,14 +126,9 @@ int Run(const Flags& flags) {
   try {
     if (rank == 0) {
       Reporter reporter(ToProgressMode(flags.progress), verbosity);
-      return RunCoordinator(*transport, flags, *options, reporter);
+      return RunCoordinatorRank(*transport, flags.settings, reporter);
     }
-    ReleaseCpuBinding();
-    // A worker's children are killed after this grace period once their timeout has passed; the
-    // Welcome carries the same value, but the set exists before the Welcome arrives.
-    std::unique_ptr<ProcessSet> processes =
-        MakePosixProcessSet(std::chrono::milliseconds(options->kill_grace_ms));
-    return RunWorker(*transport, rank, *processes);
+    return RunWorkerRank(*transport, rank, flags.settings.options.kill_grace_ms);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jobrunner: internal error on rank %d: %s\n", rank, e.what());
     std::fflush(stderr);
@@ -235,19 +143,21 @@ int Run(const Flags& flags) {
 int main(int argc, char** argv) {
   using jobrunner::Flags;
   Flags flags;
-  CLI::App app{
-      "jobrunner: run the tasks of a YAML manifest across MPI ranks.\n"
-      "  mpirun -n N jobrunner [OPTIONS] MANIFEST   (rank 0 coordinates, ranks 1..N-1 run tasks)\n"
-      "  jobrunner [OPTIONS] MANIFEST               (one process does both)\n"
-      "Exit status: 0 all tasks succeeded, 1 some task failed after its retries,\n"
-      "2 manifest or usage error, 3 internal error, 128+N interrupted by signal N.",
-      "jobrunner"};
-  app.add_option("manifest", flags.manifest, "The manifest (YAML) to run")->required();
-  app.add_option("--out", flags.out,
-                 "Run directory for results.jsonl and logs/ (default: jobrunner-out/<name>/)");
-  app.add_option("--name", flags.name,
+  jobrunner::RunSettings& s = flags.settings;
+  CLI::App app{jobrunner::kDescription, "jobrunner"};
+  app.add_option("manifest", s.manifest, "The manifest (YAML) to run")->required();
+  app.add_option("--out", s.out,
+                 "Run directory for results.jsonl, journal and logs/ (default: "
+                 "jobrunner-out/<name>/)");
+  app.add_option("--name", s.name,
                  "Run name under jobrunner-out/ (default: manifest name and start time)");
-  app.add_option("--slots", flags.slots,
+  app.add_option("--resume", s.resume_dir,
+                 "Continue the run in this directory: tasks that succeeded are not run again")
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("--retry-failed", s.retry_failed,
+               "With --resume: give tasks that failed for good their retries again");
+  app.add_flag("--force", s.force, "With --resume: go on although the manifest changed");
+  app.add_option("--slots", s.options.slots,
                  "Tasks each worker rank runs at once (default: cores of its node divided by the "
                  "worker ranks on it)")
       ->check(CLI::Range(1, 4096));
@@ -258,6 +168,18 @@ int main(int argc, char** argv) {
   app.add_option("--retry-backoff", flags.retry_backoff,
                  "Delay before a first retry; doubles with each further one, up to 60s "
                  "(default: 200ms)");
+  app.add_option("--max-worker-failures", s.options.scheduler.max_worker_failures,
+                 "Retire a worker after this many of its failed tasks succeeded elsewhere; 0: "
+                 "never (default: 5)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--drain-grace", flags.drain_grace,
+                 "When draining, how long running tasks may finish before they are killed "
+                 "(default: 60s)");
+  app.add_option("--time-limit", flags.time_limit,
+                 "Drain on our own so that the run ends before this much time has passed "
+                 "(e.g. the batch job's limit)");
+  app.add_flag("--no-journal", flags.no_journal,
+               "Write no journal (the run cannot be resumed); for measuring its cost");
   app.add_option("--progress", flags.progress,
                  "auto: a live line on a terminal, a log line every 5s otherwise (default: auto)")
       ->check(CLI::IsMember({"auto", "bar", "log", "none"}));
@@ -276,6 +198,7 @@ int main(int argc, char** argv) {
     jobrunner::UsageError(e.what());
     return jobrunner::kExitUsage;
   }
-  if (flags.check) return jobrunner::Check(flags);
+  if (flags.check) return jobrunner::Check(s.manifest);
+  if (!jobrunner::Complete(flags)) return jobrunner::kExitUsage;
   return jobrunner::Run(flags);
 }

@@ -5,7 +5,8 @@
 // one architecture); the tag of an Envelope says which struct its payload holds.
 //
 //   worker -> coordinator   Hello once, then ResultBatch whenever attempts end
-//   coordinator -> worker   Welcome once, then TaskBatch as credits allow, finally Shutdown
+//   coordinator -> worker   Welcome once, then TaskBatch as credits allow, Drain when the run
+//                           stops early, finally Shutdown
 //
 // A worker never waits for a reply between two tasks: the coordinator keeps a few tasks queued
 // at each worker (credits = slots + prefetch), and results travel in batches.
@@ -21,7 +22,7 @@ namespace jobrunner {
 
 inline constexpr int kProtocolVersion = 1;
 
-enum class Tag : int { kHello = 1, kWelcome, kTaskBatch, kResultBatch, kShutdown };
+enum class Tag : int { kHello = 1, kWelcome, kTaskBatch, kResultBatch, kDrain, kShutdown };
 
 struct Hello {
   int protocol_version = kProtocolVersion;
@@ -91,6 +92,18 @@ struct ResultBatch {
   }
 };
 
+// The run is stopping early (a drain before a time limit, an interrupt): drop the tasks queued
+// here, and report each as interrupted without a start time. With `kill_running`, also kill the
+// running children and report them as interrupted. The worker keeps running until Shutdown.
+struct Drain {
+  bool kill_running = false;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& kill_running;
+  }
+};
+
 // Stop: kill whatever still runs and exit with `exit_code` (the run's exit status, so that every
 // rank, and therefore mpirun, ends with the same one). `message` is for logs.
 struct Shutdown {
@@ -120,6 +133,10 @@ struct TagOf<TaskBatch> {
 template <>
 struct TagOf<ResultBatch> {
   static constexpr Tag value = Tag::kResultBatch;
+};
+template <>
+struct TagOf<Drain> {
+  static constexpr Tag value = Tag::kDrain;
 };
 template <>
 struct TagOf<Shutdown> {

@@ -1,31 +1,53 @@
 #pragma once
 
-#include <fstream>
+#include <cstdint>
+#include <set>
 #include <string>
+#include <utility>
 
+#include "journal_record.h"
 #include "protocol.h"
 #include "summary.h"
 
 namespace jobrunner {
 
 // results.jsonl in the run directory: one JSON object per attempt, in the order attempts end,
-// then one {"summary": ...} line. Paths in it are relative to the run directory.
+// then one {"summary": ...} line per run (a resumed run appends its own). Paths in it are
+// relative to the run directory.
+//
+// Lines are buffered and reach the file only at Flush, which the coordinator calls right after
+// the journal is synced: every line in results.jsonl is then backed by a journal record, and
+// --resume can restore any line a crash kept from being written (see Recovered).
 class ResultsWriter {
  public:
-  // Throws std::runtime_error when the file cannot be created.
-  ResultsWriter(const std::string& run_dir);
+  // Creates results.jsonl, or with `append` continues it, first dropping a partial last line
+  // that a crash may have left. Throws std::runtime_error when the file cannot be opened.
+  ResultsWriter(const std::string& run_dir, bool append);
+  ~ResultsWriter();
+  ResultsWriter(const ResultsWriter&) = delete;
+  ResultsWriter& operator=(const ResultsWriter&) = delete;
 
   void Attempt(const std::string& task_id, const AttemptResult& result, int worker_rank,
                const std::string& host, bool will_retry);
+  // An attempt known only from its journal record: one the run was killed under, or one a crash
+  // kept out of results.jsonl (`recovered`, marked "recovered": true). No host, no output paths.
+  void FromJournal(const std::string& task_id, const TaskFinishedRecord& record, bool recovered);
   void Summary(const RunSummary& summary);
-  // Throws std::runtime_error when a write failed (disk full, ...): results must not be lost
-  // silently.
+
+  // Writes what is buffered. Throws std::runtime_error when a write fails (disk full, ...):
+  // results must not be lost silently.
   void Flush();
 
  private:
+  void Line(const std::string& json);
+
   std::string run_dir_;
   std::string path_;
-  std::ofstream out_;
+  int fd_ = -1;
+  std::string buffer_;
 };
+
+// The (task index, attempt) pairs an existing results.jsonl holds, for --resume.
+std::set<std::pair<std::uint64_t, std::uint32_t>> RecordedAttempts(const std::string& run_dir);
 
 }  // namespace jobrunner

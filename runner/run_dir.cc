@@ -1,5 +1,11 @@
 #include "run_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <stdexcept>
@@ -50,5 +56,18 @@ std::string CreateRunDir(const std::string& out, const std::string& name,
   if (text.size() > 1 && text.back() == '/') text.pop_back();
   return text;
 }
+
+RunDirLock::RunDirLock(const std::string& run_dir) {
+  std::string path = run_dir + "/.lock";
+  fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+  if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    close(fd_);
+    throw std::runtime_error("run directory " + run_dir +
+                             " is in use by another jobrunner; wait for that run to end");
+  }
+}
+
+RunDirLock::~RunDirLock() { close(fd_); }
 
 }  // namespace jobrunner

@@ -11,4 +11,18 @@ namespace jobrunner {
 std::string CreateRunDir(const std::string& out, const std::string& name,
                          const std::string& manifest_path);
 
+// Holds an exclusive lock on a run directory (an flock on its .lock file) for as long as it
+// lives, so that a --resume cannot start while the run it continues is still going. Throws
+// std::runtime_error when another process holds it.
+class RunDirLock {
+ public:
+  explicit RunDirLock(const std::string& run_dir);
+  ~RunDirLock();
+  RunDirLock(const RunDirLock&) = delete;
+  RunDirLock& operator=(const RunDirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace jobrunner

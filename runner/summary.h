@@ -19,7 +19,11 @@ struct SlowTask {
 struct RunSummary {
   std::uint64_t tasks = 0;
   std::uint64_t by_outcome[kOutcomeCount] = {};  // each task counted once, by its final attempt
-  std::uint64_t not_run = 0;                     // tasks the run ended before starting
+  std::uint64_t not_run = 0;                     // tasks with no final outcome yet (resumable)
+  std::uint64_t settled_earlier = 0;  // tasks a resumed run found settled by earlier runs
+  std::uint64_t succeeded_total = 0;  // tasks succeeded, in this run and earlier ones
+  std::uint32_t run_number = 1;       // 1, then +1 for each --resume
+  std::vector<int> retired_workers;   // ranks taken out of rotation (--max-worker-failures)
   std::uint64_t attempts = 0;
   std::uint64_t retried = 0;
   std::int64_t wall_ms = 0;

@@ -42,6 +42,9 @@ bool Worker::HandleMessages() {
         for (TaskSpec& t : batch.tasks) queue_.push_back(std::move(t));
         break;
       }
+      case Tag::kDrain:
+        OnDrain(Decode<Drain>(e->payload));
+        break;
       case Tag::kShutdown: {
         Shutdown s = Decode<Shutdown>(e->payload);
         exit_code_ = s.exit_code;
@@ -54,6 +57,22 @@ bool Worker::HandleMessages() {
     }
   }
   return any;
+}
+
+void Worker::OnDrain(const Drain& drain) {
+  for (const TaskSpec& task : queue_) {
+    AttemptResult r;
+    r.index = task.index;
+    r.attempt = task.attempt;
+    r.outcome = Outcome::kInterrupted;  // never started: no start time, no output
+    if (unsent_.empty()) oldest_unsent_ = Clock::now();
+    unsent_.push_back(std::move(r));
+  }
+  queue_.clear();
+  if (drain.kill_running) {
+    for (auto& [index, running] : running_) running.killed_by_drain = true;
+    processes_.KillAll();
+  }
 }
 
 std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
@@ -75,7 +94,7 @@ void Worker::StartQueued() {
     request.stdout_path = OutputPath(task, "out");
     request.stderr_path = OutputPath(task, "err");
     request.max_output = welcome_->max_output;
-    running_[task.index] = Running{task.attempt, request.stdout_path, request.stderr_path};
+    running_[task.index] = Running{task.attempt, request.stdout_path, request.stderr_path, false};
     processes_.Start(std::move(request));
   }
 }
@@ -87,7 +106,8 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
     AttemptResult r;
     r.index = x.key;
     r.attempt = it->second.attempt;
-    r.outcome = x.outcome;
+    // A child the drain killed did nothing wrong: its attempt is interrupted, not signaled.
+    r.outcome = it->second.killed_by_drain ? Outcome::kInterrupted : x.outcome;
     r.exit_code = x.exit_code;
     r.signal = x.signal;
     r.start_ms = x.start_ms;

@@ -37,9 +37,11 @@ class Worker {
     int attempt = 1;
     std::string stdout_path;
     std::string stderr_path;
+    bool killed_by_drain = false;
   };
 
   bool HandleMessages();
+  void OnDrain(const Drain& drain);
   void StartQueued();
   void Collect(std::vector<ProcessExit> exits);
   void FlushResults(bool force);

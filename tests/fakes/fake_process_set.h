@@ -2,17 +2,19 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "process.h"
 
 namespace jobrunner {
 
-// Children that end the moment Wait looks at them, with whatever `decide` says. Records what was
-// started and how many ran at once, so tests can check the worker's slot discipline.
+// Children that end the moment Wait looks at them, with whatever `decide` says, or run until
+// killed when it says nullopt. Records what was started and how many ran at once, so tests can
+// check the worker's slot discipline.
 class FakeProcessSet final : public ProcessSet {
  public:
-  using Decide = std::function<ProcessExit(const ProcessRequest&)>;
+  using Decide = std::function<std::optional<ProcessExit>(const ProcessRequest&)>;
   explicit FakeProcessSet(Decide decide) : decide_(std::move(decide)) {}
 
   void Start(ProcessRequest request) override {
@@ -25,23 +27,40 @@ class FakeProcessSet final : public ProcessSet {
 
   std::vector<ProcessExit> Wait(std::chrono::milliseconds /*max_wait*/) override {
     std::vector<ProcessExit> exits;
-    for (const ProcessRequest& r : running_) {
-      ProcessExit x = decide_(r);
-      x.key = r.key;
-      exits.push_back(x);
+    std::vector<ProcessRequest> still_running;
+    for (ProcessRequest& r : running_) {
+      std::optional<ProcessExit> x = killed_ ? Killed() : decide_(r);
+      if (!x) {
+        still_running.push_back(std::move(r));
+        continue;
+      }
+      x->key = r.key;
+      exits.push_back(*x);
     }
-    running_.clear();
+    running_ = std::move(still_running);
+    killed_ = false;
     return exits;
   }
 
-  void KillAll() override { running_.clear(); }
+  // Like the real set, killed children come back from the next Wait, signaled.
+  void KillAll() override { killed_ = true; }
 
   std::vector<ProcessRequest> started;
   std::size_t max_running = 0;
 
  private:
+  static ProcessExit Killed() {
+    ProcessExit x;
+    x.outcome = Outcome::kSignaled;
+    x.signal = 9;
+    x.start_ms = 1000;
+    x.end_ms = 2000;
+    return x;
+  }
+
   Decide decide_;
   std::vector<ProcessRequest> running_;
+  bool killed_ = false;
 };
 
 }  // namespace jobrunner

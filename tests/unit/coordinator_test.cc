@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fake_process_set.h"
+#include "journal.h"
+#include "run_ledger.h"
 #include "worker.h"
 
 using namespace jobrunner;
@@ -18,6 +20,7 @@ namespace {
 
 struct Run {
   int exit_status = -1;
+  std::vector<JournalRecord> journal;
   std::vector<nlohmann::json> attempts;
   nlohmann::json summary;
   std::vector<ProcessRequest> started;
@@ -25,25 +28,32 @@ struct Run {
 };
 
 // Runs `yaml` to the end with one worker of `slots` slots whose children end as `decide` says.
-Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decide) {
+// `drain_after_steps` >= 0 starts a drain (with no grace) after that many steps.
+Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decide,
+                int drain_after_steps = -1) {
   char dir_template[] = "/tmp/jobrunner-coordinator-test-XXXXXX";
   std::string dir = mkdtemp(dir_template);
   TaskSource source(ParseManifest(yaml, "test.yaml"), dir);
-  ResultsWriter results(dir);
+  ResultsWriter results(dir, /*append=*/false);
+  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
+  RunLedger ledger(source.size());
   Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
   RunOptions options;
   options.run_dir = dir;
   options.slots = slots;
-  options.retry.backoff_ms = 0;
+  options.drain_grace_ms = 0;
+  options.scheduler.retry.backoff_ms = 0;
 
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
-  Coordinator coordinator(*coordinator_end, source, results, reporter, options);
+  Coordinator coordinator(*coordinator_end, source, results, reporter, &journal, ledger, options,
+                          Scheduler(source.size(), options.scheduler));
   FakeProcessSet processes(std::move(decide));
   Hello hello;
   hello.host = "fakehost";
   hello.cores = 8;
   Worker worker(*worker_end, processes, hello);
   for (int steps = 0; steps < 100000; ++steps) {
+    if (steps == drain_after_steps) coordinator.BeginDrain("test");
     coordinator.Step();
     if (worker.Step(std::chrono::milliseconds(0))) break;
   }
@@ -62,6 +72,7 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
       run.attempts.push_back(j);
     }
   }
+  run.journal = ReadJournal(dir + "/journal").records;
   run.started = processes.started;
   run.max_running = processes.max_running;
   std::filesystem::remove_all(dir);
@@ -77,7 +88,16 @@ ProcessExit Exit(Outcome outcome, int code = 0) {
   return x;
 }
 
-ProcessExit AlwaysSucceed(const ProcessRequest&) { return Exit(Outcome::kSucceeded); }
+std::optional<ProcessExit> AlwaysSucceed(const ProcessRequest&) {
+  return Exit(Outcome::kSucceeded);
+}
+
+template <class T>
+int Count(const std::vector<JournalRecord>& records) {
+  int n = 0;
+  for (const JournalRecord& r : records) n += std::holds_alternative<T>(r) ? 1 : 0;
+  return n;
+}
 
 }  // namespace
 
@@ -108,7 +128,7 @@ TEST_CASE("A worker never runs more tasks at once than its slots") {
 TEST_CASE("A task failing twice then succeeding with retries 2 ends succeeded") {
   Run run = RunManifest(
       "version: 1\ntasks:\n  - id: flaky\n    command: ['try-{attempt}']\n    retries: 2\n", 1,
-      [](const ProcessRequest& r) {
+      [](const ProcessRequest& r) -> std::optional<ProcessExit> {
         return r.argv[0] == "try-3" ? Exit(Outcome::kSucceeded) : Exit(Outcome::kFailed, 1);
       });
   CHECK(run.exit_status == 0);
@@ -125,7 +145,7 @@ TEST_CASE("A task that always fails ends the run with exit status 1 and the rest
   Run run = RunManifest(
       "version: 1\ndefaults: {retries: 1}\ntasks:\n  - id: ok-{n}\n    command: [ok]\n"
       "    matrix: {n: [a, b, c]}\n  - id: bad\n    command: [bad]\n",
-      2, [](const ProcessRequest& r) {
+      2, [](const ProcessRequest& r) -> std::optional<ProcessExit> {
         return r.argv[0] == "bad" ? Exit(Outcome::kFailed, 7) : Exit(Outcome::kSucceeded);
       });
   CHECK(run.exit_status == 1);
@@ -145,7 +165,7 @@ TEST_CASE("Timed out, signaled and unstartable tasks are reported with their out
   Run run = RunManifest(
       "version: 1\ntasks:\n  - id: '{what}'\n    command: ['{what}']\n"
       "    matrix: {what: [slow, crash, missing]}\n",
-      3, [](const ProcessRequest& r) {
+      3, [](const ProcessRequest& r) -> std::optional<ProcessExit> {
         if (r.argv[0] == "slow") return Exit(Outcome::kTimedOut);
         ProcessExit x = Exit(r.argv[0] == "crash" ? Outcome::kSignaled : Outcome::kSpawnError);
         x.signal = r.argv[0] == "crash" ? 11 : 0;
@@ -171,4 +191,46 @@ TEST_CASE("Output paths name the task and attempt inside the run directory") {
         "/logs/hello.1.out");
   CHECK(run.started[0].stderr_path.substr(run.started[0].stderr_path.size() - 17) ==
         "/logs/hello.1.err");
+}
+
+TEST_CASE("Every dispatch and every attempt is journaled, between a start and an end record") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [echo]\n    retries: 1\n    matrix:\n"
+      "      n: {range: [0, 20]}\n",
+      2, [](const ProcessRequest& r) -> std::optional<ProcessExit> {
+        return r.stdout_path.find("t-3.1.") != std::string::npos ? Exit(Outcome::kFailed, 1)
+                                                                 : Exit(Outcome::kSucceeded);
+      });
+  REQUIRE(!run.journal.empty());
+  CHECK(std::holds_alternative<RunStartedRecord>(run.journal.front()));
+  CHECK(std::holds_alternative<RunEndedRecord>(run.journal.back()));
+  CHECK(Count<TaskDispatchedRecord>(run.journal) == 21);
+  CHECK(Count<TaskFinishedRecord>(run.journal) == 21);
+  RunLedger replayed(20);
+  for (const JournalRecord& r : run.journal) replayed.Apply(r);
+  CHECK(replayed.succeeded() == 20);
+  CHECK(replayed.InFlight().empty());
+}
+
+TEST_CASE("A drain lets running tasks end, then kills them and exits 4 with the rest unfinished") {
+  // Tasks never end on their own: the drain (with no grace) has to kill them.
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [sleep]\n    matrix:\n"
+      "      n: {range: [0, 50]}\n",
+      2, [](const ProcessRequest&) -> std::optional<ProcessExit> { return std::nullopt; },
+      /*drain_after_steps=*/5);
+  CHECK(run.exit_status == kExitInterrupted);
+  CHECK(run.summary["exit_status"] == kExitInterrupted);
+  CHECK(run.summary["outcomes"]["not_run"] == 50);
+  // The two running tasks were killed and say so; queued ones never started and are not listed.
+  REQUIRE(run.attempts.size() == 2);
+  for (const auto& a : run.attempts) CHECK(a["outcome"] == "interrupted");
+  RunLedger replayed(50);
+  for (const JournalRecord& r : run.journal) replayed.Apply(r);
+  CHECK(replayed.succeeded() == 0);
+  CHECK(replayed.InFlight().empty());
+  std::vector<bool> settled;
+  std::unordered_map<std::uint64_t, Scheduler::Prior> prior;
+  replayed.ResumeState(false, settled, prior);
+  CHECK(std::count(settled.begin(), settled.end(), true) == 0);
 }

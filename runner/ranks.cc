@@ -1,0 +1,187 @@
+#include "ranks.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "interrupt.h"
+#include "journal.h"
+#include "node_info.h"
+#include "process.h"
+#include "resume.h"
+#include "run_dir.h"
+#include "run_ledger.h"
+#include "worker.h"
+
+namespace jobrunner {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Stops this long before --time-limit beyond the drain grace: time to kill, record and exit.
+constexpr std::int64_t kTimeLimitMarginMs = 10'000;
+
+std::string ReadManifestText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw std::runtime_error("cannot write " + path);
+}
+
+Hello LocalHello(int rank) {
+  Hello hello;
+  hello.rank = rank;
+  hello.host = HostName();
+  hello.pid = static_cast<int>(getpid());
+  hello.cores = UsableCores();
+  return hello;
+}
+
+// Drives the coordinator through signals: the first asks for a drain, a stop ends it at once.
+void ApplyInterrupts(Coordinator& coordinator) {
+  switch (PendingInterrupt()) {
+    case InterruptRequest::kNone:
+      break;
+    case InterruptRequest::kDrain:
+      coordinator.BeginDrain("signal " + std::to_string(InterruptSignal()));
+      break;
+    case InterruptRequest::kStop:
+      coordinator.StopNow("signal " + std::to_string(InterruptSignal()));
+      break;
+  }
+}
+
+void PrintResumeHint(const Transport& transport, const RunSettings& settings,
+                     const std::string& run_dir, Reporter& reporter) {
+  std::string launcher =
+      transport.size() > 1 ? "mpirun -n " + std::to_string(transport.size()) + " " : "";
+  reporter.Error("the run stopped before every task finished; continue it with:\n  " + launcher +
+                 "jobrunner --resume " + run_dir + " " + settings.manifest);
+}
+
+}  // namespace
+
+int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Reporter& reporter) {
+  auto shutdown_all = [&](int status, const std::string& message) {
+    reporter.Error(message);
+    for (int r = 1; r < transport.size(); ++r) transport.Send(r, Shutdown{status, message});
+    while (!transport.Flush()) std::this_thread::sleep_for(milliseconds(1));
+    return status;
+  };
+
+  RunOptions options = settings.options;
+  std::optional<TaskSource> source;
+  std::optional<ResultsWriter> results;
+  std::optional<JournalWriter> journal;
+  std::optional<RunLedger> ledger;
+  std::optional<RunDirLock> lock;
+  Scheduler scheduler(0, options.scheduler);
+  try {
+    std::string text = ReadManifestText(settings.manifest);
+    source.emplace(LoadManifest(settings.manifest), std::filesystem::current_path().string());
+    source->CheckUniqueIds();
+    ledger.emplace(source->size());
+    scheduler = Scheduler(source->size(), options.scheduler);
+    if (settings.resume_dir.empty()) {
+      options.run_dir = CreateRunDir(settings.out, settings.name, settings.manifest);
+      lock.emplace(options.run_dir);
+      WriteFile(options.run_dir + "/manifest.yaml", text);
+      results.emplace(options.run_dir, /*append=*/false);
+      if (settings.journal) {
+        journal.emplace(JournalWriter::Create(options.run_dir + "/journal", ManifestHash(text),
+                                              source->size()));
+      }
+    } else {
+      options.run_dir = std::filesystem::absolute(settings.resume_dir).lexically_normal().string();
+      if (!std::filesystem::exists(options.run_dir + "/journal")) {
+        throw ResumeError(options.run_dir +
+                          " has no journal: it is not a run directory, or "
+                          "the run was started with --no-journal");
+      }
+      results.emplace(options.run_dir, /*append=*/true);
+      journal.emplace(PrepareResume({options.run_dir, text, settings.force}, *source, *ledger,
+                                    *results, reporter));
+      std::vector<bool> settled;
+      std::unordered_map<std::uint64_t, Scheduler::Prior> prior;
+      ledger->ResumeState(settings.retry_failed, settled, prior);
+      scheduler.Resume(std::move(settled), std::move(prior));
+      options.run_number = ledger->runs() + 1;
+    }
+  } catch (const ManifestError& e) {
+    return shutdown_all(kExitUsage, e.what());
+  } catch (const ResumeError& e) {
+    return shutdown_all(kExitUsage, e.what());
+  } catch (const std::exception& e) {
+    return shutdown_all(kExitUsage, e.what());
+  }
+  if (settings.time_limit_ms) {
+    options.drain_at_ms = std::max<std::int64_t>(
+        0, *settings.time_limit_ms - options.drain_grace_ms - kTimeLimitMarginMs);
+  }
+  reporter.Info(std::string(settings.resume_dir.empty() ? "running " : "resuming: ") +
+                std::to_string(source->size() - scheduler.Settled()) + " of " +
+                std::to_string(source->size()) + " tasks from " + settings.manifest + " on " +
+                std::to_string(std::max(1, transport.size() - 1)) + " worker rank(s); output in " +
+                options.run_dir);
+
+  JournalWriter* journal_ptr = journal ? &*journal : nullptr;
+  const std::string run_dir = options.run_dir;
+  int status = 0;
+  if (transport.size() > 1) {
+    Coordinator coordinator(transport, *source, *results, reporter, journal_ptr, *ledger,
+                            std::move(options), std::move(scheduler));
+    while (!coordinator.Finished()) {
+      milliseconds wait = coordinator.Step();
+      ApplyInterrupts(coordinator);
+      if (wait.count() > 0 && !coordinator.Finished()) std::this_thread::sleep_for(wait);
+    }
+    while (!transport.Flush()) std::this_thread::sleep_for(milliseconds(1));
+    status = coordinator.exit_status();
+  } else {
+    // One rank: the coordinator and a worker share this process, joined in memory.
+    auto [coordinator_end, worker_end] = MakeLoopbackPair();
+    std::unique_ptr<ProcessSet> processes =
+        MakePosixProcessSet(milliseconds(options.kill_grace_ms));
+    Coordinator coordinator(*coordinator_end, *source, *results, reporter, journal_ptr, *ledger,
+                            std::move(options), std::move(scheduler));
+    Worker worker(*worker_end, *processes, LocalHello(0));
+    bool worker_done = false;
+    while (!worker_done) {
+      milliseconds wait = coordinator.Step();
+      ApplyInterrupts(coordinator);
+      worker_done = worker.Step(coordinator.Finished() ? milliseconds(0) : wait);
+    }
+    status = coordinator.exit_status();
+  }
+  if (status == kExitInterrupted) PrintResumeHint(transport, settings, run_dir, reporter);
+  return status;
+}
+
+int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms) {
+  ReleaseCpuBinding();
+  // The set exists before the Welcome arrives, so it takes the grace from the command line,
+  // which every rank parses alike.
+  std::unique_ptr<ProcessSet> processes = MakePosixProcessSet(milliseconds(kill_grace_ms));
+  Worker worker(transport, *processes, LocalHello(rank));
+  while (!worker.Step(milliseconds(10))) {
+    // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.
+    if (PendingInterrupt() == InterruptRequest::kStop) {
+      processes->KillAll();
+      _exit(128 + InterruptSignal());
+    }
+  }
+  return worker.exit_code();
+}
+
+}  // namespace jobrunner

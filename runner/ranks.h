@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "coordinator.h"
+#include "reporter.h"
+#include "transport.h"
+
+namespace jobrunner {
+
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInternal = 3;
+
+// Everything rank 0 needs to start or resume a run, from the command line.
+struct RunSettings {
+  std::string manifest;
+  std::string out;         // --out, or empty for jobrunner-out/<name>/
+  std::string name;        // --name
+  std::string resume_dir;  // --resume, or empty for a new run
+  bool force = false;      // --force: resume with a changed manifest
+  bool retry_failed = false;
+  bool journal = true;                        // --no-journal turns it off
+  std::optional<std::int64_t> time_limit_ms;  // --time-limit
+  RunOptions options;
+};
+
+// Rank 0's life: load the manifest, set up (or resume) the run directory, coordinate until the
+// run ends, and return its exit status. With a one-rank world, a worker runs in this process too.
+// Every early failure still sends every worker a Shutdown, so none waits for work forever.
+int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Reporter& reporter);
+
+// A worker rank's life: run tasks until the coordinator says Shutdown; return the status it sent.
+int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms);
+
+}  // namespace jobrunner
