@@ -360,20 +360,32 @@ Manifest ParseManifest(const std::string& yaml_text, const std::string& file_nam
   return manifest;
 }
 
-Manifest LoadManifest(const std::string& path) {
-  const auto fail = [&path](int error) {
-    FailAt({path, 0, 0}, std::string("cannot read manifest: ") + std::strerror(error));
+std::string ReadManifestFile(const std::string& path) {
+  const auto fail = [&path](const std::string& why) {
+    FailAt({path, 0, 0}, "cannot read manifest: " + why);
   };
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                              &std::fclose);
-  if (!file) fail(errno);
+  if (!file) fail(std::strerror(errno));
   std::string text;
   char buffer[1 << 16];
   std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
+  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
+    text.append(buffer, n);
+    // The parsed tree takes several times the file's size; a matrix describes any number of
+    // tasks in a few lines, so a file this large is a mistake, not a workload.
+    if (text.size() > kMaxManifestBytes) {
+      fail("it is larger than " + std::to_string(kMaxManifestBytes >> 20) +
+           " MiB; describe many tasks with a matrix instead of listing each one");
+    }
+  }
   // fread reports a directory (EISDIR) or an I/O error only through ferror and errno.
-  if (std::ferror(file.get())) fail(errno);
-  return ParseManifest(text, path);
+  if (std::ferror(file.get())) fail(std::strerror(errno));
+  return text;
+}
+
+Manifest LoadManifest(const std::string& path) {
+  return ParseManifest(ReadManifestFile(path), path);
 }
 
 }  // namespace jobrunner

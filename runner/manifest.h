@@ -78,6 +78,10 @@ struct Manifest {
 // field, wrong type, bad duration, empty command, unknown `{name}` in a template, bad matrix.
 // Duplicate ids are found later, by TaskSource::CheckUniqueIds, because they need expansion.
 Manifest LoadManifest(const std::string& path);
+
+// The manifest file's text, at most kMaxManifestBytes; ManifestError when it cannot be read.
+inline constexpr std::size_t kMaxManifestBytes = std::size_t{32} << 20;
+std::string ReadManifestFile(const std::string& path);
 Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name);
 
 }  // namespace jobrunner

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include "interrupt.h"
@@ -25,13 +24,6 @@ using std::chrono::milliseconds;
 
 // Stops this long before --time-limit beyond the drain grace: time to kill, record and exit.
 constexpr std::int64_t kTimeLimitMarginMs = 10'000;
-
-std::string ReadManifestText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -88,8 +80,9 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
   std::optional<RunDirLock> lock;
   Scheduler scheduler(0, options.scheduler);
   try {
-    std::string text = ReadManifestText(settings.manifest);
-    source.emplace(LoadManifest(settings.manifest), std::filesystem::current_path().string());
+    std::string text = ReadManifestFile(settings.manifest);
+    source.emplace(ParseManifest(text, settings.manifest),
+                   std::filesystem::current_path().string());
     source->CheckUniqueIds();
     ledger.emplace(source->size());
     scheduler = Scheduler(source->size(), options.scheduler);
