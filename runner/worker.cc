@@ -19,7 +19,7 @@ constexpr milliseconds kMaxIdleWait{10};
 }  // namespace
 
 Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello)
-    : transport_(transport), processes_(processes) {
+    : transport_(transport), processes_(processes), rank_(hello.rank) {
   transport_.Send(kCoordinator, hello);
 }
 
@@ -90,6 +90,11 @@ void Worker::StartQueued() {
     request.argv = std::move(task.argv);
     request.cwd = std::move(task.cwd);
     request.env = std::move(task.env);
+    // Where the task runs, for scripts that want to know (MPI's own variables are removed).
+    request.env.emplace_back("JOBRUNNER_TASK_ID", task.id);
+    request.env.emplace_back("JOBRUNNER_ATTEMPT", std::to_string(task.attempt));
+    request.env.emplace_back("JOBRUNNER_WORKER_RANK", std::to_string(rank_));
+    request.env.emplace_back("JOBRUNNER_RUN_DIR", welcome_->run_dir);
     request.timeout_ms = task.timeout_ms;
     request.stdout_path = OutputPath(task, "out");
     request.stderr_path = OutputPath(task, "err");

@@ -50,6 +50,7 @@ class Worker {
 
   Transport& transport_;
   ProcessSet& processes_;
+  int rank_;
   std::optional<Welcome> welcome_;
   std::deque<TaskSpec> queue_;
   std::unordered_map<std::uint64_t, Running> running_;  // by task index
