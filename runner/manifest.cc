@@ -80,7 +80,7 @@ void CheckPlaceholders(const SourceTemplate& source, const TaskEntry& entry, boo
 
 class Parser {
  public:
-  explicit Parser(const std::string& file) : in_(file) {}
+  Parser(const std::string& file, std::string_view text) : in_(file, text) {}
 
   std::vector<TaskEntry> ParseRoot(const LocatedNode& root) const {
     const std::vector<MapField> fields = in_.Fields(
@@ -341,7 +341,7 @@ std::uint64_t TaskEntry::size() const {
 }
 
 Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name) {
-  const YamlReader reader(file_name);
+  const YamlReader reader(file_name, yaml_text);
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(yaml_text);
@@ -356,7 +356,7 @@ Manifest ParseManifest(const std::string& yaml_text, const std::string& file_nam
   }
   Manifest manifest;
   manifest.path = file_name;
-  manifest.entries = Parser(file_name).ParseRoot(reader.Locate(documents[0]));
+  manifest.entries = Parser(file_name, yaml_text).ParseRoot(reader.Locate(documents[0]));
   return manifest;
 }
 

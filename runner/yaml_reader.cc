@@ -80,12 +80,33 @@ std::vector<MapField> YamlReader::Fields(const LocatedNode& node, const std::str
   return fields;
 }
 
+void YamlReader::CheckQuoteClosed(const LocatedNode& node) const {
+  const int start = node.yaml.Mark().pos;
+  if (start < 0 || static_cast<std::size_t>(start) >= text_.size()) return;
+  const char quote = text_[static_cast<std::size_t>(start)];
+  if (quote != '"' && quote != '\'') return;  // a plain scalar never starts with a quote
+  for (std::size_t i = static_cast<std::size_t>(start) + 1; i < text_.size(); ++i) {
+    if (quote == '"' && text_[i] == '\\') {
+      ++i;  // an escape: \" does not close the string
+    } else if (text_[i] == quote) {
+      if (quote == '\'' && i + 1 < text_.size() && text_[i + 1] == '\'') {
+        ++i;  // '' is an escaped quote inside a single-quoted string
+        continue;
+      }
+      return;
+    }
+  }
+  FailAt(node.pos, std::string("YAML syntax error: a string opened with ") + quote +
+                       " here is never closed; expected a closing " + quote);
+}
+
 std::string YamlReader::Scalar(const LocatedNode& node, const std::string& label,
                                const std::string& expected) const {
   if (!node.yaml.IsScalar()) {
     FailAt(node.pos, "wrong type for " + label + ": expected " + expected + ", got " +
                          DescribeNode(node.yaml));
   }
+  CheckQuoteClosed(node);
   const std::string& text = node.yaml.Scalar();
   if (text.find('\0') != std::string::npos) {
     FailAt(node.pos, label + " contains a NUL character; expected " + expected);

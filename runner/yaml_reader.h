@@ -31,7 +31,8 @@ struct MapField {
 // reads as a description of the format.
 class YamlReader {
  public:
-  explicit YamlReader(std::string file) : file_(std::move(file)) {}
+  // `text` is the source the nodes were parsed from; it must outlive the reader.
+  YamlReader(std::string file, std::string_view text) : file_(std::move(file)), text_(text) {}
 
   // 1-based; line 0 when there is no position (yaml-cpp marks an absent document -1:-1).
   SourcePos Pos(const YAML::Mark& mark) const;
@@ -53,7 +54,9 @@ class YamlReader {
                                const std::vector<std::string_view>& allowed) const;
 
   // The text of a scalar: strings, numbers and booleans alike, as written. NUL is rejected
-  // here once for all strings, since no argument, variable or path can carry it.
+  // here once for all strings, since no argument, variable or path can carry it, and so is a
+  // quoted string without its closing quote, which yaml-cpp 0.7 lets run to the end of the file
+  // (silently swallowing every task after it).
   std::string Scalar(const LocatedNode& node, const std::string& label,
                      const std::string& expected) const;
 
@@ -62,7 +65,10 @@ class YamlReader {
                        const std::string& expected) const;
 
  private:
+  void CheckQuoteClosed(const LocatedNode& node) const;
+
   std::string file_;
+  std::string_view text_;
 };
 
 [[noreturn]] void FailAt(const SourcePos& pos, const std::string& message);

@@ -733,3 +733,19 @@ tasks:
     cwd: ""
 )") == "m.yaml:5:10: empty cwd; expected a directory path");
 }
+
+TEST_CASE("A quoted string that is never closed is a syntax error, not a swallowed task") {
+  // yaml-cpp 0.7 lets such a string run to the end of the file, taking task b with it.
+  CHECK(ErrorOf("version: 1\ntasks:\n  - id: a\n    command: \"echo unterminated\n"
+                "  - id: b\n    command: [touch, ran]\n") ==
+        "m.yaml:4:14: YAML syntax error: a string opened with \" here is never closed; expected "
+        "a closing \"");
+  CHECK(ErrorOf("version: 1\ntasks:\n  - id: 'a\n    command: [x]\n") ==
+        "m.yaml:3:9: YAML syntax error: a string opened with ' here is never closed; expected a "
+        "closing '");
+}
+
+TEST_CASE("Escaped quotes inside quoted strings do not end them early") {
+  Manifest m = Parse("version: 1\ntasks:\n  - id: 'it''s'\n    command: \"echo \\\" q\"\n");
+  REQUIRE(m.entries.size() == 1);
+}
