@@ -1,5 +1,7 @@
 #include "manifest.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -345,6 +347,10 @@ Manifest ParseManifest(const std::string& yaml_text, const std::string& file_nam
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(yaml_text);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own message for this is "bad file".
+    FailAt(reader.Pos(e.mark), "YAML nesting too deep (" + std::to_string(e.depth()) +
+                                   " levels); a manifest needs only a few");
   } catch (const YAML::ParserException& e) {
     FailAt(reader.Pos(e.mark), "YAML syntax error: " + e.msg);
   }

@@ -749,3 +749,10 @@ TEST_CASE("Escaped quotes inside quoted strings do not end them early") {
   Manifest m = Parse("version: 1\ntasks:\n  - id: 'it''s'\n    command: \"echo \\\" q\"\n");
   REQUIRE(m.entries.size() == 1);
 }
+
+TEST_CASE("Deeply nested YAML is refused with a clear message instead of a crash") {
+  std::string yaml = "version: 1\ntasks: " + std::string(100000, '[') + std::string(100000, ']');
+  std::string error = ErrorOf(yaml);
+  CHECK(error.rfind("m.yaml:2:", 0) == 0);
+  CHECK(error.find("YAML nesting too deep") != std::string::npos);
+}
