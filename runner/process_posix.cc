@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
 #include <system_error>
 #include <tuple>
@@ -93,6 +94,22 @@ std::string CheckOutputDirectory(const std::string& path) {
   return "cannot create output file " + path + ": " + ErrnoText(errno);
 }
 
+// Whether `name` (without '/') names a file in some directory of this process's PATH.
+bool FoundInPath(const std::string& name) {
+  if (name.find('/') != std::string::npos) return true;  // not a PATH lookup
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/bin:/usr/bin";
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    std::size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = end > start ? dirs.substr(start, end - start) : ".";
+    if (access((dir + "/" + name).c_str(), F_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 // glibc's posix_spawn reports a failing chdir or exec as its return value, both often ENOENT;
 // looking at the cwd afterwards tells them apart without a cost on the successful path.
 std::string DescribeSpawnError(int error, const ProcessRequest& request) {
@@ -110,6 +127,9 @@ std::string DescribeSpawnError(int error, const ProcessRequest& request) {
       return "cannot change directory to " + request.cwd + ": " + ErrnoText(cwd_error);
     }
   }
+  // A bare name is looked up in PATH, and glibc reports EACCES when any PATH directory was
+  // unreadable even if the program exists nowhere: say "no such file" when that is the truth.
+  if ((error == EACCES || error == ENOENT) && !FoundInPath(request.argv[0])) error = ENOENT;
   std::string text = ErrnoText(error);  // "No such file or directory: foo" reads oddly
   if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
   return text + ": " + request.argv[0];
