@@ -190,9 +190,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("jobrunner ") + JOBRUNNER_VERSION);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return jobrunner::IsRankZero() ? app.exit(e) : 0;
-  } catch (const CLI::CallForVersion& e) {
+  } catch (const CLI::Success& e) {  // --help or --version
     return jobrunner::IsRankZero() ? app.exit(e) : 0;
   } catch (const CLI::ParseError& e) {
     jobrunner::UsageError(e.what());

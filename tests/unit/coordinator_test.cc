@@ -12,6 +12,7 @@
 #include "fake_process_set.h"
 #include "journal.h"
 #include "run_ledger.h"
+#include "temp_dir.h"
 #include "worker.h"
 
 using namespace jobrunner;
@@ -31,8 +32,8 @@ struct Run {
 // `drain_after_steps` >= 0 starts a drain (with no grace) after that many steps.
 Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decide,
                 int drain_after_steps = -1) {
-  char dir_template[] = "/tmp/jobrunner-coordinator-test-XXXXXX";
-  std::string dir = mkdtemp(dir_template);
+  testing::TempDir temp;
+  const std::string dir = temp.str();
   TaskSource source(ParseManifest(yaml, "test.yaml"), dir);
   ResultsWriter results(dir, /*append=*/false);
   JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
@@ -75,7 +76,6 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
   run.journal = ReadJournal(dir + "/journal").records;
   run.started = processes.started;
   run.max_running = processes.max_running;
-  std::filesystem::remove_all(dir);
   return run;
 }
 

@@ -15,7 +15,7 @@ TEST_CASE("TruncatedAtEveryByteOffsetNeverCrashesAndKeepsWholeRecords") {
   TempDir dir;
   const std::vector<JournalRecord> records = SampleRun(12);
   const std::vector<std::uint64_t> ends = WriteJournal(dir / "journal", records);
-  const std::string bytes = ReadBytes(dir / "journal");
+  const std::string bytes = ReadFile(dir / "journal");
   const std::set<std::uint64_t> boundaries(ends.begin(), ends.end());
   const std::string cut_path = dir / "cut";
   for (std::uint64_t cut = 0; cut <= bytes.size(); ++cut) {
@@ -39,7 +39,7 @@ TEST_CASE("A flipped byte in the last record drops it as a torn tail") {
   TempDir dir;
   const std::vector<JournalRecord> records = SampleRun(6);
   const std::vector<std::uint64_t> ends = WriteJournal(dir / "journal", records);
-  const std::string bytes = ReadBytes(dir / "journal");
+  const std::string bytes = ReadFile(dir / "journal");
   const std::uint64_t last = ends[ends.size() - 2];
   // From the CRC on: a damaged length is covered by the truncation and any-byte tests.
   for (std::uint64_t at = last + 4; at < bytes.size(); ++at) {
@@ -59,7 +59,7 @@ TEST_CASE("A flipped byte in a middle record is corruption naming its offset") {
   TempDir dir;
   const std::vector<JournalRecord> records = SampleRun(6);
   const std::vector<std::uint64_t> ends = WriteJournal(dir / "journal", records);
-  const std::string bytes = ReadBytes(dir / "journal");
+  const std::string bytes = ReadFile(dir / "journal");
   const std::uint64_t start = ends[2], end = ends[3];
   for (std::uint64_t at = start + 4; at < end; ++at) {
     INFO("flipped byte " << at);
@@ -76,7 +76,7 @@ TEST_CASE("A flipped byte anywhere never yields a record that was not written") 
   TempDir dir;
   const std::vector<JournalRecord> records = SampleRun(6);
   WriteJournal(dir / "journal", records);
-  const std::string bytes = ReadBytes(dir / "journal");
+  const std::string bytes = ReadFile(dir / "journal");
   for (std::size_t at = 0; at < bytes.size(); ++at) {
     INFO("flipped byte " << at);
     std::string damaged = bytes;
@@ -99,7 +99,7 @@ TEST_CASE("A tail of zeros left by a crash is torn, not corrupt") {
   const std::vector<JournalRecord> records = SampleRun(3);
   WriteJournal(path, records);
   const std::uint64_t size = fs::file_size(path);
-  WriteBytes(path, ReadBytes(path) + std::string(4096, '\0'));
+  WriteBytes(path, ReadFile(path) + std::string(4096, '\0'));
   const JournalContents contents = ReadJournal(path);
   CHECK(contents.records == records);
   CHECK(contents.valid_end == size);
@@ -112,7 +112,7 @@ TEST_CASE("A record with a valid CRC but the wrong payload size is torn only at 
   const std::string path = dir / "journal";
   const std::vector<JournalRecord> records = SampleRun(2);
   WriteJournal(path, records);
-  const std::string good = ReadBytes(path);
+  const std::string good = ReadFile(path);
   const std::string bad = Frame("\x05short");  // a RunEnded payload has 13 bytes, not 5
 
   WriteBytes(path, good + bad);
@@ -132,6 +132,6 @@ TEST_CASE("An unknown record type with a valid CRC is an error even at the end")
   TempDir dir;
   const std::string path = dir / "journal";
   WriteJournal(path, SampleRun(1));
-  WriteBytes(path, ReadBytes(path) + Frame("\x09"));
+  WriteBytes(path, ReadFile(path) + Frame("\x09"));
   CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("type 9, unknown in format version 1"));
 }

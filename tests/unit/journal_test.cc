@@ -118,7 +118,7 @@ TEST_CASE("A bad header is an error saying what is wrong with it") {
   TempDir dir;
   const std::string path = dir / "journal";
   JournalWriter::Create(path, 1, 2);
-  const std::string header = ReadBytes(path);
+  const std::string header = ReadFile(path);
 
   std::string wrong_magic = header;
   wrong_magic[0] = 'X';
@@ -149,7 +149,7 @@ TEST_CASE("Create refuses a file that already exists and leaves it alone") {
   const std::string path = dir / "journal";
   WriteBytes(path, "precious");
   CHECK_THROWS_WITH(JournalWriter::Create(path, 1, 1), Catch::Contains("File exists"));
-  CHECK(ReadBytes(path) == "precious");
+  CHECK(ReadFile(path) == "precious");
 }
 
 TEST_CASE("Append after a torn tail cuts it off, and later reads see old and new records") {
@@ -159,7 +159,7 @@ TEST_CASE("Append after a torn tail cuts it off, and later reads see old and new
   WriteJournal(path, first);
   std::string torn;
   AppendFramedRecord(Finished(99, JournalOutcome::kSucceeded), torn);
-  WriteBytes(path, ReadBytes(path) + torn.substr(0, 20));
+  WriteBytes(path, ReadFile(path) + torn.substr(0, 20));
 
   const JournalContents before = ReadJournal(path);
   REQUIRE(before.torn_tail);

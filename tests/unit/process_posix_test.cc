@@ -14,32 +14,16 @@
 #include <vector>
 
 #include "process.h"
+#include "temp_dir.h"
 
 namespace jobrunner {
 namespace {
 
+using testing::ReadFile;
+using testing::TempDir;
+
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/jobrunner-process-test-XXXXXX";
-    if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 ProcessRequest Shell(const std::string& script) {
   ProcessRequest request;
