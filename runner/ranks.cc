@@ -62,6 +62,39 @@ void PrintResumeHint(const Transport& transport, const RunSettings& settings,
                  "jobrunner --resume " + run_dir + " " + settings.manifest);
 }
 
+// Coordinates the other ranks of the world until the run ends.
+int CoordinateWorkers(Transport& transport, const TaskSource& source, ResultsWriter& results,
+                      Reporter& reporter, JournalWriter* journal, RunLedger& ledger,
+                      RunOptions options, Scheduler scheduler) {
+  Coordinator coordinator(transport, source, results, reporter, journal, ledger, std::move(options),
+                          std::move(scheduler));
+  while (!coordinator.Finished()) {
+    milliseconds wait = coordinator.Step();
+    ApplyInterrupts(coordinator);
+    if (wait.count() > 0 && !coordinator.Finished()) std::this_thread::sleep_for(wait);
+  }
+  while (!transport.Flush()) std::this_thread::sleep_for(milliseconds(1));
+  return coordinator.exit_status();
+}
+
+// One rank: the coordinator and a worker share this process, joined in memory; the worker's
+// wait for its children is the loop's only wait.
+int RunLocally(const TaskSource& source, ResultsWriter& results, Reporter& reporter,
+               JournalWriter* journal, RunLedger& ledger, RunOptions options, Scheduler scheduler) {
+  auto [coordinator_end, worker_end] = MakeLoopbackPair();
+  std::unique_ptr<ProcessSet> processes = MakePosixProcessSet(milliseconds(options.kill_grace_ms));
+  Coordinator coordinator(*coordinator_end, source, results, reporter, journal, ledger,
+                          std::move(options), std::move(scheduler));
+  Worker worker(*worker_end, *processes, LocalHello(0));
+  bool worker_done = false;
+  while (!worker_done) {
+    milliseconds wait = coordinator.Step();
+    ApplyInterrupts(coordinator);
+    worker_done = worker.Step(coordinator.Finished() ? milliseconds(0) : wait);
+  }
+  return coordinator.exit_status();
+}
+
 }  // namespace
 
 int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Reporter& reporter) {
@@ -111,11 +144,8 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
       scheduler.Resume(std::move(settled), std::move(prior));
       options.run_number = ledger->runs() + 1;
     }
-  } catch (const ManifestError& e) {
-    return shutdown_all(kExitUsage, e.what());
-  } catch (const ResumeError& e) {
-    return shutdown_all(kExitUsage, e.what());
   } catch (const std::exception& e) {
+    // A bad manifest, a run directory that cannot be made or resumed: nothing has run yet.
     return shutdown_all(kExitUsage, e.what());
   }
   if (settings.time_limit_ms) {
@@ -131,31 +161,18 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
   JournalWriter* journal_ptr = journal ? &*journal : nullptr;
   const std::string run_dir = options.run_dir;
   int status = 0;
-  if (transport.size() > 1) {
-    Coordinator coordinator(transport, *source, *results, reporter, journal_ptr, *ledger,
-                            std::move(options), std::move(scheduler));
-    while (!coordinator.Finished()) {
-      milliseconds wait = coordinator.Step();
-      ApplyInterrupts(coordinator);
-      if (wait.count() > 0 && !coordinator.Finished()) std::this_thread::sleep_for(wait);
-    }
-    while (!transport.Flush()) std::this_thread::sleep_for(milliseconds(1));
-    status = coordinator.exit_status();
-  } else {
-    // One rank: the coordinator and a worker share this process, joined in memory.
-    auto [coordinator_end, worker_end] = MakeLoopbackPair();
-    std::unique_ptr<ProcessSet> processes =
-        MakePosixProcessSet(milliseconds(options.kill_grace_ms));
-    Coordinator coordinator(*coordinator_end, *source, *results, reporter, journal_ptr, *ledger,
-                            std::move(options), std::move(scheduler));
-    Worker worker(*worker_end, *processes, LocalHello(0));
-    bool worker_done = false;
-    while (!worker_done) {
-      milliseconds wait = coordinator.Step();
-      ApplyInterrupts(coordinator);
-      worker_done = worker.Step(coordinator.Finished() ? milliseconds(0) : wait);
-    }
-    status = coordinator.exit_status();
+  try {
+    status = transport.size() > 1
+                 ? CoordinateWorkers(transport, *source, *results, reporter, journal_ptr, *ledger,
+                                     std::move(options), std::move(scheduler))
+                 : RunLocally(*source, *results, reporter, journal_ptr, *ledger, std::move(options),
+                              std::move(scheduler));
+  } catch (const JournalError& e) {
+    // The journal is intact up to its last good record, so the run can go on once the disk
+    // has room again.
+    status = shutdown_all(kExitInterrupted, e.what());
+  } catch (const ResultsError& e) {
+    status = shutdown_all(kExitInterrupted, e.what());
   }
   if (status == kExitInterrupted) PrintResumeHint(transport, settings, run_dir, reporter);
   return status;

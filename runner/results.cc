@@ -45,16 +45,16 @@ std::string Errno(const std::string& what, const std::string& path) {
 // journal.
 void DropPartialLastLine(int fd, const std::string& path) {
   struct stat st {};
-  if (fstat(fd, &st) != 0) throw std::runtime_error(Errno("cannot read", path));
+  if (fstat(fd, &st) != 0) throw ResultsError(Errno("cannot read", path));
   off_t end = st.st_size;
   char c = '\n';
   while (end > 0) {
-    if (pread(fd, &c, 1, end - 1) != 1) throw std::runtime_error(Errno("cannot read", path));
+    if (pread(fd, &c, 1, end - 1) != 1) throw ResultsError(Errno("cannot read", path));
     if (c == '\n') break;
     --end;
   }
   if (end != st.st_size && ftruncate(fd, end) != 0) {
-    throw std::runtime_error(Errno("cannot repair", path));
+    throw ResultsError(Errno("cannot repair", path));
   }
 }
 
@@ -64,7 +64,7 @@ ResultsWriter::ResultsWriter(const std::string& run_dir, bool append)
     : run_dir_(run_dir), path_(run_dir + "/results.jsonl") {
   int mode = append ? O_RDWR : O_WRONLY | O_TRUNC;  // appending reads back the last line
   fd_ = open(path_.c_str(), mode | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error(Errno("cannot create", path_));
+  if (fd_ < 0) throw ResultsError(Errno("cannot create", path_));
   if (append) DropPartialLastLine(fd_, path_);
 }
 
@@ -162,7 +162,7 @@ void ResultsWriter::Flush() {
   while (done < buffer_.size()) {
     ssize_t n = write(fd_, buffer_.data() + done, buffer_.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error(Errno("cannot write", path_));
+    if (n <= 0) throw ResultsError(Errno("cannot write", path_));
     done += static_cast<std::size_t>(n);
   }
   buffer_.clear();

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -10,6 +11,12 @@
 #include "summary.h"
 
 namespace jobrunner {
+
+// results.jsonl cannot be opened or written (a full disk, a vanished directory).
+class ResultsError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // results.jsonl in the run directory: one JSON object per attempt, in the order attempts end,
 // then one {"summary": ...} line per run (a resumed run appends its own). Paths in it are
@@ -21,7 +28,7 @@ namespace jobrunner {
 class ResultsWriter {
  public:
   // Creates results.jsonl, or with `append` continues it, first dropping a partial last line
-  // that a crash may have left. Throws std::runtime_error when the file cannot be opened.
+  // that a crash may have left. Throws ResultsError when the file cannot be opened.
   ResultsWriter(const std::string& run_dir, bool append);
   ~ResultsWriter();
   ResultsWriter(const ResultsWriter&) = delete;
@@ -34,7 +41,7 @@ class ResultsWriter {
   void FromJournal(const std::string& task_id, const TaskFinishedRecord& record, bool recovered);
   void Summary(const RunSummary& summary);
 
-  // Writes what is buffered. Throws std::runtime_error when a write fails (disk full, ...):
+  // Writes what is buffered. Throws ResultsError when a write fails (disk full, ...):
   // results must not be lost silently.
   void Flush();
 
