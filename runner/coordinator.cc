@@ -230,6 +230,9 @@ void Coordinator::StopNow(const std::string& reason) {
     record.attempt = u.attempt;
     record.worker_rank = u.worker_rank;
     record.outcome = JournalOutcome::kInterrupted;
+    // The start is unknown (the worker may not have begun it); the end time marks an attempt
+    // that may have run, unlike one dropped from a queue, which has neither.
+    record.end_ms = UnixMs();
     Record(record);
     results_.FromJournal(source_.Id(u.index), record, /*recovered=*/false);
   }

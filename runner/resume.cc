@@ -1,5 +1,6 @@
 #include "resume.h"
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <type_traits>
@@ -76,13 +77,13 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
   JournalWriter journal = JournalWriter::Append(journal_path, info.valid_end);
 
   // Lines a crash kept out of results.jsonl come back from the journal; an attempt dropped from
-  // a worker's queue never ran and has no line.
+  // a worker's queue never ran (it has neither start nor end time) and has no line.
   auto recorded = RecordedAttempts(options.run_dir);
   std::uint64_t recovered = 0;
   ReadJournal(journal_path, [&](const JournalRecord& record) {
     const auto* r = std::get_if<TaskFinishedRecord>(&record);
     if (r == nullptr || r->index >= source.size()) return;
-    if (r->outcome == JournalOutcome::kInterrupted && r->start_ms == 0) return;
+    if (r->outcome == JournalOutcome::kInterrupted && r->start_ms == 0 && r->end_ms == 0) return;
     if (recorded.count({r->index, r->attempt}) != 0) return;
     results.FromJournal(source.Id(r->index), *r, /*recovered=*/true);
     ++recovered;
@@ -95,6 +96,9 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
   // Attempts the earlier run was stopped under may have run partly, or fully without their
   // result reaching the coordinator: they are recorded as interrupted and run again.
   std::vector<RunLedger::Unfinished> in_flight = ledger.InFlight();
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
   for (const RunLedger::Unfinished& u : in_flight) {
     if (u.index >= source.size()) continue;
     TaskFinishedRecord record;
@@ -102,6 +106,7 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
     record.attempt = u.attempt;
     record.worker_rank = u.worker_rank;
     record.outcome = JournalOutcome::kInterrupted;
+    record.end_ms = now_ms;  // may have run: see Coordinator::StopNow
     journal.Add(record);
     ledger.Apply(record);
     results.FromJournal(source.Id(u.index), record, /*recovered=*/true);
