@@ -169,8 +169,8 @@ int main(int argc, char** argv) {
                  "Delay before a first retry; doubles with each further one, up to 60s "
                  "(default: 200ms)");
   app.add_option("--max-worker-failures", s.options.scheduler.max_worker_failures,
-                 "Retire a worker after this many of its failed tasks succeeded elsewhere; 0: "
-                 "never (default: 5)")
+                 "Retire a worker after this many tasks in a row failed on it and then succeeded "
+                 "elsewhere; 0: never (default: 5)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--drain-grace", flags.drain_grace,
                  "When draining, how long running tasks may finish before they are killed "

@@ -132,6 +132,9 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
       w.mean_duration_ms < 0 ? d : (1 - kDurationWeight) * w.mean_duration_ms + kDurationWeight * d;
 
   if (outcome == Outcome::kSucceeded) {
+    // Only an unbroken streak counts against a worker: one that also succeeds is healthy, and
+    // its failures belong to tasks that fail on a first try anywhere.
+    w.failures_fixed_elsewhere = 0;
     BlameFailure(task.failed_on, worker);
     finals_[static_cast<int>(outcome)]++;
     return Verdict::kFinal;

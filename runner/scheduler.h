@@ -26,8 +26,8 @@ class Scheduler {
   struct Options {
     RetryPolicy retry;
     int max_prefetch = 1024;  // per worker
-    // A worker on which this many tasks failed that then succeeded elsewhere gets no more work
-    // (while another worker remains). 0: never.
+    // A worker on which this many tasks in a row failed that then succeeded elsewhere, with no
+    // success of its own in between, gets no more work (while another worker remains). 0: never.
     int max_worker_failures = 5;
   };
 
@@ -88,8 +88,8 @@ class Scheduler {
   struct Worker {
     int slots = 1;
     int in_flight = 0;
-    double mean_duration_ms = -1;  // < 0: unknown yet
-    int failures_fixed_elsewhere = 0;
+    double mean_duration_ms = -1;      // < 0: unknown yet
+    int failures_fixed_elsewhere = 0;  // since its last success
     bool retired = false;
   };
   struct InFlight {

@@ -253,3 +253,22 @@ TEST_CASE("The last worker in rotation is never retired") {
   CHECK(s.Finished());
   CHECK(s.RetiredWorkers().empty());
 }
+
+TEST_CASE("A worker whose occasional failures succeed elsewhere stays in rotation") {
+  // Every tenth task fails on its first attempt wherever it runs: not the worker's fault.
+  Scheduler::Options options = Options(0);
+  options.max_worker_failures = 2;
+  Scheduler s(400, options);
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  for (int round = 0; round < 2000 && !s.Finished(); ++round) {
+    for (const auto& a : s.Assign(0)) {
+      bool fails = a.index % 10 == 0 && a.attempt == 1;
+      s.OnResult(a.worker, a.index, a.attempt, fails ? Outcome::kFailed : Outcome::kSucceeded, 1, 5,
+                 0);
+    }
+  }
+  CHECK(s.Finished());
+  CHECK(s.FinalCount(Outcome::kSucceeded) == 400);
+  CHECK(s.RetiredWorkers().empty());
+}
