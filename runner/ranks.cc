@@ -149,8 +149,12 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
     return shutdown_all(kExitUsage, e.what());
   }
   if (settings.time_limit_ms) {
-    options.drain_at_ms = std::max<std::int64_t>(
-        0, *settings.time_limit_ms - options.drain_grace_ms - kTimeLimitMarginMs);
+    // The drain must fit before the limit however short it is: a grace of at most a quarter of
+    // the limit, and a margin for killing and recording of at most a tenth.
+    const std::int64_t limit = *settings.time_limit_ms;
+    options.drain_grace_ms = std::min(options.drain_grace_ms, limit / 4);
+    const std::int64_t margin = std::min(kTimeLimitMarginMs, limit / 10);
+    options.drain_at_ms = std::max<std::int64_t>(0, limit - options.drain_grace_ms - margin);
   }
   reporter.Info(std::string(settings.resume_dir.empty() ? "running " : "resuming: ") +
                 std::to_string(source->size() - scheduler.Settled()) + " of " +
