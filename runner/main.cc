@@ -11,6 +11,7 @@
 #include <string>
 
 #include "interrupt.h"
+#include "orphan_guard.h"
 #include "ranks.h"
 #include "reporter.h"
 #include "task_source.h"
@@ -141,6 +142,8 @@ int Run(const Flags& flags) {
 }  // namespace jobrunner
 
 int main(int argc, char** argv) {
+  // A worker's sidecar (see orphan_guard.h), started from this same binary; not for users.
+  if (argc == 2 && std::string(argv[1]) == "--orphan-guard") return jobrunner::RunOrphanGuard();
   using jobrunner::Flags;
   Flags flags;
   jobrunner::RunSettings& s = flags.settings;

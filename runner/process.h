@@ -57,9 +57,14 @@ class ProcessSet {
   virtual void KillAll() = 0;
 };
 
+class OrphanGuard;
+
 // Children via posix_spawn, each in its own process group with stdin from /dev/null and its
 // stdout/stderr through pipes into capped files. A timeout sends SIGTERM to the group, then
 // SIGKILL after `kill_grace`. When a child ends, whatever is left of its group is killed.
-std::unique_ptr<ProcessSet> MakePosixProcessSet(std::chrono::milliseconds kill_grace);
+// `guard`, if given (and outliving the set), learns of every live group, to kill them should
+// this process die without doing so.
+std::unique_ptr<ProcessSet> MakePosixProcessSet(std::chrono::milliseconds kill_grace,
+                                                OrphanGuard* guard = nullptr);
 
 }  // namespace jobrunner

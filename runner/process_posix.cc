@@ -18,6 +18,7 @@
 #include <tuple>
 
 #include "child_environment.h"
+#include "orphan_guard.h"
 #include "output_capture.h"
 #include "process.h"
 
@@ -167,7 +168,7 @@ struct Child {
 
 class PosixProcessSet final : public ProcessSet {
  public:
-  explicit PosixProcessSet(std::chrono::milliseconds kill_grace);
+  PosixProcessSet(std::chrono::milliseconds kill_grace, OrphanGuard* guard);
   ~PosixProcessSet() override { KillAll(); }
 
   void Start(ProcessRequest request) override;
@@ -185,6 +186,7 @@ class PosixProcessSet final : public ProcessSet {
   void CollectFinished(Clock::time_point now);
 
   const std::chrono::milliseconds kill_grace_;
+  OrphanGuard* guard_;
   UniqueFd dev_null_;  // every child's stdin; opened once rather than once per spawn
   ChildEnvironment environment_;
   std::vector<std::unique_ptr<Child>> children_;
@@ -194,8 +196,9 @@ class PosixProcessSet final : public ProcessSet {
   std::vector<char> buffer_;
 };
 
-PosixProcessSet::PosixProcessSet(std::chrono::milliseconds kill_grace)
+PosixProcessSet::PosixProcessSet(std::chrono::milliseconds kill_grace, OrphanGuard* guard)
     : kill_grace_(kill_grace),
+      guard_(guard),
       dev_null_(open("/dev/null", O_RDWR | O_CLOEXEC)),
       environment_(environ),
       buffer_(kReadBufferSize) {
@@ -278,6 +281,7 @@ std::string PosixProcessSet::Spawn(const ProcessRequest& request, Child& child) 
     }
     return "cannot watch child: " + ErrnoText(pidfd_error);
   }
+  if (guard_ != nullptr) guard_->Watch(child.pid);
   child.stdout_pipe = std::move(out.read_end);
   child.stderr_pipe = std::move(err.read_end);
   if (child.stdout_pipe)
@@ -361,6 +365,7 @@ void PosixProcessSet::Reap(Child& child, int wait_flags) {
   // Kill what is left of the group while the zombie still holds its id, so the signal cannot
   // reach an unrelated group that reused it. Leftovers would otherwise keep the pipes open.
   kill(-child.pid, SIGKILL);
+  if (guard_ != nullptr) guard_->Forget(child.pid);
   siginfo_t info{};
   int status;
   while ((status = waitid(P_PIDFD, child.pidfd.get(), &info, WEXITED | wait_flags)) != 0 &&
@@ -448,8 +453,9 @@ void PosixProcessSet::KillAll() {
 
 }  // namespace
 
-std::unique_ptr<ProcessSet> MakePosixProcessSet(std::chrono::milliseconds kill_grace) {
-  return std::make_unique<PosixProcessSet>(kill_grace);
+std::unique_ptr<ProcessSet> MakePosixProcessSet(std::chrono::milliseconds kill_grace,
+                                                OrphanGuard* guard) {
+  return std::make_unique<PosixProcessSet>(kill_grace, guard);
 }
 
 }  // namespace jobrunner

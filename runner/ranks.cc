@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "interrupt.h"
 #include "journal.h"
 #include "node_info.h"
+#include "orphan_guard.h"
 #include "process.h"
 #include "resume.h"
 #include "run_dir.h"
@@ -85,7 +87,7 @@ int RunLocally(const TaskSource& source, ResultsWriter& results, Reporter& repor
   std::unique_ptr<ProcessSet> processes = MakePosixProcessSet(milliseconds(options.kill_grace_ms));
   Coordinator coordinator(*coordinator_end, source, results, reporter, journal, ledger,
                           std::move(options), std::move(scheduler));
-  Worker worker(*worker_end, *processes, LocalHello(0));
+  Worker worker(*worker_end, *processes, LocalHello(0), DrainSignal);
   bool worker_done = false;
   while (!worker_done) {
     milliseconds wait = coordinator.Step();
@@ -150,10 +152,10 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
   }
   if (settings.time_limit_ms) {
     // The drain must fit before the limit however short it is: a grace of at most a quarter of
-    // the limit, and a margin for killing and recording of at most a tenth.
+    // the limit, and a margin for killing, recording and exiting of at most a fifth.
     const std::int64_t limit = *settings.time_limit_ms;
     options.drain_grace_ms = std::min(options.drain_grace_ms, limit / 4);
-    const std::int64_t margin = std::min(kTimeLimitMarginMs, limit / 10);
+    const std::int64_t margin = std::min(kTimeLimitMarginMs, limit / 5);
     options.drain_at_ms = std::max<std::int64_t>(0, limit - options.drain_grace_ms - margin);
   }
   reporter.Info(std::string(settings.resume_dir.empty() ? "running " : "resuming: ") +
@@ -184,10 +186,17 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
 
 int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms) {
   ReleaseCpuBinding();
+  std::string error;
+  std::unique_ptr<OrphanGuard> guard = OrphanGuard::Start("/proc/self/exe", error);
+  if (!guard) {
+    std::fprintf(stderr, "jobrunner: rank %d: %s; its tasks may outlive it if it crashes\n", rank,
+                 error.c_str());
+  }
   // The set exists before the Welcome arrives, so it takes the grace from the command line,
   // which every rank parses alike.
-  std::unique_ptr<ProcessSet> processes = MakePosixProcessSet(milliseconds(kill_grace_ms));
-  Worker worker(transport, *processes, LocalHello(rank));
+  std::unique_ptr<ProcessSet> processes =
+      MakePosixProcessSet(milliseconds(kill_grace_ms), guard.get());
+  Worker worker(transport, *processes, LocalHello(rank), DrainSignal);
   while (!worker.Step(milliseconds(10))) {
     // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.
     if (PendingInterrupt() == InterruptRequest::kStop) {
