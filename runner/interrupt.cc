@@ -9,10 +9,12 @@ volatile std::sig_atomic_t g_interrupts = 0;  // SIGINT count
 volatile std::sig_atomic_t g_drain = 0;       // SIGUSR1 seen
 volatile std::sig_atomic_t g_stop = 0;        // SIGTERM or SIGHUP seen
 volatile std::sig_atomic_t g_last = 0;
+volatile std::sig_atomic_t g_drain_signal = 0;
 
 extern "C" void OnSignal(int signal) {
   if (signal == SIGINT) g_interrupts = g_interrupts + 1;
   if (signal == SIGUSR1) g_drain = 1;
+  if ((signal == SIGINT || signal == SIGUSR1) && g_drain_signal == 0) g_drain_signal = signal;
   if (signal == SIGTERM || signal == SIGHUP) g_stop = 1;
   g_last = signal;
 }
@@ -32,5 +34,7 @@ InterruptRequest PendingInterrupt() {
 }
 
 int InterruptSignal() { return g_last; }
+
+int DrainSignal() { return g_drain_signal; }
 
 }  // namespace jobrunner

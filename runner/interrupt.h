@@ -15,4 +15,7 @@ InterruptRequest PendingInterrupt();
 // The signal behind the current request, for messages and exit statuses.
 int InterruptSignal();
 
+// The signal that asked for a drain (SIGUSR1 or SIGINT), or 0 while none has.
+int DrainSignal();
+
 }  // namespace jobrunner

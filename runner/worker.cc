@@ -18,8 +18,8 @@ constexpr std::size_t kResultBatch = 512;
 constexpr milliseconds kMaxIdleWait{10};
 }  // namespace
 
-Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello)
-    : transport_(transport), processes_(processes), rank_(hello.rank) {
+Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello, int (*drain_signal)())
+    : transport_(transport), processes_(processes), rank_(hello.rank), drain_signal_(drain_signal) {
   transport_.Send(kCoordinator, hello);
 }
 
@@ -105,14 +105,19 @@ void Worker::StartQueued() {
 }
 
 void Worker::Collect(std::vector<ProcessExit> exits) {
+  const int drain_signal = drain_signal_ != nullptr ? drain_signal_() : 0;
   for (ProcessExit& x : exits) {
     auto it = running_.find(x.key);
     if (it == running_.end()) continue;
     AttemptResult r;
     r.index = x.key;
     r.attempt = it->second.attempt;
-    // A child the drain killed did nothing wrong: its attempt is interrupted, not signaled.
-    r.outcome = it->second.killed_by_drain ? Outcome::kInterrupted : x.outcome;
+    // A child the drain killed, or the drain's signal caught while starting, did nothing wrong:
+    // its attempt is interrupted, not signaled.
+    bool drained =
+        it->second.killed_by_drain ||
+        (drain_signal != 0 && x.outcome == Outcome::kSignaled && x.signal == drain_signal);
+    r.outcome = drained ? Outcome::kInterrupted : x.outcome;
     r.exit_code = x.exit_code;
     r.signal = x.signal;
     r.start_ms = x.start_ms;

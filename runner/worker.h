@@ -20,7 +20,10 @@ namespace jobrunner {
 // to do, so that an idle worker costs next to no CPU.
 class Worker {
  public:
-  Worker(Transport& transport, ProcessSet& processes, Hello hello);
+  // `drain_signal`, if given, returns the signal that asked this process to drain, or 0. A task
+  // that is just starting may still be in this process's group when that signal is sent to the
+  // group (mpirun forwards SIGUSR1 so): it dies of it, and is reported interrupted, not signaled.
+  Worker(Transport& transport, ProcessSet& processes, Hello hello, int (*drain_signal)() = nullptr);
 
   // One round: messages in, tasks started, children waited for (at most `max_wait`), results
   // out. Returns true once the coordinator has said Shutdown and every result has been sent.
@@ -51,6 +54,7 @@ class Worker {
   Transport& transport_;
   ProcessSet& processes_;
   int rank_;
+  int (*drain_signal_)();
   std::optional<Welcome> welcome_;
   std::deque<TaskSpec> queue_;
   std::unordered_map<std::uint64_t, Running> running_;  // by task index
