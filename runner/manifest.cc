@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <unordered_map>
 
 #include "units.h"
@@ -351,6 +352,12 @@ Manifest ParseManifest(const std::string& yaml_text, const std::string& file_nam
     // yaml-cpp's own message for this is "bad file".
     FailAt(reader.Pos(e.mark), "YAML nesting too deep (" + std::to_string(e.depth()) +
                                    " levels); a manifest needs only a few");
+  } catch (const std::bad_alloc&) {
+    // A YAML tree takes many times its text's size; under a tight memory limit even a file below
+    // kMaxManifestBytes may not fit.
+    FailAt({file_name, 0, 0}, "not enough memory to parse this " +
+                                  std::to_string(yaml_text.size() >> 20) +
+                                  " MiB manifest; describe many tasks with a matrix instead");
   } catch (const YAML::ParserException& e) {
     FailAt(reader.Pos(e.mark), "YAML syntax error: " + e.msg);
   }

@@ -44,7 +44,7 @@ Reporter::Reporter(ProgressMode mode, Verbosity verbosity)
       verbosity_(verbosity),
       log_(std::make_shared<spdlog::logger>("jobrunner",
                                             std::make_shared<spdlog::sinks::stderr_sink_mt>())) {
-  log_->set_pattern("[%Y-%m-%d %H:%M:%S] %v");
+  log_->set_pattern("[%Y-%m-%d %H:%M:%S] jobrunner: %v");
   log_->flush_on(spdlog::level::trace);
 }
 

@@ -3,15 +3,16 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <new>
 #include <unordered_map>
 
 namespace jobrunner {
 namespace {
 
 constexpr std::size_t kMaxIdLength = 200;
-// CheckUniqueIds keeps 8 bytes per task: this bound keeps that within 32 GiB and turns a runaway
+// CheckUniqueIds keeps 8 bytes per task: this bound keeps that within 2 GiB and turns a runaway
 // matrix into a clear error rather than a failed allocation.
-constexpr std::uint64_t kMaxCheckedTasks = std::uint64_t{1} << 32;
+constexpr std::uint64_t kMaxCheckedTasks = std::uint64_t{1} << 28;
 
 // The matrix values of task `local` of `entry`, one per axis. The index is a mixed-radix number
 // whose lowest digit is the last axis, so the first axis varies slowest.
@@ -165,7 +166,13 @@ void TaskSource::CheckUniqueIds() const {
                             std::to_string(kMaxCheckedTasks) + ", whose ids can be checked");
   }
   std::vector<std::uint64_t> hashes;
-  hashes.reserve(total_);
+  try {
+    hashes.reserve(total_);
+  } catch (const std::bad_alloc&) {
+    throw ManifestError(manifest_.entries.front().pos,
+                        "not enough memory to check the ids of " + std::to_string(total_) +
+                            " tasks (8 bytes each); split the manifest");
+  }
   ForEachId(manifest_.entries,
             [&hashes](std::uint64_t, const TaskEntry& entry, const std::string& id) {
               CheckIdIsUsable(entry, id);

@@ -172,7 +172,7 @@ tasks:
       b: {range: [0, 1000000]}
 )");
   CHECK(UniqueIdsError(source) ==
-        "m.yaml:5:5: the manifest has 1000000000001 tasks; expected at most 4294967296, whose ids "
+        "m.yaml:5:5: the manifest has 1000000000001 tasks; expected at most 268435456, whose ids "
         "can be checked");
 }
 
