@@ -137,6 +137,7 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
                           " has no journal: it is not a run directory, or "
                           "the run was started with --no-journal");
       }
+      lock.emplace(options.run_dir);  // before anything of the run is read or repaired
       results.emplace(options.run_dir, /*append=*/true);
       journal.emplace(PrepareResume({options.run_dir, text, settings.force}, *source, *ledger,
                                     *results, reporter));
