@@ -127,10 +127,11 @@ JournalInfo ReadJournal(const std::string& path,
     const std::string problem = CheckRecord(frame, file, offset, path, record);
     if (!problem.empty()) {
       // A crash damages only what was being appended, so a bad record counts as torn when it ends
-      // at end of file, or when all that follows is zeros (blocks the file system allocated but
-      // the crash kept from being written). Otherwise dropping it would silently drop the records
-      // after it too, so it is an error.
-      if (end == size || file.OnlyZerosFrom(offset)) {
+      // at end of file, or when all that follows it is zeros (blocks the file system allocated
+      // but the crash kept from being written; they start at a block boundary, which usually
+      // falls inside a record, zeroing its end). Otherwise dropping it would silently drop the
+      // records after it too, so it is an error.
+      if (end == size || file.OnlyZerosFrom(end)) {
         info.torn_tail = TornTail(path, offset, size, problem);
         break;
       }
