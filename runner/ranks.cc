@@ -64,6 +64,17 @@ void PrintResumeHint(const Transport& transport, const RunSettings& settings,
                  "jobrunner --resume " + run_dir + " " + settings.manifest);
 }
 
+// Starts the guard that kills this process's tasks should it die abruptly (see orphan_guard.h).
+std::unique_ptr<OrphanGuard> StartOrphanGuard(int rank) {
+  std::string error;
+  std::unique_ptr<OrphanGuard> guard = OrphanGuard::Start("/proc/self/exe", error);
+  if (!guard) {
+    std::fprintf(stderr, "jobrunner: rank %d: %s; its tasks may outlive it if it crashes\n", rank,
+                 error.c_str());
+  }
+  return guard;
+}
+
 // Coordinates the other ranks of the world until the run ends.
 int CoordinateWorkers(Transport& transport, const TaskSource& source, ResultsWriter& results,
                       Reporter& reporter, JournalWriter* journal, RunLedger& ledger,
@@ -84,7 +95,9 @@ int CoordinateWorkers(Transport& transport, const TaskSource& source, ResultsWri
 int RunLocally(const TaskSource& source, ResultsWriter& results, Reporter& reporter,
                JournalWriter* journal, RunLedger& ledger, RunOptions options, Scheduler scheduler) {
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
-  std::unique_ptr<ProcessSet> processes = MakePosixProcessSet(milliseconds(options.kill_grace_ms));
+  std::unique_ptr<OrphanGuard> guard = StartOrphanGuard(0);
+  std::unique_ptr<ProcessSet> processes =
+      MakePosixProcessSet(milliseconds(options.kill_grace_ms), guard.get());
   Coordinator coordinator(*coordinator_end, source, results, reporter, journal, ledger,
                           std::move(options), std::move(scheduler));
   Worker worker(*worker_end, *processes, LocalHello(0), DrainSignal);
@@ -187,12 +200,7 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
 
 int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms) {
   ReleaseCpuBinding();
-  std::string error;
-  std::unique_ptr<OrphanGuard> guard = OrphanGuard::Start("/proc/self/exe", error);
-  if (!guard) {
-    std::fprintf(stderr, "jobrunner: rank %d: %s; its tasks may outlive it if it crashes\n", rank,
-                 error.c_str());
-  }
+  std::unique_ptr<OrphanGuard> guard = StartOrphanGuard(rank);
   // The set exists before the Welcome arrives, so it takes the grace from the command line,
   // which every rank parses alike.
   std::unique_ptr<ProcessSet> processes =
