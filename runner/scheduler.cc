@@ -32,10 +32,14 @@ void Scheduler::AddWorker(int worker, int slots) { workers_[worker].slots = std:
 int Scheduler::Room(const Worker& w, bool slots_only) const {
   if (w.retired) return 0;
   int prefetch = 0;
-  if (!slots_only && w.mean_duration_ms >= 0 && w.mean_duration_ms < kNoPrefetchAboveMs) {
-    double per_task = std::max(w.mean_duration_ms, kMinDurationMs);
-    prefetch = static_cast<int>(
-        std::min<double>(options_.max_prefetch, std::ceil(w.slots * kQueueTargetMs / per_task)));
+  // Judged by the longer of the running mean and the latest task, so that one long task stops
+  // the queueing at once; and never deeper than the results seen so far, so that one quick first
+  // task cannot earn a worker a queue of long ones (queued tasks are never handed back).
+  double per_task = std::max(w.mean_duration_ms, w.last_duration_ms);
+  if (!slots_only && w.samples > 0 && per_task < kNoPrefetchAboveMs) {
+    double wanted = std::ceil(w.slots * kQueueTargetMs / std::max(per_task, kMinDurationMs));
+    prefetch = static_cast<int>(std::min<double>(
+        {wanted, static_cast<double>(options_.max_prefetch), static_cast<double>(w.samples)}));
   }
   return std::max(0, w.slots + prefetch - w.in_flight);
 }
@@ -129,7 +133,9 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
   }
   double d = std::max(duration_ms, kMinDurationMs);
   w.mean_duration_ms =
-      w.mean_duration_ms < 0 ? d : (1 - kDurationWeight) * w.mean_duration_ms + kDurationWeight * d;
+      w.samples == 0 ? d : (1 - kDurationWeight) * w.mean_duration_ms + kDurationWeight * d;
+  w.last_duration_ms = d;
+  w.samples = std::min(w.samples + 1, options_.max_prefetch);
 
   if (outcome == Outcome::kSucceeded) {
     // Only an unbroken streak counts against a worker: one that also succeeds is healthy, and

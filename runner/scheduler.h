@@ -16,8 +16,9 @@ namespace jobrunner {
 //
 // Dynamic self-scheduling: a worker is given tasks only while it has credits, that is free slots
 // plus a small prefetch queue. Prefetch is zero until the worker's typical task duration is known,
-// then sized so that its queue holds about kQueueTargetMs of work: tiny tasks travel hundreds at a
-// time, long tasks are never parked behind one another while another worker sits idle.
+// then sized so that its queue holds about kQueueTargetMs of work, growing by one per result seen:
+// tiny tasks travel hundreds at a time, long tasks are never parked behind one another while
+// another worker sits idle.
 class Scheduler {
  public:
   static constexpr double kQueueTargetMs = 20.0;
@@ -88,7 +89,9 @@ class Scheduler {
   struct Worker {
     int slots = 1;
     int in_flight = 0;
-    double mean_duration_ms = -1;      // < 0: unknown yet
+    double mean_duration_ms = 0;  // of its tasks so far, recent ones weighing most
+    double last_duration_ms = 0;
+    int samples = 0;                   // results seen, up to max_prefetch
     int failures_fixed_elsewhere = 0;  // since its last success
     bool retired = false;
   };

@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -53,20 +54,43 @@ TEST_CASE("Free slots on every worker are filled before any worker gets prefetch
 }
 
 TEST_CASE("Short tasks earn a worker a prefetch queue and long tasks do not") {
-  Scheduler s(10000, Options());
+  Scheduler s(100000, Options());
   s.AddWorker(1, 2);
   s.AddWorker(2, 2);
   auto first = s.Assign(0);
   REQUIRE(first.size() == 4);
-  // Worker 1 reports 1 ms tasks, worker 2 reports 10 s tasks.
+  // Worker 1 reports 1 ms tasks, worker 2 10 s tasks.
   for (const auto& a : first) {
     double duration = a.worker == 1 ? 1.0 : 10000.0;
     s.OnResult(a.worker, a.index, 1, Outcome::kSucceeded, 0, duration, 0);
   }
+  // The queue deepens by one per result seen, up to 2 slots + ceil(2 * 20 ms / 1 ms).
+  std::vector<int> depth;
+  for (int round = 0; round < 60; ++round) {
+    auto given = s.Assign(0);
+    auto counts = PerWorker(given);
+    if (round == 0) CHECK(counts[2] == 2);  // slots only
+    CHECK(counts[2] <= 2);
+    depth.push_back(counts[1]);
+    for (const auto& a : given) {
+      if (a.worker == 1) s.OnResult(1, a.index, 1, Outcome::kSucceeded, 0, 1.0, 0);
+    }
+  }
+  CHECK(depth.front() == 2 + 2);
+  CHECK(std::is_sorted(depth.begin(), depth.end()));
+  CHECK(depth.back() == 2 + 40);
+}
+
+TEST_CASE("One quick first task does not earn a worker a queue of long ones") {
+  Scheduler s(13, Options());
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  s.AddWorker(3, 1);
+  auto first = s.Assign(0);
+  REQUIRE(first.size() == 3);
+  s.OnResult(first[0].worker, first[0].index, 1, Outcome::kSucceeded, 0, 1.0, 0);
   auto counts = PerWorker(s.Assign(0));
-  CHECK(counts[2] == 2);  // slots only
-  // 2 slots + ceil(2 * 20 ms / 1 ms) prefetch
-  CHECK(counts[1] == 2 + 40);
+  CHECK(counts[first[0].worker] == 2);  // its slot and one queued, not 20
 }
 
 TEST_CASE("Every task is handed out exactly once when all succeed") {
