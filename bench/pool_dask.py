@@ -1,0 +1,36 @@
+"""Peer for bench/run: N runs of a command on a Dask LocalCluster of 2 single-thread worker
+processes, one task per command.
+
+Run as: python3 pool_dask.py N COMMAND [ARG...]
+Prints 'span_s=<seconds from the first submit to the last result>' on stdout.
+"""
+
+import logging
+import subprocess
+import sys
+import time
+
+from dask.distributed import Client, LocalCluster
+
+
+def run_command(index, argv):
+    return subprocess.run(argv).returncode
+
+
+def main():
+    n, argv = int(sys.argv[1]), sys.argv[2:]
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2)
+        start = time.perf_counter()
+        # One key per index: identical calls would otherwise be merged into one task.
+        futures = client.map(run_command, range(n), argv=argv)
+        codes = client.gather(futures)
+        span = time.perf_counter() - start
+    print(f"span_s={span:.6f}")
+    return 1 if any(codes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
