@@ -240,8 +240,11 @@ class Sandbox:
         return result
 
 
-def run_tests(namespace):
-    """Runs every test_* function of a test module; exits 0 only if all of them passed."""
+def run_tests(namespace, skip_reason=None, setup=None):
+    """Runs every test_* function of a test module; exits 0 only if all of them passed.
+
+    `skip_reason(np)`, if given, may return why this machine or rank count cannot run the
+    module: every test is then reported skipped. `setup()` runs once before the tests."""
     parser = argparse.ArgumentParser(description="Runs jobrunner end-to-end tests.")
     parser.add_argument("--np", type=int, default=1, help="ranks for mpirun -n (default: 1)")
     parser.add_argument("names", nargs="*", help="run only these tests")
@@ -253,10 +256,18 @@ def run_tests(namespace):
         parser.error(f"no such test: {', '.join(sorted(unknown))}")
     if options.names:
         tests = [(name, fn) for name, fn in tests if name in options.names]
+    reason = skip_reason(options.np) if skip_reason is not None else None
+    if reason is not None:
+        for name, _ in tests:
+            print(f"SKIP {name}: {reason}", flush=True)
+        print(f"0 passed, 0 failed ({len(tests)} skipped)", flush=True)
+        sys.exit(0)
     try:
         jobrunner_binary()
     except RuntimeError as error:
         sys.exit(f"error: {error}")
+    if setup is not None:
+        setup()
 
     passed = failed = 0
     for name, test in tests:

@@ -16,7 +16,6 @@ once per rank count); under any other --np the file prints a SKIP line and exits
     python3 tests/e2e/test_multihost.py --np 2 [test_name ...]   # JOBRUNNER_BIN=build/jobrunner
 """
 
-import argparse
 import json
 import os
 import re
@@ -30,7 +29,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from harness import (KILL_AFTER_S, REPO_ROOT, Hung, Run, execute, expect, expect_equal,
-                     jobrunner_binary, run_one)
+                     jobrunner_binary, run_tests)
+from reliability import read_all_results
 
 SCRIPTS = REPO_ROOT / "scripts" / "multihost"
 NSRSH = SCRIPTS / "nsrsh"
@@ -180,22 +180,6 @@ def process_map(stdout):
     return ranks
 
 
-def read_every_run(run_dir):
-    """(attempt lines, summaries) of results.jsonl, which holds one summary line per run."""
-    attempts, summaries = [], []
-    path = Path(run_dir) / "results.jsonl"
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise AssertionError(f"{path}:{number} is not JSON ({error}): {line!r}") from None
-        if "summary" in record:
-            summaries.append(record["summary"])
-        else:
-            attempts.append(record)
-    return attempts, summaries
-
-
 def expect_output_names_host(run_dir, attempt):
     """A succeeded attempt's stdout is `hostname` as the task saw it: the host it is recorded on."""
     task = attempt["task"]
@@ -236,7 +220,7 @@ def test_tasks_run_on_three_hosts_and_each_reports_its_own_hostname(sandbox):
     ranks = process_map(stdout)
     expect_equal(ranks, {0: "node1", 1: "node1", 2: "node2", 3: "node3"},
                  "Open MPI's rank -> host map")
-    run.attempts, summaries = read_every_run(run_dir)
+    run.attempts, summaries = read_all_results(run_dir)
     expect_equal(sorted(a["task"] for a in run.attempts), sorted(all_task_ids()),
                  "tasks in results.jsonl (each exactly once)")
     for attempt in run.attempts:
@@ -309,7 +293,7 @@ def test_a_host_that_dies_ends_the_run_and_resume_finishes_on_the_others(sandbox
                f"mpirun took {noticed_s:.1f}s to end after node3 died")
         left = hosts.wait_until_empty(5)
         expect_equal(left, {}, "processes left on the hosts 5 s after mpirun ended")
-        first_attempts, first_summaries = read_every_run(run_dir)
+        first_attempts, first_summaries = read_all_results(run_dir)
 
         resume_command = hosts.mpirun(hostfile_2, 3, "--resume", run_dir, manifest_path)
         rc2, stdout2, stderr2, resume_s = execute(resume_command, sandbox.path, 60, hosts.env())
@@ -319,7 +303,7 @@ def test_a_host_that_dies_ends_the_run_and_resume_finishes_on_the_others(sandbox
 
     expect_equal(process_map(stdout2), {0: "node1", 1: "node1", 2: "node2"},
                  "Open MPI's rank -> host map of the resume")
-    attempts, summaries = read_every_run(run_dir)
+    attempts, summaries = read_all_results(run_dir)
     resumed.attempts = attempts
     expect_equal(attempts[:len(first_attempts)], first_attempts,
                  "the first run's lines, kept as they were")
@@ -410,36 +394,14 @@ def why_not_runnable():
     return None
 
 
-def main(namespace):
-    parser = argparse.ArgumentParser(description="Runs jobrunner's multi-host tests.")
-    parser.add_argument("--np", type=int, default=RUNS_UNDER_NP,
-                        help=f"these tests run only with --np {RUNS_UNDER_NP}")
-    parser.add_argument("names", nargs="*", help="run only these tests")
-    options = parser.parse_args()
-    tests = [(name, fn) for name, fn in namespace.items()
-             if name.startswith("test_") and callable(fn)]
-    unknown = set(options.names) - {name for name, _ in tests}
-    if unknown:
-        parser.error(f"no such test: {', '.join(sorted(unknown))}")
-    if options.names:
-        tests = [(name, fn) for name, fn in tests if name in options.names]
+def skip_reason(np):
+    if np != RUNS_UNDER_NP:
+        return (f"the multi-host tests choose their own rank counts and run once, under "
+                f"--np {RUNS_UNDER_NP}; nothing to do for --np {np}")
+    return why_not_runnable()
 
-    reason = None
-    if options.np != RUNS_UNDER_NP:
-        reason = (f"the multi-host tests choose their own rank counts and run once, under "
-                  f"--np {RUNS_UNDER_NP}; nothing to do for --np {options.np}")
-    else:
-        reason = why_not_runnable()
-    if reason is not None:
-        for name, _ in tests:
-            print(f"SKIP {name}: {reason}", flush=True)
-        print(f"0 passed, 0 failed ({len(tests)} skipped)", flush=True)
-        sys.exit(0)
-    try:
-        jobrunner_binary()
-    except RuntimeError as error:
-        sys.exit(f"error: {error}")
 
+def setup():
     # ctest's timeout sends SIGTERM: turn it into an exception so that `finally` removes the
     # namespaces and kills whatever runs in them.
     def stop(*_):
@@ -447,18 +409,7 @@ def main(namespace):
         sys.exit(128 + signal.SIGTERM)
     signal.signal(signal.SIGTERM, stop)
     remove_stale_namespaces()
-    passed = failed = 0
-    for name, test in tests:
-        ok, failure, seconds = run_one(test, options.np)
-        print(f"{'PASS' if ok else 'FAIL'} {name} ({seconds:.1f}s)", flush=True)
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-            print(textwrap.indent(failure, "    "), flush=True)
-    print(f"{passed} passed, {failed} failed", flush=True)
-    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
-    main(globals())
+    run_tests(globals(), skip_reason, setup)
