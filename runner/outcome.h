@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string_view>
 
 namespace jobrunner {
@@ -18,7 +17,6 @@ enum class Outcome : std::uint8_t {
 
 // Stable lower-case names used in results.jsonl and the summary ("succeeded", "timed_out", ...).
 std::string_view OutcomeName(Outcome outcome);
-std::optional<Outcome> OutcomeFromName(std::string_view name);
 
 inline constexpr int kOutcomeCount = 6;
 
