@@ -5,6 +5,7 @@
 #include <functional>
 #include <new>
 #include <unordered_map>
+#include <utility>
 
 namespace jobrunner {
 namespace {
@@ -70,6 +71,30 @@ void CheckIdIsUsable(const TaskEntry& entry, const std::string& id) {
   std::string shown = id.substr(0, kMaxIdLength);
   std::replace_if(shown.begin(), shown.end(), IsControl, '?');
   throw ManifestError(entry.id_pos, "bad task id '" + shown + "': " + problem);
+}
+
+// Sorts 64-bit hashes with a radix sort of four 16-bit digits: at 10^7 tasks it takes a fraction
+// of std::sort's time, which dominated the start of a run. Needs one scratch copy; where that
+// cannot be had, std::sort in place does the same job more slowly.
+void SortHashes(std::vector<std::uint64_t>& hashes) {
+  std::vector<std::uint64_t> scratch;
+  try {
+    scratch.resize(hashes.size());
+  } catch (const std::bad_alloc&) {
+    std::sort(hashes.begin(), hashes.end());
+    return;
+  }
+  constexpr int kDigitBits = 16;
+  constexpr std::size_t kBuckets = std::size_t{1} << kDigitBits;
+  std::vector<std::size_t> start(kBuckets);
+  for (int shift = 0; shift < 64; shift += kDigitBits) {
+    std::fill(start.begin(), start.end(), 0);
+    for (std::uint64_t h : hashes) ++start[(h >> shift) & (kBuckets - 1)];
+    std::size_t next = 0;
+    for (std::size_t& bucket : start) next += std::exchange(bucket, next);
+    for (std::uint64_t h : hashes) scratch[start[(h >> shift) & (kBuckets - 1)]++] = h;
+    hashes.swap(scratch);
+  }
 }
 
 // Calls visit(index, entry, id) for every task, in index order. The matrix values advance like
@@ -178,7 +203,7 @@ void TaskSource::CheckUniqueIds() const {
               CheckIdIsUsable(entry, id);
               hashes.push_back(std::hash<std::string>{}(id));
             });
-  std::sort(hashes.begin(), hashes.end());
+  SortHashes(hashes);
   std::vector<std::uint64_t> colliding;
   for (std::size_t i = 1; i < hashes.size(); ++i) {
     if (hashes[i] == hashes[i - 1] && (colliding.empty() || colliding.back() != hashes[i])) {
