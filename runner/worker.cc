@@ -46,9 +46,8 @@ bool Worker::HandleMessages() {
         OnDrain(Decode<Drain>(e->payload));
         break;
       case Tag::kShutdown: {
-        Shutdown s = Decode<Shutdown>(e->payload);
-        exit_code_ = s.exit_code;
-        shutdown_message_ = s.message;
+        // The coordinator reports the reason; workers stay quiet so it is said once, not N times.
+        exit_code_ = Decode<Shutdown>(e->payload).exit_code;
         shutting_down_ = true;
         break;
       }

@@ -31,7 +31,6 @@ class Worker {
 
   // The exit status the coordinator asked for in its Shutdown.
   int exit_code() const { return exit_code_; }
-  const std::string& shutdown_message() const { return shutdown_message_; }
 
  private:
   static constexpr int kCoordinator = 0;
@@ -63,7 +62,6 @@ class Worker {
   std::chrono::milliseconds idle_wait_{0};  // grows while nothing happens
   bool shutting_down_ = false;
   int exit_code_ = 0;
-  std::string shutdown_message_;
 };
 
 }  // namespace jobrunner
