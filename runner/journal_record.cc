@@ -166,6 +166,28 @@ JournalOutcome ToJournalOutcome(Outcome outcome) {
   return JournalOutcome::kFailed;
 }
 
+std::string_view JournalOutcomeName(JournalOutcome outcome) {
+  switch (outcome) {
+    case JournalOutcome::kWorkerLost:
+      return "worker_lost";
+    case JournalOutcome::kSkipped:
+      return "skipped";
+    case JournalOutcome::kSucceeded:
+      return OutcomeName(Outcome::kSucceeded);
+    case JournalOutcome::kFailed:
+      return OutcomeName(Outcome::kFailed);
+    case JournalOutcome::kSignaled:
+      return OutcomeName(Outcome::kSignaled);
+    case JournalOutcome::kTimedOut:
+      return OutcomeName(Outcome::kTimedOut);
+    case JournalOutcome::kSpawnError:
+      return OutcomeName(Outcome::kSpawnError);
+    case JournalOutcome::kInterrupted:
+      return OutcomeName(Outcome::kInterrupted);
+  }
+  return "unknown";
+}
+
 std::uint32_t Crc32c(std::string_view bytes) {
   boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
   crc.process_bytes(bytes.data(), bytes.size());

@@ -60,6 +60,10 @@ inline constexpr std::uint8_t kJournalOutcomeCount = 8;
 
 JournalOutcome ToJournalOutcome(Outcome outcome);
 
+// "succeeded", "worker_lost", ...: the name results.jsonl uses (OutcomeName's, where they share
+// an outcome).
+std::string_view JournalOutcomeName(JournalOutcome outcome);
+
 struct RunStartedRecord {
   std::uint64_t unix_ms = 0;
   std::uint32_t run_number = 0;  // 1 for the first run, +1 for each resume

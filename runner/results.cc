@@ -107,9 +107,6 @@ void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, 
 
 void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRecord& r,
                                 bool recovered) {
-  static constexpr const char* kNames[] = {"succeeded",   "failed",      "signaled", "timed_out",
-                                           "spawn_error", "worker_lost", "skipped",  "interrupted"};
-  auto outcome = static_cast<std::uint8_t>(r.outcome);
   bool exited = r.outcome == JournalOutcome::kSucceeded || r.outcome == JournalOutcome::kFailed;
   json line = {
       {"task", task_id},
@@ -119,8 +116,9 @@ void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRe
       {"host", nullptr},
       {"start", r.start_ms ? json(IsoTime(r.start_ms)) : json(nullptr)},
       {"end", r.end_ms ? json(IsoTime(r.end_ms)) : json(nullptr)},
-      {"duration_s", static_cast<double>(r.end_ms - r.start_ms) / 1000.0},
-      {"outcome", outcome < std::size(kNames) ? kNames[outcome] : "unknown"},
+      {"duration_s",
+       r.start_ms && r.end_ms ? json((r.end_ms - r.start_ms) / 1000.0) : json(nullptr)},
+      {"outcome", JournalOutcomeName(r.outcome)},
       {"exit_code", exited ? json(r.exit_code) : json(nullptr)},
       {"signal", r.signal != 0 ? json(r.signal) : json(nullptr)},
       {"retry", r.will_retry},
