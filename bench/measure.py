@@ -50,6 +50,16 @@ class Measurement:
 # --- /proc ------------------------------------------------------------------------------------
 
 
+def start_thread(thread):
+    """Starts a helper thread with SIGINT and SIGTERM blocked in it: the signals then reach the
+    main thread and break whatever wait it is in, so that bench/run can stop and clean up."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _read(path, mode="r"):
     try:
         with open(path, mode) as f:
@@ -134,7 +144,7 @@ class Competition:
         self._samples = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, args=(interval_s,), daemon=True)
-        self._thread.start()
+        start_thread(self._thread)
 
     def _sample(self, interval_s):
         me = os.getpid()
@@ -205,13 +215,15 @@ def kill_group(pgid, grace_s=3.0):
             return
 
 
-_active = set()  # pids (= process groups) of the commands started and not yet reaped
+_active = {}  # pid (= process group) -> GNU time's output file, of commands not yet reaped
 
 
 def kill_active():
     """Kills every command still running (on Ctrl-C or an error), and what they left."""
-    for pgid in list(_active):
+    for pgid, rss_file in list(_active.items()):
         kill_group(pgid, grace_s=1.0)
+        if os.path.exists(rss_file):
+            os.unlink(rss_file)
     end_orphans()
 
 
@@ -240,18 +252,17 @@ class Running:
                                      start_new_session=True)
         self.pid = self.proc.pid  # GNU time, or the command; the process group's id either way
         self._wrapped = bool(wrapper)
-        _active.add(self.pid)
+        _active[self.pid] = self._rss_file
         # Output is read by threads so that a chatty command never blocks on a full pipe.
         self._out, self._err = [], []
         self._readers = [
             threading.Thread(target=lambda: self._out.append(self.proc.stdout.read()), daemon=True),
             threading.Thread(target=lambda: self._err.append(self.proc.stderr.read()), daemon=True),
         ]
-        for reader in self._readers:
-            reader.start()
         self._watchdog = threading.Timer(timeout_s, self._expire)
         self._watchdog.daemon = True
-        self._watchdog.start()
+        for thread in self._readers + [self._watchdog]:
+            start_thread(thread)
         self._command_pid = None if self._wrapped else self.pid
 
     def _expire(self):
@@ -294,7 +305,7 @@ class Running:
         self._watchdog.cancel()
         kill_group(self.pid, grace_s=2.0)
         _, status, usage = os.wait4(self.pid, 0)
-        _active.discard(self.pid)
+        _active.pop(self.pid, None)
         end_orphans()
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         for reader in self._readers:

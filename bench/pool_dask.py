@@ -6,8 +6,10 @@ Prints 'span_s=<seconds from the first submit to the last result>' on stdout.
 """
 
 import logging
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from dask.distributed import Client, LocalCluster
@@ -20,14 +22,19 @@ def run_command(index, argv):
 def main():
     n, argv = int(sys.argv[1]), sys.argv[2:]
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        client.wait_for_workers(2)
-        start = time.perf_counter()
-        # One key per index: identical calls would otherwise be merged into one task.
-        futures = client.map(run_command, range(n), argv=argv)
-        codes = client.gather(futures)
-        span = time.perf_counter() - start
+    scratch = tempfile.mkdtemp(prefix="bench-dask-")  # instead of /tmp/dask-worker-space
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None, local_directory=scratch) as cluster, \
+                Client(cluster) as client:
+            client.wait_for_workers(2)
+            start = time.perf_counter()
+            # One key per index: identical calls would otherwise be merged into one task.
+            futures = client.map(run_command, range(n), argv=argv)
+            codes = client.gather(futures)
+            span = time.perf_counter() - start
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     print(f"span_s={span:.6f}")
     return 1 if any(codes) else 0
 
