@@ -195,9 +195,9 @@ def start_jobrunner(sandbox, *args, np=None, direct=False, env=None, name="bg"):
 # Processes
 
 
-def _parent_map():
-    """pid -> parent pid for every process visible in /proc."""
-    parents = {}
+def _proc_stats():
+    """(pid, fields of /proc/PID/stat after the command name) for every visible process:
+    fields[0] is the state, fields[1] the parent pid, fields[2] the process group."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -207,9 +207,12 @@ def _parent_map():
         except OSError:
             continue
         # The command name is in parentheses and may itself hold spaces or parentheses.
-        fields = stat[stat.rfind(")") + 2:].split()
-        parents[int(entry)] = int(fields[1])
-    return parents
+        yield int(entry), stat[stat.rfind(")") + 2:].split()
+
+
+def _parent_map():
+    """pid -> parent pid for every process visible in /proc."""
+    return {pid: int(fields[1]) for pid, fields in _proc_stats()}
 
 
 def descendants_of(pid):
@@ -255,19 +258,8 @@ def process_group_members(pgids):
     """Pids of the living processes whose process group is one of `pgids` (a task leads its
     own group, so this finds a task and everything it started that stayed in its group)."""
     pgids = set(pgids)
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[2]) in pgids:
-            found.append(int(entry))
-    return sorted(found)
+    return sorted(pid for pid, fields in _proc_stats()
+                  if fields[0] != "Z" and int(fields[2]) in pgids)
 
 
 def wait_until_groups_gone(pgids, limit_s):
@@ -480,6 +472,14 @@ def seeded(seed):
 def skip(message):
     """Prints why a test does nothing at this rank count (the harness counts it as passed)."""
     print(f"    skipped: {message}", flush=True)
+
+
+def only_at_np_2(sandbox):
+    """True at np 2; at other rank counts prints why the test does nothing."""
+    if sandbox.np != 2:
+        skip("does not depend on the rank count; runs at np 2 only")
+        return False
+    return True
 
 
 def file_listing(directory):

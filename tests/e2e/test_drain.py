@@ -15,7 +15,8 @@ import time
 from harness import expect, expect_equal, expect_in, run_tests
 from reliability import (count_result_lines, expect_each_succeeded_exactly_once,
                          kill_process_groups, process_group_members, read_all_results,
-                         read_journal, read_pids, resume, run_jobrunner, skip, start_jobrunner,
+                         only_at_np_2, read_journal, read_pids, resume, run_jobrunner,
+                         start_jobrunner,
                          wait_for, wait_until_dead, wait_until_groups_gone)
 
 
@@ -177,8 +178,7 @@ def test_a_time_limit_shorter_than_the_drain_grace_still_gets_work_done(sandbox)
     is before the start. Then the run starts no task, exits 4 and asks to be resumed, and every
     resume with the same flags does the same: the run can never finish. Proves that jobrunner
     either refuses the combination (exit 2 naming --time-limit) or still runs tasks."""
-    if sandbox.np != 2:
-        skip("does not depend on the rank count; runs at np 2 only")
+    if not only_at_np_2(sandbox):
         return
     manifest = sandbox.write("manifest.yaml", """\
         version: 1

@@ -19,17 +19,9 @@ from pathlib import Path
 
 from harness import (IS_ROOT, expect, expect_equal, expect_in, jobrunner_binary, run_tests)
 from reliability import (direct_env, expect_each_succeeded_exactly_once, file_listing,
-                         read_all_results, resume, run_jobrunner, skip)
+                         only_at_np_2, read_all_results, resume, run_jobrunner, skip)
 
 MiB = 1 << 20
-
-
-def only_at_np_2(sandbox):
-    """True at np 2; at other rank counts prints why the test does nothing."""
-    if sandbox.np != 2:
-        skip("does not depend on the rank count; runs at np 2 only")
-        return False
-    return True
 
 
 def run_measured(command, cwd, limit_s, address_space=None, env=None):

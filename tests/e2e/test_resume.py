@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from harness import expect, expect_equal, expect_in, run_tests
 from reliability import (JOURNAL_HEADER_SIZE, count_result_lines,
                          expect_each_succeeded_exactly_once, read_all_results, read_journal,
-                         resume, run_jobrunner, seeded, skip, start_jobrunner,
+                         only_at_np_2, resume, run_jobrunner, seeded, skip, start_jobrunner,
                          succeeded_in_journal, wait_for, wait_until_dead)
 
 CRASH_TASKS = 3000
@@ -32,14 +32,6 @@ CRASH_MANIFEST = f"""\
 # Seeds of the crash test: different per rank count, so the three variants try different points;
 # JOBRUNNER_E2E_SEED replays one.
 CRASH_SEEDS = 3
-
-
-def only_at_np_2(sandbox):
-    """True at np 2; at other rank counts prints why the test does nothing."""
-    if sandbox.np != 2:
-        skip("does not depend on the rank count; runs at np 2 only")
-        return False
-    return True
 
 
 def crash_seeds(np):
