@@ -31,6 +31,9 @@ void Scheduler::AddWorker(int worker, int slots) { workers_[worker].slots = std:
 
 int Scheduler::Room(const Worker& w, bool slots_only) const {
   if (w.retired) return 0;
+  // A suspended worker waits for its verdict, unless every worker in rotation is suspended (then
+  // the tasks are more likely at fault than the workers, and waiting would stall the run).
+  if (w.suspended && suspended_count_ < InRotation()) return 0;
   int prefetch = 0;
   // Judged by the longer of the running mean and the latest task, so that one long task stops
   // the queueing at once; and never deeper than the results seen so far, so that one quick first
@@ -109,11 +112,22 @@ void Scheduler::BlameFailure(int failed_on, int succeeded_on) {
   auto it = workers_.find(failed_on);
   if (it == workers_.end() || it->second.retired) return;
   if (++it->second.failures_fixed_elsewhere < options_.max_worker_failures) return;
-  int in_rotation = 0;
-  for (const auto& [id, w] : workers_) in_rotation += w.retired ? 0 : 1;
-  if (in_rotation <= 1) return;  // the last worker keeps working, whatever its record
+  if (InRotation() <= 1) return;  // the last worker keeps working, whatever its record
   it->second.retired = true;
   retired_.push_back(failed_on);
+  UpdateSuspicion(it->second);
+}
+
+void Scheduler::UpdateSuspicion(Worker& w) {
+  bool suspended = !w.retired && options_.max_worker_failures > 0 &&
+                   w.unexplained_failures >= options_.max_worker_failures;
+  if (suspended == w.suspended) return;
+  w.suspended = suspended;
+  if (suspended) {
+    ++suspended_count_;
+  } else {
+    --suspended_count_;
+  }
 }
 
 Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int attempt,
@@ -141,9 +155,20 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
     // Only an unbroken streak counts against a worker: one that also succeeds is healthy, and
     // its failures belong to tasks that fail on a first try anywhere.
     w.failures_fixed_elsewhere = 0;
+    w.unexplained_failures = 0;
+    UpdateSuspicion(w);
     BlameFailure(task.failed_on, worker);
     finals_[static_cast<int>(outcome)]++;
     return Verdict::kFinal;
+  }
+  w.unexplained_failures++;
+  UpdateSuspicion(w);
+  auto earlier = workers_.find(task.failed_on);
+  if (earlier != workers_.end() && task.failed_on != worker &&
+      earlier->second.unexplained_failures > 0) {
+    // The task failed here too: its earlier failure says nothing against that worker.
+    earlier->second.unexplained_failures--;
+    UpdateSuspicion(earlier->second);
   }
   int failures = task.failures + 1;
   std::optional<std::int64_t> delay = options_.retry.RetryDelayMs(outcome, failures, retries);

@@ -29,6 +29,8 @@ class Scheduler {
     int max_prefetch = 1024;  // per worker
     // A worker on which this many tasks in a row failed that then succeeded elsewhere, with no
     // success of its own in between, gets no more work (while another worker remains). 0: never.
+    // A worker with this many failures in a row is given nothing new while the verdict is out
+    // (the retries elsewhere), so that a broken worker cannot burn through the manifest first.
     int max_worker_failures = 5;
   };
 
@@ -93,6 +95,9 @@ class Scheduler {
     double last_duration_ms = 0;
     int samples = 0;                   // results seen, up to max_prefetch
     int failures_fixed_elsewhere = 0;  // since its last success
+    // Failures since its last success, less those of tasks that then failed elsewhere too.
+    int unexplained_failures = 0;
+    bool suspended = false;  // unexplained_failures reached max_worker_failures
     bool retired = false;
   };
   struct InFlight {
@@ -116,6 +121,8 @@ class Scheduler {
             std::vector<Assignment>& out);
   void SkipSettled();
   void BlameFailure(int failed_on, int succeeded_on);
+  void UpdateSuspicion(Worker& worker);
+  std::size_t InRotation() const { return workers_.size() - retired_.size(); }
 
   std::uint64_t task_count_;
   Options options_;
@@ -130,6 +137,7 @@ class Scheduler {
   std::uint64_t retried_ = 0;
   std::uint64_t interrupted_ = 0;
   std::vector<int> retired_;
+  std::size_t suspended_count_ = 0;
 };
 
 }  // namespace jobrunner

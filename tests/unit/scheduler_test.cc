@@ -296,3 +296,69 @@ TEST_CASE("A worker whose occasional failures succeed elsewhere stays in rotatio
   CHECK(s.FinalCount(Outcome::kSucceeded) == 400);
   CHECK(s.RetiredWorkers().empty());
 }
+
+TEST_CASE("A worker with failures in a row gets nothing new until the retries elsewhere decide") {
+  Scheduler::Options options = Options(1000);
+  options.max_worker_failures = 2;
+  Scheduler s(100, options);
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  auto first = s.Assign(0);
+  REQUIRE(PerWorker(first) == std::map<int, int>{{1, 1}, {2, 1}});
+  for (const auto& a : first) {
+    s.OnResult(a.worker, a.index, a.attempt, a.worker == 1 ? Outcome::kFailed : Outcome::kSucceeded,
+               3, 5, 0);
+  }
+  // One failure: worker 1 still works. A second one in a row suspends it.
+  auto second = s.Assign(0);
+  REQUIRE(PerWorker(second)[1] >= 1);
+  for (const auto& a : second) {
+    if (a.worker == 1) s.OnResult(a.worker, a.index, a.attempt, Outcome::kFailed, 3, 5, 0);
+  }
+  for (std::int64_t now = 0; now < 500; now += 100) {
+    for (const auto& a : s.Assign(now)) CHECK(a.worker != 1);
+  }
+  CHECK(s.RetiredWorkers().empty());
+}
+
+TEST_CASE("A task that fails elsewhere too lifts the suspicion it cast on the first worker") {
+  Scheduler::Options options = Options(0);
+  options.max_worker_failures = 1;
+  Scheduler s(100, options);
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  auto first = s.Assign(0);
+  std::uint64_t on_1 = 0;
+  for (const auto& a : first) {
+    if (a.worker == 1) on_1 = a.index;
+    if (a.worker == 2) s.OnResult(a.worker, a.index, a.attempt, Outcome::kSucceeded, 3, 5, 0);
+  }
+  s.OnResult(1, on_1, 1, Outcome::kFailed, 3, 5, 0);
+  // Worker 1 is suspended: the retry goes to worker 2, and worker 1 gets nothing.
+  auto retry = s.Assign(0);
+  REQUIRE(!retry.empty());
+  CHECK(PerWorker(retry).count(1) == 0);
+  CHECK(retry[0].index == on_1);
+  // The retry fails on worker 2 as well: the task is at fault, worker 1 works again.
+  s.OnResult(2, on_1, 2, Outcome::kFailed, 3, 5, 0);
+  auto after = s.Assign(0);
+  CHECK(PerWorker(after)[1] >= 1);
+  CHECK(s.RetiredWorkers().empty());
+}
+
+TEST_CASE("When every worker is suspended they all keep working") {
+  // Every task fails on its first attempt everywhere: suspicion must not stall the run.
+  Scheduler::Options options = Options(0);
+  options.max_worker_failures = 1;
+  Scheduler s(50, options);
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  for (int round = 0; round < 500 && !s.Finished(); ++round) {
+    for (const auto& a : s.Assign(0)) {
+      s.OnResult(a.worker, a.index, a.attempt,
+                 a.attempt == 1 ? Outcome::kFailed : Outcome::kSucceeded, 1, 5, 0);
+    }
+  }
+  CHECK(s.Finished());
+  CHECK(s.FinalCount(Outcome::kSucceeded) == 50);
+}
