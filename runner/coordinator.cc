@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "kind_binding.h"
 #include "units.h"
 
 namespace jobrunner {
@@ -49,11 +50,12 @@ std::string Describe(const AttemptResult& r) {
 
 }  // namespace
 
-Coordinator::Coordinator(Transport& transport, const TaskSource& source, ResultsWriter& results,
-                         Reporter& reporter, JournalWriter* journal, RunLedger& ledger,
-                         RunOptions options, Scheduler scheduler)
+Coordinator::Coordinator(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
+                         ResultsWriter& results, Reporter& reporter, JournalWriter* journal,
+                         RunLedger& ledger, RunOptions options, Scheduler scheduler)
     : transport_(transport),
       source_(source),
+      kinds_(kinds),
       results_(results),
       reporter_(reporter),
       journal_(journal),
@@ -105,6 +107,7 @@ void Coordinator::WelcomeWorkers() {
     welcome.run_dir = options_.run_dir;
     welcome.max_output = options_.max_output;
     welcome.kill_grace_ms = options_.kill_grace_ms;
+    welcome.plugins = options_.plugins;
     transport_.Send(from, welcome);
     scheduler_.AddWorker(from, welcome.slots);
     reporter_.Verbose("worker rank " + std::to_string(w.rank) + " on " + w.host + ": " +
@@ -117,35 +120,48 @@ void Coordinator::WelcomeWorkers() {
 
 void Coordinator::OnResults(int from, const std::string& payload) {
   ResultBatch batch = Decode<ResultBatch>(payload);
-  const WorkerInfo& w = workers_[from];
-  for (const AttemptResult& r : batch.results) {
-    if (r.index >= source_.size()) continue;
-    std::int64_t duration = r.end_ms - r.start_ms;
-    Scheduler::Verdict verdict =
-        scheduler_.OnResult(from, r.index, r.attempt, r.outcome, source_.EntryOf(r.index).retries,
-                            static_cast<double>(duration), SteadyMs());
-    if (verdict == Scheduler::Verdict::kIgnored) continue;
-    bool retrying = verdict == Scheduler::Verdict::kRetrying;
-    TaskFinishedRecord record;
-    record.index = r.index;
-    record.attempt = static_cast<std::uint32_t>(r.attempt);
-    record.worker_rank = w.rank;
-    record.outcome = ToJournalOutcome(r.outcome);
-    record.exit_code = r.exit_code;
-    record.signal = r.signal;
-    record.start_ms = r.start_ms;
-    record.end_ms = r.end_ms;
-    record.will_retry = retrying;
-    Record(record);
-    // A task dropped from a worker's queue by a drain never started: the journal knows it is
-    // unfinished, and results.jsonl lists only attempts that ran.
-    if (r.outcome == Outcome::kInterrupted && r.start_ms == 0) continue;
-    std::string id = source_.Id(r.index);
-    results_.Attempt(id, r, w.rank, w.host, retrying);
-    ++attempts_;
-    slowest_.Offer(id, r.attempt, duration);
-    Report(id, r, w, retrying);
+  for (const AttemptResult& r : batch.results) Accept(from, r);
+}
+
+std::string Coordinator::ResultJson(const AttemptResult& r) const {
+  if (r.kind_result.empty()) return "";
+  const TaskKind* kind = kinds_.Find(source_.EntryOf(r.index).kind);
+  if (kind == nullptr) return "";
+  try {
+    return kind->ResultJson(r.kind_result);
+  } catch (const std::exception& e) {
+    return JsonQuote(std::string("cannot read the result: ") + e.what());
   }
+}
+
+void Coordinator::Accept(int from, const AttemptResult& r) {
+  const WorkerInfo& w = workers_[from];
+  if (r.index >= source_.size()) return;
+  std::int64_t duration = r.end_ms - r.start_ms;
+  Scheduler::Verdict verdict =
+      scheduler_.OnResult(from, r.index, r.attempt, r.outcome, source_.EntryOf(r.index).retries,
+                          static_cast<double>(duration), SteadyMs());
+  if (verdict == Scheduler::Verdict::kIgnored) return;
+  bool retrying = verdict == Scheduler::Verdict::kRetrying;
+  TaskFinishedRecord record;
+  record.index = r.index;
+  record.attempt = static_cast<std::uint32_t>(r.attempt);
+  record.worker_rank = w.rank;
+  record.outcome = ToJournalOutcome(r.outcome);
+  record.exit_code = r.exit_code;
+  record.signal = r.signal;
+  record.start_ms = r.start_ms;
+  record.end_ms = r.end_ms;
+  record.will_retry = retrying;
+  Record(record);
+  // A task dropped from a worker's queue by a drain never started: the journal knows it is
+  // unfinished, and results.jsonl lists only attempts that ran.
+  if (r.outcome == Outcome::kInterrupted && r.start_ms == 0) return;
+  std::string id = source_.Id(r.index);
+  results_.Attempt(id, r, w.rank, w.host, retrying, ResultJson(r));
+  ++attempts_;
+  slowest_.Offer(id, r.attempt, duration);
+  Report(id, r, w, retrying);
 }
 
 void Coordinator::Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w,
@@ -170,12 +186,29 @@ void Coordinator::Report(const std::string& id, const AttemptResult& r, const Wo
 
 void Coordinator::Dispatch(std::int64_t now_ms) {
   std::map<int, TaskBatch> batches;
+  std::vector<std::pair<int, AttemptResult>> unstartable;
   for (const Scheduler::Assignment& a : scheduler_.Assign(now_ms)) {
     Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt),
                                 workers_[a.worker].rank});
-    batches[a.worker].tasks.push_back(source_.Render(a.index, a.attempt));
+    TaskSpec task = source_.Render(a.index, a.attempt);
+    if (!task.kind.empty()) {
+      if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
+        // Arguments this kind cannot take (a matrix value that is not a number, say): the
+        // attempt fails here, as a command that cannot be started does on a worker.
+        AttemptResult r;
+        r.index = a.index;
+        r.attempt = a.attempt;
+        r.outcome = Outcome::kSpawnError;
+        r.start_ms = r.end_ms = UnixMs();
+        r.error = *error;
+        unstartable.emplace_back(a.worker, std::move(r));
+        continue;
+      }
+    }
+    batches[a.worker].tasks.push_back(std::move(task));
   }
   for (const auto& [worker, batch] : batches) transport_.Send(worker, batch);
+  for (const auto& [worker, r] : unstartable) Accept(worker, r);
   const std::vector<int>& retired = scheduler_.RetiredWorkers();
   for (; retired_reported_ < retired.size(); ++retired_reported_) {
     const WorkerInfo& w = workers_[retired[retired_reported_]];

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "journal.h"
+#include "kind_registry.h"
 #include "protocol.h"
 #include "reporter.h"
 #include "results.h"
@@ -27,6 +28,7 @@ struct RunOptions {
   std::int64_t drain_grace_ms = 60'000;     // how long running tasks may finish once a drain starts
   std::optional<std::int64_t> drain_at_ms;  // run time at which to drain on our own (--time-limit)
   std::uint32_t run_number = 1;             // 1, or 1 + the runs a resumed journal records
+  std::vector<std::string> plugins;         // absolute; every worker loads them
   Scheduler::Options scheduler;
 };
 
@@ -43,9 +45,10 @@ inline constexpr int kExitInterrupted = 4;  // stopped early; --resume continues
 class Coordinator {
  public:
   // `journal` may be null (--no-journal). `ledger` holds what earlier runs recorded, if any.
-  Coordinator(Transport& transport, const TaskSource& source, ResultsWriter& results,
-              Reporter& reporter, JournalWriter* journal, RunLedger& ledger, RunOptions options,
-              Scheduler scheduler);
+  // `kinds` encodes task kinds' arguments and reads their results.
+  Coordinator(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
+              ResultsWriter& results, Reporter& reporter, JournalWriter* journal, RunLedger& ledger,
+              RunOptions options, Scheduler scheduler);
 
   // Handles what has arrived and sends what is due. Returns how long the caller may wait for
   // messages before the next Step (0: call again at once). Throws JournalError or
@@ -73,6 +76,8 @@ class Coordinator {
 
   void OnHello(int from, const std::string& payload);
   void OnResults(int from, const std::string& payload);
+  void Accept(int from, const AttemptResult& r);
+  std::string ResultJson(const AttemptResult& r) const;
   void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);
   void WelcomeWorkers();
   void Dispatch(std::int64_t now_ms);
@@ -87,6 +92,7 @@ class Coordinator {
 
   Transport& transport_;
   const TaskSource& source_;
+  const KindRegistry& kinds_;
   ResultsWriter& results_;
   Reporter& reporter_;
   JournalWriter* journal_;

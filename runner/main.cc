@@ -11,6 +11,8 @@
 #include <string>
 
 #include "interrupt.h"
+#include "kind_helper.h"
+#include "kind_registry.h"
 #include "orphan_guard.h"
 #include "ranks.h"
 #include "reporter.h"
@@ -41,6 +43,7 @@ struct Flags {
   bool quiet = false;
   bool verbose = false;
   bool check = false;
+  bool list_kinds = false;
 };
 
 // Ranks other than 0 stay silent about usage, so mpirun -n 8 prints one message, not eight.
@@ -103,14 +106,30 @@ ProgressMode ToProgressMode(const std::string& text) {
   return DetectProgressMode();
 }
 
-int Check(const std::string& manifest) {
+int ListKinds(const std::vector<std::string>& flag_plugins) {
+  try {
+    KindRegistry kinds;
+    for (const std::string& path : flag_plugins) kinds.LoadPlugin(path);
+    for (const auto& [kind, origin] : kinds.List()) {
+      std::printf("%-16s %s (%s)\n", kind->Name(), kind->Description(), origin.c_str());
+    }
+    return 0;
+  } catch (const PluginError& e) {
+    std::fprintf(stderr, "jobrunner: %s\n", e.what());
+    return kExitUsage;
+  }
+}
+
+int Check(const std::string& manifest, const std::vector<std::string>& flag_plugins) {
   try {
     TaskSource source(LoadManifest(manifest), std::filesystem::current_path().string());
     source.CheckUniqueIds();
+    std::vector<std::string> plugins;
+    LoadKinds(flag_plugins, source, plugins);
     std::printf("%s: ok, %llu tasks from %zu entries\n", manifest.c_str(),
                 static_cast<unsigned long long>(source.size()), source.manifest().entries.size());
     return 0;
-  } catch (const ManifestError& e) {
+  } catch (const std::exception& e) {  // ManifestError, PluginError
     std::fprintf(stderr, "jobrunner: %s\n", e.what());
     return kExitUsage;
   }
@@ -144,11 +163,15 @@ int Run(const Flags& flags) {
 int main(int argc, char** argv) {
   // A worker's sidecar (see orphan_guard.h), started from this same binary; not for users.
   if (argc == 2 && std::string(argv[1]) == "--orphan-guard") return jobrunner::RunOrphanGuard();
+  // An isolated task kind's helper (see kind_helper.h), started by a worker; not for users.
+  if (argc == 4 && std::string(argv[1]) == "--run-kind") {
+    return jobrunner::RunKindHelper(argv[2], argv[3]);
+  }
   using jobrunner::Flags;
   Flags flags;
   jobrunner::RunSettings& s = flags.settings;
   CLI::App app{jobrunner::kDescription, "jobrunner"};
-  app.add_option("manifest", s.manifest, "The manifest (YAML) to run")->required();
+  auto* manifest = app.add_option("manifest", s.manifest, "The manifest (YAML) to run");
   app.add_option("--out", s.out,
                  "Run directory for results.jsonl, journal and logs/ (default: "
                  "jobrunner-out/<name>/)");
@@ -190,6 +213,11 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", flags.verbose, "Log every attempt and worker")->excludes(quiet);
   app.add_flag("--check", flags.check,
                "Validate the manifest, print the task count and exit (no MPI needed)");
+  app.add_option("--plugin", s.plugins,
+                 "Load task kinds from this shared library (repeatable; see "
+                 "jobrunner/task_kind.h)");
+  app.add_flag("--list-kinds", flags.list_kinds,
+               "List the task kinds (built-in and from --plugin) and exit");
   app.set_version_flag("--version", std::string("jobrunner ") + JOBRUNNER_VERSION);
   try {
     app.parse(argc, argv);
@@ -199,7 +227,12 @@ int main(int argc, char** argv) {
     jobrunner::UsageError(e.what());
     return jobrunner::kExitUsage;
   }
-  if (flags.check) return jobrunner::Check(s.manifest);
+  if (flags.list_kinds) return jobrunner::ListKinds(s.plugins);
+  if (manifest->count() == 0) {
+    jobrunner::UsageError("a manifest is required");
+    return jobrunner::kExitUsage;
+  }
+  if (flags.check) return jobrunner::Check(s.manifest, s.plugins);
   if (!jobrunner::Complete(flags)) return jobrunner::kExitUsage;
   return jobrunner::Run(flags);
 }

@@ -85,13 +85,22 @@ class Parser {
  public:
   Parser(const std::string& file, std::string_view text) : in_(file, text) {}
 
-  std::vector<TaskEntry> ParseRoot(const LocatedNode& root) const {
-    const std::vector<MapField> fields = in_.Fields(
-        root, "manifest", "a map with version and tasks", {"version", "defaults", "tasks"});
+  std::vector<TaskEntry> ParseRoot(const LocatedNode& root, std::vector<PluginRef>& plugins) const {
+    const std::vector<MapField> fields =
+        in_.Fields(root, "manifest", "a map with version and tasks",
+                   {"version", "plugins", "defaults", "tasks"});
     const LocatedNode& version = Require(fields, "version", root, "manifest").value;
     const std::int64_t number = in_.Integer(version, "version", "the integer 1");
     if (number != 1) {
       FailAt(version.pos, "unsupported version " + std::to_string(number) + "; expected 1");
+    }
+    if (const MapField* field = FindField(fields, "plugins")) {
+      for (const LocatedNode& element :
+           in_.Sequence(field->value, "plugins", "a list of shared library paths")) {
+        std::string path = in_.Scalar(element, "plugin", "a shared library path");
+        if (path.empty()) FailAt(element.pos, "empty plugin path; expected a shared library path");
+        plugins.push_back(PluginRef{std::move(path), element.pos});
+      }
     }
     Defaults defaults;
     if (const MapField* field = FindField(fields, "defaults"))
@@ -126,8 +135,9 @@ class Parser {
 
   TaskEntry ParseTask(const LocatedNode& node, const Defaults& defaults) const {
     const std::vector<MapField> fields =
-        in_.Fields(node, "task", "a map with id and command",
-                   {"id", "command", "matrix", "cwd", "timeout", "retries", "env"});
+        in_.Fields(node, "task", "a map with id and command (or kind)",
+                   {"id", "command", "kind", "args", "isolate", "gather", "matrix", "cwd",
+                    "timeout", "retries", "env"});
     TaskEntry entry;
     entry.pos = node.pos;
     // First, since every template of the entry is checked against it.
@@ -139,7 +149,23 @@ class Parser {
     entry.id = id.tmpl;
     entry.id_pos = id.pos;
 
-    ParseCommand(Require(fields, "command", node, "task").value, entry);
+    const MapField* command = FindField(fields, "command");
+    const MapField* kind = FindField(fields, "kind");
+    if (command != nullptr && kind != nullptr) {
+      FailAt(kind->key_pos, "a task has either command or kind, not both");
+    }
+    if (kind != nullptr) {
+      ParseKind(*kind, FindField(fields, "args"), FindField(fields, "isolate"), entry);
+    } else {
+      ParseCommand(Require(fields, "command", node, "task").value, entry);
+      for (const char* name : {"args", "isolate"}) {
+        if (const MapField* field = FindField(fields, name)) {
+          FailAt(field->key_pos, std::string(name) + " belongs to a task with kind:, not command:");
+        }
+      }
+    }
+    if (const MapField* field = FindField(fields, "gather"))
+      entry.gather = ParseGather(field->value);
 
     const MapField* cwd_field = FindField(fields, "cwd");
     const std::optional<SourceTemplate> cwd = cwd_field ? ParseCwd(cwd_field->value) : defaults.cwd;
@@ -200,6 +226,40 @@ class Parser {
       CheckPlaceholders(argument, entry, /*is_id=*/false);
       entry.argv.push_back(argument.tmpl);
     }
+  }
+
+  void ParseKind(const MapField& kind, const MapField* args, const MapField* isolate,
+                 TaskEntry& entry) const {
+    entry.kind = in_.Scalar(kind.value, "kind", "the name of a task kind, like hash-file");
+    entry.kind_pos = kind.value.pos;
+    if (entry.kind.empty()) FailAt(kind.value.pos, "empty kind; expected a task kind name");
+    if (args != nullptr) {
+      for (const MapField& field : in_.Entries(args->value, "args", "a map of name: value")) {
+        if (field.value.yaml.IsMap() || field.value.yaml.IsSequence()) {
+          FailAt(field.value.pos, "argument '" + field.name + "' is " +
+                                      DescribeNode(field.value.yaml) +
+                                      "; expected a string, a number or a boolean");
+        }
+        const SourceTemplate value = ParseTemplate(field.value, "argument " + field.name);
+        CheckPlaceholders(value, entry, /*is_id=*/false);
+        entry.args.push_back(KindArgument{field.name, value.tmpl, field.value.pos});
+      }
+    }
+    if (isolate != nullptr) {
+      const std::string text = in_.Scalar(isolate->value, "isolate", "true or false");
+      if (text != "true" && text != "false") {
+        FailAt(isolate->value.pos, "isolate is '" + text + "'; expected true or false");
+      }
+      entry.isolate = text == "true";
+    }
+  }
+
+  Gather ParseGather(const LocatedNode& node) const {
+    const std::string text = in_.Scalar(node, "gather", "concat, sum or none");
+    if (text == "concat") return Gather::kConcat;
+    if (text == "sum") return Gather::kSum;
+    if (text == "none") return Gather::kNone;
+    FailAt(node.pos, "gather is '" + text + "'; expected concat, sum or none");
   }
 
   std::vector<MatrixAxis> ParseMatrix(const LocatedNode& node) const {
@@ -369,7 +429,8 @@ Manifest ParseManifest(const std::string& yaml_text, const std::string& file_nam
   }
   Manifest manifest;
   manifest.path = file_name;
-  manifest.entries = Parser(file_name, yaml_text).ParseRoot(reader.Locate(documents[0]));
+  manifest.entries =
+      Parser(file_name, yaml_text).ParseRoot(reader.Locate(documents[0]), manifest.plugins);
   return manifest;
 }
 

@@ -49,6 +49,16 @@ struct MatrixAxis {
   std::string ValueAt(std::uint64_t i) const;
 };
 
+// What to make of a whole entry's outputs once every task of it has succeeded (see gather.h).
+enum class Gather { kNone, kConcat, kSum };
+
+// One `name: value` of a task's `args:`, for a `kind:`.
+struct KindArgument {
+  std::string name;
+  Template value;
+  SourcePos pos;
+};
+
 // One element of `tasks:`, with defaults already applied. It stands for size() tasks: the
 // cartesian product of its matrix axes (the first axis varies slowest), or one task without one.
 struct TaskEntry {
@@ -57,6 +67,11 @@ struct TaskEntry {
   Template id;
   bool shell = false;  // command given as a string: run under /bin/sh -c
   SourcePos command_pos;
+  std::string kind;  // `kind:` instead of `command:`: an in-process task kind (jobs/)
+  SourcePos kind_pos;
+  std::vector<KindArgument> args;  // a kind's `args:`
+  bool isolate = false;            // run the kind in a helper process
+  Gather gather = Gather::kNone;
   std::vector<Template> argv;  // when !shell
   Template script;             // when shell
   std::vector<MatrixAxis> matrix;
@@ -68,9 +83,17 @@ struct TaskEntry {
   std::uint64_t size() const;  // product of the axis sizes; 1 without a matrix
 };
 
+// A `plugins:` element: a shared library of task kinds, as written (relative paths are relative
+// to the manifest's directory).
+struct PluginRef {
+  std::string path;
+  SourcePos pos;
+};
+
 struct Manifest {
   std::string path;
   int version = 1;
+  std::vector<PluginRef> plugins;
   std::vector<TaskEntry> entries;
 };
 

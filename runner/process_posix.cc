@@ -175,6 +175,7 @@ class PosixProcessSet final : public ProcessSet {
   std::size_t Running() const override { return children_.size() + finished_.size(); }
   std::vector<ProcessExit> Wait(std::chrono::milliseconds max_wait) override;
   void KillAll() override;
+  void WakeOn(int fd) override { wake_fd_ = fd; }
 
  private:
   std::string Spawn(const ProcessRequest& request, Child& child);
@@ -190,8 +191,10 @@ class PosixProcessSet final : public ProcessSet {
   UniqueFd dev_null_;  // every child's stdin; opened once rather than once per spawn
   ChildEnvironment environment_;
   std::vector<std::unique_ptr<Child>> children_;
-  std::vector<ProcessExit> finished_;                      // not yet returned by Wait
-  std::vector<pollfd> poll_fds_;                           // reused by every Poll
+  std::vector<ProcessExit> finished_;  // not yet returned by Wait
+  std::vector<pollfd> poll_fds_;       // reused by every Poll
+  int wake_fd_ = -1;
+  bool woken_ = false;  // the wake fd was readable at the last Poll
   std::vector<std::pair<Child*, UniqueFd*>> poll_owners_;  // same index; nullptr: the pidfd
   std::vector<char> buffer_;
 };
@@ -300,7 +303,9 @@ std::vector<ProcessExit> PosixProcessSet::Wait(std::chrono::milliseconds max_wai
     Poll(std::max(wake_at - now, Clock::duration::zero()));
     now = Clock::now();
     CollectFinished(now);
-    if (!finished_.empty() || now >= give_up_at) return std::exchange(finished_, {});
+    if (!finished_.empty() || now >= give_up_at || std::exchange(woken_, false)) {
+      return std::exchange(finished_, {});
+    }
   }
 }
 
@@ -347,10 +352,18 @@ void PosixProcessSet::Poll(Clock::duration timeout) {
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   const timespec ts = {static_cast<time_t>(seconds.count()),
                        static_cast<long>(std::chrono::nanoseconds(timeout - seconds).count())};
+  if (wake_fd_ >= 0) {
+    poll_fds_.push_back({wake_fd_, POLLIN, 0});
+    poll_owners_.emplace_back(nullptr, nullptr);
+  }
   const int ready = ppoll(poll_fds_.data(), poll_fds_.size(), &ts, nullptr);
   if (ready <= 0) return;  // timeout, or EINTR: the caller's loop looks again
   for (std::size_t i = 0; i < poll_fds_.size(); ++i) {
     if (poll_fds_[i].revents == 0) continue;
+    if (poll_owners_[i].first == nullptr) {
+      woken_ = true;
+      continue;
+    }
     auto [child, pipe] = poll_owners_[i];
     if (pipe == nullptr) {
       Reap(*child, WNOHANG);

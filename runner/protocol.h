@@ -20,7 +20,7 @@
 
 namespace jobrunner {
 
-inline constexpr int kProtocolVersion = 1;
+inline constexpr int kProtocolVersion = 2;
 
 enum class Tag : int { kHello = 1, kWelcome, kTaskBatch, kResultBatch, kDrain, kShutdown };
 
@@ -43,10 +43,11 @@ struct Welcome {
   std::string run_dir;           // absolute; output files go below it
   std::uint64_t max_output = 0;  // bytes per stream and attempt
   std::int64_t kill_grace_ms = 0;
+  std::vector<std::string> plugins;  // absolute paths of task kind libraries to load
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& slots& run_dir& max_output& kill_grace_ms;
+    ar& slots& run_dir& max_output& kill_grace_ms& plugins;
   }
 };
 
@@ -75,11 +76,14 @@ struct AttemptResult {
   bool stdout_truncated = false;
   bool stderr_truncated = false;
   std::string error;
+  std::string kind_result;  // a task kind's result, encoded by the kind
+  std::string data_path;    // a task kind's bulk output file, if it wrote one
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     ar& index& attempt& outcome& exit_code& signal& start_ms& end_ms& stdout_path& stderr_path&
-        stdout_bytes& stderr_bytes& stdout_truncated& stderr_truncated& error;
+        stdout_bytes& stderr_bytes& stdout_truncated& stderr_truncated& error& kind_result&
+            data_path;
   }
 };
 

@@ -11,6 +11,7 @@
 
 #include "interrupt.h"
 #include "journal.h"
+#include "kind_binding.h"
 #include "node_info.h"
 #include "orphan_guard.h"
 #include "process.h"
@@ -76,11 +77,11 @@ std::unique_ptr<OrphanGuard> StartOrphanGuard(int rank) {
 }
 
 // Coordinates the other ranks of the world until the run ends.
-int CoordinateWorkers(Transport& transport, const TaskSource& source, ResultsWriter& results,
-                      Reporter& reporter, JournalWriter* journal, RunLedger& ledger,
-                      RunOptions options, Scheduler scheduler) {
-  Coordinator coordinator(transport, source, results, reporter, journal, ledger, std::move(options),
-                          std::move(scheduler));
+int CoordinateWorkers(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
+                      ResultsWriter& results, Reporter& reporter, JournalWriter* journal,
+                      RunLedger& ledger, RunOptions options, Scheduler scheduler) {
+  Coordinator coordinator(transport, source, kinds, results, reporter, journal, ledger,
+                          std::move(options), std::move(scheduler));
   while (!coordinator.Finished()) {
     milliseconds wait = coordinator.Step();
     ApplyInterrupts(coordinator);
@@ -92,13 +93,14 @@ int CoordinateWorkers(Transport& transport, const TaskSource& source, ResultsWri
 
 // One rank: the coordinator and a worker share this process, joined in memory; the worker's
 // wait for its children is the loop's only wait.
-int RunLocally(const TaskSource& source, ResultsWriter& results, Reporter& reporter,
-               JournalWriter* journal, RunLedger& ledger, RunOptions options, Scheduler scheduler) {
+int RunLocally(const TaskSource& source, const KindRegistry& kinds, ResultsWriter& results,
+               Reporter& reporter, JournalWriter* journal, RunLedger& ledger, RunOptions options,
+               Scheduler scheduler) {
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
   std::unique_ptr<OrphanGuard> guard = StartOrphanGuard(0);
   std::unique_ptr<ProcessSet> processes =
       MakePosixProcessSet(milliseconds(options.kill_grace_ms), guard.get());
-  Coordinator coordinator(*coordinator_end, source, results, reporter, journal, ledger,
+  Coordinator coordinator(*coordinator_end, source, kinds, results, reporter, journal, ledger,
                           std::move(options), std::move(scheduler));
   Worker worker(*worker_end, *processes, LocalHello(0), DrainSignal);
   bool worker_done = false;
@@ -111,6 +113,28 @@ int RunLocally(const TaskSource& source, ResultsWriter& results, Reporter& repor
 }
 
 }  // namespace
+
+KindRegistry LoadKinds(const std::vector<std::string>& flag_plugins, const TaskSource& source,
+                       std::vector<std::string>& plugins) {
+  KindRegistry kinds;
+  namespace fs = std::filesystem;
+  for (const std::string& path : flag_plugins) {
+    kinds.LoadPlugin(fs::absolute(path).lexically_normal().string());
+  }
+  const fs::path manifest_dir = fs::absolute(source.manifest().path).parent_path();
+  for (const PluginRef& plugin : source.manifest().plugins) {
+    fs::path path = plugin.path;
+    if (path.is_relative()) path = manifest_dir / path;
+    try {
+      kinds.LoadPlugin(path.lexically_normal().string());
+    } catch (const PluginError& e) {
+      throw ManifestError(plugin.pos, e.what());
+    }
+  }
+  CheckKinds(source, kinds);
+  plugins = kinds.plugins();
+  return kinds;
+}
 
 int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Reporter& reporter) {
   auto shutdown_all = [&](int status, const std::string& message) {
@@ -126,12 +150,14 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
   std::optional<JournalWriter> journal;
   std::optional<RunLedger> ledger;
   std::optional<RunDirLock> lock;
+  std::optional<KindRegistry> kinds;
   Scheduler scheduler(0, options.scheduler);
   try {
     std::string text = ReadManifestFile(settings.manifest);
     source.emplace(ParseManifest(text, settings.manifest),
                    std::filesystem::current_path().string());
     source->CheckUniqueIds();
+    kinds.emplace(LoadKinds(settings.plugins, *source, options.plugins));
     ledger.emplace(source->size());
     scheduler = Scheduler(source->size(), options.scheduler);
     if (settings.resume_dir.empty()) {
@@ -183,10 +209,10 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
   int status = 0;
   try {
     status = transport.size() > 1
-                 ? CoordinateWorkers(transport, *source, *results, reporter, journal_ptr, *ledger,
-                                     std::move(options), std::move(scheduler))
-                 : RunLocally(*source, *results, reporter, journal_ptr, *ledger, std::move(options),
-                              std::move(scheduler));
+                 ? CoordinateWorkers(transport, *source, *kinds, *results, reporter, journal_ptr,
+                                     *ledger, std::move(options), std::move(scheduler))
+                 : RunLocally(*source, *kinds, *results, reporter, journal_ptr, *ledger,
+                              std::move(options), std::move(scheduler));
   } catch (const JournalError& e) {
     // The journal is intact up to its last good record, so the run can go on once the disk
     // has room again.

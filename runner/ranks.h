@@ -3,8 +3,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "coordinator.h"
+#include "kind_registry.h"
 #include "reporter.h"
 #include "transport.h"
 
@@ -23,6 +25,7 @@ struct RunSettings {
   bool retry_failed = false;
   bool journal = true;                        // --no-journal turns it off
   std::optional<std::int64_t> time_limit_ms;  // --time-limit
+  std::vector<std::string> plugins;           // --plugin, as given
   RunOptions options;
 };
 
@@ -30,6 +33,12 @@ struct RunSettings {
 // run ends, and return its exit status. With a one-rank world, a worker runs in this process too.
 // Every early failure still sends every worker a Shutdown, so none waits for work forever.
 int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Reporter& reporter);
+
+// The task kinds a run may use: the built-in ones, the --plugin libraries and the manifest's
+// `plugins:` (relative to the manifest's directory), checked against the manifest's `kind:`
+// entries. Throws PluginError or ManifestError. `plugins` receives the libraries' absolute paths.
+KindRegistry LoadKinds(const std::vector<std::string>& flag_plugins, const TaskSource& source,
+                       std::vector<std::string>& plugins);
 
 // A worker rank's life: run tasks until the coordinator says Shutdown; return the status it sent.
 int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms);

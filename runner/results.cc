@@ -78,7 +78,8 @@ void ResultsWriter::Line(const std::string& text) {
 }
 
 void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, int worker_rank,
-                            const std::string& host, bool will_retry) {
+                            const std::string& host, bool will_retry,
+                            const std::string& result_json) {
   json line = {
       {"task", task_id},
       {"index", r.index},
@@ -102,6 +103,12 @@ void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, 
   if (r.stdout_truncated) line["stdout_truncated"] = true;
   if (r.stderr_truncated) line["stderr_truncated"] = true;
   if (!r.error.empty()) line["error"] = r.error;
+  if (!result_json.empty()) {
+    json result = json::parse(result_json, nullptr, /*allow_exceptions=*/false);
+    // A kind whose ToJson wrote something that is not JSON still has its text kept.
+    line["result"] = result.is_discarded() ? json(result_json) : std::move(result);
+  }
+  if (!r.data_path.empty()) line["data"] = Relative(run_dir_, r.data_path);
   Line(Dump(line));
 }
 

@@ -34,8 +34,9 @@ class ResultsWriter {
   ResultsWriter(const ResultsWriter&) = delete;
   ResultsWriter& operator=(const ResultsWriter&) = delete;
 
+  // `result_json`: a task kind's result as JSON text, or empty.
   void Attempt(const std::string& task_id, const AttemptResult& result, int worker_rank,
-               const std::string& host, bool will_retry);
+               const std::string& host, bool will_retry, const std::string& result_json = "");
   // An attempt known only from its journal record: one the run was killed under, or one a crash
   // kept out of results.jsonl (`recovered`, marked "recovered": true). No host, no output paths.
   void FromJournal(const std::string& task_id, const TaskFinishedRecord& record, bool recovered);

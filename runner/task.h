@@ -18,10 +18,16 @@ struct TaskSpec {
   std::vector<std::pair<std::string, std::string>> env;  // set on top of the worker's environment
   std::int64_t timeout_ms = 0;                           // 0: no time limit
   int retries = 0;  // how many further attempts a failure may have
+  // A task kind instead of a command (argv empty): its name, and its arguments, rendered from the
+  // manifest (`args`) and then, on the coordinator, encoded by the kind (`kind_args`).
+  std::string kind;
+  std::vector<std::pair<std::string, std::string>> args;
+  std::string kind_args;
+  bool isolate = false;  // run the kind in a helper process
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& index& attempt& id& argv& cwd& env& timeout_ms& retries;
+    ar& index& attempt& id& argv& cwd& env& timeout_ms& retries& kind& args& kind_args& isolate;
   }
 };
 

@@ -161,7 +161,13 @@ TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   const std::string attempt_text = std::to_string(attempt);
   const auto lookup = MakeLookup(entry, values, &spec.id, &attempt_text);
 
-  if (entry.shell) {
+  if (!entry.kind.empty()) {
+    spec.kind = entry.kind;
+    spec.isolate = entry.isolate;
+    for (const KindArgument& arg : entry.args) {
+      spec.args.emplace_back(arg.name, arg.value.Render(lookup, /*shell_quote=*/false));
+    }
+  } else if (entry.shell) {
     spec.argv = {"/bin/sh", "-c", entry.script.Render(lookup, /*shell_quote=*/true)};
   } else {
     for (const Template& argument : entry.argv) {

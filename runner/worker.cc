@@ -4,10 +4,18 @@
 #include <filesystem>
 #include <system_error>
 
+#include "kind_helper.h"
+
 namespace jobrunner {
 namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
+
+std::int64_t UnixMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // Results wait at most this long for company before they are sent...
 constexpr milliseconds kResultDelay{2};
@@ -20,7 +28,27 @@ constexpr milliseconds kMaxIdleWait{10};
 
 Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello, int (*drain_signal)())
     : transport_(transport), processes_(processes), rank_(hello.rank), drain_signal_(drain_signal) {
+  processes_.WakeOn(kind_runner_.wake_fd());
   transport_.Send(kCoordinator, hello);
+}
+
+Worker::~Worker() { processes_.WakeOn(-1); }
+
+void Worker::OnWelcome(Welcome welcome) {
+  welcome_ = std::move(welcome);
+  // Ranks on another host than the coordinator may not share its file system; a missing
+  // directory would otherwise fail every task that writes output.
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(welcome_->run_dir) / "logs", ignored);
+  std::filesystem::create_directories(std::filesystem::path(welcome_->run_dir) / "data", ignored);
+  for (const std::string& plugin : welcome_->plugins) {
+    try {
+      kinds_.LoadPlugin(plugin);
+    } catch (const PluginError& e) {
+      // Said in the result of each task that needs it, rather than lost in a rank's stderr.
+      plugin_errors_ += std::string("; ") + e.what();
+    }
+  }
 }
 
 bool Worker::HandleMessages() {
@@ -28,15 +56,9 @@ bool Worker::HandleMessages() {
   while (std::optional<Envelope> e = transport_.Receive()) {
     any = true;
     switch (e->tag) {
-      case Tag::kWelcome: {
-        welcome_ = Decode<Welcome>(e->payload);
-        // Ranks on another host than the coordinator may not share its file system; a missing
-        // directory would otherwise fail every task that writes output.
-        std::error_code ignored;
-        std::filesystem::create_directories(std::filesystem::path(welcome_->run_dir) / "logs",
-                                            ignored);
+      case Tag::kWelcome:
+        OnWelcome(Decode<Welcome>(e->payload));
         break;
-      }
       case Tag::kTaskBatch: {
         TaskBatch batch = Decode<TaskBatch>(e->payload);
         for (TaskSpec& t : batch.tasks) queue_.push_back(std::move(t));
@@ -58,19 +80,24 @@ bool Worker::HandleMessages() {
   return any;
 }
 
+void Worker::Queue(AttemptResult result) {
+  if (unsent_.empty()) oldest_unsent_ = Clock::now();
+  unsent_.push_back(std::move(result));
+}
+
 void Worker::OnDrain(const Drain& drain) {
   for (const TaskSpec& task : queue_) {
     AttemptResult r;
     r.index = task.index;
     r.attempt = task.attempt;
     r.outcome = Outcome::kInterrupted;  // never started: no start time, no output
-    if (unsent_.empty()) oldest_unsent_ = Clock::now();
-    unsent_.push_back(std::move(r));
+    Queue(std::move(r));
   }
   queue_.clear();
   if (drain.kill_running) {
     for (auto& [index, running] : running_) running.killed_by_drain = true;
     processes_.KillAll();
+    kind_runner_.CancelAll();
   }
 }
 
@@ -81,9 +108,46 @@ std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
 
 void Worker::StartQueued() {
   if (!welcome_) return;
-  while (!queue_.empty() && processes_.Running() < static_cast<std::size_t>(welcome_->slots)) {
+  while (!queue_.empty() && Busy() < static_cast<std::size_t>(welcome_->slots)) {
     TaskSpec task = std::move(queue_.front());
     queue_.pop_front();
+    if (task.kind.empty()) {
+      StartCommand(std::move(task));
+    } else {
+      StartKind(std::move(task));
+    }
+  }
+}
+
+void Worker::StartKind(TaskSpec task) {
+  const TaskKind* kind = kinds_.Find(task.kind);
+  if (kind == nullptr) {
+    AttemptResult r;
+    r.index = task.index;
+    r.attempt = task.attempt;
+    r.outcome = Outcome::kSpawnError;
+    r.start_ms = r.end_ms = UnixMs();
+    r.error = "unknown task kind '" + task.kind + "' on worker rank " + std::to_string(rank_) +
+              plugin_errors_;
+    Queue(std::move(r));
+    return;
+  }
+  const std::string data_dir = welcome_->run_dir + "/data";
+  if (task.isolate) {
+    const KindInvocation invocation{task.kind, task.kind_args, task.id,          task.attempt,
+                                    task.cwd,  data_dir,       welcome_->plugins};
+    std::string output = OutputPath(task, "kind");
+    task.argv = KindHelperArgv(invocation, output);
+    StartCommand(std::move(task), std::move(output));
+    return;
+  }
+  running_[task.index] = Running{task.attempt, "", "", false, ""};
+  kind_runner_.Start(KindRequest{task.index, kind, std::move(task.kind_args), task.id, task.attempt,
+                                 task.cwd, data_dir, task.timeout_ms});
+}
+
+void Worker::StartCommand(TaskSpec task, std::string helper_output) {
+  {
     ProcessRequest request;
     request.key = task.index;
     request.argv = std::move(task.argv);
@@ -98,7 +162,8 @@ void Worker::StartQueued() {
     request.stdout_path = OutputPath(task, "out");
     request.stderr_path = OutputPath(task, "err");
     request.max_output = welcome_->max_output;
-    running_[task.index] = Running{task.attempt, request.stdout_path, request.stderr_path, false};
+    running_[task.index] = Running{task.attempt, request.stdout_path, request.stderr_path, false,
+                                   std::move(helper_output)};
     processes_.Start(std::move(request));
   }
 }
@@ -128,9 +193,38 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
     r.stdout_truncated = x.stdout_truncated;
     r.stderr_truncated = x.stderr_truncated;
     r.error = std::move(x.error);
+    if (!it->second.helper_output.empty()) {
+      // An isolated kind: its outcome is what the helper wrote, if it got that far.
+      std::optional<KindHelperOutput> output = ReadKindHelperOutput(it->second.helper_output);
+      std::error_code ignored;
+      std::filesystem::remove(it->second.helper_output, ignored);
+      if (output && r.outcome == Outcome::kSucceeded) {
+        r.kind_result = std::move(output->result);
+        r.data_path = std::move(output->data_path);
+      } else if (output && r.outcome == Outcome::kFailed) {
+        r.error = std::move(output->error);
+      }
+    }
     running_.erase(it);
-    if (unsent_.empty()) oldest_unsent_ = Clock::now();
-    unsent_.push_back(std::move(r));
+    Queue(std::move(r));
+  }
+}
+
+void Worker::CollectKinds(std::vector<KindExit> exits) {
+  for (KindExit& x : exits) {
+    auto it = running_.find(x.key);
+    if (it == running_.end()) continue;
+    AttemptResult r;
+    r.index = x.key;
+    r.attempt = it->second.attempt;
+    r.outcome = it->second.killed_by_drain ? Outcome::kInterrupted : x.outcome;
+    r.start_ms = x.start_ms;
+    r.end_ms = x.end_ms;
+    r.error = std::move(x.error);
+    r.kind_result = std::move(x.result);
+    r.data_path = std::move(x.data_path);
+    running_.erase(it);
+    Queue(std::move(r));
   }
 }
 
@@ -149,6 +243,10 @@ void Worker::FlushResults(bool force) {
 milliseconds Worker::NextWait(milliseconds max_wait) const {
   milliseconds wait = std::min(max_wait, idle_wait_);
   if (!unsent_.empty()) wait = std::min(wait, kResultDelay);
+  if (auto deadline = kind_runner_.NextDeadline()) {
+    auto until = std::chrono::ceil<milliseconds>(*deadline - Clock::now());
+    wait = std::min(wait, std::max(milliseconds(0), until));
+  }
   return wait;
 }
 
@@ -156,7 +254,9 @@ bool Worker::Step(milliseconds max_wait) {
   bool active = HandleMessages();
   if (shutting_down_) {
     processes_.KillAll();
+    kind_runner_.CancelAll();
     Collect(processes_.Wait(milliseconds(0)));
+    CollectKinds(kind_runner_.Collect());
     FlushResults(true);
     return transport_.Flush();
   }
@@ -164,8 +264,10 @@ bool Worker::Step(milliseconds max_wait) {
   // While children run, Wait returns the moment one ends; the cap only bounds how long new
   // messages wait to be seen.
   std::vector<ProcessExit> exits = processes_.Wait(NextWait(max_wait));
-  active = active || !exits.empty();
+  std::vector<KindExit> kind_exits = kind_runner_.Collect();
+  active = active || !exits.empty() || !kind_exits.empty();
   Collect(std::move(exits));
+  CollectKinds(std::move(kind_exits));
   StartQueued();
   FlushResults(false);
   transport_.Flush();

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kind_registry.h"
+#include "kind_runner.h"
 #include "process.h"
 #include "protocol.h"
 #include "transport.h"
@@ -24,6 +26,9 @@ class Worker {
   // that is just starting may still be in this process's group when that signal is sent to the
   // group (mpirun forwards SIGUSR1 so): it dies of it, and is reported interrupted, not signaled.
   Worker(Transport& transport, ProcessSet& processes, Hello hello, int (*drain_signal)() = nullptr);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
 
   // One round: messages in, tasks started, children waited for (at most `max_wait`), results
   // out. Returns true once the coordinator has said Shutdown and every result has been sent.
@@ -40,21 +45,31 @@ class Worker {
     std::string stdout_path;
     std::string stderr_path;
     bool killed_by_drain = false;
+    std::string helper_output;  // an isolated kind's KindHelperOutput file
   };
 
   bool HandleMessages();
   void OnDrain(const Drain& drain);
+  void OnWelcome(Welcome welcome);
   void StartQueued();
+  void StartCommand(TaskSpec task, std::string helper_output = "");
+  void StartKind(TaskSpec task);
   void Collect(std::vector<ProcessExit> exits);
+  void CollectKinds(std::vector<KindExit> exits);
+  void Queue(AttemptResult result);
   void FlushResults(bool force);
   std::chrono::milliseconds NextWait(std::chrono::milliseconds max_wait) const;
   std::string OutputPath(const TaskSpec& task, const char* stream) const;
+  std::size_t Busy() const { return processes_.Running() + kind_runner_.Busy(); }
 
   Transport& transport_;
   ProcessSet& processes_;
   int rank_;
   int (*drain_signal_)();
   std::optional<Welcome> welcome_;
+  KindRegistry kinds_;
+  std::string plugin_errors_;  // plugins named in the Welcome that did not load here
+  KindRunner kind_runner_;
   std::deque<TaskSpec> queue_;
   std::unordered_map<std::uint64_t, Running> running_;  // by task index
   std::vector<AttemptResult> unsent_;

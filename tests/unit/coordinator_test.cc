@@ -46,8 +46,9 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
   options.scheduler.retry.backoff_ms = 0;
 
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
-  Coordinator coordinator(*coordinator_end, source, results, reporter, &journal, ledger, options,
-                          Scheduler(source.size(), options.scheduler));
+  KindRegistry kinds;
+  Coordinator coordinator(*coordinator_end, source, kinds, results, reporter, &journal, ledger,
+                          options, Scheduler(source.size(), options.scheduler));
   FakeProcessSet processes(std::move(decide));
   Hello hello;
   hello.host = "fakehost";

@@ -343,7 +343,8 @@ TEST_CASE("An unknown top-level field is an error at its key") {
 version: 1
 tasks: [{id: a, command: x}]
 task: []
-)") == "m.yaml:3:1: unknown field 'task' in manifest; expected one of: version, defaults, tasks");
+)") == "m.yaml:3:1: unknown field 'task' in manifest; expected one of: version, plugins, defaults, "
+       "tasks");
 }
 
 TEST_CASE("An unknown field in defaults is an error at its key") {
@@ -364,8 +365,8 @@ tasks:
   - id: a
     command: x
     tmeout: 30s
-)") == "m.yaml:5:5: unknown field 'tmeout' in task; expected one of: id, command, matrix, cwd, "
-       "timeout, retries, env");
+)") == "m.yaml:5:5: unknown field 'tmeout' in task; expected one of: id, command, kind, args, "
+       "isolate, gather, matrix, cwd, timeout, retries, env");
 }
 
 TEST_CASE("A field given twice is an error at the second") {
@@ -397,7 +398,7 @@ TEST_CASE("Missing tasks, or no tasks at all, are errors") {
   CHECK(ErrorOf("version: 1\ntasks: {id: a}\n") ==
         "m.yaml:2:8: wrong type for tasks: expected a list of tasks, got a map");
   CHECK(ErrorOf("version: 1\ntasks:\n  - run\n") ==
-        "m.yaml:3:5: wrong type for task: expected a map with id and command, got 'run'");
+        "m.yaml:3:5: wrong type for task: expected a map with id and command (or kind), got 'run'");
 }
 
 TEST_CASE("Only version 1, written as an integer, is accepted") {

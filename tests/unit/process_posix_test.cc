@@ -373,6 +373,7 @@ TEST_CASE("Thousands of short children with four in flight all succeed") {
   constexpr std::size_t kInFlight = 4;
   auto set = MakePosixProcessSet(milliseconds(100));
   int started = 0, succeeded = 0, ended = 0;
+  std::string first_failure;
   const auto begin = std::chrono::steady_clock::now();
   while (ended < kTotal) {
     while (started < kTotal && set->Running() < kInFlight) {
@@ -383,10 +384,17 @@ TEST_CASE("Thousands of short children with four in flight all succeed") {
     }
     for (const ProcessExit& result : set->Wait(milliseconds(1000))) {
       ++ended;
-      if (result.outcome == Outcome::kSucceeded) ++succeeded;
+      if (result.outcome == Outcome::kSucceeded) {
+        ++succeeded;
+      } else if (first_failure.empty()) {
+        first_failure = std::string(OutcomeName(result.outcome)) + " exit " +
+                        std::to_string(result.exit_code) + " signal " +
+                        std::to_string(result.signal) + " " + result.error;
+      }
     }
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - begin;
+  INFO("first failure: " << first_failure);
   CHECK(succeeded == kTotal);
   // On an idle 2-core VM (Debian 12, kernel 6.1): about 2900/s, where a bare loop of posix_spawn
   // and waitpid manages 1860/s one at a time. Spawning dominates, not the waiting.

@@ -1,0 +1,191 @@
+#include "kind_runner.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace jobrunner {
+namespace {
+using Clock = std::chrono::steady_clock;
+
+std::int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+// Threads may not return before the worker exits: waiting longer than this for them would turn
+// a stuck kind into a stuck run.
+constexpr std::chrono::seconds kExitWait{2};
+
+struct KindRunner::Task {
+  KindRequest request;
+  std::atomic<bool> cancelled{false};
+  std::optional<Clock::time_point> deadline;
+  std::int64_t start_ms = 0;
+  bool reported = false;  // its timeout was reported; what it returns is dropped
+  std::string data_path;
+};
+
+struct KindRunner::State {
+  ~State() { close(wake_fd); }
+  std::mutex mutex;
+  std::condition_variable wake_threads;
+  std::condition_variable all_idle;
+  std::deque<std::shared_ptr<Task>> queue;
+  std::vector<std::shared_ptr<Task>> running;  // started, not yet returned
+  std::vector<KindExit> done;
+  std::size_t idle_threads = 0;
+  std::size_t busy = 0;
+  bool stopping = false;
+  int wake_fd = -1;
+};
+
+namespace {
+
+class ThreadContext final : public TaskContext {
+ public:
+  ThreadContext(const KindRequest& request, const std::atomic<bool>& cancelled,
+                std::string& data_path)
+      : request_(request), cancelled_(cancelled), data_path_(data_path) {}
+  const std::string& TaskId() const override { return request_.task_id; }
+  int Attempt() const override { return request_.attempt; }
+  const std::string& Cwd() const override { return cwd_; }
+  bool Cancelled() const override { return cancelled_.load(std::memory_order_relaxed); }
+  std::string OutputFile(const std::string& suffix) override {
+    data_path_ = request_.data_dir + "/" + request_.task_id + "." +
+                 std::to_string(request_.attempt) + suffix;
+    return data_path_;
+  }
+
+ private:
+  const KindRequest& request_;
+  const std::atomic<bool>& cancelled_;
+  std::string& data_path_;
+  std::string cwd_ = request_.cwd.empty() ? "." : request_.cwd;
+};
+
+}  // namespace
+
+KindRunner::KindRunner() : state_(std::make_shared<State>()) {
+  wake_fd_ = state_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error("cannot create an eventfd for task kinds");
+}
+
+KindRunner::~KindRunner() {
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  state_->stopping = true;
+  for (auto& task : state_->running) task->cancelled = true;
+  for (auto& task : state_->queue) task->cancelled = true;
+  state_->wake_threads.notify_all();
+  state_->all_idle.wait_for(lock, kExitWait, [this] { return state_->busy == 0; });
+}
+
+void KindRunner::Start(KindRequest request) {
+  auto task = std::make_shared<Task>();
+  if (request.timeout_ms > 0) {
+    task->deadline = Clock::now() + std::chrono::milliseconds(request.timeout_ms);
+  }
+  task->request = std::move(request);
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->queue.push_back(std::move(task));
+  ++state_->busy;
+  if (state_->idle_threads == 0) {
+    std::thread(Loop, state_).detach();
+  } else {
+    --state_->idle_threads;
+    state_->wake_threads.notify_one();
+  }
+}
+
+void KindRunner::Loop(std::shared_ptr<State> state) {
+  std::unique_lock<std::mutex> lock(state->mutex);
+  for (;;) {
+    state->wake_threads.wait(lock, [&] { return state->stopping || !state->queue.empty(); });
+    if (state->queue.empty()) return;  // stopping
+    std::shared_ptr<Task> task = std::move(state->queue.front());
+    state->queue.pop_front();
+    task->start_ms = UnixMs();
+    state->running.push_back(task);
+    lock.unlock();
+
+    KindExit exit;
+    exit.key = task->request.key;
+    exit.start_ms = task->start_ms;
+    try {
+      ThreadContext context(task->request, task->cancelled, task->data_path);
+      exit.result = task->request.kind->Run(task->request.args, context);
+    } catch (const std::exception& e) {
+      exit.outcome = Outcome::kFailed;
+      exit.error = e.what();
+    } catch (...) {
+      exit.outcome = Outcome::kFailed;
+      exit.error = "the task threw something other than an exception";
+    }
+    exit.end_ms = UnixMs();
+    exit.data_path = task->data_path;
+
+    lock.lock();
+    state->running.erase(std::find(state->running.begin(), state->running.end(), task));
+    if (!task->reported) state->done.push_back(std::move(exit));
+    --state->busy;
+    ++state->idle_threads;
+    if (state->busy == 0) state->all_idle.notify_all();
+    const std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t ignored = write(state->wake_fd, &one, sizeof one);
+  }
+}
+
+std::size_t KindRunner::Busy() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->busy;
+}
+
+std::vector<KindExit> KindRunner::Collect() {
+  std::uint64_t count;
+  [[maybe_unused]] ssize_t ignored = read(wake_fd_, &count, sizeof count);
+  const auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  for (auto& task : state_->running) {
+    if (task->reported || !task->deadline || now < *task->deadline) continue;
+    task->reported = true;
+    task->cancelled = true;
+    KindExit exit;
+    exit.key = task->request.key;
+    exit.outcome = Outcome::kTimedOut;
+    exit.start_ms = task->start_ms;
+    exit.end_ms = UnixMs();
+    exit.error = "still running at its timeout; told to stop, its slot stays busy until it does";
+    state_->done.push_back(std::move(exit));
+  }
+  return std::exchange(state_->done, {});
+}
+
+std::optional<Clock::time_point> KindRunner::NextDeadline() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  std::optional<Clock::time_point> next;
+  for (const auto& task : state_->running) {
+    if (task->reported || !task->deadline) continue;
+    if (!next || *task->deadline < *next) next = task->deadline;
+  }
+  for (const auto& task : state_->queue) {
+    if (task->deadline && (!next || *task->deadline < *next)) next = task->deadline;
+  }
+  return next;
+}
+
+void KindRunner::CancelAll() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  for (auto& task : state_->running) task->cancelled = true;
+  for (auto& task : state_->queue) task->cancelled = true;
+}
+
+}  // namespace jobrunner
