@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "gather.h"
 #include "interrupt.h"
 #include "journal.h"
 #include "kind_binding.h"
@@ -221,6 +222,15 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
     status = shutdown_all(kExitInterrupted, e.what());
   }
   if (status == kExitInterrupted) PrintResumeHint(transport, settings, run_dir, reporter);
+  if (status == 0 || status == 1) {
+    for (const GatherOutcome& g : GatherOutputs(*source, run_dir)) {
+      if (g.path.empty()) {
+        reporter.Warn("gather " + g.label + ": " + g.note);
+      } else {
+        reporter.Info("gathered " + g.label + " into " + g.path + " (" + g.note + ")");
+      }
+    }
+  }
   return status;
 }
 
