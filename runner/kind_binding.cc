@@ -11,16 +11,23 @@ std::string Join(const std::set<std::string>& names) {
   return text.empty() ? "none" : text;
 }
 
-// The kind's encoded arguments; throws KindArgError, including for arguments it never asked for.
-std::string Encode(const TaskKind& kind,
-                   const std::vector<std::pair<std::string, std::string>>& args) {
-  KindArgs reader(std::map<std::string, std::string>(args.begin(), args.end()));
-  std::string encoded = kind.EncodeArgs(reader);
+KindArgs Reader(const std::vector<std::pair<std::string, std::string>>& args) {
+  return KindArgs(std::map<std::string, std::string>(args.begin(), args.end()));
+}
+
+// Throws KindArgError for an argument the kind never asked for: misspelt or misplaced.
+void CheckNoneUnused(const TaskKind& kind, const KindArgs& reader) {
   for (const std::string& name : reader.Unused()) {
     throw KindArgError(name, "unknown argument '" + name + "' for kind '" + kind.Name() +
                                  "'; it takes: " + Join(reader.Asked()));
   }
-  return encoded;
+}
+
+const KindArgument* FindArgument(const TaskEntry& entry, const std::string& name) {
+  for (const KindArgument& arg : entry.args) {
+    if (arg.name == name) return &arg;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -29,7 +36,9 @@ std::optional<std::string> EncodeKindArgs(const KindRegistry& kinds, TaskSpec& t
   const TaskKind* kind = kinds.Find(task.kind);
   if (kind == nullptr) return "unknown task kind '" + task.kind + "'";
   try {
-    task.kind_args = Encode(*kind, task.args);
+    KindArgs reader = Reader(task.args);
+    task.kind_args = kind->EncodeArgs(reader);
+    CheckNoneUnused(*kind, reader);
   } catch (const std::exception& e) {
     return std::string("bad arguments for kind '") + task.kind + "': " + e.what();
   }
@@ -50,19 +59,24 @@ void CheckKinds(const TaskSource& source, const KindRegistry& kinds) {
                                               " (or one from a plugin: --plugin or plugins:)");
     }
     const TaskSpec task = source.Render(index, 1);
+    KindArgs reader = Reader(task.args);
     try {
-      Encode(*kind, task.args);
+      kind->EncodeArgs(reader);
     } catch (const KindArgError& e) {
-      SourcePos pos = entry.kind_pos;
-      for (const KindArgument& arg : entry.args) {
-        if (arg.name == e.argument()) pos = arg.pos;
-      }
-      throw ManifestError(
-          pos, std::string(e.what()) + " (kind " + entry.kind + ", task " + task.id + ")");
+      // A bad value is blamed on the value; a missing argument on the kind.
+      const KindArgument* arg = FindArgument(entry, e.argument());
+      throw ManifestError(arg != nullptr ? arg->pos : entry.kind_pos,
+                          std::string(e.what()) + " (kind " + entry.kind + ", task " + task.id +
+                              ")");
     } catch (const std::exception& e) {
-      throw ManifestError(
-          entry.kind_pos,
-          "kind '" + entry.kind + "' rejects the arguments of task " + task.id + ": " + e.what());
+      throw ManifestError(entry.kind_pos, "kind '" + entry.kind +
+                                              "' rejects the arguments of task " + task.id +
+                                              ": " + e.what());
+    }
+    try {
+      CheckNoneUnused(*kind, reader);
+    } catch (const KindArgError& e) {
+      throw ManifestError(FindArgument(entry, e.argument())->name_pos, e.what());
     }
   }
 }

@@ -215,7 +215,8 @@ int main(int argc, char** argv) {
                "Validate the manifest, print the task count and exit (no MPI needed)");
   app.add_option("--plugin", s.plugins,
                  "Load task kinds from this shared library (repeatable; see "
-                 "jobrunner/task_kind.h)");
+                 "jobrunner/task_kind.h)")
+      ->allow_extra_args(false);
   app.add_flag("--list-kinds", flags.list_kinds,
                "List the task kinds (built-in and from --plugin) and exit");
   app.set_version_flag("--version", std::string("jobrunner ") + JOBRUNNER_VERSION);

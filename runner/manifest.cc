@@ -242,7 +242,7 @@ class Parser {
         }
         const SourceTemplate value = ParseTemplate(field.value, "argument " + field.name);
         CheckPlaceholders(value, entry, /*is_id=*/false);
-        entry.args.push_back(KindArgument{field.name, value.tmpl, field.value.pos});
+        entry.args.push_back(KindArgument{field.name, value.tmpl, field.key_pos, field.value.pos});
       }
     }
     if (isolate != nullptr) {

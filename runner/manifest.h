@@ -56,7 +56,8 @@ enum class Gather { kNone, kConcat, kSum };
 struct KindArgument {
   std::string name;
   Template value;
-  SourcePos pos;
+  SourcePos name_pos;
+  SourcePos pos;  // of the value
 };
 
 // One element of `tasks:`, with defaults already applied. It stands for size() tasks: the
