@@ -11,6 +11,7 @@
 #include <string>
 
 #include "interrupt.h"
+#include "launch.h"
 #include "orphan_guard.h"
 #include "ranks.h"
 #include "reporter.h"
@@ -144,6 +145,9 @@ int Run(const Flags& flags) {
 int main(int argc, char** argv) {
   // A worker's sidecar (see orphan_guard.h), started from this same binary; not for users.
   if (argc == 2 && std::string(argv[1]) == "--orphan-guard") return jobrunner::RunOrphanGuard();
+  // The multi-host supervisor (see launch.h), which runs mpirun itself.
+  if (argc >= 2 && std::string(argv[1]) == "launch")
+    return jobrunner::RunLaunch(argc - 2, argv + 2);
   using jobrunner::Flags;
   Flags flags;
   jobrunner::RunSettings& s = flags.settings;
