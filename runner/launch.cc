@@ -437,6 +437,7 @@ int RunLaunch(int argc, char** args) {
   if (!fs::exists(options.manifest)) return Usage("no manifest " + options.manifest);
   std::string run_dir;
   bool resume = !flags.resume.empty();
+  bool made_here = !resume && (flags.out.empty() || !fs::exists(flags.out));
   try {
     if (resume) {
       run_dir = fs::absolute(flags.resume).lexically_normal().string();
@@ -450,12 +451,19 @@ int RunLaunch(int argc, char** args) {
   }
   if (run_dir.size() > 1 && run_dir.back() == '/') run_dir.pop_back();
   InstallSignalForwarding();
+  int status = kExitInternal;
   try {
-    return Supervise(options, hosts.hosts, flags, run_dir, resume);
+    status = Supervise(options, hosts.hosts, flags, run_dir, resume);
   } catch (const std::exception& e) {
     Log("internal error: %s", e.what());
-    return kExitInternal;
   }
+  // A run directory this launch made and in which nothing ran (no host answered) goes again.
+  std::error_code ignored;
+  if (made_here && !fs::exists(run_dir + "/journal", ignored) &&
+      !fs::exists(run_dir + "/results.jsonl", ignored)) {
+    fs::remove_all(run_dir, ignored);
+  }
+  return status;
 }
 
 }  // namespace jobrunner
