@@ -124,26 +124,29 @@ def lose_node3_mid_run(sandbox, how, fault):
     attempts, summaries = read_all_results(run_dir)
     run.attempts = attempts
     expect_each_succeeded_exactly_once(attempts, TASKS)
-    expect_equal(len(summaries), 2, "summary lines (one per launch)")
+    # The first launch's coordinator writes its summary line only if mpirun's teardown leaves it
+    # the time to; the second launch always does.
+    expect(1 <= len(summaries) <= 2, f"summary lines: {len(summaries)}, expected 1 or 2")
     expect_equal(summaries[-1]["exit_status"], 0, "the last launch's summary exit_status")
     expect_equal(summaries[-1]["succeeded_total"], TASKS, "the last summary's succeeded_total")
-    # Lines of the second launch: after the first summary line in the file.
-    lines = [line for line in results.read_text().splitlines()]
-    first_summary = next(i for i, line in enumerate(lines) if line.startswith('{"summary"'))
-    second = [a for a in attempts[first_summary:] if not a.get("recovered")]
-    second_hosts = {a["host"] for a in second if a["outcome"] == "succeeded"}
-    expect(second_hosts <= {"node1", "node2"}, f"the second launch ran tasks on {second_hosts}")
-    interrupted = [a for a in attempts if a["outcome"] == "interrupted"]
+    interrupted = [i for i, a in enumerate(attempts) if a["outcome"] == "interrupted"]
     expect(interrupted, "no attempt was interrupted, though node3 was running tasks when lost")
+    # The resume writes the interrupted lines first: the second launch's attempts follow them.
+    second = attempts[max(interrupted) + 1:]
+    expect(second, "the second launch recorded no attempt")
+    second_hosts = {a["host"] for a in second}
+    expect(second_hosts <= {"node1", "node2"}, f"the second launch ran tasks on {second_hosts}")
+    late = [a for a in attempts if a.get("host") == "node3" and a["outcome"] == "succeeded"
+            and parse_time(a["start"]) > fault_at]
+    expect(not late, f"tasks started on node3 after it was lost: {late[:3]}")
 
-    starts = [parse_time(a["start"]) for a in second if a["start"]]
-    resumed_s = (min(starts) - fault_at) if starts else float("nan")
+    resumed_s = min(parse_time(a["start"]) for a in second) - fault_at
     relaunch = re.search(r"relaunching on .*, ([\d.]+)s after mpirun ended", run.stderr)
     report(f"{how}: node3 lost {fault_monotonic - started:.1f}s after the start (running "
            f"{len(on_node3)} tasks); the next launch's first task started {resumed_s:.1f}s after "
            f"the fault ({relaunch.group(1) if relaunch else '?'}s of it between mpirun's end and "
            f"the relaunch); {len(interrupted)} attempts interrupted; outcomes "
-           f"{dict(Counter(a['outcome'] for a in attempts))}; whole launch {run.elapsed_s:.1f}s")
+           f"{dict(Counter(a['outcome'] for a in attempts))}; {len(summaries)} summary lines; whole launch {run.elapsed_s:.1f}s")
 
 
 def report(text):
