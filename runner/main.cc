@@ -13,6 +13,7 @@
 #include "interrupt.h"
 #include "kind_helper.h"
 #include "kind_registry.h"
+#include "launch.h"
 #include "orphan_guard.h"
 #include "ranks.h"
 #include "reporter.h"
@@ -167,6 +168,9 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--run-kind") {
     return jobrunner::RunKindHelper(argv[2], argv[3]);
   }
+  // The multi-host supervisor (see launch.h), which runs mpirun itself.
+  if (argc >= 2 && std::string(argv[1]) == "launch")
+    return jobrunner::RunLaunch(argc - 2, argv + 2);
   using jobrunner::Flags;
   Flags flags;
   jobrunner::RunSettings& s = flags.settings;
