@@ -74,8 +74,10 @@ class Coordinator {
   void OnHello(int from, const std::string& payload);
   void OnResults(int from, const std::string& payload);
   void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);
+  void ReportTrouble(const std::string& what);
   void WelcomeWorkers();
   void Dispatch(std::int64_t now_ms);
+  void RecordSkipped();
   void AdvanceDrain();
   void Record(const JournalRecord& record);
   void Commit(bool force);

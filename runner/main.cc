@@ -14,6 +14,7 @@
 #include "orphan_guard.h"
 #include "ranks.h"
 #include "reporter.h"
+#include "task_graph_builder.h"
 #include "task_source.h"
 #include "transport.h"
 #include "units.h"
@@ -107,6 +108,7 @@ int Check(const std::string& manifest) {
   try {
     TaskSource source(LoadManifest(manifest), std::filesystem::current_path().string());
     source.CheckUniqueIds();
+    BuildTaskGraph(source);  // dependencies: unknown ids and cycles
     std::printf("%s: ok, %llu tasks from %zu entries\n", manifest.c_str(),
                 static_cast<unsigned long long>(source.size()), source.manifest().entries.size());
     return 0;

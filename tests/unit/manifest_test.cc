@@ -365,7 +365,7 @@ tasks:
     command: x
     tmeout: 30s
 )") == "m.yaml:5:5: unknown field 'tmeout' in task; expected one of: id, command, matrix, cwd, "
-       "timeout, retries, env");
+       "timeout, retries, env, depends_on, priority");
 }
 
 TEST_CASE("A field given twice is an error at the second") {
