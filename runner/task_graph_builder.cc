@@ -107,12 +107,17 @@ TaskGraph BuildTaskGraph(const TaskSource& source) {
           return IsMatrixName(entry, n);
         });
         if (whole == entries.end() || !none_own) {
-          throw ManifestError(pos,
-                              "unknown placeholder {" + *foreign + "} in depends_on; " +
-                                  (entry.matrix.empty() ? "this task has no matrix"
-                                                        : "it may use this task's matrix names") +
-                                  ", or be the id of another task entry exactly as written "
-                                  "there, to depend on every task of that entry");
+          std::string matrix;
+          for (const MatrixAxis& axis : entry.matrix)
+            matrix += (matrix.empty() ? "" : ", ") + axis.name;
+          throw ManifestError(
+              pos, "unknown placeholder {" + *foreign + "} in depends_on; " +
+                       (matrix.empty() ? "this task has no matrix"
+                                       : "this task's matrix defines: " + matrix) +
+                       (none_own ? ", and no task entry has the id '" + TextOf(tmpl) +
+                                       "' (another entry's id as written there stands for all "
+                                       "of its tasks)"
+                                 : ""));
         }
         const auto g = static_cast<std::uint64_t>(whole - entries.begin());
         const std::uint64_t first = source.FirstIndexOf(e);
