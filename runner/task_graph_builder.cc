@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace jobrunner {
 namespace {
@@ -15,8 +15,42 @@ struct IdKey {
   std::uint64_t a = 0, b = 0;
   bool operator==(const IdKey& o) const { return a == o.a && b == o.b; }
 };
-struct IdKeyHash {
-  std::size_t operator()(const IdKey& k) const { return static_cast<std::size_t>(k.a); }
+
+// The ids depends_on names, each with a slot number: an open-addressing table sized once, since
+// a node-based map of millions of ids spends its time in cache misses.
+class IdTable {
+ public:
+  explicit IdTable(std::uint64_t most) {
+    std::uint64_t capacity = 16;
+    while (capacity < most + most / 2) capacity *= 2;
+    cells_.resize(capacity);
+  }
+  // The slot of `key`, given the next free slot number if it is new.
+  std::uint32_t Insert(const IdKey& key) {
+    Cell& cell = Find(key);
+    if (!cell.used) cell = Cell{key, size_++, true};
+    return cell.slot;
+  }
+  const std::uint32_t* Lookup(const IdKey& key) {
+    const Cell& cell = Find(key);
+    return cell.used ? &cell.slot : nullptr;
+  }
+  std::uint32_t size() const { return size_; }
+
+ private:
+  struct Cell {
+    IdKey key;
+    std::uint32_t slot = 0;
+    bool used = false;
+  };
+  Cell& Find(const IdKey& key) {
+    const std::uint64_t mask = cells_.size() - 1;
+    for (std::uint64_t i = key.a & mask;; i = (i + 1) & mask) {
+      if (!cells_[i].used || cells_[i].key == key) return cells_[i];
+    }
+  }
+  std::vector<Cell> cells_;
+  std::uint32_t size_ = 0;
 };
 
 IdKey KeyOf(std::string_view id) {
@@ -90,7 +124,9 @@ TaskGraph BuildTaskGraph(const TaskSource& source) {
     std::uint32_t element = 0;  // of its entry's depends_on
   };
   std::vector<Wanted> wanted;
-  std::unordered_map<IdKey, std::uint32_t, IdKeyHash> slots;
+  std::uint64_t most = 0;  // ids depends_on may name, at most
+  for (const TaskEntry& entry : entries) most += entry.size() * entry.depends_on.size();
+  IdTable slots(most);
   for (std::size_t e = 0; e < entries.size(); ++e) {
     const TaskEntry& entry = entries[e];
     for (std::uint32_t j = 0; j < entry.depends_on.size(); ++j) {
@@ -128,21 +164,19 @@ TaskGraph BuildTaskGraph(const TaskSource& source) {
       }
       source.ForEachTask(e, [&](std::uint64_t index, const TaskSource::Lookup& lookup) {
         const IdKey key = KeyOf(tmpl.Render(lookup, /*shell_quote=*/false));
-        const auto slot =
-            slots.emplace(key, static_cast<std::uint32_t>(slots.size())).first->second;
-        wanted.push_back(Wanted{index, slot, j});
+        wanted.push_back(Wanted{index, slots.Insert(key), j});
       });
     }
   }
 
   std::vector<std::uint64_t> resolved(slots.size(), kUnresolved);
-  for (std::size_t e = 0; e < entries.size() && !slots.empty(); ++e) {
+  for (std::size_t e = 0; e < entries.size() && slots.size() > 0; ++e) {
     source.ForEachTask(e, [&](std::uint64_t index, const TaskSource::Lookup& lookup) {
-      auto it = slots.find(KeyOf(entries[e].id.Render(lookup, /*shell_quote=*/false)));
-      if (it != slots.end()) resolved[it->second] = index;
+      const std::uint32_t* slot = slots.Lookup(KeyOf(entries[e].id.Render(lookup, false)));
+      if (slot != nullptr) resolved[*slot] = index;
     });
   }
-  slots = {};
+  slots = IdTable(0);
   for (const Wanted& w : wanted) {
     if (resolved[w.slot] != kUnresolved) {
       edges.push_back(TaskGraph::Edge{w.task, resolved[w.slot], /*on_group=*/false});
