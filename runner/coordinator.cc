@@ -44,6 +44,8 @@ std::string Describe(const AttemptResult& r) {
       return "could not start: " + r.error;
     case Outcome::kInterrupted:
       return "was interrupted";
+    case Outcome::kSkipped:
+      return "was skipped";
   }
   return "ended";
 }
@@ -162,6 +164,21 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   ++attempts_;
   slowest_.Offer(id, r.attempt, duration);
   Report(id, r, w, retrying);
+  RecordSkipped();
+}
+
+void Coordinator::RecordSkipped() {
+  for (const TaskGraph::Skip& skip : scheduler_.TakeSkipped()) {
+    const std::string root = source_.Id(skip.root);
+    const std::string reason = skip.cause == skip.root ? "dependency " + root + " failed"
+                                                       : "dependency " + source_.Id(skip.cause) +
+                                                             " was skipped: " + root + " failed";
+    Record(TaskSkippedRecord{skip.task, reason});
+    const std::string id = source_.Id(skip.task);
+    results_.Skipped(id, skip.task, reason, /*recovered=*/false);
+    if (failed_.size() < kFailedInSummary) failed_.push_back(id);
+    ReportTrouble("task " + id + " skipped: " + reason);
+  }
 }
 
 void Coordinator::Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w,
@@ -174,6 +191,11 @@ void Coordinator::Report(const std::string& id, const AttemptResult& r, const Wo
   }
   if (!retrying && failed_.size() < kFailedInSummary) failed_.push_back(id);
   what += retrying ? "; retrying" : r.attempt > 1 ? " (no retries left)" : "";
+  ReportTrouble(what);
+}
+
+// Failures and skips are named on the console up to a limit; the rest only with --verbose.
+void Coordinator::ReportTrouble(const std::string& what) {
   if (failures_reported_++ < kFailuresToReport) {
     reporter_.Warn(what);
   } else {
@@ -185,6 +207,7 @@ void Coordinator::Report(const std::string& id, const AttemptResult& r, const Wo
 }
 
 void Coordinator::Dispatch(std::int64_t now_ms) {
+  RecordSkipped();  // those --resume found, whose dependencies failed in an earlier run
   std::map<int, TaskBatch> batches;
   std::vector<std::pair<int, AttemptResult>> unstartable;
   for (const Scheduler::Assignment& a : scheduler_.Assign(now_ms)) {

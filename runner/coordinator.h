@@ -79,8 +79,10 @@ class Coordinator {
   void Accept(int from, const AttemptResult& r);
   std::string ResultJson(const AttemptResult& r) const;
   void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);
+  void ReportTrouble(const std::string& what);
   void WelcomeWorkers();
   void Dispatch(std::int64_t now_ms);
+  void RecordSkipped();
   void AdvanceDrain();
   void Record(const JournalRecord& record);
   void Commit(bool force);

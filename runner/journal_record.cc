@@ -161,6 +161,8 @@ JournalOutcome ToJournalOutcome(Outcome outcome) {
       return JournalOutcome::kSpawnError;
     case Outcome::kInterrupted:
       return JournalOutcome::kInterrupted;
+    case Outcome::kSkipped:
+      return JournalOutcome::kSkipped;
   }
   // Only a value outside the enum gets here; -Wswitch flags any Outcome left out above.
   return JournalOutcome::kFailed;
@@ -171,7 +173,7 @@ std::string_view JournalOutcomeName(JournalOutcome outcome) {
     case JournalOutcome::kWorkerLost:
       return "worker_lost";
     case JournalOutcome::kSkipped:
-      return "skipped";
+      return OutcomeName(Outcome::kSkipped);
     case JournalOutcome::kSucceeded:
       return OutcomeName(Outcome::kSucceeded);
     case JournalOutcome::kFailed:

@@ -17,6 +17,7 @@
 #include "orphan_guard.h"
 #include "ranks.h"
 #include "reporter.h"
+#include "task_graph_builder.h"
 #include "task_source.h"
 #include "transport.h"
 #include "units.h"
@@ -127,6 +128,7 @@ int Check(const std::string& manifest, const std::vector<std::string>& flag_plug
     source.CheckUniqueIds();
     std::vector<std::string> plugins;
     LoadKinds(flag_plugins, source, plugins);
+    BuildTaskGraph(source);  // dependencies: unknown ids and cycles
     std::printf("%s: ok, %llu tasks from %zu entries\n", manifest.c_str(),
                 static_cast<unsigned long long>(source.size()), source.manifest().entries.size());
     return 0;

@@ -137,7 +137,7 @@ class Parser {
     const std::vector<MapField> fields =
         in_.Fields(node, "task", "a map with id and command (or kind)",
                    {"id", "command", "kind", "args", "isolate", "gather", "matrix", "cwd",
-                    "timeout", "retries", "env"});
+                    "timeout", "retries", "env", "depends_on", "priority"});
     TaskEntry entry;
     entry.pos = node.pos;
     // First, since every template of the entry is checked against it.
@@ -197,8 +197,35 @@ class Parser {
     const MapField* retries = FindField(fields, "retries");
     entry.retries = retries ? ParseRetries(retries->value) : defaults.retries;
 
+    if (const MapField* field = FindField(fields, "depends_on"))
+      ParseDependsOn(field->value, entry);
+    if (const MapField* field = FindField(fields, "priority")) {
+      entry.priority = ParsePriority(field->value);
+    }
+
     entry.size();  // throws now, rather than later, if the matrix is too large to count
     return entry;
+  }
+
+  // Placeholders are checked later, by BuildTaskGraph: a name outside this entry's matrix is
+  // allowed where the element is another entry's id as written (a dependency on all its tasks).
+  void ParseDependsOn(const LocatedNode& node, TaskEntry& entry) const {
+    const std::string expected = "a list of task ids";
+    for (const LocatedNode& element : in_.Sequence(node, "depends_on", expected)) {
+      const SourceTemplate id = ParseTemplate(element, "depends_on", "a task id");
+      if (id.tmpl.parts().empty()) FailAt(element.pos, "empty task id in depends_on");
+      entry.depends_on.emplace_back(id.tmpl, id.pos);
+    }
+  }
+
+  int ParsePriority(const LocatedNode& node) const {
+    constexpr std::int64_t kLimit = 1'000'000'000;
+    const std::int64_t priority = in_.Integer(node, "priority", "an integer");
+    if (priority < -kLimit || priority > kLimit) {
+      FailAt(node.pos, "priority " + std::to_string(priority) + " is out of range; expected -" +
+                           std::to_string(kLimit) + " .. " + std::to_string(kLimit));
+    }
+    return static_cast<int>(priority);
   }
 
   void ParseCommand(const LocatedNode& node, TaskEntry& entry) const {

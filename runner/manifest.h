@@ -80,6 +80,11 @@ struct TaskEntry {
   std::vector<std::pair<std::string, Template>> env;  // defaults' env, then the entry's
   std::int64_t timeout_ms = 0;                        // 0: no time limit
   int retries = 0;
+  // `depends_on:` elements, each a task id templated with this entry's matrix names, or the id of
+  // another entry as written there (`prep-{n}`), which stands for every task of that entry.
+  // Resolved into task indices by BuildTaskGraph (task_graph_builder.h), which needs expansion.
+  std::vector<std::pair<Template, SourcePos>> depends_on;
+  int priority = 0;  // among ready tasks, higher first
 
   std::uint64_t size() const;  // product of the axis sizes; 1 without a matrix
 };

@@ -13,11 +13,12 @@ enum class Outcome : std::uint8_t {
   kTimedOut,     // ran past its timeout and was terminated
   kSpawnError,   // could not be started: missing executable, bad cwd, ...
   kInterrupted,  // stopped because the run stopped (drain, interrupt); not a failure, resumable
+  kSkipped,      // never run: a task it depends on failed for good (the coordinator decides it)
 };
 
 // Stable lower-case names used in results.jsonl and the summary ("succeeded", "timed_out", ...).
 std::string_view OutcomeName(Outcome outcome);
 
-inline constexpr int kOutcomeCount = 6;
+inline constexpr int kOutcomeCount = 7;
 
 }  // namespace jobrunner

@@ -19,6 +19,7 @@
 #include "resume.h"
 #include "run_dir.h"
 #include "run_ledger.h"
+#include "task_graph_builder.h"
 #include "worker.h"
 
 namespace jobrunner {
@@ -160,7 +161,7 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
     source->CheckUniqueIds();
     kinds.emplace(LoadKinds(settings.plugins, *source, options.plugins));
     ledger.emplace(source->size());
-    scheduler = Scheduler(source->size(), options.scheduler);
+    scheduler = Scheduler(BuildTaskGraph(*source), options.scheduler);
     if (settings.resume_dir.empty()) {
       options.run_dir = CreateRunDir(settings.out, settings.name, settings.manifest);
       lock.emplace(options.run_dir);
@@ -183,8 +184,9 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
                                     *results, reporter));
       std::vector<bool> settled;
       std::unordered_map<std::uint64_t, Scheduler::Prior> prior;
-      ledger->ResumeState(settings.retry_failed, settled, prior);
-      scheduler.Resume(std::move(settled), std::move(prior));
+      std::vector<std::uint64_t> failed;
+      ledger->ResumeState(settings.retry_failed, settled, prior, failed);
+      scheduler.Resume(std::move(settled), std::move(prior), std::move(failed));
       options.run_number = ledger->runs() + 1;
     }
   } catch (const std::exception& e) {

@@ -134,6 +134,19 @@ void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRe
   Line(Dump(line));
 }
 
+void ResultsWriter::Skipped(const std::string& task_id, std::uint64_t index,
+                            const std::string& reason, bool recovered) {
+  json line = {
+      {"task", task_id},      {"index", index},        {"attempt", 0},
+      {"worker", nullptr},    {"host", nullptr},       {"start", nullptr},
+      {"end", nullptr},       {"duration_s", nullptr}, {"outcome", OutcomeName(Outcome::kSkipped)},
+      {"exit_code", nullptr}, {"signal", nullptr},     {"retry", false},
+      {"reason", reason},
+  };
+  if (recovered) line["recovered"] = true;
+  Line(Dump(line));
+}
+
 void ResultsWriter::Summary(const RunSummary& s) {
   json counts = json::object();
   for (int i = 0; i < kOutcomeCount; ++i) {

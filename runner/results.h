@@ -40,6 +40,10 @@ class ResultsWriter {
   // An attempt known only from its journal record: one the run was killed under, or one a crash
   // kept out of results.jsonl (`recovered`, marked "recovered": true). No host, no output paths.
   void FromJournal(const std::string& task_id, const TaskFinishedRecord& record, bool recovered);
+  // A task that never ran because a dependency failed for good: attempt 0, outcome "skipped",
+  // and the `reason`.
+  void Skipped(const std::string& task_id, std::uint64_t index, const std::string& reason,
+               bool recovered);
   void Summary(const RunSummary& summary);
 
   // Writes what is buffered. Throws ResultsError when a write fails (disk full, ...):
@@ -55,7 +59,8 @@ class ResultsWriter {
   std::string buffer_;
 };
 
-// The (task index, attempt) pairs an existing results.jsonl holds, for --resume.
+// The (task index, attempt) pairs an existing results.jsonl holds, for --resume; attempt 0 for a
+// skipped task.
 std::set<std::pair<std::uint64_t, std::uint32_t>> RecordedAttempts(const std::string& run_dir);
 
 }  // namespace jobrunner

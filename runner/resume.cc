@@ -81,6 +81,12 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
   auto recorded = RecordedAttempts(options.run_dir);
   std::uint64_t recovered = 0;
   ReadJournal(journal_path, [&](const JournalRecord& record) {
+    if (const auto* s = std::get_if<TaskSkippedRecord>(&record)) {
+      if (s->index >= source.size() || recorded.count({s->index, 0}) != 0) return;
+      results.Skipped(source.Id(s->index), s->index, s->reason, /*recovered=*/true);
+      ++recovered;
+      return;
+    }
     const auto* r = std::get_if<TaskFinishedRecord>(&record);
     if (r == nullptr || r->index >= source.size()) return;
     if (r->outcome == JournalOutcome::kInterrupted && r->start_ms == 0 && r->end_ms == 0) return;

@@ -72,16 +72,19 @@ std::vector<RunLedger::Unfinished> RunLedger::InFlight() const {
 }
 
 void RunLedger::ResumeState(bool retry_failed, std::vector<bool>& settled,
-                            std::unordered_map<std::uint64_t, Scheduler::Prior>& prior) const {
+                            std::unordered_map<std::uint64_t, Scheduler::Prior>& prior,
+                            std::vector<std::uint64_t>& failed) const {
   settled = succeeded_;
   prior.clear();
+  failed.clear();
   for (const auto& [index, h] : open_) {
-    bool ended = h.failed_for_good || h.skipped;
-    if (ended && !retry_failed) {
+    if (h.failed_for_good && !retry_failed) {
       settled[index] = true;
+      failed.push_back(index);
       continue;
     }
-    int failures = ended ? 0 : static_cast<int>(h.failures);
+    if (h.last_attempt == 0) continue;  // skipped, never run: it starts afresh
+    int failures = h.failed_for_good ? 0 : static_cast<int>(h.failures);
     prior[index] = Scheduler::Prior{static_cast<int>(h.last_attempt), failures};
   }
 }

@@ -37,10 +37,12 @@ class RunLedger {
   std::vector<Unfinished> InFlight() const;
 
   // What a resumed run starts from: tasks that succeeded (and, unless `retry_failed`, tasks that
-  // failed for good or were skipped) are settled; the rest carry their attempt numbers and, unless
-  // they failed for good and `retry_failed` gives them a fresh allowance, their failure counts.
+  // failed for good, also listed in `failed`) are settled; the rest carry their attempt numbers
+  // and, unless they failed for good and `retry_failed` gives them a fresh allowance, their
+  // failure counts. Skipped tasks are not settled: their dependencies decide again.
   void ResumeState(bool retry_failed, std::vector<bool>& settled,
-                   std::unordered_map<std::uint64_t, Scheduler::Prior>& prior) const;
+                   std::unordered_map<std::uint64_t, Scheduler::Prior>& prior,
+                   std::vector<std::uint64_t>& failed) const;
 
  private:
   struct History {

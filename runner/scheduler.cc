@@ -13,18 +13,24 @@ constexpr double kMinDurationMs = 0.01;
 }  // namespace
 
 Scheduler::Scheduler(std::uint64_t task_count, Options options)
-    : task_count_(task_count), options_(options) {}
+    : Scheduler(TaskGraph(task_count), options) {}
 
-void Scheduler::Resume(std::vector<bool> settled, std::unordered_map<std::uint64_t, Prior> prior) {
-  settled_ = std::move(settled);
-  settled_.resize(task_count_, false);
-  settled_count_ = static_cast<std::uint64_t>(std::count(settled_.begin(), settled_.end(), true));
+Scheduler::Scheduler(TaskGraph graph, Options options)
+    : task_count_(graph.task_count()), options_(options), graph_(std::move(graph)) {}
+
+void Scheduler::Resume(std::vector<bool> settled, std::unordered_map<std::uint64_t, Prior> prior,
+                       std::vector<std::uint64_t> failed) {
+  settled.resize(task_count_, false);
+  settled_count_ = static_cast<std::uint64_t>(std::count(settled.begin(), settled.end(), true));
   prior_ = std::move(prior);
-  SkipSettled();
+  graph_.Resume(std::move(settled), std::move(failed));
+  CollectSkipped();
 }
 
-void Scheduler::SkipSettled() {
-  while (next_fresh_ < task_count_ && !settled_.empty() && settled_[next_fresh_]) ++next_fresh_;
+void Scheduler::CollectSkipped() {
+  std::vector<TaskGraph::Skip> skipped = graph_.TakeSkipped();
+  finals_[static_cast<int>(Outcome::kSkipped)] += skipped.size();
+  skipped_.insert(skipped_.end(), skipped.begin(), skipped.end());
 }
 
 void Scheduler::AddWorker(int worker, int slots) { workers_[worker].slots = std::max(1, slots); }
@@ -84,8 +90,10 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
 
 void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
   for (auto& [id, w] : workers_) {
-    for (int room = Room(w, slots_only); room > 0 && next_fresh_ < task_count_; --room) {
-      std::uint64_t index = next_fresh_++;
+    for (int room = Room(w, slots_only); room > 0; --room) {
+      const std::optional<std::uint64_t> next = graph_.Next();
+      if (!next) return;
+      const std::uint64_t index = *next;
       auto prior = prior_.find(index);
       if (prior == prior_.end()) {
         Give(id, index, 1, 0, -1, out);
@@ -93,7 +101,6 @@ void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
         Give(id, index, prior->second.last_attempt + 1, prior->second.failures, -1, out);
         prior_.erase(prior);
       }
-      SkipSettled();
     }
   }
 }
@@ -159,6 +166,7 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
     UpdateSuspicion(w);
     BlameFailure(task.failed_on, worker);
     finals_[static_cast<int>(outcome)]++;
+    graph_.OnSucceeded(index);
     return Verdict::kFinal;
   }
   w.unexplained_failures++;
@@ -174,6 +182,8 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
   std::optional<std::int64_t> delay = options_.retry.RetryDelayMs(outcome, failures, retries);
   if (!delay) {
     finals_[static_cast<int>(outcome)]++;
+    graph_.OnFailed(index);
+    CollectSkipped();
     return Verdict::kFinal;
   }
   retries_.push_back(Retry{index, attempt + 1, failures, now_ms + *delay, worker});
@@ -182,7 +192,7 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
 }
 
 bool Scheduler::Finished() const {
-  return next_fresh_ == task_count_ && running_.empty() && retries_.empty();
+  return graph_.Exhausted() && running_.empty() && retries_.empty();
 }
 
 std::uint64_t Scheduler::FinalTotal() const {

@@ -4,10 +4,12 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "outcome.h"
 #include "retry_policy.h"
+#include "task_graph.h"
 
 namespace jobrunner {
 
@@ -19,6 +21,9 @@ namespace jobrunner {
 // then sized so that its queue holds about kQueueTargetMs of work, growing by one per result seen:
 // tiny tasks travel hundreds at a time, long tasks are never parked behind one another while
 // another worker sits idle.
+//
+// Which fresh task comes next, and when a task may start at all, is the TaskGraph's to say
+// (dependencies and priorities); tasks it skips are final with outcome kSkipped.
 class Scheduler {
  public:
   static constexpr double kQueueTargetMs = 20.0;
@@ -54,11 +59,15 @@ class Scheduler {
     kInterrupted,  // stopped with the run; the task stays unfinished, for --resume
   };
 
+  // Tasks in index order, none depending on another.
   Scheduler(std::uint64_t task_count, Options options);
+  Scheduler(TaskGraph graph, Options options);
 
-  // For --resume: tasks marked in `settled` (indexed by task) are not run again; tasks in `prior`
-  // continue their attempt numbers and failure counts. Call before the first Assign.
-  void Resume(std::vector<bool> settled, std::unordered_map<std::uint64_t, Prior> prior);
+  // For --resume: tasks marked in `settled` (indexed by task) are not run again; those of them
+  // listed in `failed` failed for good, so the tasks that depend on them are skipped. Tasks in
+  // `prior` continue their attempt numbers and failure counts. Call before the first Assign.
+  void Resume(std::vector<bool> settled, std::unordered_map<std::uint64_t, Prior> prior,
+              std::vector<std::uint64_t> failed = {});
 
   void AddWorker(int worker, int slots);
 
@@ -70,6 +79,10 @@ class Scheduler {
   // An attempt ended. `retries` is the task's allowance; `duration_ms` feeds the prefetch size.
   Verdict OnResult(int worker, std::uint64_t index, int attempt, Outcome outcome, int retries,
                    double duration_ms, std::int64_t now_ms);
+
+  // Tasks skipped since the last call because a dependency failed for good; each is final, with
+  // outcome kSkipped.
+  std::vector<TaskGraph::Skip> TakeSkipped() { return std::exchange(skipped_, {}); }
 
   // Every task has a final outcome (settled earlier, or in this run).
   bool Finished() const;
@@ -119,15 +132,15 @@ class Scheduler {
   void GiveFresh(bool slots_only, std::vector<Assignment>& out);
   void Give(int worker, std::uint64_t index, int attempt, int failures, int failed_on,
             std::vector<Assignment>& out);
-  void SkipSettled();
+  void CollectSkipped();
   void BlameFailure(int failed_on, int succeeded_on);
   void UpdateSuspicion(Worker& worker);
   std::size_t InRotation() const { return workers_.size() - retired_.size(); }
 
   std::uint64_t task_count_;
   Options options_;
-  std::uint64_t next_fresh_ = 0;
-  std::vector<bool> settled_;  // empty unless resuming
+  TaskGraph graph_;
+  std::vector<TaskGraph::Skip> skipped_;  // not yet taken
   std::uint64_t settled_count_ = 0;
   std::unordered_map<std::uint64_t, Prior> prior_;
   std::map<int, Worker> workers_;

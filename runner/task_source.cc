@@ -97,28 +97,37 @@ void SortHashes(std::vector<std::uint64_t>& hashes) {
   }
 }
 
-// Calls visit(index, entry, id) for every task, in index order. The matrix values advance like
-// an odometer (last axis fastest), so each step converts only the digits that change.
+// Calls visit(local index, lookup) for every task of `entry`, in order. The matrix values advance
+// like an odometer (last axis fastest), so each step converts only the digits that change.
+void ForEachOf(const TaskEntry& entry,
+               const std::function<void(std::uint64_t, const TaskSource::Lookup&)>& visit) {
+  const std::size_t axes = entry.matrix.size();
+  std::vector<std::uint64_t> digits(axes, 0);
+  std::vector<std::string> values(axes);
+  for (std::size_t k = 0; k < axes; ++k) values[k] = entry.matrix[k].ValueAt(0);
+  const TaskSource::Lookup lookup = MakeLookup(entry, values, nullptr, nullptr);
+  const std::uint64_t size = entry.size();
+  for (std::uint64_t local = 0; local < size; ++local) {
+    visit(local, lookup);
+    for (std::size_t k = axes; k-- > 0;) {
+      const bool carry = ++digits[k] == entry.matrix[k].size();
+      if (carry) digits[k] = 0;
+      values[k] = entry.matrix[k].ValueAt(digits[k]);
+      if (!carry) break;
+    }
+  }
+}
+
+// Calls visit(index, entry, id) for every task, in index order.
 void ForEachId(
     const std::vector<TaskEntry>& entries,
     const std::function<void(std::uint64_t, const TaskEntry&, const std::string&)>& visit) {
   std::uint64_t index = 0;
   for (const TaskEntry& entry : entries) {
-    const std::size_t axes = entry.matrix.size();
-    std::vector<std::uint64_t> digits(axes, 0);
-    std::vector<std::string> values(axes);
-    for (std::size_t k = 0; k < axes; ++k) values[k] = entry.matrix[k].ValueAt(0);
-    const auto lookup = MakeLookup(entry, values, nullptr, nullptr);
-    const std::uint64_t size = entry.size();
-    for (std::uint64_t local = 0; local < size; ++local, ++index) {
-      visit(index, entry, entry.id.Render(lookup, /*shell_quote=*/false));
-      for (std::size_t k = axes; k-- > 0;) {
-        const bool carry = ++digits[k] == entry.matrix[k].size();
-        if (carry) digits[k] = 0;
-        values[k] = entry.matrix[k].ValueAt(digits[k]);
-        if (!carry) break;
-      }
-    }
+    ForEachOf(entry, [&](std::uint64_t local, const TaskSource::Lookup& lookup) {
+      visit(index + local, entry, entry.id.Render(lookup, /*shell_quote=*/false));
+    });
+    index += entry.size();
   }
 }
 
@@ -186,6 +195,13 @@ TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   spec.timeout_ms = entry.timeout_ms;
   spec.retries = entry.retries;
   return spec;
+}
+
+void TaskSource::ForEachTask(std::size_t entry,
+                             const std::function<void(std::uint64_t, const Lookup&)>& visit) const {
+  const std::uint64_t first = first_index_[entry];
+  ForEachOf(manifest_.entries[entry],
+            [&](std::uint64_t local, const Lookup& lookup) { visit(first + local, lookup); });
 }
 
 void TaskSource::CheckUniqueIds() const {

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "manifest.h"
@@ -35,6 +37,15 @@ class TaskSource {
 
   // Where task `index` was declared.
   const TaskEntry& EntryOf(std::uint64_t index) const;
+  std::uint64_t FirstIndexOf(std::size_t entry) const { return first_index_[entry]; }
+
+  // The value of a matrix name for one task.
+  using Lookup = std::function<std::string_view(std::string_view)>;
+  // Calls visit(index, lookup) for every task of entry `entry`, in index order; far cheaper per
+  // task than Id or Render, since the matrix values advance like an odometer. `lookup` knows
+  // the matrix names only.
+  void ForEachTask(std::size_t entry,
+                   const std::function<void(std::uint64_t, const Lookup&)>& visit) const;
 
  private:
   std::size_t EntryIndex(std::uint64_t index) const;

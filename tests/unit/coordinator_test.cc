@@ -232,6 +232,7 @@ TEST_CASE("A drain lets running tasks end, then kills them and exits 4 with the 
   CHECK(replayed.InFlight().empty());
   std::vector<bool> settled;
   std::unordered_map<std::uint64_t, Scheduler::Prior> prior;
-  replayed.ResumeState(false, settled, prior);
+  std::vector<std::uint64_t> failed;
+  replayed.ResumeState(false, settled, prior, failed);
   CHECK(std::count(settled.begin(), settled.end(), true) == 0);
 }

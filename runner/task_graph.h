@@ -1,0 +1,131 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <vector>
+
+namespace jobrunner {
+
+// Which tasks may start now, and in which order. Pure: tasks are indices, and results come in as
+// calls, so the scheduler consults it alike in a live run, on --resume and in tests.
+//
+// Tasks come in groups of consecutive indices (a manifest entry each), each with a priority.
+// A task is ready once every task it depends on has succeeded; among ready tasks the higher
+// priority goes first, and equal priorities keep index order. When a task fails for good, every
+// task that depends on it, directly or through others, is skipped.
+//
+// Cost: a group whose tasks depend on nothing is walked by a cursor, so without dependencies the
+// graph holds nothing per task (and without priorities it hands out 0, 1, 2, ... as before).
+// A group whose tasks have dependencies keeps 4 bytes and a bit per task, and each dependency
+// 16 bytes, so memory is proportional to the edges.
+class TaskGraph {
+ public:
+  // Consecutive tasks declared together: a manifest entry.
+  struct Group {
+    std::uint64_t size = 0;
+    int priority = 0;
+  };
+  // `task` may start only once `on` has succeeded: a task, or with `on_group`, every task of
+  // group `on` (one edge, however large the group).
+  struct Edge {
+    std::uint64_t task = 0;
+    std::uint64_t on = 0;
+    bool on_group = false;
+  };
+  // A task, or a whole group: one step of a dependency cycle.
+  struct Node {
+    std::uint64_t index = 0;
+    bool group = false;
+    bool operator==(const Node& o) const { return index == o.index && group == o.group; }
+  };
+  // A task that will not run because `cause`, one of its dependencies (a task, or a task of a
+  // group it depends on), failed for good or was skipped itself; `root` is the task that failed.
+  struct Skip {
+    std::uint64_t task = 0;
+    std::uint64_t cause = 0;
+    std::uint64_t root = 0;
+  };
+
+  // `task_count` tasks in one group, no dependencies: handed out in index order.
+  explicit TaskGraph(std::uint64_t task_count = 0);
+  // `groups` cover the tasks in index order. Edges naming a task or group out of range are
+  // ignored; duplicates count once. Check cycle() before use: a graph with a cycle never ends.
+  TaskGraph(std::vector<Group> groups, std::vector<Edge> edges);
+
+  // Empty when the dependencies form no cycle; otherwise the nodes of one cycle, each depending
+  // on the next and the last on the first.
+  const std::vector<Node>& cycle() const { return cycle_; }
+
+  std::uint64_t task_count() const { return task_count_; }
+  std::size_t group_count() const { return groups_.size(); }
+  std::uint64_t GroupOf(std::uint64_t task) const;
+
+  // For --resume, before the first Next: tasks marked in `settled` are never handed out; those
+  // among them that are listed in `failed` (failed for good) skip their dependents, the others
+  // count as succeeded.
+  void Resume(std::vector<bool> settled, std::vector<std::uint64_t> failed);
+
+  // Takes the best ready task, or nullopt when none is ready now.
+  std::optional<std::uint64_t> Next();
+  // Every task has been handed out, skipped or settled: nothing is left to wait for.
+  bool Exhausted() const {
+    return cursor_group_ == order_.size() && ready_.empty() && waiting_ == 0;
+  }
+
+  // A task handed out by Next ended for good.
+  void OnSucceeded(std::uint64_t task);
+  void OnFailed(std::uint64_t task);
+  // The tasks skipped since the last call, in the order they were skipped.
+  std::vector<Skip> TakeSkipped();
+
+ private:
+  struct Ready {
+    int priority = 0;
+    std::uint64_t task = 0;
+    // std::priority_queue puts the greatest on top: higher priority, then lower index.
+    bool operator<(const Ready& o) const {
+      return priority != o.priority ? priority < o.priority : task > o.task;
+    }
+  };
+  static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+
+  std::uint64_t First(std::uint64_t group) const { return first_[group]; }
+  std::uint64_t End(std::uint64_t group) const { return first_[group + 1]; }
+  bool Settled(std::uint64_t task) const { return !settled_.empty() && settled_[task]; }
+  // Position in the per-task arrays of a task of a group with dependencies.
+  std::uint64_t Slot(std::uint64_t task) const;
+  std::uint64_t GroupKey(std::uint64_t group) const { return task_count_ + group; }
+  void AddOutEdges(std::uint64_t key, std::vector<std::uint64_t>& out) const;
+  void FindCycle(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& in_edges,
+                 const std::vector<std::uint32_t>& unmet,
+                 const std::vector<std::uint64_t>& group_unmet);
+  void Release(std::uint64_t task);
+  void Decrement(std::uint64_t task);
+  void AdvanceCursor();
+
+  std::uint64_t task_count_ = 0;
+  std::vector<Group> groups_;
+  std::vector<std::uint64_t> first_;  // first task of each group, then task_count_
+  // Groups whose tasks depend on nothing, by priority (stable), walked by the cursor.
+  std::vector<std::uint64_t> order_;
+  std::size_t cursor_group_ = 0;  // position in order_
+  std::uint64_t cursor_task_ = 0;
+  std::priority_queue<Ready> ready_;  // tasks whose dependencies all succeeded
+
+  // Per group: where its tasks start in pending_/skipped_ (kNone: its tasks depend on nothing).
+  std::vector<std::uint64_t> slot_base_;
+  std::vector<std::uint32_t> pending_;  // dependencies not yet succeeded
+  std::vector<bool> skipped_;
+  std::uint64_t waiting_ = 0;  // tasks with dependencies not yet ready, skipped or settled
+  // (dependency key, dependent task), sorted: a key is a task index, or GroupKey(g).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> out_;
+  std::vector<bool> group_target_;                // some task depends on the whole group
+  std::vector<std::uint64_t> group_unsucceeded_;  // of target groups: tasks not yet succeeded
+  std::vector<bool> group_failed_;
+  std::vector<bool> settled_;  // empty unless resuming
+  std::vector<Skip> skipped_out_;
+  std::vector<Node> cycle_;
+};
+
+}  // namespace jobrunner
