@@ -97,13 +97,24 @@ void Coordinator::OnHello(int from, const std::string& payload) {
                   ": run the same jobrunner build on every node");
     return;
   }
-  workers_[from] = WorkerInfo{hello.rank, hello.host, std::max(1, hello.cores)};
+  const int rank = hello.rank;
+  const std::string host = hello.host;
+  const int cores = std::max(1, hello.cores);
+  workers_[from] = WorkerInfo{std::move(hello), rank, host, cores, {}};
 }
 
 void Coordinator::WelcomeWorkers() {
+  // A node's cores, memory and GPUs are shared among the worker ranks on it.
   std::map<std::string, int> per_host;
-  for (const auto& [from, w] : workers_) per_host[w.host]++;
+  std::vector<GpuReport> gpu_reports;
   for (const auto& [from, w] : workers_) {
+    per_host[w.host]++;
+    gpu_reports.push_back(GpuReport{w.host, w.hello.gpus, w.hello.gpus_per_worker});
+  }
+  const std::vector<std::vector<std::string>> gpus = GpusPerWorker(gpu_reports);
+  std::size_t i = 0;
+  for (auto& [from, w] : workers_) {
+    w.gpu_ids = gpus[i++];
     Welcome welcome;
     welcome.slots = options_.slots > 0 ? options_.slots : std::max(1, w.cores / per_host[w.host]);
     welcome.run_dir = options_.run_dir;
@@ -111,13 +122,34 @@ void Coordinator::WelcomeWorkers() {
     welcome.kill_grace_ms = options_.kill_grace_ms;
     welcome.plugins = options_.plugins;
     transport_.Send(from, welcome);
-    scheduler_.AddWorker(from, welcome.slots);
+    WorkerCapacity capacity;
+    capacity.cores = welcome.slots;
+    capacity.gpus = static_cast<int>(w.gpu_ids.size());
+    capacity.memory = w.hello.memory / static_cast<std::uint64_t>(per_host[w.host]);
+    capacity.tags = w.hello.tags;
+    capacity.tags.push_back(NodeTag(w.host));
+    scheduler_.AddWorker(from, capacity);
     reporter_.Verbose("worker rank " + std::to_string(w.rank) + " on " + w.host + ": " +
-                      std::to_string(welcome.slots) + " slots");
+                      std::to_string(welcome.slots) + " slots; " + DescribeCapacity(capacity));
   }
   Record(RunStartedRecord{static_cast<std::uint64_t>(UnixMs()), options_.run_number,
                           static_cast<std::uint32_t>(workers_.size())});
   phase_ = Phase::kRunning;
+  CheckEveryTaskFits();
+}
+
+void Coordinator::CheckEveryTaskFits() {
+  const std::optional<std::size_t> group = scheduler_.GroupFittingNowhere();
+  if (!group || *group >= source_.manifest().entries.size()) return;
+  const TaskEntry& entry = source_.manifest().entries[*group];
+  const std::uint64_t first = source_.FirstIndexOf(*group);
+  const std::string id = source_.Id(first);
+  std::optional<std::string> why =
+      WhyNoWorkerFits(scheduler_.NeedsOf(*group), scheduler_.Capacities());
+  const SourcePos& pos = entry.pos;
+  Finish(kExitUsage, pos.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +
+                         ": task " + id + (entry.size() > 1 ? " (and the rest of its entry)" : "") +
+                         " can never run: " + why.value_or("no worker can hold it"));
 }
 
 void Coordinator::OnResults(int from, const std::string& payload) {
@@ -214,6 +246,8 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
     Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt),
                                 workers_[a.worker].rank});
     TaskSpec task = source_.Render(a.index, a.attempt);
+    for (int g : a.gpus)
+      task.gpus.push_back(workers_[a.worker].gpu_ids[static_cast<std::size_t>(g)]);
     if (!task.kind.empty()) {
       if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
         // Arguments this kind cannot take (a matrix value that is not a number, say): the

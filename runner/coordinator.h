@@ -33,6 +33,8 @@ struct RunOptions {
 };
 
 // The coordinator's exit statuses beyond 0 (all succeeded) and 1 (some failed).
+inline constexpr int kExitUsage = 2;        // a manifest or usage error, such as a task too big
+                                            // for every worker: nothing ran
 inline constexpr int kExitInterrupted = 4;  // stopped early; --resume continues
 
 // Rank 0: waits for every worker's Hello, tells each how many slots to run, then hands out tasks
@@ -69,9 +71,11 @@ class Coordinator {
  private:
   enum class Phase { kGreeting, kRunning, kDraining, kStopping, kFinished };
   struct WorkerInfo {
+    Hello hello;
     int rank = 0;
     std::string host;
     int cores = 1;
+    std::vector<std::string> gpu_ids;  // the GPUs its tasks may be given (see GpusPerWorker)
   };
 
   void OnHello(int from, const std::string& payload);
@@ -81,6 +85,8 @@ class Coordinator {
   void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);
   void ReportTrouble(const std::string& what);
   void WelcomeWorkers();
+  // Ends the run (exit 2) when a task fits on no worker at all, rather than let it wait forever.
+  void CheckEveryTaskFits();
   void Dispatch(std::int64_t now_ms);
   void RecordSkipped();
   void AdvanceDrain();

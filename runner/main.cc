@@ -17,6 +17,7 @@
 #include "orphan_guard.h"
 #include "ranks.h"
 #include "reporter.h"
+#include "resources.h"
 #include "task_graph_builder.h"
 #include "task_source.h"
 #include "transport.h"
@@ -40,6 +41,7 @@ struct Flags {
   std::string retry_backoff = "200ms";
   std::string drain_grace = "60s";
   std::string time_limit;
+  std::string worker_tags;
   std::string progress = "auto";
   bool no_journal = false;
   bool quiet = false;
@@ -90,6 +92,15 @@ bool Complete(Flags& flags) {
     std::int64_t limit = 0;
     if (!ParseDurationFlag("--time-limit", flags.time_limit, limit)) return false;
     flags.settings.time_limit_ms = limit;
+  }
+  if (!flags.worker_tags.empty()) {
+    std::string error;
+    std::optional<std::vector<std::string>> tags = ParseTagList(flags.worker_tags, error);
+    if (!tags) {
+      UsageError("--worker-tags: " + error);
+      return false;
+    }
+    flags.settings.worker.tags = std::move(*tags);
   }
   flags.settings.journal = !flags.no_journal;
   if (!flags.settings.resume_dir.empty() && (flags.no_journal || !flags.settings.out.empty())) {
@@ -151,7 +162,8 @@ int Run(const Flags& flags) {
       Reporter reporter(ToProgressMode(flags.progress), verbosity);
       return RunCoordinatorRank(*transport, flags.settings, reporter);
     }
-    return RunWorkerRank(*transport, rank, flags.settings.options.kill_grace_ms);
+    return RunWorkerRank(*transport, rank, flags.settings.options.kill_grace_ms,
+                         flags.settings.worker);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jobrunner: internal error on rank %d: %s\n", rank, e.what());
     std::fflush(stderr);
@@ -193,6 +205,13 @@ int main(int argc, char** argv) {
                  "Tasks each worker rank runs at once (default: cores of its node divided by the "
                  "worker ranks on it)")
       ->check(CLI::Range(1, 4096));
+  app.add_option("--worker-tags", flags.worker_tags,
+                 "Tags of this process's workers, comma-separated, which tasks' tags: must "
+                 "match (each worker also has node:<its host name>)");
+  app.add_option("--gpus-per-worker", s.worker.gpus_per_worker,
+                 "GPUs each worker rank has, instead of its node's CUDA_VISIBLE_DEVICES: the "
+                 "workers of a host get ids 0..N-1, N..2N-1, ...")
+      ->check(CLI::Range(0, 1024));
   app.add_option("--max-output", flags.max_output,
                  "Cap on each task's stdout and on its stderr, per attempt (default: 100M)");
   app.add_option("--kill-grace", flags.kill_grace,

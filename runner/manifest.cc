@@ -23,6 +23,9 @@ std::string FormatError(const SourcePos& pos, const std::string& message) {
 }
 
 constexpr int kMaxRetries = 100;
+// As many as --slots allows a worker.
+constexpr int kMaxCores = 4096;
+constexpr int kMaxGpus = 1024;
 
 // A template together with where it came from, kept until its placeholders have been checked
 // against the matrix of every task it applies to (defaults apply to many).
@@ -134,10 +137,10 @@ class Parser {
   }
 
   TaskEntry ParseTask(const LocatedNode& node, const Defaults& defaults) const {
-    const std::vector<MapField> fields =
-        in_.Fields(node, "task", "a map with id and command (or kind)",
-                   {"id", "command", "kind", "args", "isolate", "gather", "matrix", "cwd",
-                    "timeout", "retries", "env", "depends_on", "priority"});
+    const std::vector<MapField> fields = in_.Fields(
+        node, "task", "a map with id and command (or kind)",
+        {"id", "command", "kind", "args", "isolate", "gather", "matrix", "cwd", "timeout",
+         "retries", "env", "depends_on", "priority", "cores", "gpus", "memory", "node", "tags"});
     TaskEntry entry;
     entry.pos = node.pos;
     // First, since every template of the entry is checked against it.
@@ -202,6 +205,7 @@ class Parser {
     if (const MapField* field = FindField(fields, "priority")) {
       entry.priority = ParsePriority(field->value);
     }
+    ParseNeeds(fields, entry);
 
     entry.size();  // throws now, rather than later, if the matrix is too large to count
     return entry;
@@ -216,6 +220,60 @@ class Parser {
       if (id.tmpl.parts().empty()) FailAt(element.pos, "empty task id in depends_on");
       entry.depends_on.emplace_back(id.tmpl, id.pos);
     }
+  }
+
+  void ParseNeeds(const std::vector<MapField>& fields, TaskEntry& entry) const {
+    ResourceNeeds& needs = entry.needs;
+    if (const MapField* field = FindField(fields, "cores")) {
+      needs.cores = ParseCount(field->value, "cores", 1, kMaxCores);
+    }
+    if (const MapField* field = FindField(fields, "gpus")) {
+      needs.gpus = ParseCount(field->value, "gpus", 0, kMaxGpus);
+      // CUDA_VISIBLE_DEVICES is set per process: threads of the worker cannot each have theirs.
+      if (needs.gpus > 0 && !entry.kind.empty() && !entry.isolate) {
+        FailAt(field->key_pos,
+               "gpus needs a command, or a kind with isolate: true; an in-process kind cannot be "
+               "given its own CUDA_VISIBLE_DEVICES");
+      }
+    }
+    if (const MapField* field = FindField(fields, "memory")) {
+      const std::string text = in_.Scalar(field->value, "memory", "a size like 512M or 8G");
+      const std::optional<std::uint64_t> bytes = ParseByteSize(text);
+      if (!bytes) {
+        FailAt(field->value.pos, "bad size '" + text +
+                                     "' for memory: expected a number with an "
+                                     "optional unit, like 512M, 8G or 1T");
+      }
+      needs.memory = *bytes;
+    }
+    if (const MapField* field = FindField(fields, "tags")) {
+      for (const LocatedNode& element : in_.Sequence(field->value, "tags", "a list of tags")) {
+        needs.tags.push_back(ParseTag(element, "tag"));
+      }
+    }
+    if (const MapField* field = FindField(fields, "node")) {
+      needs.tags.push_back(NodeTag(ParseTag(field->value, "node")));
+    }
+  }
+
+  // A worker's tags come from --worker-tags a,b: a tag with a comma or space would match none.
+  std::string ParseTag(const LocatedNode& node, const std::string& label) const {
+    const std::string text = in_.Scalar(node, label, label == "node" ? "a host name" : "a tag");
+    if (text.empty() || text.find_first_of(", \t") != std::string::npos) {
+      FailAt(node.pos, "bad " + label + " '" + text +
+                           "'; expected a non-empty name without commas or spaces");
+    }
+    return text;
+  }
+
+  int ParseCount(const LocatedNode& node, const std::string& label, int min, int max) const {
+    const std::string expected =
+        "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    const std::int64_t n = in_.Integer(node, label, expected);
+    if (n < min || n > max) {
+      FailAt(node.pos, label + " " + std::to_string(n) + " is out of range; expected " + expected);
+    }
+    return static_cast<int>(n);
   }
 
   int ParsePriority(const LocatedNode& node) const {

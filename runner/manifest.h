@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "resources.h"
 #include "template.h"
 
 namespace jobrunner {
@@ -85,6 +86,8 @@ struct TaskEntry {
   // Resolved into task indices by BuildTaskGraph (task_graph_builder.h), which needs expansion.
   std::vector<std::pair<Template, SourcePos>> depends_on;
   int priority = 0;  // among ready tasks, higher first
+  // `cores:`, `gpus:`, `memory:`, `node:` and `tags:`: where the scheduler may place each task.
+  ResourceNeeds needs;
 
   std::uint64_t size() const;  // product of the axis sizes; 1 without a matrix
 };

@@ -65,6 +65,35 @@ cpu_set_t AllowedCpus() {
   return set;
 }
 
+// The cgroup memory limits that apply to this process, as /proc/self/cgroup names them.
+std::vector<std::string> MemoryLimitFiles() {
+  std::vector<std::string> files;
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (controllers.empty()) {
+      files.push_back("/sys/fs/cgroup" + path + "/memory.max");
+    } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+      files.push_back("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes");
+    }
+  }
+  return files;
+}
+
+std::uint64_t MemTotal() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  std::uint64_t kib = 0;
+  while (in >> key >> kib) {
+    if (key == "MemTotal:") return kib * 1024;
+    in.ignore(256, '\n');
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::string HostName() {
@@ -77,6 +106,17 @@ int UsableCores() {
   cpu_set_t set = AllowedCpus();
   int n = CPU_COUNT(&set);
   return n > 0 ? n : 1;
+}
+
+std::uint64_t UsableMemory() {
+  std::uint64_t memory = MemTotal();
+  for (const std::string& path : MemoryLimitFiles()) {
+    std::ifstream in(path);
+    std::uint64_t limit = 0;
+    // "max" (v2) does not parse, and v1's "no limit" is a huge number: both leave MemTotal.
+    if (in >> limit && limit > 0 && (memory == 0 || limit < memory)) memory = limit;
+  }
+  return memory;
 }
 
 void ReleaseCpuBinding() {

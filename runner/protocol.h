@@ -20,7 +20,7 @@
 
 namespace jobrunner {
 
-inline constexpr int kProtocolVersion = 2;
+inline constexpr int kProtocolVersion = 3;
 
 enum class Tag : int { kHello = 1, kWelcome, kTaskBatch, kResultBatch, kDrain, kShutdown };
 
@@ -30,10 +30,15 @@ struct Hello {
   std::string host;
   int pid = 0;
   int cores = 0;  // CPUs this rank may use on its node
+  // What the rank's node offers; the coordinator shares it among the worker ranks of one host.
+  std::uint64_t memory = 0;       // bytes: MemTotal, or the cgroup's limit when lower
+  std::vector<std::string> gpus;  // CUDA_VISIBLE_DEVICES of the node
+  int gpus_per_worker = 0;        // --gpus-per-worker, which replaces `gpus` when given
+  std::vector<std::string> tags;  // --worker-tags
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& protocol_version& rank& host& pid& cores;
+    ar& protocol_version& rank& host& pid& cores& memory& gpus& gpus_per_worker& tags;
   }
 };
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -36,13 +37,27 @@ void WriteFile(const std::string& path, const std::string& text) {
   if (!out.flush()) throw std::runtime_error("cannot write " + path);
 }
 
-Hello LocalHello(int rank) {
+Hello LocalHello(int rank, const WorkerSettings& settings) {
   Hello hello;
   hello.rank = rank;
   hello.host = HostName();
   hello.pid = static_cast<int>(getpid());
   hello.cores = UsableCores();
+  hello.memory = UsableMemory();
+  if (settings.gpus_per_worker == 0) {
+    const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+    if (visible != nullptr) hello.gpus = ParseVisibleDevices(visible);
+  }
+  hello.gpus_per_worker = settings.gpus_per_worker;
+  hello.tags = settings.tags;
   return hello;
+}
+
+// What each manifest entry (a TaskGraph group) asks of the worker that runs it.
+std::vector<ResourceNeeds> NeedsOf(const TaskSource& source) {
+  std::vector<ResourceNeeds> needs;
+  for (const TaskEntry& entry : source.manifest().entries) needs.push_back(entry.needs);
+  return needs;
 }
 
 // Drives the coordinator through signals: the first asks for a drain, a stop ends it at once.
@@ -97,14 +112,14 @@ int CoordinateWorkers(Transport& transport, const TaskSource& source, const Kind
 // wait for its children is the loop's only wait.
 int RunLocally(const TaskSource& source, const KindRegistry& kinds, ResultsWriter& results,
                Reporter& reporter, JournalWriter* journal, RunLedger& ledger, RunOptions options,
-               Scheduler scheduler) {
+               Scheduler scheduler, const WorkerSettings& worker_settings) {
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
   std::unique_ptr<OrphanGuard> guard = StartOrphanGuard(0);
   std::unique_ptr<ProcessSet> processes =
       MakePosixProcessSet(milliseconds(options.kill_grace_ms), guard.get());
   Coordinator coordinator(*coordinator_end, source, kinds, results, reporter, journal, ledger,
                           std::move(options), std::move(scheduler));
-  Worker worker(*worker_end, *processes, LocalHello(0), DrainSignal);
+  Worker worker(*worker_end, *processes, LocalHello(0, worker_settings), DrainSignal);
   bool worker_done = false;
   while (!worker_done) {
     milliseconds wait = coordinator.Step();
@@ -162,6 +177,7 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
     kinds.emplace(LoadKinds(settings.plugins, *source, options.plugins));
     ledger.emplace(source->size());
     scheduler = Scheduler(BuildTaskGraph(*source), options.scheduler);
+    scheduler.SetNeeds(NeedsOf(*source));
     if (settings.resume_dir.empty()) {
       options.run_dir = CreateRunDir(settings.out, settings.name, settings.manifest);
       lock.emplace(options.run_dir);
@@ -215,7 +231,7 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
                  ? CoordinateWorkers(transport, *source, *kinds, *results, reporter, journal_ptr,
                                      *ledger, std::move(options), std::move(scheduler))
                  : RunLocally(*source, *kinds, *results, reporter, journal_ptr, *ledger,
-                              std::move(options), std::move(scheduler));
+                              std::move(options), std::move(scheduler), settings.worker);
   } catch (const JournalError& e) {
     // The journal is intact up to its last good record, so the run can go on once the disk
     // has room again.
@@ -236,14 +252,15 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
   return status;
 }
 
-int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms) {
+int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms,
+                  const WorkerSettings& settings) {
   ReleaseCpuBinding();
   std::unique_ptr<OrphanGuard> guard = StartOrphanGuard(rank);
   // The set exists before the Welcome arrives, so it takes the grace from the command line,
   // which every rank parses alike.
   std::unique_ptr<ProcessSet> processes =
       MakePosixProcessSet(milliseconds(kill_grace_ms), guard.get());
-  Worker worker(transport, *processes, LocalHello(rank), DrainSignal);
+  Worker worker(transport, *processes, LocalHello(rank, settings), DrainSignal);
   while (!worker.Step(milliseconds(10))) {
     // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.
     if (PendingInterrupt() == InterruptRequest::kStop) {

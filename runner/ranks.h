@@ -12,8 +12,14 @@
 
 namespace jobrunner {
 
-inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInternal = 3;
+
+// What a worker rank says of itself beyond what it finds on its node (every rank parses the same
+// command line, or its own part of an MPMD one).
+struct WorkerSettings {
+  std::vector<std::string> tags;  // --worker-tags
+  int gpus_per_worker = 0;        // --gpus-per-worker; 0: the node's CUDA_VISIBLE_DEVICES
+};
 
 // Everything rank 0 needs to start or resume a run, from the command line.
 struct RunSettings {
@@ -26,6 +32,7 @@ struct RunSettings {
   bool journal = true;                        // --no-journal turns it off
   std::optional<std::int64_t> time_limit_ms;  // --time-limit
   std::vector<std::string> plugins;           // --plugin, as given
+  WorkerSettings worker;
   RunOptions options;
 };
 
@@ -41,6 +48,7 @@ KindRegistry LoadKinds(const std::vector<std::string>& flag_plugins, const TaskS
                        std::vector<std::string>& plugins);
 
 // A worker rank's life: run tasks until the coordinator says Shutdown; return the status it sent.
-int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms);
+int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms,
+                  const WorkerSettings& settings);
 
 }  // namespace jobrunner

@@ -33,13 +33,59 @@ void Scheduler::CollectSkipped() {
   skipped_.insert(skipped_.end(), skipped.begin(), skipped.end());
 }
 
-void Scheduler::AddWorker(int worker, int slots) { workers_[worker].slots = std::max(1, slots); }
+void Scheduler::SetNeeds(std::vector<ResourceNeeds> needs) {
+  const bool any =
+      std::any_of(needs.begin(), needs.end(), [](const ResourceNeeds& n) { return !n.Default(); });
+  needs_.clear();
+  if (!any) return;  // every task takes one slot: the plain path, with no per-task lookups
+  needs_ = std::move(needs);
+  needs_.resize(std::max<std::size_t>(needs_.size(), graph_.group_count()));
+}
 
-int Scheduler::Room(const Worker& w, bool slots_only) const {
-  if (w.retired) return 0;
+const ResourceNeeds& Scheduler::NeedsOf(std::size_t group) const {
+  static const ResourceNeeds kNothing;
+  return group < needs_.size() ? needs_[group] : kNothing;
+}
+
+void Scheduler::AddWorker(int worker, int slots) {
+  WorkerCapacity capacity;
+  capacity.cores = slots;
+  AddWorker(worker, capacity);
+}
+
+void Scheduler::AddWorker(int worker, const WorkerCapacity& capacity) {
+  Worker& w = workers_[worker];
+  w.slots = std::max(1, capacity.cores);
+  w.capacity = capacity;
+  w.capacity.cores = w.slots;
+  w.gpu_busy.assign(static_cast<std::size_t>(std::max(0, capacity.gpus)), false);
+}
+
+std::optional<std::size_t> Scheduler::GroupFittingNowhere() const {
+  for (std::size_t g = 0; g < needs_.size(); ++g) {
+    if (needs_[g].Default()) continue;
+    const bool fits = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+      return CouldHold(w.second.capacity, needs_[g]);
+    });
+    if (!fits) return g;
+  }
+  return std::nullopt;
+}
+
+std::vector<WorkerCapacity> Scheduler::Capacities() const {
+  std::vector<WorkerCapacity> out;
+  for (const auto& [id, w] : workers_) out.push_back(w.capacity);
+  return out;
+}
+
+bool Scheduler::Blocked(const Worker& w) const {
   // A suspended worker waits for its verdict, unless every worker in rotation is suspended (then
   // the tasks are more likely at fault than the workers, and waiting would stall the run).
-  if (w.suspended && suspended_count_ < InRotation()) return 0;
+  return w.retired || (w.suspended && suspended_count_ < InRotation());
+}
+
+int Scheduler::Room(const Worker& w, bool slots_only) const {
+  if (Blocked(w)) return 0;
   int prefetch = 0;
   // Judged by the longer of the running mean and the latest task, so that one long task stops
   // the queueing at once; and never deeper than the results seen so far, so that one quick first
@@ -50,14 +96,16 @@ int Scheduler::Room(const Worker& w, bool slots_only) const {
     prefetch = static_cast<int>(std::min<double>(
         {wanted, static_cast<double>(options_.max_prefetch), static_cast<double>(w.samples)}));
   }
-  return std::max(0, w.slots + prefetch - w.in_flight);
+  return std::max(0, w.slots + prefetch - w.used_cores);
 }
 
 void Scheduler::Give(int worker, std::uint64_t index, int attempt, int failures, int failed_on,
                      std::vector<Assignment>& out) {
-  workers_[worker].in_flight++;
-  running_[index] = InFlight{worker, attempt, failures, failed_on};
-  out.push_back(Assignment{worker, index, attempt});
+  Worker& w = workers_[worker];
+  w.in_flight++;
+  w.used_cores++;
+  running_[index] = InFlight{worker, attempt, failures, failed_on, 1, 0, {}};
+  out.push_back(Assignment{worker, index, attempt, {}});
 }
 
 void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<Assignment>& out) {
@@ -106,6 +154,7 @@ void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
 }
 
 std::vector<Scheduler::Assignment> Scheduler::Assign(std::int64_t now_ms) {
+  if (!needs_.empty()) return AssignWithNeeds(now_ms);
   std::vector<Assignment> out;
   for (bool slots_only : {true, false}) {
     GiveRetries(now_ms, slots_only, out);
@@ -122,6 +171,7 @@ void Scheduler::BlameFailure(int failed_on, int succeeded_on) {
   if (InRotation() <= 1) return;  // the last worker keeps working, whatever its record
   it->second.retired = true;
   retired_.push_back(failed_on);
+  ReleaseReservation(failed_on);
   UpdateSuspicion(it->second);
 }
 
@@ -144,10 +194,13 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
   if (it == running_.end() || it->second.worker != worker || it->second.attempt != attempt) {
     return Verdict::kIgnored;
   }
-  InFlight task = it->second;
+  InFlight task = std::move(it->second);
   running_.erase(it);
   Worker& w = workers_[worker];
   w.in_flight--;
+  w.used_cores -= task.cores;
+  w.used_memory -= task.memory;
+  for (int g : task.gpus) w.gpu_busy[static_cast<std::size_t>(g)] = false;
   if (outcome == Outcome::kInterrupted) {
     interrupted_++;
     return Verdict::kInterrupted;
@@ -192,7 +245,179 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
 }
 
 bool Scheduler::Finished() const {
-  return graph_.Exhausted() && running_.empty() && retries_.empty();
+  return graph_.Exhausted() && running_.empty() && retries_.empty() && held_.empty();
+}
+
+// ---- Resources --------------------------------------------------------------------------------
+
+bool Scheduler::FitsNow(const Worker& w, const Hold& hold, bool slots_only) const {
+  const ResourceNeeds& needs = NeedsOf(hold.group);
+  const bool reserved = w.reserved_for != kNoTask && w.reserved_for != hold.index;
+  if (needs.Plain() && !reserved) return Room(w, slots_only) > 0;
+  if (Blocked(w)) return false;
+  static const ResourceNeeds kNothing;
+  const ResourceNeeds& aside = reserved ? NeedsOf(w.reserved_group) : kNothing;
+  const int aside_cores = reserved ? aside.Cores() : 0;
+  if (w.used_cores + aside_cores + needs.Cores() > w.slots) return false;
+  if (needs.memory > 0 && w.used_memory + aside.memory + needs.memory > w.capacity.memory) {
+    return false;
+  }
+  if (needs.gpus == 0) return true;
+  const auto free = std::count(w.gpu_busy.begin(), w.gpu_busy.end(), false);
+  return free >= aside.gpus + needs.gpus;
+}
+
+bool Scheduler::RoomForFresh(const Worker& w, bool slots_only) const {
+  if (w.reserved_for == kNoTask) return Room(w, slots_only) > 0;
+  return !slots_only ? false
+                     : !Blocked(w) && w.used_cores + NeedsOf(w.reserved_group).Cores() < w.slots;
+}
+
+bool Scheduler::OtherWorkerCouldHold(const Hold& hold) const {
+  const ResourceNeeds& needs = NeedsOf(hold.group);
+  return std::any_of(workers_.begin(), workers_.end(), [&](const auto& entry) {
+    return entry.first != hold.failed_on && !entry.second.retired &&
+           CouldHold(entry.second.capacity, needs);
+  });
+}
+
+bool Scheduler::MayTake(int id, const Worker& w, const Hold& hold) const {
+  if (w.retired) return false;
+  if (!CouldHold(w.capacity, NeedsOf(hold.group))) return false;
+  // A retry goes to another worker than the one it failed on, as long as another could run it.
+  return id != hold.failed_on || !OtherWorkerCouldHold(hold);
+}
+
+int Scheduler::FindPlace(const Hold& hold, bool slots_only) const {
+  for (const auto& [id, w] : workers_) {
+    if (MayTake(id, w, hold) && FitsNow(w, hold, slots_only)) return id;
+  }
+  return -1;
+}
+
+void Scheduler::Reserve(Hold& hold) {
+  int chosen = -1;
+  int most_free = -1;
+  for (const auto& [id, w] : workers_) {
+    if (w.reserved_for != kNoTask || Blocked(w) || !MayTake(id, w, hold)) continue;
+    if (w.slots - w.used_cores > most_free) {
+      most_free = w.slots - w.used_cores;
+      chosen = id;
+    }
+  }
+  hold.reserved = chosen;
+  if (chosen < 0) return;
+  workers_[chosen].reserved_for = hold.index;
+  workers_[chosen].reserved_group = hold.group;
+}
+
+void Scheduler::ReleaseReservation(int worker) {
+  auto it = workers_.find(worker);
+  if (it == workers_.end() || it->second.reserved_for == kNoTask) return;
+  it->second.reserved_for = kNoTask;
+  for (Hold& hold : held_) {
+    if (hold.reserved == worker) hold.reserved = -1;
+  }
+}
+
+void Scheduler::GiveHold(int worker, const Hold& hold, std::vector<Assignment>& out) {
+  if (hold.reserved >= 0 && workers_[hold.reserved].reserved_for == hold.index) {
+    workers_[hold.reserved].reserved_for = kNoTask;
+  }
+  const ResourceNeeds& needs = NeedsOf(hold.group);
+  Worker& w = workers_[worker];
+  InFlight task{worker, hold.attempt, hold.failures, hold.failed_on, needs.Cores(), needs.memory,
+                {}};
+  for (std::size_t g = 0; g < w.gpu_busy.size() && task.gpus.size() < std::size_t(needs.gpus);
+       ++g) {
+    if (w.gpu_busy[g]) continue;
+    w.gpu_busy[g] = true;
+    task.gpus.push_back(static_cast<int>(g));
+  }
+  w.in_flight++;
+  w.used_cores += task.cores;
+  w.used_memory += task.memory;
+  out.push_back(Assignment{worker, hold.index, hold.attempt, task.gpus});
+  running_[hold.index] = std::move(task);
+}
+
+bool Scheduler::PlaceOrHold(Hold hold, bool slots_only, std::vector<Assignment>& out) {
+  const int worker = FindPlace(hold, slots_only);
+  if (worker >= 0) {
+    GiveHold(worker, hold, out);
+    return true;
+  }
+  Reserve(hold);
+  held_.push_back(hold);
+  return false;
+}
+
+void Scheduler::PlaceHeld(bool slots_only, std::vector<Assignment>& out) {
+  // A first attempt with no reservation can go only where an earlier task of its group (same
+  // needs) could have gone: once one found neither a place nor a worker to reserve, the others
+  // of its group need not be tried this round.
+  std::vector<bool> stuck(needs_.size(), false);
+  for (auto it = held_.begin(); it != held_.end();) {
+    Hold& hold = *it;
+    if (hold.reserved < 0 && hold.failed_on < 0 && stuck[hold.group]) {
+      ++it;
+      continue;
+    }
+    const int worker = FindPlace(hold, slots_only);
+    if (worker >= 0) {
+      GiveHold(worker, hold, out);
+      it = held_.erase(it);
+      continue;
+    }
+    if (hold.reserved < 0) Reserve(hold);
+    if (hold.reserved < 0 && hold.failed_on < 0) stuck[hold.group] = true;
+    ++it;
+  }
+}
+
+void Scheduler::PullFresh(bool slots_only, std::vector<Assignment>& out) {
+  // Fresh tasks are taken only while some worker has room, each placed where it fits (first fit,
+  // in rank order) or held.
+  for (auto& [id, w] : workers_) {
+    while (held_.size() < kMaxHeld && RoomForFresh(w, slots_only)) {
+      const std::optional<std::uint64_t> next = graph_.Next();
+      if (!next) return;
+      Hold hold;
+      hold.index = *next;
+      hold.group = static_cast<std::size_t>(graph_.GroupOf(*next));
+      auto prior = prior_.find(*next);
+      if (prior != prior_.end()) {
+        hold.attempt = prior->second.last_attempt + 1;
+        hold.failures = prior->second.failures;
+        prior_.erase(prior);
+      }
+      PlaceOrHold(hold, slots_only, out);
+    }
+  }
+}
+
+std::vector<Scheduler::Assignment> Scheduler::AssignWithNeeds(std::int64_t now_ms) {
+  std::vector<Assignment> out;
+  // Due retries first, as on the plain path.
+  for (auto it = retries_.begin(); it != retries_.end();) {
+    if (it->due_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    Hold hold;
+    hold.index = it->index;
+    hold.attempt = it->attempt;
+    hold.failures = it->failures;
+    hold.failed_on = it->failed_on;
+    hold.group = static_cast<std::size_t>(graph_.GroupOf(it->index));
+    it = retries_.erase(it);
+    PlaceOrHold(hold, /*slots_only=*/true, out);
+  }
+  for (bool slots_only : {true, false}) {
+    PlaceHeld(slots_only, out);
+    PullFresh(slots_only, out);
+  }
+  return out;
 }
 
 std::uint64_t Scheduler::FinalTotal() const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "outcome.h"
+#include "resources.h"
 #include "retry_policy.h"
 #include "task_graph.h"
 
@@ -24,10 +26,25 @@ namespace jobrunner {
 //
 // Which fresh task comes next, and when a task may start at all, is the TaskGraph's to say
 // (dependencies and priorities); tasks it skips are final with outcome kSkipped.
+//
+// Resources (SetNeeds): a worker's capacity in cores is its slots, and a task takes as many as it
+// asks (one by default), plus GPU ids and memory when it asks for them, and only on a worker with
+// its tags. Only tasks that take one core and nothing else may wait in a prefetch queue; any
+// other task is handed out only to a worker where it fits right now, counting everything given
+// to that worker and not yet reported. Tasks are looked at in order: one that fits nowhere now
+// is held and reserves what it asks for on one worker it could run on (the one with the most
+// free cores): as tasks end there, their cores, GPUs and memory go to it first, and other tasks
+// may use only what is beyond the reservation (and queue nothing there), until it starts there
+// or fits on another worker first. So a big task is never starved by small ones behind it, and
+// the rest of the farm keeps taking the tasks behind it. Held tasks keep their order and reserve
+// workers in turn, one each; at most kMaxHeld are held.
+// A manifest without resource fields never takes this path: scheduling costs what it did.
 class Scheduler {
  public:
   static constexpr double kQueueTargetMs = 20.0;
   static constexpr double kNoPrefetchAboveMs = 500.0;
+  // Tasks held back because they fit on no worker now: how far past them the scheduler looks.
+  static constexpr std::size_t kMaxHeld = 1024;
 
   struct Options {
     RetryPolicy retry;
@@ -49,6 +66,7 @@ class Scheduler {
     int worker = 0;
     std::uint64_t index = 0;
     int attempt = 1;
+    std::vector<int> gpus;  // positions in the worker's GPU list, for a task that asks for GPUs
   };
 
   // What the run does with a reported attempt.
@@ -69,7 +87,17 @@ class Scheduler {
   void Resume(std::vector<bool> settled, std::unordered_map<std::uint64_t, Prior> prior,
               std::vector<std::uint64_t> failed = {});
 
+  // What the tasks of each TaskGraph group ask for (a manifest entry each; missing groups ask
+  // for nothing). Call before the first Assign.
+  void SetNeeds(std::vector<ResourceNeeds> needs);
+
   void AddWorker(int worker, int slots);
+  void AddWorker(int worker, const WorkerCapacity& capacity);
+
+  // The first group (manifest entry) whose tasks fit on none of the workers added, if any.
+  std::optional<std::size_t> GroupFittingNowhere() const;
+  const ResourceNeeds& NeedsOf(std::size_t group) const;
+  std::vector<WorkerCapacity> Capacities() const;  // of the workers added, by worker
 
   // Hands out work: retries that are due first (to another worker than the one that failed,
   // when another has room), then fresh tasks in manifest order. Fills free slots on every worker
@@ -89,6 +117,7 @@ class Scheduler {
   std::uint64_t task_count() const { return task_count_; }
   std::size_t Running() const { return running_.size(); }
   std::size_t WaitingRetries() const { return retries_.size(); }
+  std::size_t Held() const { return held_.size(); }
   std::uint64_t FinalCount(Outcome outcome) const { return finals_[static_cast<int>(outcome)]; }
   std::uint64_t FinalTotal() const;                         // in this run
   std::uint64_t Settled() const { return settled_count_; }  // by earlier runs
@@ -101,9 +130,18 @@ class Scheduler {
   std::optional<std::int64_t> NextRetryAt() const;
 
  private:
+  static constexpr std::uint64_t kNoTask = ~std::uint64_t{0};
   struct Worker {
     int slots = 1;
     int in_flight = 0;
+    int used_cores = 0;  // of the tasks in flight; equals in_flight when each takes one
+    WorkerCapacity capacity;
+    std::vector<bool> gpu_busy;     // by position in its GPU list
+    std::uint64_t used_memory = 0;  // asked for by the tasks in flight
+    // A held task that waits for room here, and its group: what it asks for is set aside, and
+    // other tasks may use only what is beyond it.
+    std::uint64_t reserved_for = kNoTask;
+    std::size_t reserved_group = 0;
     double mean_duration_ms = 0;  // of its tasks so far, recent ones weighing most
     double last_duration_ms = 0;
     int samples = 0;                   // results seen, up to max_prefetch
@@ -118,6 +156,18 @@ class Scheduler {
     int attempt = 1;
     int failures = 0;    // before this attempt
     int failed_on = -1;  // the worker of the last failure, if any
+    int cores = 1;
+    std::uint64_t memory = 0;
+    std::vector<int> gpus;
+  };
+  // A task that fit on no worker when its turn came (fresh, or a retry that came due).
+  struct Hold {
+    std::uint64_t index = 0;
+    int attempt = 1;
+    int failures = 0;
+    int failed_on = -1;
+    std::size_t group = 0;
+    int reserved = -1;  // the worker it reserved, if any
   };
   struct Retry {
     std::uint64_t index = 0;
@@ -132,6 +182,24 @@ class Scheduler {
   void GiveFresh(bool slots_only, std::vector<Assignment>& out);
   void Give(int worker, std::uint64_t index, int attempt, int failures, int failed_on,
             std::vector<Assignment>& out);
+  // The resource-aware path (SetNeeds with any needs).
+  std::vector<Assignment> AssignWithNeeds(std::int64_t now_ms);
+  void PlaceHeld(bool slots_only, std::vector<Assignment>& out);
+  void PullFresh(bool slots_only, std::vector<Assignment>& out);
+  // Places `hold` now, or holds it (reserving a worker if it can); false once it is held.
+  bool PlaceOrHold(Hold hold, bool slots_only, std::vector<Assignment>& out);
+  int FindPlace(const Hold& hold, bool slots_only) const;
+  bool FitsNow(const Worker& worker, const Hold& hold, bool slots_only) const;
+  // A fresh task taking one core could go to `worker` now.
+  bool RoomForFresh(const Worker& worker, bool slots_only) const;
+  // Whether `worker` may ever take `hold`: in rotation, able to hold it, and not the worker a
+  // retry failed on while another could run it.
+  bool MayTake(int id, const Worker& worker, const Hold& hold) const;
+  bool OtherWorkerCouldHold(const Hold& hold) const;
+  void Reserve(Hold& hold);
+  void GiveHold(int worker, const Hold& hold, std::vector<Assignment>& out);
+  void ReleaseReservation(int worker);
+  bool Blocked(const Worker& worker) const;
   void CollectSkipped();
   void BlameFailure(int failed_on, int succeeded_on);
   void UpdateSuspicion(Worker& worker);
@@ -145,7 +213,9 @@ class Scheduler {
   std::unordered_map<std::uint64_t, Prior> prior_;
   std::map<int, Worker> workers_;
   std::unordered_map<std::uint64_t, InFlight> running_;
-  std::vector<Retry> retries_;  // few: only failed attempts wait here
+  std::vector<Retry> retries_;        // few: only failed attempts wait here
+  std::vector<ResourceNeeds> needs_;  // per group; empty when no task asks for anything
+  std::deque<Hold> held_;             // in the order their turn came
   std::uint64_t finals_[kOutcomeCount] = {};
   std::uint64_t retried_ = 0;
   std::uint64_t interrupted_ = 0;

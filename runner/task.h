@@ -24,10 +24,16 @@ struct TaskSpec {
   std::vector<std::pair<std::string, std::string>> args;
   std::string kind_args;
   bool isolate = false;  // run the kind in a helper process
+  // The entry's `cores:` (0: not given, counts as one slot; given, it is the child's
+  // OMP_NUM_THREADS unless `env` sets that), and the GPU ids the scheduler chose for this attempt
+  // (the child's CUDA_VISIBLE_DEVICES), so that no two tasks share a GPU.
+  int cores = 0;
+  std::vector<std::string> gpus;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& index& attempt& id& argv& cwd& env& timeout_ms& retries& kind& args& kind_args& isolate;
+    ar& index& attempt& id& argv& cwd& env& timeout_ms& retries& kind& args& kind_args& isolate&
+        cores& gpus;
   }
 };
 

@@ -108,9 +108,15 @@ std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
 
 void Worker::StartQueued() {
   if (!welcome_) return;
-  while (!queue_.empty() && Busy() < static_cast<std::size_t>(welcome_->slots)) {
+  // A task takes as many slots as it asks cores; the coordinator sends one that takes more than
+  // one only when they are free here, counting what it sent before, so the queue never stalls.
+  while (!queue_.empty()) {
+    const int cores = std::max(1, queue_.front().cores);
+    const int busy = BusyCores();
+    if (busy > 0 && busy + cores > welcome_->slots) break;
     TaskSpec task = std::move(queue_.front());
     queue_.pop_front();
+    busy_cores_ += cores;
     if (task.kind.empty()) {
       StartCommand(std::move(task));
     } else {
@@ -122,6 +128,7 @@ void Worker::StartQueued() {
 void Worker::StartKind(TaskSpec task) {
   const TaskKind* kind = kinds_.Find(task.kind);
   if (kind == nullptr) {
+    busy_cores_ -= std::max(1, task.cores);  // taken by StartQueued, but nothing runs
     AttemptResult r;
     r.index = task.index;
     r.attempt = task.attempt;
@@ -141,7 +148,8 @@ void Worker::StartKind(TaskSpec task) {
     StartCommand(std::move(task), std::move(output));
     return;
   }
-  running_[task.index] = Running{task.attempt, "", "", false, ""};
+  running_[task.index] = Running{task.attempt, "", "", false, "", std::max(1, task.cores)};
+  ++running_kinds_;
   kind_runner_.Start(KindRequest{task.index, kind, std::move(task.kind_args), task.id, task.attempt,
                                  task.cwd, data_dir, task.timeout_ms});
 }
@@ -153,6 +161,22 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
     request.argv = std::move(task.argv);
     request.cwd = std::move(task.cwd);
     request.env = std::move(task.env);
+    // A task that asks for cores runs that many threads unless its manifest says otherwise; a
+    // task given GPUs sees only those, whatever its manifest says, so that none is shared.
+    if (task.cores > 0 && std::none_of(request.env.begin(), request.env.end(), [](const auto& var) {
+          return var.first == "OMP_NUM_THREADS";
+        })) {
+      request.env.emplace_back("OMP_NUM_THREADS", std::to_string(task.cores));
+    }
+    if (!task.gpus.empty()) {
+      std::string ids;
+      for (const std::string& id : task.gpus) ids += (ids.empty() ? "" : ",") + id;
+      request.env.erase(
+          std::remove_if(request.env.begin(), request.env.end(),
+                         [](const auto& var) { return var.first == "CUDA_VISIBLE_DEVICES"; }),
+          request.env.end());
+      request.env.emplace_back("CUDA_VISIBLE_DEVICES", ids);
+    }
     // Where the task runs, for scripts that want to know (MPI's own variables are removed).
     request.env.emplace_back("JOBRUNNER_TASK_ID", task.id);
     request.env.emplace_back("JOBRUNNER_ATTEMPT", std::to_string(task.attempt));
@@ -162,8 +186,8 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
     request.stdout_path = OutputPath(task, "out");
     request.stderr_path = OutputPath(task, "err");
     request.max_output = welcome_->max_output;
-    running_[task.index] = Running{task.attempt, request.stdout_path, request.stderr_path, false,
-                                   std::move(helper_output)};
+    running_[task.index] = Running{task.attempt, request.stdout_path,      request.stderr_path,
+                                   false,        std::move(helper_output), std::max(1, task.cores)};
     processes_.Start(std::move(request));
   }
 }
@@ -205,6 +229,7 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
         r.error = std::move(output->error);
       }
     }
+    busy_cores_ -= it->second.cores;
     running_.erase(it);
     Queue(std::move(r));
   }
@@ -223,6 +248,8 @@ void Worker::CollectKinds(std::vector<KindExit> exits) {
     r.error = std::move(x.error);
     r.kind_result = std::move(x.result);
     r.data_path = std::move(x.data_path);
+    busy_cores_ -= it->second.cores;
+    --running_kinds_;
     running_.erase(it);
     Queue(std::move(r));
   }

@@ -46,6 +46,7 @@ class Worker {
     std::string stderr_path;
     bool killed_by_drain = false;
     std::string helper_output;  // an isolated kind's KindHelperOutput file
+    int cores = 1;              // slots it takes
   };
 
   bool HandleMessages();
@@ -60,7 +61,13 @@ class Worker {
   void FlushResults(bool force);
   std::chrono::milliseconds NextWait(std::chrono::milliseconds max_wait) const;
   std::string OutputPath(const TaskSpec& task, const char* stream) const;
-  std::size_t Busy() const { return processes_.Running() + kind_runner_.Busy(); }
+  // Slots taken: the cores of running tasks, plus one for each timed-out kind whose thread has
+  // not returned yet (its result is sent, but its thread still runs).
+  // (A kind that has just returned leaves the runner's count before it leaves running_.)
+  int BusyCores() const {
+    const std::size_t threads = kind_runner_.Busy();
+    return busy_cores_ + static_cast<int>(threads > running_kinds_ ? threads - running_kinds_ : 0);
+  }
 
   Transport& transport_;
   ProcessSet& processes_;
@@ -72,6 +79,8 @@ class Worker {
   KindRunner kind_runner_;
   std::deque<TaskSpec> queue_;
   std::unordered_map<std::uint64_t, Running> running_;  // by task index
+  int busy_cores_ = 0;                                  // of the tasks in running_
+  std::size_t running_kinds_ = 0;                       // in-process kinds in running_
   std::vector<AttemptResult> unsent_;
   std::chrono::steady_clock::time_point oldest_unsent_;
   std::chrono::milliseconds idle_wait_{0};  // grows while nothing happens

@@ -366,7 +366,8 @@ tasks:
     command: x
     tmeout: 30s
 )") == "m.yaml:5:5: unknown field 'tmeout' in task; expected one of: id, command, kind, args, "
-       "isolate, gather, matrix, cwd, timeout, retries, env, depends_on, priority");
+       "isolate, gather, matrix, cwd, timeout, retries, env, depends_on, priority, cores, gpus, "
+       "memory, node, tags");
 }
 
 TEST_CASE("A field given twice is an error at the second") {
