@@ -341,15 +341,14 @@ void Scheduler::GiveHold(int worker, const Hold& hold, std::vector<Assignment>& 
   running_[hold.index] = std::move(task);
 }
 
-bool Scheduler::PlaceOrHold(Hold hold, bool slots_only, std::vector<Assignment>& out) {
+void Scheduler::PlaceOrHold(Hold hold, bool slots_only, std::vector<Assignment>& out) {
   const int worker = FindPlace(hold, slots_only);
   if (worker >= 0) {
     GiveHold(worker, hold, out);
-    return true;
+    return;
   }
   Reserve(hold);
   held_.push_back(hold);
-  return false;
 }
 
 void Scheduler::PlaceHeld(bool slots_only, std::vector<Assignment>& out) {

@@ -186,8 +186,8 @@ class Scheduler {
   std::vector<Assignment> AssignWithNeeds(std::int64_t now_ms);
   void PlaceHeld(bool slots_only, std::vector<Assignment>& out);
   void PullFresh(bool slots_only, std::vector<Assignment>& out);
-  // Places `hold` now, or holds it (reserving a worker if it can); false once it is held.
-  bool PlaceOrHold(Hold hold, bool slots_only, std::vector<Assignment>& out);
+  // Places `hold` now, or holds it (reserving a worker if it can).
+  void PlaceOrHold(Hold hold, bool slots_only, std::vector<Assignment>& out);
   int FindPlace(const Hold& hold, bool slots_only) const;
   bool FitsNow(const Worker& worker, const Hold& hold, bool slots_only) const;
   // A fresh task taking one core could go to `worker` now.
