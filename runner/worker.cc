@@ -94,6 +94,16 @@ void Worker::OnDrain(const Drain& drain) {
     Queue(std::move(r));
   }
   queue_.clear();
+  for (std::uint64_t index : kind_runner_.DropQueued()) {
+    auto it = running_.find(index);
+    if (it == running_.end()) continue;
+    AttemptResult r;
+    r.index = index;
+    r.attempt = it->second.attempt;
+    r.outcome = Outcome::kInterrupted;
+    running_.erase(it);
+    Queue(std::move(r));
+  }
   if (drain.kill_running) {
     for (auto& [index, running] : running_) running.killed_by_drain = true;
     processes_.KillAll();
@@ -108,18 +118,27 @@ std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
 
 void Worker::StartQueued() {
   if (!welcome_) return;
-  while (!queue_.empty() && Busy() < static_cast<std::size_t>(welcome_->slots)) {
+  const std::size_t slots = static_cast<std::size_t>(welcome_->slots);
+  // In-process kinds get the slots children leave free, and go to the kind runner's own queue
+  // at once, so that its threads go from one to the next without waiting for this loop.
+  const std::size_t children = processes_.Running();
+  kind_runner_.SetConcurrency(children < slots ? slots - children : 0);
+  std::vector<KindRequest> in_process;
+  while (!queue_.empty()) {
+    const TaskSpec& next = queue_.front();
+    if ((next.kind.empty() || next.isolate) && Busy() >= slots) break;
     TaskSpec task = std::move(queue_.front());
     queue_.pop_front();
     if (task.kind.empty()) {
       StartCommand(std::move(task));
     } else {
-      StartKind(std::move(task));
+      StartKind(std::move(task), in_process);
     }
   }
+  if (!in_process.empty()) kind_runner_.Start(std::move(in_process));
 }
 
-void Worker::StartKind(TaskSpec task) {
+void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
   const TaskKind* kind = kinds_.Find(task.kind);
   if (kind == nullptr) {
     AttemptResult r;
@@ -142,8 +161,8 @@ void Worker::StartKind(TaskSpec task) {
     return;
   }
   running_[task.index] = Running{task.attempt, "", "", false, ""};
-  kind_runner_.Start(KindRequest{task.index, kind, std::move(task.kind_args), task.id, task.attempt,
-                                 task.cwd, data_dir, task.timeout_ms});
+  in_process.push_back(KindRequest{task.index, kind, std::move(task.kind_args), task.id,
+                                   task.attempt, task.cwd, data_dir, task.timeout_ms});
 }
 
 void Worker::StartCommand(TaskSpec task, std::string helper_output) {

@@ -53,7 +53,7 @@ class Worker {
   void OnWelcome(Welcome welcome);
   void StartQueued();
   void StartCommand(TaskSpec task, std::string helper_output = "");
-  void StartKind(TaskSpec task);
+  void StartKind(TaskSpec task, std::vector<KindRequest>& in_process);
   void Collect(std::vector<ProcessExit> exits);
   void CollectKinds(std::vector<KindExit> exits);
   void Queue(AttemptResult result);
