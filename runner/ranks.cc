@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -61,8 +62,15 @@ void ApplyInterrupts(Coordinator& coordinator) {
 
 void PrintResumeHint(const Transport& transport, const RunSettings& settings,
                      const std::string& run_dir, Reporter& reporter) {
-  std::string launcher =
-      transport.size() > 1 ? "mpirun -n " + std::to_string(transport.size()) + " " : "";
+  // mpirun sets OMPI_COMM_WORLD_SIZE; ranks that srun started through PMIx see only Slurm's
+  // and PMIx's variables, and are continued with srun.
+  std::string launcher;
+  if (transport.size() > 1) {
+    bool by_srun =
+        std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr && std::getenv("SLURM_STEP_ID") != nullptr;
+    launcher =
+        (by_srun ? "srun --mpi=pmix -n " : "mpirun -n ") + std::to_string(transport.size()) + " ";
+  }
   reporter.Error("the run stopped before every task finished; continue it with:\n  " + launcher +
                  "jobrunner --resume " + run_dir + " " + settings.manifest);
 }
