@@ -112,7 +112,7 @@ int RunLocally(const TaskSource& source, const KindRegistry& kinds, ResultsWrite
       MakePosixProcessSet(milliseconds(options.kill_grace_ms), guard.get());
   Coordinator coordinator(*coordinator_end, source, kinds, results, reporter, journal, ledger,
                           std::move(options), std::move(scheduler));
-  Worker worker(*worker_end, *processes, LocalHello(0), DrainSignal);
+  Worker worker(*worker_end, *processes, LocalHello(0), ReceivedSignal);
   bool worker_done = false;
   while (!worker_done) {
     milliseconds wait = coordinator.Step();
@@ -251,7 +251,7 @@ int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms) {
   // which every rank parses alike.
   std::unique_ptr<ProcessSet> processes =
       MakePosixProcessSet(milliseconds(kill_grace_ms), guard.get());
-  Worker worker(transport, *processes, LocalHello(rank), DrainSignal);
+  Worker worker(transport, *processes, LocalHello(rank), ReceivedSignal);
   while (!worker.Step(milliseconds(10))) {
     // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.
     if (PendingInterrupt() == InterruptRequest::kStop) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "interrupt.h"
 #include "kind_helper.h"
 
 namespace jobrunner {
@@ -21,13 +22,20 @@ std::int64_t UnixMs() {
 constexpr milliseconds kResultDelay{2};
 // ...or until this many have gathered.
 constexpr std::size_t kResultBatch = 512;
+// A task killed by an interrupt signal waits this long for the same signal to reach the worker
+// (see the constructor), before it is reported as a task failure.
+constexpr milliseconds kHoldSignaled{200};
 // Longest sleep between two looks at the coordinator: bounds how late a worker notices new work
 // or a Shutdown, and keeps an idle rank's CPU use near zero.
 constexpr milliseconds kMaxIdleWait{10};
 }  // namespace
 
-Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello, int (*drain_signal)())
-    : transport_(transport), processes_(processes), rank_(hello.rank), drain_signal_(drain_signal) {
+Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
+               bool (*received_signal)(int))
+    : transport_(transport),
+      processes_(processes),
+      rank_(hello.rank),
+      received_signal_(received_signal) {
   processes_.WakeOn(kind_runner_.wake_fd());
   transport_.Send(kCoordinator, hello);
 }
@@ -187,20 +195,33 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
   }
 }
 
+bool Worker::StoppedWithRun(const AttemptResult& r) const {
+  return r.outcome == Outcome::kSignaled && received_signal_ != nullptr &&
+         received_signal_(r.signal);
+}
+
+void Worker::ReleaseHeld(bool all) {
+  const auto now = Clock::now();
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (!all && now < it->first && !StoppedWithRun(it->second)) {
+      ++it;
+      continue;
+    }
+    if (StoppedWithRun(it->second)) it->second.outcome = Outcome::kInterrupted;
+    Queue(std::move(it->second));
+    it = held_.erase(it);
+  }
+}
+
 void Worker::Collect(std::vector<ProcessExit> exits) {
-  const int drain_signal = drain_signal_ != nullptr ? drain_signal_() : 0;
   for (ProcessExit& x : exits) {
     auto it = running_.find(x.key);
     if (it == running_.end()) continue;
     AttemptResult r;
     r.index = x.key;
     r.attempt = it->second.attempt;
-    // A child the drain killed, or the drain's signal caught while starting, did nothing wrong:
-    // its attempt is interrupted, not signaled.
-    bool drained =
-        it->second.killed_by_drain ||
-        (drain_signal != 0 && x.outcome == Outcome::kSignaled && x.signal == drain_signal);
-    r.outcome = drained ? Outcome::kInterrupted : x.outcome;
+    // A child the drain killed did nothing wrong: its attempt is interrupted, not signaled.
+    r.outcome = it->second.killed_by_drain ? Outcome::kInterrupted : x.outcome;
     r.exit_code = x.exit_code;
     r.signal = x.signal;
     r.start_ms = x.start_ms;
@@ -225,8 +246,13 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
       }
     }
     running_.erase(it);
+    if (r.outcome == Outcome::kSignaled && IsInterruptSignal(r.signal)) {
+      held_.emplace_back(Clock::now() + kHoldSignaled, std::move(r));
+      continue;
+    }
     Queue(std::move(r));
   }
+  ReleaseHeld(/*all=*/false);
 }
 
 void Worker::CollectKinds(std::vector<KindExit> exits) {
@@ -262,6 +288,10 @@ void Worker::FlushResults(bool force) {
 milliseconds Worker::NextWait(milliseconds max_wait) const {
   milliseconds wait = std::min(max_wait, idle_wait_);
   if (!unsent_.empty()) wait = std::min(wait, kResultDelay);
+  for (const auto& [until, result] : held_) {
+    wait = std::min(
+        wait, std::max(milliseconds(0), std::chrono::ceil<milliseconds>(until - Clock::now())));
+  }
   if (auto deadline = kind_runner_.NextDeadline()) {
     auto until = std::chrono::ceil<milliseconds>(*deadline - Clock::now());
     wait = std::min(wait, std::max(milliseconds(0), until));
@@ -275,6 +305,7 @@ bool Worker::Step(milliseconds max_wait) {
     processes_.KillAll();
     kind_runner_.CancelAll();
     Collect(processes_.Wait(milliseconds(0)));
+    ReleaseHeld(/*all=*/true);
     CollectKinds(kind_runner_.Collect());
     FlushResults(true);
     return transport_.Flush();

@@ -22,10 +22,14 @@ namespace jobrunner {
 // to do, so that an idle worker costs next to no CPU.
 class Worker {
  public:
-  // `drain_signal`, if given, returns the signal that asked this process to drain, or 0. A task
-  // that is just starting may still be in this process's group when that signal is sent to the
-  // group (mpirun forwards SIGUSR1 so): it dies of it, and is reported interrupted, not signaled.
-  Worker(Transport& transport, ProcessSet& processes, Hello hello, int (*drain_signal)() = nullptr);
+  // `received_signal`, if given, says whether this process has received a signal (see
+  // interrupt.h). A task killed by a signal this process received too was stopped with the run
+  // (mpirun forwards SIGUSR1 to each rank's group, which briefly holds a task being started;
+  // Slurm signals every process of a job): it is reported interrupted, not signaled. Since the
+  // task's death may be seen before the signal reaches this process, such a result is held back
+  // a moment (kHoldSignaled) before it is sent.
+  Worker(Transport& transport, ProcessSet& processes, Hello hello,
+         bool (*received_signal)(int) = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -57,6 +61,8 @@ class Worker {
   void Collect(std::vector<ProcessExit> exits);
   void CollectKinds(std::vector<KindExit> exits);
   void Queue(AttemptResult result);
+  void ReleaseHeld(bool all);
+  bool StoppedWithRun(const AttemptResult& result) const;
   void FlushResults(bool force);
   std::chrono::milliseconds NextWait(std::chrono::milliseconds max_wait) const;
   std::string OutputPath(const TaskSpec& task, const char* stream) const;
@@ -65,7 +71,9 @@ class Worker {
   Transport& transport_;
   ProcessSet& processes_;
   int rank_;
-  int (*drain_signal_)();
+  bool (*received_signal_)(int);
+  // Results of tasks killed by an interrupt signal, held until the time given.
+  std::vector<std::pair<std::chrono::steady_clock::time_point, AttemptResult>> held_;
   std::optional<Welcome> welcome_;
   KindRegistry kinds_;
   std::string plugin_errors_;  // plugins named in the Welcome that did not load here
