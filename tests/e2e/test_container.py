@@ -45,6 +45,10 @@ RUN_LIMIT_S = 120
 # Open MPI refuses root without these; a rank started outside mpirun reads only the environment.
 ROOT_CONSENT = ["-e", "OMPI_ALLOW_RUN_AS_ROOT=1", "-e", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"]
 
+# Every container of this process carries this label, so that those a killed `podman run` left
+# behind (created, never started) can be removed.
+LABEL = f"jobrunner-e2e-container={os.getpid()}"
+
 # Set by setup(): the environment every podman command runs with, and how the build ended.
 PODMAN_ENV = {}
 BUILD = {"error": None, "seconds": None}
@@ -88,6 +92,7 @@ cgroup_manager = "cgroupfs"
 [storage]
 driver = "{driver}"
 graphroot = "{config}/storage"
+rootless_storage_path = "{config}/storage"
 runroot = "{runroot}/storage"
 """)
     return {"CONTAINERS_CONF": str(config / "containers.conf"),
@@ -154,8 +159,9 @@ def image():
 class RunsDirectory:
     """A directory of the sandbox mounted at /runs, writable by the image's user (uid 1000).
 
-    Rootless, what the container writes belongs to a subordinate uid the user cannot delete;
-    leaving the `with` gives it back to the user, so that the sandbox can be removed."""
+    Leaving the `with` removes any container of this process still there, and, rootless, gives
+    what the containers wrote (owned by a subordinate uid) back to the user, so that the sandbox
+    can be removed."""
 
     def __init__(self, sandbox):
         self.path = sandbox.path / "runs"
@@ -166,6 +172,9 @@ class RunsDirectory:
         return self.path
 
     def __exit__(self, *exc):
+        rc, stdout, _, _ = podman("ps", "--all", "--quiet", "--filter", f"label={LABEL}")
+        if rc == 0 and stdout.split():
+            podman("rm", "--force", *stdout.split())
         if not IS_ROOT:
             podman("unshare", "chown", "-R", "0:0", str(self.path))
 
@@ -202,7 +211,8 @@ def test_image_runs_the_demo_out_of_the_box(sandbox):
     tag = image()
     tasks = expected_task_count(sandbox, REPO_ROOT / "config" / "demo.yaml")
     with RunsDirectory(sandbox) as runs:
-        rc, stdout, stderr, _ = podman("run", "--rm", "-v", f"{runs}:/runs", tag)
+        rc, stdout, stderr, _ = podman("run", "--rm", "--label", LABEL, "-v", f"{runs}:/runs",
+                                       tag)
         expect_equal(rc, 0, f"exit status of podman run {tag}\nstdout:\n{stdout}\nstderr:\n"
                      f"{stderr[-3000:]}")
         expect_in(f"{tasks} succeeded", stdout, "summary printed by the run")
@@ -239,15 +249,21 @@ def test_host_mpirun_starts_ranks_in_containers(sandbox):
     the host's PMIx server through /tmp, as under `srun --mpi=pmix`, and run the example."""
     tag = image()
     tasks = expected_task_count(sandbox, REPO_ROOT / "config" / "demo.yaml")
-    # The ranks must be the user that runs the launcher, to open its PMIx socket and session
-    # directory: root as root, and the user itself when rootless (keep-id).
-    user = ["--user", "0:0", *ROOT_CONSENT] if IS_ROOT else ["--userns", "keep-id"]
+    # The ranks must be the user that runs the launcher: PMIx refuses a client of another uid.
+    # Rootless, keep-id maps the user to itself in the container (the image's USER would
+    # otherwise be a subordinate uid).
+    user = ["--user", f"{os.getuid()}:{os.getgid()}"]
+    user += ROOT_CONSENT if IS_ROOT else ["--userns", "keep-id"]
     mpirun = ["mpirun", "-n", "3", "--oversubscribe", "--bind-to", "none"]
     if IS_ROOT:
         mpirun.append("--allow-run-as-root")
     with RunsDirectory(sandbox) as runs:
-        command = [*mpirun, "podman", "run", "--rm", "--network", "host", "--ipc", "host",
-                   "--pid", "host", "-v", "/tmp:/tmp", "-v", f"{runs}:/runs",
+        # Host pid namespace for PMIx's peer checks, /tmp for its sockets and session files,
+        # /dev/shm for Open MPI's shared-memory transport between the containers (rather than
+        # --ipc host, which rootless podman refuses where the host has no /dev/mqueue).
+        command = [*mpirun, "podman", "run", "--rm", "--label", LABEL, "--network", "host",
+                   "--pid", "host", "-v", "/tmp:/tmp", "-v", "/dev/shm:/dev/shm",
+                   "-v", f"{runs}:/runs",
                    "--env", "OMPI_*", "--env", "PMIX_*", *user, tag,
                    "jobrunner", "--progress", "log", "--out", "/runs/from-host",
                    "/examples/demo.yaml"]
