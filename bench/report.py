@@ -41,12 +41,14 @@ def unavailable(workload, system, why):
 
 
 def fill_ratios(rows):
-    """ratio = wall of the row / wall of its group's jobrunner reference row."""
+    """ratio = time per task of the row / that of its group's jobrunner reference row: the wall
+    time ratio when both ran the same tasks (peers too slow for the full count run fewer)."""
     references = {r.group: r for r in rows if r.reference and r.wall_s}
     for r in rows:
         ref = references.get(r.group)
-        if r.group and ref and r.wall_s:
-            r.ratio = r.wall_s / ref.wall_s
+        if not (r.group and ref and r.wall_s):
+            continue
+        r.ratio = ref.rate / r.rate if r.rate and ref.rate else r.wall_s / ref.wall_s
 
 
 def _cell(value, digits):
