@@ -48,7 +48,8 @@ def fill_ratios(rows):
         ref = references.get(r.group)
         if not (r.group and ref and r.wall_s):
             continue
-        r.ratio = ref.rate / r.rate if r.rate and ref.rate else r.wall_s / ref.wall_s
+        same_work = not (r.tasks_per_s and ref.tasks_per_s)
+        r.ratio = r.wall_s / ref.wall_s if same_work else ref.tasks_per_s / r.tasks_per_s
 
 
 def _cell(value, digits):

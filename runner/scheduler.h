@@ -31,7 +31,7 @@ class Scheduler {
 
   struct Options {
     RetryPolicy retry;
-    int max_prefetch = 1024;  // per worker
+    int max_prefetch = 4096;  // per worker
     // A worker on which this many tasks in a row failed that then succeeded elsewhere, with no
     // success of its own in between, gets no more work (while another worker remains). 0: never.
     // A worker with this many failures in a row is given nothing new while the verdict is out
