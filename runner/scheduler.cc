@@ -21,13 +21,17 @@ void Scheduler::Resume(std::vector<bool> settled, std::unordered_map<std::uint64
   settled_count_ = static_cast<std::uint64_t>(std::count(settled_.begin(), settled_.end(), true));
   prior_ = std::move(prior);
   SkipSettled();
+  room_may_have_changed_ = true;
 }
 
 void Scheduler::SkipSettled() {
   while (next_fresh_ < task_count_ && !settled_.empty() && settled_[next_fresh_]) ++next_fresh_;
 }
 
-void Scheduler::AddWorker(int worker, int slots) { workers_[worker].slots = std::max(1, slots); }
+void Scheduler::AddWorker(int worker, int slots) {
+  workers_[worker].slots = std::max(1, slots);
+  room_may_have_changed_ = true;
+}
 
 int Scheduler::Room(const Worker& w, bool slots_only) const {
   if (w.retired) return 0;
@@ -83,6 +87,7 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
 }
 
 void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
+  if (next_fresh_ >= task_count_) return;  // every worker would be visited for nothing
   for (auto& [id, w] : workers_) {
     for (int room = Room(w, slots_only); room > 0 && next_fresh_ < task_count_; --room) {
       std::uint64_t index = next_fresh_++;
@@ -100,6 +105,8 @@ void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
 
 std::vector<Scheduler::Assignment> Scheduler::Assign(std::int64_t now_ms) {
   std::vector<Assignment> out;
+  if (!room_may_have_changed_ && retries_.empty()) return out;
+  room_may_have_changed_ = false;
   for (bool slots_only : {true, false}) {
     GiveRetries(now_ms, slots_only, out);
     GiveFresh(slots_only, out);
@@ -137,6 +144,7 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
   if (it == running_.end() || it->second.worker != worker || it->second.attempt != attempt) {
     return Verdict::kIgnored;
   }
+  room_may_have_changed_ = true;
   InFlight task = it->second;
   running_.erase(it);
   Worker& w = workers_[worker];
