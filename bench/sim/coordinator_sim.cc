@@ -64,7 +64,7 @@ struct Row {
   std::uint64_t steps = 0;
   std::uint64_t task_batches = 0;
   std::uint64_t result_batches = 0;
-  std::uint64_t peak_held = 0;
+  std::uint64_t peak_in_flight = 0;
   std::uint64_t peak_inbox_messages = 0;
   double peak_inbox_mb = 0;
   double rss_before_mb = 0;  // before the coordinator is made: binary, libraries, manifest
@@ -171,7 +171,7 @@ Row RunOne(const Config& c, const std::string& run_dir) {
   row.attempts = cluster.stats().results;
   row.task_batches = cluster.stats().task_batches;
   row.result_batches = cluster.stats().result_batches;
-  row.peak_held = cluster.stats().peak_held;
+  row.peak_in_flight = cluster.stats().peak_in_flight;
   row.peak_inbox_messages = cluster.stats().peak_inbox_messages;
   row.peak_inbox_mb = static_cast<double>(cluster.stats().peak_inbox_bytes) / (1 << 20);
   row.peak_rss_mb = StatusMb("VmHWM");
@@ -300,7 +300,7 @@ void PrintTable(const std::vector<std::pair<Config, Row>>& rows) {
         Rate(r.coord_cpu_s > 0 ? n / r.coord_cpu_s : 0).c_str(),
         Rate(r.run_s > 0 ? n / r.run_s : 0).c_str(),
         Fixed(r.run_s > 0 ? 100.0 * r.coord_wall_s / r.run_s : 0, 0).c_str(),
-        Count(r.peak_held).c_str(), Fixed(r.peak_rss_mb, 0).c_str(), result.c_str());
+        Count(r.peak_in_flight).c_str(), Fixed(r.peak_rss_mb, 0).c_str(), result.c_str());
   }
   // How the work travelled, to read the first table by.
   std::printf(
@@ -359,6 +359,7 @@ int Main(int argc, char** argv) {
   std::string dir = std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp";
   bool no_journal = false;
   bool keep = false;
+  bool no_fork = false;
   app.add_option("--workers", workers_text, "Simulated worker ranks, a list (default: 1000,10000)");
   app.add_option("--tasks", tasks_text,
                  "Tasks in the generated manifest, a list; 1e6 style accepted (default: 1e6)");
@@ -379,6 +380,10 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 86400.0));
   app.add_option("--dir", dir, "Where the run directories go (default: $TMPDIR or /tmp)")
       ->check(CLI::ExistingDirectory);
+  app.add_flag("--no-fork", no_fork,
+               "Run every configuration in this process, for profilers that do not follow "
+               "children (heaptrack); peak RSS is then the largest so far, and --limit is not "
+               "backed by a kill");
   app.add_flag("--keep", keep, "Keep the run directories (journal, results.jsonl)");
   app.add_option("--manifest", base.manifest,
                  "Run this manifest instead of the generated one (--tasks is then ignored)")
@@ -436,7 +441,16 @@ int Main(int argc, char** argv) {
         std::fprintf(stderr, "[%zu/%zu] %d workers, %s tasks, task ms %g ...", rows.size() + 1,
                      total, w, c.manifest.empty() ? Count(c.tasks).c_str() : c.manifest.c_str(),
                      ms);
-        Row row = RunChild(c, run_dir);
+        Row row;
+        if (no_fork) {
+          try {
+            row = RunOne(c, run_dir);
+          } catch (const std::exception& e) {
+            std::snprintf(row.error, sizeof(row.error), "%s", e.what());
+          }
+        } else {
+          row = RunChild(c, run_dir);
+        }
         std::fprintf(stderr, " %.1f s%s\n", row.startup_s + row.run_s,
                      row.error[0] != 0 ? " (error)" : "");
         if (keep) {

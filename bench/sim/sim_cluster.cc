@@ -55,11 +55,14 @@ class SimCluster::Endpoint final : public Transport {
     Envelope e = std::move(inbox.front());
     inbox.pop_front();
     inbox_bytes -= e.payload.size();
+    results_taken += inbox_results.front();
+    inbox_results.pop_front();
     return e;
   }
 
-  void Post(Envelope e) {
+  void Post(Envelope e, std::size_t results) {
     inbox_bytes += e.payload.size();
+    inbox_results.push_back(results);
     inbox.push_back(std::move(e));
   }
 
@@ -67,6 +70,8 @@ class SimCluster::Endpoint final : public Transport {
 
   std::deque<Envelope> inbox;
   std::size_t inbox_bytes = 0;
+  std::deque<std::size_t> inbox_results;  // results in each inbox message
+  std::uint64_t results_taken = 0;
   std::vector<Envelope> sent;
 
  private:
@@ -86,7 +91,7 @@ SimCluster::SimCluster(ClusterOptions options)
     hello.host = "node-" + std::to_string((rank - 1) / std::max(1, options_.workers_per_host));
     hello.pid = 100000 + rank;
     hello.cores = std::max(1, options_.workers_per_host);
-    endpoint_->Post(Envelope{rank, Tag::kHello, Encode(hello)});
+    endpoint_->Post(Envelope{rank, Tag::kHello, Encode(hello)}, 0);
   }
 }
 
@@ -110,9 +115,7 @@ void SimCluster::Start(int worker, Queued task, double start_ms) {
                       std::move(task.id)});
 }
 
-void SimCluster::End(const Ending& task) {
-  Worker& w = state_[static_cast<std::size_t>(task.worker)];
-  --w.running;
+AttemptResult SimCluster::ResultOf(const Ending& task) const {
   AttemptResult r;
   r.index = task.index;
   r.attempt = task.attempt;
@@ -125,17 +128,25 @@ void SimCluster::End(const Ending& task) {
     r.stdout_path = run_dir_ + "/logs/" + task.id + "." + std::to_string(task.attempt) + ".out";
     r.stdout_bytes = options_.stdout_bytes;
   }
-  if (w.unsent.empty()) w.oldest_unsent_ms = task.end_ms;
-  w.unsent.push_back(std::move(r));
+  return r;
+}
+
+void SimCluster::End(Ending task) {
+  const int worker = task.worker;
+  const double end_ms = task.end_ms;
+  Worker& w = state_[static_cast<std::size_t>(worker)];
+  --w.running;
+  if (w.unsent.empty()) w.oldest_unsent_ms = end_ms;
+  w.unsent.push_back(std::move(task));
   if (!w.listed) {
     w.listed = true;
-    results_due_.push_back(task.worker);
+    results_due_.push_back(worker);
   }
   // The slot is free: a real worker starts its next queued task at once.
   if (!w.queue.empty()) {
     Queued next = std::move(w.queue.front());
     w.queue.pop_front();
-    Start(task.worker, std::move(next), task.end_ms);
+    Start(worker, std::move(next), end_ms);
   }
 }
 
@@ -152,8 +163,6 @@ void SimCluster::Deliver(const Envelope& message, double now_ms) {
       TaskBatch batch = Decode<TaskBatch>(message.payload);
       ++stats_.task_batches;
       stats_.tasks += batch.tasks.size();
-      stats_.held += batch.tasks.size();
-      stats_.peak_held = std::max(stats_.peak_held, stats_.held);
       for (TaskSpec& t : batch.tasks) {
         Queued q{t.index, t.attempt, std::move(t.id)};
         if (w.running < w.slots) {
@@ -186,13 +195,12 @@ void SimCluster::SendDueResults(double now_ms, bool force) {
     for (std::size_t from = 0; from < w.unsent.size(); from += kResultBatch) {
       ResultBatch batch;
       std::size_t to = std::min(w.unsent.size(), from + kResultBatch);
-      batch.results.assign(std::make_move_iterator(w.unsent.begin() + from),
-                           std::make_move_iterator(w.unsent.begin() + to));
+      batch.results.reserve(to - from);
+      for (std::size_t i = from; i < to; ++i) batch.results.push_back(ResultOf(w.unsent[i]));
       ++stats_.result_batches;
       stats_.results += batch.results.size();
-      endpoint_->Post(Envelope{worker, Tag::kResultBatch, Encode(batch)});
+      endpoint_->Post(Envelope{worker, Tag::kResultBatch, Encode(batch)}, batch.results.size());
     }
-    stats_.held -= w.unsent.size();
     w.unsent.clear();
     w.listed = false;
   }
@@ -205,7 +213,7 @@ void SimCluster::EndTasksUntil(double now_ms) {
   while (!ending_.empty() && ending_.top().end_ms <= now_ms) {
     Ending task = ending_.top();
     ending_.pop();
-    End(task);
+    End(std::move(task));
   }
 }
 
@@ -217,6 +225,8 @@ void SimCluster::Step() {
   std::vector<Envelope> sent = std::move(endpoint_->sent);
   endpoint_->sent.clear();
   for (const Envelope& message : sent) Deliver(message, now_ms);
+  stats_.results_taken = endpoint_->results_taken;
+  stats_.peak_in_flight = std::max(stats_.peak_in_flight, stats_.tasks - stats_.results_taken);
   EndTasksUntil(now_ms);
   SendDueResults(now_ms, /*force=*/false);
 }

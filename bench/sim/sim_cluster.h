@@ -42,11 +42,13 @@ struct ClusterStats {
   std::uint64_t tasks = 0;           // attempts received in them
   std::uint64_t result_batches = 0;  // ResultBatch messages sent
   std::uint64_t results = 0;         // attempts reported in them
+  std::uint64_t results_taken = 0;   // results the coordinator has received
   std::uint64_t shutdowns = 0;
-  std::size_t held = 0;  // attempts the workers hold now (queued or running, or unsent)
-  std::size_t peak_held = 0;
+  // Attempts handed out whose results the coordinator has not yet received (queued or running
+  // at a worker, or on their way back): what the coordinator holds as in flight.
+  std::uint64_t peak_in_flight = 0;
   // Results sent and not yet taken by the coordinator (over MPI they would wait in rank 0's
-  // memory too, as unexpected messages).
+  // memory too, as unexpected messages, when smaller than the eager limit).
   std::size_t peak_inbox_messages = 0;
   std::size_t peak_inbox_bytes = 0;
 };
@@ -79,14 +81,6 @@ class SimCluster {
     int attempt = 1;
     std::string id;
   };
-  struct Worker {
-    int slots = 0;  // 0 until the Welcome
-    int running = 0;
-    std::deque<Queued> queue;
-    std::vector<AttemptResult> unsent;
-    double oldest_unsent_ms = 0;
-    bool listed = false;  // in results_due_
-  };
   struct Ending {
     double end_ms = 0;
     double start_ms = 0;
@@ -96,11 +90,20 @@ class SimCluster {
     std::string id;
     bool operator>(const Ending& other) const { return end_ms > other.end_ms; }
   };
+  struct Worker {
+    int slots = 0;  // 0 until the Welcome
+    int running = 0;
+    std::deque<Queued> queue;
+    std::vector<Ending> unsent;  // compact; made into AttemptResults when sent
+    double oldest_unsent_ms = 0;
+    bool listed = false;  // in results_due_
+  };
   class Endpoint;
 
   void Deliver(const Envelope& message, double now_ms);
   void Start(int worker, Queued task, double start_ms);
-  void End(const Ending& task);
+  void End(Ending task);
+  AttemptResult ResultOf(const Ending& task) const;
   void EndTasksUntil(double now_ms);
   void SendDueResults(double now_ms, bool force);
   double DurationMs(std::uint64_t index) const;
