@@ -71,7 +71,10 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
     for (auto& [id, w] : workers_) {
       if (id == it->failed_on || w.retired) continue;
       ++others;
-      if (chosen < 0 && Room(w, slots_only) > 0) chosen = id;
+      if (Room(w, slots_only) > 0) {
+        chosen = id;
+        break;  // the first with room; `others` only has to say whether there is any
+      }
     }
     auto same = workers_.find(it->failed_on);
     if (chosen < 0 && others == 0 && same != workers_.end() && Room(same->second, slots_only) > 0) {
