@@ -53,14 +53,15 @@ struct Config {
 
 // What a child reports to the parent through a pipe: plain data only.
 struct Row {
-  double startup_s = 0;       // manifest, id check, journal creation
-  double run_s = 0;           // first Step to the end of the run
-  double coord_cpu_s = 0;     // thread CPU time inside Coordinator::Step
-  double coord_wall_s = 0;    // wall time inside Coordinator::Step (CPU, plus waits on the disk)
-  double sim_cpu_s = 0;       // CPU of the simulated workers and of this loop
-  std::uint64_t tasks = 0;    // in the manifest
-  std::uint64_t settled = 0;  // tasks with a final outcome
-  std::uint64_t attempts = 0;
+  double startup_s = 0;          // manifest, id check, journal creation
+  double run_s = 0;              // first Step to the end of the run
+  double coord_cpu_s = 0;        // thread CPU time inside Coordinator::Step
+  double coord_wall_s = 0;       // wall time inside Coordinator::Step (CPU, plus waits on the disk)
+  double sim_cpu_s = 0;          // CPU of the simulated workers and of this loop
+  std::uint64_t tasks = 0;       // in the manifest
+  std::uint64_t settled = 0;     // tasks with a final outcome
+  std::uint64_t attempts = 0;    // results the workers sent
+  std::uint64_t dispatched = 0;  // attempts the workers received
   std::uint64_t steps = 0;
   std::uint64_t task_batches = 0;
   std::uint64_t result_batches = 0;
@@ -169,6 +170,7 @@ Row RunOne(const Config& c, const std::string& run_dir) {
   row.sim_cpu_s = ProcessCpuS() - process_cpu_start - row.coord_cpu_s;
   row.settled = ledger.succeeded() + ledger.failed() + ledger.skipped();
   row.attempts = cluster.stats().results;
+  row.dispatched = cluster.stats().tasks;
   row.task_batches = cluster.stats().task_batches;
   row.result_batches = cluster.stats().result_batches;
   row.peak_in_flight = cluster.stats().peak_in_flight;
@@ -287,8 +289,8 @@ void PrintTable(const std::vector<std::pair<Config, Row>>& rows) {
   for (const auto& [c, r] : rows) {
     std::string result = r.error[0] != 0 ? std::string("error: ") + r.error
                          : r.ok          ? "ok"
-                         : r.stopped     ? "stopped at the limit: " + Count(r.settled) + " settled"
-                                         : "exit " + std::to_string(r.exit_status);
+                         : r.stopped ? "stopped (limit or signal): " + Count(r.settled) + " settled"
+                                     : "exit " + std::to_string(r.exit_status);
     double n = static_cast<double>(std::max<std::uint64_t>(1, r.settled));
     std::printf(
         "| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s%% | %s | %s | %s |\n",
@@ -313,7 +315,7 @@ void PrintTable(const std::vector<std::pair<Config, Row>>& rows) {
         Count(static_cast<std::uint64_t>(c.workers)).c_str(), Count(r.tasks).c_str(),
         Fixed(c.task_ms, c.task_ms == static_cast<int>(c.task_ms) ? 0 : 1).c_str(),
         Count(r.steps).c_str(),
-        Fixed(r.task_batches ? double(r.attempts) / double(r.task_batches) : 0, 1).c_str(),
+        Fixed(r.task_batches ? double(r.dispatched) / double(r.task_batches) : 0, 1).c_str(),
         Fixed(r.result_batches ? double(r.attempts) / double(r.result_batches) : 0, 1).c_str(),
         Count(r.peak_inbox_messages).c_str(), Fixed(r.peak_inbox_mb, 1).c_str(),
         Fixed(r.rss_before_mb, 0).c_str(), Fixed(r.sim_cpu_s, 2).c_str());
