@@ -25,6 +25,7 @@ void Scheduler::Resume(std::vector<bool> settled, std::unordered_map<std::uint64
   prior_ = std::move(prior);
   graph_.Resume(std::move(settled), std::move(failed));
   CollectSkipped();
+  room_may_have_changed_ = true;
 }
 
 void Scheduler::CollectSkipped() {
@@ -33,7 +34,10 @@ void Scheduler::CollectSkipped() {
   skipped_.insert(skipped_.end(), skipped.begin(), skipped.end());
 }
 
-void Scheduler::AddWorker(int worker, int slots) { workers_[worker].slots = std::max(1, slots); }
+void Scheduler::AddWorker(int worker, int slots) {
+  workers_[worker].slots = std::max(1, slots);
+  room_may_have_changed_ = true;
+}
 
 int Scheduler::Room(const Worker& w, bool slots_only) const {
   if (w.retired) return 0;
@@ -73,7 +77,10 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
     for (auto& [id, w] : workers_) {
       if (id == it->failed_on || w.retired) continue;
       ++others;
-      if (chosen < 0 && Room(w, slots_only) > 0) chosen = id;
+      if (Room(w, slots_only) > 0) {
+        chosen = id;
+        break;  // the first with room; `others` only has to say whether there is any
+      }
     }
     auto same = workers_.find(it->failed_on);
     if (chosen < 0 && others == 0 && same != workers_.end() && Room(same->second, slots_only) > 0) {
@@ -89,6 +96,7 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
 }
 
 void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
+  if (graph_.Exhausted()) return;  // every worker would be visited for nothing
   for (auto& [id, w] : workers_) {
     for (int room = Room(w, slots_only); room > 0; --room) {
       const std::optional<std::uint64_t> next = graph_.Next();
@@ -107,6 +115,8 @@ void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
 
 std::vector<Scheduler::Assignment> Scheduler::Assign(std::int64_t now_ms) {
   std::vector<Assignment> out;
+  if (!room_may_have_changed_ && retries_.empty()) return out;
+  room_may_have_changed_ = false;
   for (bool slots_only : {true, false}) {
     GiveRetries(now_ms, slots_only, out);
     GiveFresh(slots_only, out);
@@ -144,6 +154,7 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
   if (it == running_.end() || it->second.worker != worker || it->second.attempt != attempt) {
     return Verdict::kIgnored;
   }
+  room_may_have_changed_ = true;
   InFlight task = it->second;
   running_.erase(it);
   Worker& w = workers_[worker];

@@ -31,7 +31,7 @@ class Scheduler {
 
   struct Options {
     RetryPolicy retry;
-    int max_prefetch = 4096;  // per worker
+    int max_prefetch = 1024;  // per worker
     // A worker on which this many tasks in a row failed that then succeeded elsewhere, with no
     // success of its own in between, gets no more work (while another worker remains). 0: never.
     // A worker with this many failures in a row is given nothing new while the verdict is out
@@ -151,6 +151,11 @@ class Scheduler {
   std::uint64_t interrupted_ = 0;
   std::vector<int> retired_;
   std::size_t suspended_count_ = 0;
+  // Something that can give a worker room (a result, a new worker) happened since the last
+  // Assign. Without it, and with no retry waiting, Assign has nothing to give: its last call
+  // filled every worker's room or ran out of tasks. Spares the scan over all workers in the
+  // coordinator's idle steps.
+  bool room_may_have_changed_ = true;
 };
 
 }  // namespace jobrunner
