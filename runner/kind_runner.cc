@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "kind_context.h"
+
 namespace jobrunner {
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -50,32 +52,6 @@ struct KindRunner::State {
   bool stopping = false;
   int wake_fd = -1;
 };
-
-namespace {
-
-class ThreadContext final : public TaskContext {
- public:
-  ThreadContext(const KindRequest& request, const std::atomic<bool>& cancelled,
-                std::string& data_path)
-      : request_(request), cancelled_(cancelled), data_path_(data_path) {}
-  const std::string& TaskId() const override { return request_.task_id; }
-  int Attempt() const override { return request_.attempt; }
-  const std::string& Cwd() const override { return cwd_; }
-  bool Cancelled() const override { return cancelled_.load(std::memory_order_relaxed); }
-  std::string OutputFile(const std::string& suffix) override {
-    data_path_ = request_.data_dir + "/" + request_.task_id + "." +
-                 std::to_string(request_.attempt) + suffix;
-    return data_path_;
-  }
-
- private:
-  const KindRequest& request_;
-  const std::atomic<bool>& cancelled_;
-  std::string& data_path_;
-  std::string cwd_ = request_.cwd.empty() ? "." : request_.cwd;
-};
-
-}  // namespace
 
 KindRunner::KindRunner() : state_(std::make_shared<State>()) {
   wake_fd_ = state_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -158,7 +134,9 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     exit.key = task->request.key;
     exit.start_ms = task->start_ms;
     try {
-      ThreadContext context(task->request, task->cancelled, task->data_path);
+      const KindRequest& r = task->request;
+      KindContext context(r.task_id, r.attempt, r.cwd, r.data_dir, &task->cancelled,
+                          task->data_path);
       exit.result = task->request.kind->Run(task->request.args, context);
     } catch (const std::exception& e) {
       exit.outcome = Outcome::kFailed;
