@@ -303,16 +303,18 @@ bool TaskSource::IdsProvablyUnique() const {
 }
 
 void TaskSource::CheckUniqueIds() const {
-  // Large matrices with ids like `convert-{n}` need no look at each id: the manifest's shape
-  // proves them unique (a 10^7-task check took most of a second before the first task started).
-  if (IdsProvablyUnique()) return;
-  // First pass: 8 bytes per task. Equal hashes are candidates only; a second pass compares the
-  // ids behind them, so memory stays at one hash per task however long the ids are.
+  // The run keeps a little state per task (and this check 8 bytes): a bound on the count keeps a
+  // typo in a range from asking for gigabytes.
   if (total_ > kMaxCheckedTasks) {
     throw ManifestError(EntryOf(kMaxCheckedTasks).pos,
                         "the manifest has " + std::to_string(total_) + " tasks; expected at most " +
                             std::to_string(kMaxCheckedTasks) + ", whose ids can be checked");
   }
+  // Large matrices with ids like `convert-{n}` need no look at each id: the manifest's shape
+  // proves them unique (a 10^7-task check took most of a second before the first task started).
+  if (IdsProvablyUnique()) return;
+  // First pass: 8 bytes per task. Equal hashes are candidates only; a second pass compares the
+  // ids behind them, so memory stays at one hash per task however long the ids are.
   std::vector<std::uint64_t> hashes;
   try {
     hashes.reserve(total_);
