@@ -1,7 +1,8 @@
 """Peer for bench/run: N runs of a command through mpi4py.futures, one task per message.
 
 Run as: mpiexec -n 3 python3 -m mpi4py.futures pool_mpi4py.py N COMMAND [ARG...]
-(rank 0 runs this script's main, ranks 1..2 are the pool's workers).
+(rank 0 runs this script's main, ranks 1..2 are the pool's workers). COMMAND `--noop` runs a
+Python function that does nothing instead: W1's in-process no-op task.
 Prints 'span_s=<seconds from the first submit to the last result>' on stdout.
 """
 
@@ -16,12 +17,17 @@ def run_command(argv):
     return subprocess.run(argv).returncode
 
 
+def noop(argv):
+    return 0
+
+
 def main():
     n, argv = int(sys.argv[1]), sys.argv[2:]
     with MPIPoolExecutor() as pool:
         pool.submit(int, 0).result()  # wait until the workers are up, outside the span
         start = time.perf_counter()
-        codes = list(pool.map(run_command, [argv] * n, chunksize=1))
+        task = noop if argv == ["--noop"] else run_command
+        codes = list(pool.map(task, [argv] * n, chunksize=1))
         span = time.perf_counter() - start
     print(f"span_s={span:.6f}")
     return 1 if any(codes) else 0

@@ -41,12 +41,15 @@ def unavailable(workload, system, why):
 
 
 def fill_ratios(rows):
-    """ratio = wall of the row / wall of its group's jobrunner reference row."""
+    """ratio = time per task of the row / that of its group's jobrunner reference row: the wall
+    time ratio when both ran the same tasks (peers too slow for the full count run fewer)."""
     references = {r.group: r for r in rows if r.reference and r.wall_s}
     for r in rows:
         ref = references.get(r.group)
-        if r.group and ref and r.wall_s:
-            r.ratio = r.wall_s / ref.wall_s
+        if not (r.group and ref and r.wall_s):
+            continue
+        same_work = not (r.tasks_per_s and ref.tasks_per_s)
+        r.ratio = r.wall_s / ref.wall_s if same_work else ref.tasks_per_s / r.tasks_per_s
 
 
 def _cell(value, digits):

@@ -30,6 +30,7 @@ class Contender:
     # False: run once whatever --repeat says. For the slow peers, whose gap to jobrunner is far
     # larger than the run-to-run noise, repeats would only cost minutes.
     repeats: bool = True
+    tasks: int = None  # when it runs fewer tasks than the workload's count
 
 
 class Bench:
@@ -77,7 +78,8 @@ class Bench:
                 notes.append(f"median of {len(ok)} (wall {walls[0]:.2f}–{walls[-1]:.2f} s)")
             note = "; ".join(n for n in notes if n)
             if c.runs_tasks:
-                row = report.row_from(m, workload, c.system, tasks, note, group, c.reference)
+                row = report.row_from(m, workload, c.system, c.tasks or tasks, note, group,
+                                      c.reference)
             else:
                 row = report.row_from(m, workload, c.system, note=note)
             self.rows.append(row)
@@ -178,9 +180,34 @@ def w1_noop(bench, kinds_missing):
     with open(manifest, "w") as f:
         f.write("version: 1\ntasks:\n  - id: t-{n}\n    kind: noop\n"
                 f"    matrix:\n      n: {{range: [0, {tasks}]}}\n")
-    bench.compare(f"W1 noop ×{tasks:,}", "W1", tasks, [
+    s = bench.systems
+    # The peers run a Python function that does nothing, one task per message (chunksize 1),
+    # with fewer tasks: at their rate the full count would take minutes.
+    peer_tasks = max(1000, tasks // 20)
+    chosen = bench.compare(f"W1 noop ×{tasks:,} (peers ×{peer_tasks:,})", "W1", tasks, [
         bench.jobrunner(3, manifest, tasks, reference=True),
-        bench.jobrunner(1, manifest, tasks)])
+        bench.jobrunner(1, manifest, tasks),
+        Contender("mpi4py.futures (2 workers, chunksize 1)",
+                  lambda: s.mpi4py(peer_tasks, ["--noop"]), 60 + peer_tasks * 0.01,
+                  env=systems.MPI_ENV, inspect=_script_inspect(peer_tasks),
+                  unavailable=s.missing_reason("python3-mpi4py"), repeats=False,
+                  tasks=peer_tasks),
+        Contender("Dask LocalCluster (2 procs × 1 thread)", lambda: s.dask(peer_tasks, ["--noop"]),
+                  120 + peer_tasks * 0.02, inspect=_script_inspect(peer_tasks),
+                  unavailable=s.missing_reason("python3-distributed"), repeats=False,
+                  tasks=peer_tasks),
+    ])
+    jr_rate = _rate(chosen.get("jobrunner -n 3"), tasks)
+    if jr_rate:
+        bench.targets.append(report.Target(
+            "W1: jobrunner -n 3 ≥ 100,000 no-op tasks/s end to end",
+            f"{jr_rate:,.0f} tasks/s", jr_rate >= 100_000))
+    for peer in ("mpi4py.futures (2 workers, chunksize 1)", "Dask LocalCluster (2 procs × 1 thread)"):
+        peer_rate = _rate(chosen.get(peer), peer_tasks)
+        if jr_rate and peer_rate:
+            bench.targets.append(report.Target(
+                f"W1: jobrunner -n 3 ≥ 50× {peer}", f"{jr_rate / peer_rate:,.0f}×",
+                jr_rate >= 50 * peer_rate))
 
 
 # --- W2 ---------------------------------------------------------------------------------------
@@ -272,9 +299,29 @@ def w3_sleep(bench, kinds_missing):
             bench.targets.append(report.Target(
                 f"W3: jobrunner makespan/ideal ≤ {W3_TARGETS[label]} at {label} (process tasks)",
                 measured, efficiency[jobrunner] <= W3_TARGETS[label]))
-    bench.rows.append(report.unavailable(
-        "W3 in-process sleep (`kind: sleep`)", "jobrunner -n 3",
-        kinds_missing or "the bench does not know the sleep kind's parameters yet"))
+        if kinds_missing:
+            continue
+        # The same sleeps in-process (`kind: sleep`): no process per task.
+        kind_manifest = bench.path(f"w3-{label}-kind.yaml")
+        with open(kind_manifest, "w") as f:
+            f.write("version: 1\ntasks:\n  - id: t-{n}\n    kind: sleep\n"
+                    f"    args: {{duration: {label}}}\n"
+                    f"    matrix:\n      n: {{range: [0, {tasks}]}}\n")
+        in_process = bench.jobrunner(3, kind_manifest, tasks, label="(kind: sleep)")
+        in_process.timeout_s += ideal * 3
+        before = len(bench.rows)
+        chosen = bench.compare(f"W3 kind: sleep {label} ×{tasks:,} (ideal {ideal:.2f} s)",
+                               f"W3 {label} in-process", tasks, [in_process])
+        m = chosen.get(in_process.system)
+        if m and m.ok:
+            span = m.extra.get("span_s") or m.wall_s
+            for row in bench.rows[before:]:
+                row.note = "; ".join(n for n in [
+                    f"makespan/ideal {span / ideal:.3f} (wall/ideal {m.wall_s / ideal:.3f})",
+                    row.note] if n)
+    if kinds_missing:
+        bench.rows.append(report.unavailable("W3 in-process sleep (`kind: sleep`)",
+                                             "jobrunner -n 3", kinds_missing))
 
 
 # --- W5 ---------------------------------------------------------------------------------------

@@ -9,14 +9,14 @@ volatile std::sig_atomic_t g_interrupts = 0;  // SIGINT count
 volatile std::sig_atomic_t g_drain = 0;       // SIGUSR1 seen
 volatile std::sig_atomic_t g_stop = 0;        // SIGTERM or SIGHUP seen
 volatile std::sig_atomic_t g_last = 0;
-volatile std::sig_atomic_t g_drain_signal = 0;
+volatile std::sig_atomic_t g_received = 0;  // bit N: signal N seen
 
 extern "C" void OnSignal(int signal) {
   if (signal == SIGINT) g_interrupts = g_interrupts + 1;
   if (signal == SIGUSR1) g_drain = 1;
-  if ((signal == SIGINT || signal == SIGUSR1) && g_drain_signal == 0) g_drain_signal = signal;
   if (signal == SIGTERM || signal == SIGHUP) g_stop = 1;
   g_last = signal;
+  if (signal < 31) g_received = g_received | (1 << signal);
 }
 }  // namespace
 
@@ -35,6 +35,12 @@ InterruptRequest PendingInterrupt() {
 
 int InterruptSignal() { return g_last; }
 
-int DrainSignal() { return g_drain_signal; }
+bool ReceivedSignal(int signal) {
+  return signal > 0 && signal < 31 && (g_received & (1 << signal)) != 0;
+}
+
+bool IsInterruptSignal(int signal) {
+  return signal == SIGINT || signal == SIGTERM || signal == SIGHUP || signal == SIGUSR1;
+}
 
 }  // namespace jobrunner

@@ -15,7 +15,11 @@ InterruptRequest PendingInterrupt();
 // The signal behind the current request, for messages and exit statuses.
 int InterruptSignal();
 
-// The signal that asked for a drain (SIGUSR1 or SIGINT), or 0 while none has.
-int DrainSignal();
+// Whether this process has received `signal`, one of those above (SIGINT, SIGTERM, SIGHUP,
+// SIGUSR1). A batch system or mpirun often signals a whole job, tasks included: a task that
+// died of the signal its worker also got was stopped with the run, and did not fail.
+bool ReceivedSignal(int signal);
+// Whether `signal` is one of those: a task killed by it may have been stopped with the run.
+bool IsInterruptSignal(int signal);
 
 }  // namespace jobrunner

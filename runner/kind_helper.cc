@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "kind_context.h"
 #include "kind_registry.h"
 
 namespace jobrunner {
@@ -38,27 +39,6 @@ std::optional<std::string> FromHex(const std::string& hex) {
   return bytes;
 }
 
-class HelperContext final : public TaskContext {
- public:
-  HelperContext(const KindInvocation& invocation, std::string& data_path)
-      : invocation_(invocation), data_path_(data_path) {}
-  const std::string& TaskId() const override { return invocation_.task_id; }
-  int Attempt() const override { return invocation_.attempt; }
-  const std::string& Cwd() const override { return cwd_; }
-  // A timeout reaches the helper as SIGTERM, which ends it: no cooperation needed.
-  bool Cancelled() const override { return false; }
-  std::string OutputFile(const std::string& suffix) override {
-    data_path_ = invocation_.data_dir + "/" + invocation_.task_id + "." +
-                 std::to_string(invocation_.attempt) + suffix;
-    return data_path_;
-  }
-
- private:
-  const KindInvocation& invocation_;
-  std::string& data_path_;
-  std::string cwd_ = invocation_.cwd.empty() ? "." : invocation_.cwd;
-};
-
 bool WriteOutput(const KindHelperOutput& output, const std::string& path) {
   const std::string temp = path + ".partial";
   {
@@ -86,7 +66,9 @@ int RunKindHelper(const std::string& encoded_invocation, const std::string& outp
     for (const std::string& plugin : invocation.plugins) kinds.LoadPlugin(plugin);
     const TaskKind* kind = kinds.Find(invocation.kind);
     if (kind == nullptr) throw std::runtime_error("unknown task kind '" + invocation.kind + "'");
-    HelperContext context(invocation, output.data_path);
+    // A timeout reaches the helper as SIGTERM, which ends it: it is never asked to stop.
+    KindContext context(invocation.task_id, invocation.attempt, invocation.cwd, invocation.data_dir,
+                        nullptr, output.data_path);
     output.result = kind->Run(invocation.args, context);
     output.ok = true;
   } catch (const std::exception& e) {

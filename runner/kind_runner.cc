@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "kind_context.h"
+
 namespace jobrunner {
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -43,37 +45,13 @@ struct KindRunner::State {
   std::deque<std::shared_ptr<Task>> queue;
   std::vector<std::shared_ptr<Task>> running;  // started, not yet returned
   std::vector<KindExit> done;
+  std::size_t threads = 0;
   std::size_t idle_threads = 0;
-  std::size_t busy = 0;
+  std::size_t concurrency = 1;
+  std::atomic<std::size_t> busy{0};  // running; read without the lock by Busy()
   bool stopping = false;
   int wake_fd = -1;
 };
-
-namespace {
-
-class ThreadContext final : public TaskContext {
- public:
-  ThreadContext(const KindRequest& request, const std::atomic<bool>& cancelled,
-                std::string& data_path)
-      : request_(request), cancelled_(cancelled), data_path_(data_path) {}
-  const std::string& TaskId() const override { return request_.task_id; }
-  int Attempt() const override { return request_.attempt; }
-  const std::string& Cwd() const override { return cwd_; }
-  bool Cancelled() const override { return cancelled_.load(std::memory_order_relaxed); }
-  std::string OutputFile(const std::string& suffix) override {
-    data_path_ = request_.data_dir + "/" + request_.task_id + "." +
-                 std::to_string(request_.attempt) + suffix;
-    return data_path_;
-  }
-
- private:
-  const KindRequest& request_;
-  const std::atomic<bool>& cancelled_;
-  std::string& data_path_;
-  std::string cwd_ = request_.cwd.empty() ? "." : request_.cwd;
-};
-
-}  // namespace
 
 KindRunner::KindRunner() : state_(std::make_shared<State>()) {
   wake_fd_ = state_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -86,34 +64,69 @@ KindRunner::~KindRunner() {
   for (auto& task : state_->running) task->cancelled = true;
   for (auto& task : state_->queue) task->cancelled = true;
   state_->wake_threads.notify_all();
+  state_->queue.clear();
   state_->all_idle.wait_for(lock, kExitWait, [this] { return state_->busy == 0; });
 }
 
-void KindRunner::Start(KindRequest request) {
-  auto task = std::make_shared<Task>();
-  if (request.timeout_ms > 0) {
-    task->deadline = Clock::now() + std::chrono::milliseconds(request.timeout_ms);
+void KindRunner::Start(std::vector<KindRequest> requests) {
+  std::vector<std::shared_ptr<Task>> tasks;
+  tasks.reserve(requests.size());
+  for (KindRequest& request : requests) {
+    tasks.push_back(std::make_shared<Task>());
+    tasks.back()->request = std::move(request);
   }
-  task->request = std::move(request);
+  // One lock for the batch: the threads running tasks take the same lock between tasks.
   std::lock_guard<std::mutex> lock(state_->mutex);
-  state_->queue.push_back(std::move(task));
-  ++state_->busy;
-  if (state_->idle_threads == 0) {
+  for (auto& task : tasks) state_->queue.push_back(std::move(task));
+  Wake(*state_);
+}
+
+void KindRunner::SetConcurrency(std::size_t concurrency) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  if (concurrency == state_->concurrency) return;
+  state_->concurrency = concurrency;
+  Wake(*state_);
+}
+
+// With the lock held: makes sure a thread will take the next queued task if one may start now,
+// waking an idle thread or starting one.
+void KindRunner::Wake(State& state) {
+  if (state.queue.empty() || state.busy >= state.concurrency) return;
+  if (state.idle_threads > 0) {
+    state.wake_threads.notify_one();
+  } else if (state.threads < state.concurrency) {
+    ++state.threads;
     std::thread(Loop, state_).detach();
-  } else {
-    --state_->idle_threads;
-    state_->wake_threads.notify_one();
   }
+}
+
+std::vector<std::uint64_t> KindRunner::DropQueued() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  std::vector<std::uint64_t> keys;
+  for (const auto& task : state_->queue) keys.push_back(task->request.key);
+  state_->queue.clear();
+  return keys;
 }
 
 void KindRunner::Loop(std::shared_ptr<State> state) {
   std::unique_lock<std::mutex> lock(state->mutex);
   for (;;) {
-    state->wake_threads.wait(lock, [&] { return state->stopping || !state->queue.empty(); });
-    if (state->queue.empty()) return;  // stopping
+    ++state->idle_threads;
+    state->wake_threads.wait(lock, [&] {
+      return state->stopping || (!state->queue.empty() && state->busy < state->concurrency);
+    });
+    --state->idle_threads;
+    if (state->stopping) {
+      --state->threads;
+      return;
+    }
     std::shared_ptr<Task> task = std::move(state->queue.front());
     state->queue.pop_front();
+    ++state->busy;
     task->start_ms = UnixMs();
+    if (task->request.timeout_ms > 0) {
+      task->deadline = Clock::now() + std::chrono::milliseconds(task->request.timeout_ms);
+    }
     state->running.push_back(task);
     lock.unlock();
 
@@ -121,7 +134,9 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     exit.key = task->request.key;
     exit.start_ms = task->start_ms;
     try {
-      ThreadContext context(task->request, task->cancelled, task->data_path);
+      const KindRequest& r = task->request;
+      KindContext context(r.task_id, r.attempt, r.cwd, r.data_dir, &task->cancelled,
+                          task->data_path);
       exit.result = task->request.kind->Run(task->request.args, context);
     } catch (const std::exception& e) {
       exit.outcome = Outcome::kFailed;
@@ -135,25 +150,26 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
 
     lock.lock();
     state->running.erase(std::find(state->running.begin(), state->running.end(), task));
+    // One wake-up for the caller however many results gather before it looks.
+    const bool signal = state->done.empty();
     if (!task->reported) state->done.push_back(std::move(exit));
     --state->busy;
-    ++state->idle_threads;
     if (state->busy == 0) state->all_idle.notify_all();
-    const std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t ignored = write(state->wake_fd, &one, sizeof one);
+    if (signal) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] ssize_t ignored = write(state->wake_fd, &one, sizeof one);
+    }
   }
 }
 
-std::size_t KindRunner::Busy() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->busy;
-}
+std::size_t KindRunner::Busy() const { return state_->busy.load(std::memory_order_relaxed); }
 
 std::vector<KindExit> KindRunner::Collect() {
-  std::uint64_t count;
-  [[maybe_unused]] ssize_t ignored = read(wake_fd_, &count, sizeof count);
   const auto now = Clock::now();
   std::lock_guard<std::mutex> lock(state_->mutex);
+  // Read under the lock: a result added after it writes the eventfd again.
+  std::uint64_t count;
+  [[maybe_unused]] ssize_t ignored = read(wake_fd_, &count, sizeof count);
   for (auto& task : state_->running) {
     if (task->reported || !task->deadline || now < *task->deadline) continue;
     task->reported = true;
@@ -175,9 +191,6 @@ std::optional<Clock::time_point> KindRunner::NextDeadline() const {
   for (const auto& task : state_->running) {
     if (task->reported || !task->deadline) continue;
     if (!next || *task->deadline < *next) next = task->deadline;
-  }
-  for (const auto& task : state_->queue) {
-    if (task->deadline && (!next || *task->deadline < *next)) next = task->deadline;
   }
   return next;
 }

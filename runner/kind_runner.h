@@ -51,9 +51,15 @@ class KindRunner {
   KindRunner(const KindRunner&) = delete;
   KindRunner& operator=(const KindRunner&) = delete;
 
-  void Start(KindRequest request);
-  // Tasks started whose threads have not returned yet (including timed-out ones).
+  // Queues a task; it starts as soon as fewer than Concurrency() tasks run. Queued tasks start
+  // one after another on the same threads, without a round trip through the caller's loop.
+  void Start(std::vector<KindRequest> requests);
+  // How many tasks may run at once (the worker's free slots); 0 holds queued tasks back.
+  void SetConcurrency(std::size_t concurrency);
+  // Tasks running: started, and their threads not returned yet (including timed-out ones).
   std::size_t Busy() const;
+  // Takes the tasks that have not started out of the queue; returns their keys.
+  std::vector<std::uint64_t> DropQueued();
   // Readable while ended tasks wait for Collect.
   int wake_fd() const { return wake_fd_; }
   // Ended tasks, and tasks that passed their timeout since the last call.
@@ -68,6 +74,7 @@ class KindRunner {
   struct Task;
   struct State;
   static void Loop(std::shared_ptr<State> state);
+  void Wake(State& state);
 
   std::shared_ptr<State> state_;
   int wake_fd_ = -1;  // owned by state_

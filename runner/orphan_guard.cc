@@ -63,10 +63,12 @@ void OrphanGuard::Forget(pid_t pgid) { Send('-', pgid); }
 
 int RunOrphanGuard() {
   // The terminal's Ctrl-C and mpirun's signals are for the worker; the guard outlives them to
-  // do its one job.
+  // do its one job. So does a drain's SIGUSR1, which Slurm sends to every process of a job step
+  // when srun forwards it or `scancel --signal=USR1` names the step.
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  signal(SIGUSR1, SIG_IGN);
   std::unordered_set<pid_t> groups;
   Message m{};
   std::size_t have = 0;

@@ -76,8 +76,15 @@ void ApplyInterrupts(Coordinator& coordinator) {
 
 void PrintResumeHint(const Transport& transport, const RunSettings& settings,
                      const std::string& run_dir, Reporter& reporter) {
-  std::string launcher =
-      transport.size() > 1 ? "mpirun -n " + std::to_string(transport.size()) + " " : "";
+  // mpirun sets OMPI_COMM_WORLD_SIZE; ranks that srun started through PMIx see only Slurm's
+  // and PMIx's variables, and are continued with srun.
+  std::string launcher;
+  if (transport.size() > 1) {
+    bool by_srun =
+        std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr && std::getenv("SLURM_STEP_ID") != nullptr;
+    launcher =
+        (by_srun ? "srun --mpi=pmix -n " : "mpirun -n ") + std::to_string(transport.size()) + " ";
+  }
   reporter.Error("the run stopped before every task finished; continue it with:\n  " + launcher +
                  "jobrunner --resume " + run_dir + " " + settings.manifest);
 }
@@ -119,7 +126,7 @@ int RunLocally(const TaskSource& source, const KindRegistry& kinds, ResultsWrite
       MakePosixProcessSet(milliseconds(options.kill_grace_ms), guard.get());
   Coordinator coordinator(*coordinator_end, source, kinds, results, reporter, journal, ledger,
                           std::move(options), std::move(scheduler));
-  Worker worker(*worker_end, *processes, LocalHello(0, worker_settings), DrainSignal);
+  Worker worker(*worker_end, *processes, LocalHello(0, worker_settings), ReceivedSignal);
   bool worker_done = false;
   while (!worker_done) {
     milliseconds wait = coordinator.Step();
@@ -260,7 +267,7 @@ int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms,
   // which every rank parses alike.
   std::unique_ptr<ProcessSet> processes =
       MakePosixProcessSet(milliseconds(kill_grace_ms), guard.get());
-  Worker worker(transport, *processes, LocalHello(rank, settings), DrainSignal);
+  Worker worker(transport, *processes, LocalHello(rank, settings), ReceivedSignal);
   while (!worker.Step(milliseconds(10))) {
     // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.
     if (PendingInterrupt() == InterruptRequest::kStop) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -16,14 +17,21 @@ namespace {
 
 using nlohmann::json;
 
-// ISO 8601 in UTC with milliseconds: "2026-11-23T17:39:35.123Z".
+// ISO 8601 in UTC with milliseconds: "2026-11-23T17:39:35.123Z". The date and time of day are
+// formatted once per second: thousands of attempts end within the same one.
 std::string IsoTime(std::int64_t unix_ms) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[40];
-  std::size_t n = std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(text + n, sizeof(text) - n, ".%03dZ", static_cast<int>(unix_ms % 1000));
+  thread_local std::int64_t cached_second = -1;
+  thread_local char prefix[32];
+  const std::int64_t second = unix_ms / 1000;
+  if (second != cached_second) {
+    std::time_t t = static_cast<std::time_t>(second);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_second = second;
+  }
+  char text[48];
+  std::snprintf(text, sizeof(text), "%s.%03dZ", prefix, static_cast<int>(unix_ms % 1000));
   return text;
 }
 
@@ -36,6 +44,74 @@ json Relative(const std::string& run_dir, const std::string& path) {
 }
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// One JSON object written field by field: an attempt line is written for every task, and building
+// a json tree for it (a map, an allocation per field) cost more than the rest of the line's work.
+class JsonLine {
+ public:
+  JsonLine() { text_ = "{"; }
+  JsonLine& Str(const char* key, std::string_view value) {
+    Key(key);
+    const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+      return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (plain) {
+      text_ += '"';
+      text_ += value;
+      text_ += '"';
+    } else {
+      text_ += Dump(json(std::string(value)));  // escapes, and replaces invalid UTF-8
+    }
+    return *this;
+  }
+  JsonLine& Null(const char* key) {
+    Key(key);
+    text_ += "null";
+    return *this;
+  }
+  template <class Integer>
+  JsonLine& Int(const char* key, Integer value) {
+    Key(key);
+    text_ += std::to_string(value);
+    return *this;
+  }
+  JsonLine& Bool(const char* key, bool value) {
+    Key(key);
+    text_ += value ? "true" : "false";
+    return *this;
+  }
+  // Milliseconds as seconds with three decimals, exactly.
+  JsonLine& Seconds(const char* key, std::int64_t ms) {
+    Key(key);
+    if (ms < 0) {
+      text_ += '-';
+      ms = -ms;
+    }
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms % 1000));
+    text_ += std::to_string(ms / 1000);
+    text_ += frac;
+    return *this;
+  }
+  JsonLine& Raw(const char* key, std::string_view json_text) {
+    Key(key);
+    text_ += json_text;
+    return *this;
+  }
+  std::string Finish() {
+    text_ += '}';
+    return std::move(text_);
+  }
+
+ private:
+  void Key(const char* key) {
+    if (text_.size() > 1) text_ += ',';
+    text_ += '"';
+    text_ += key;
+    text_ += "\":";
+  }
+  std::string text_;
+};
 
 std::string Errno(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + std::strerror(errno);
@@ -80,36 +156,44 @@ void ResultsWriter::Line(const std::string& text) {
 void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, int worker_rank,
                             const std::string& host, bool will_retry,
                             const std::string& result_json) {
-  json line = {
-      {"task", task_id},
-      {"index", r.index},
-      {"attempt", r.attempt},
-      {"worker", worker_rank},
-      {"host", host},
-      {"start", IsoTime(r.start_ms)},
-      {"end", IsoTime(r.end_ms)},
-      {"duration_s", static_cast<double>(r.end_ms - r.start_ms) / 1000.0},
-      {"outcome", OutcomeName(r.outcome)},
-      {"exit_code", r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kFailed
-                        ? json(r.exit_code)
-                        : json(nullptr)},
-      {"signal", r.signal != 0 ? json(r.signal) : json(nullptr)},
-      {"retry", will_retry},
-      {"stdout", Relative(run_dir_, r.stdout_path)},
-      {"stderr", Relative(run_dir_, r.stderr_path)},
-      {"stdout_bytes", r.stdout_bytes},
-      {"stderr_bytes", r.stderr_bytes},
-  };
-  if (r.stdout_truncated) line["stdout_truncated"] = true;
-  if (r.stderr_truncated) line["stderr_truncated"] = true;
-  if (!r.error.empty()) line["error"] = r.error;
-  if (!result_json.empty()) {
-    json result = json::parse(result_json, nullptr, /*allow_exceptions=*/false);
-    // A kind whose ToJson wrote something that is not JSON still has its text kept.
-    line["result"] = result.is_discarded() ? json(result_json) : std::move(result);
+  JsonLine line;
+  line.Str("task", task_id).Int("index", r.index).Int("attempt", r.attempt);
+  line.Int("worker", worker_rank).Str("host", host);
+  line.Str("start", IsoTime(r.start_ms)).Str("end", IsoTime(r.end_ms));
+  line.Seconds("duration_s", r.end_ms - r.start_ms).Str("outcome", OutcomeName(r.outcome));
+  if (r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kFailed) {
+    line.Int("exit_code", r.exit_code);
+  } else {
+    line.Null("exit_code");
   }
-  if (!r.data_path.empty()) line["data"] = Relative(run_dir_, r.data_path);
-  Line(Dump(line));
+  if (r.signal != 0) {
+    line.Int("signal", r.signal);
+  } else {
+    line.Null("signal");
+  }
+  line.Bool("retry", will_retry);
+  for (const auto& [key, path] :
+       {std::pair{"stdout", &r.stdout_path}, {"stderr", &r.stderr_path}}) {
+    if (path->empty()) {
+      line.Null(key);
+    } else {
+      line.Str(key, Relative(run_dir_, *path).get<std::string>());
+    }
+  }
+  line.Int("stdout_bytes", r.stdout_bytes).Int("stderr_bytes", r.stderr_bytes);
+  if (r.stdout_truncated) line.Bool("stdout_truncated", true);
+  if (r.stderr_truncated) line.Bool("stderr_truncated", true);
+  if (!r.error.empty()) line.Str("error", r.error);
+  if (!result_json.empty()) {
+    // A kind whose ToJson wrote something that is not JSON still has its text kept, as a string.
+    if (json::accept(result_json)) {
+      line.Raw("result", result_json);
+    } else {
+      line.Str("result", result_json);
+    }
+  }
+  if (!r.data_path.empty()) line.Str("data", Relative(run_dir_, r.data_path).get<std::string>());
+  Line(line.Finish());
 }
 
 void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRecord& r,

@@ -7,24 +7,43 @@ namespace jobrunner {
 
 RunLedger::RunLedger(std::uint64_t task_count) : succeeded_(task_count, false) {}
 
+template <class Change>
+void RunLedger::Update(std::uint64_t index, Change change) {
+  History& h = open_[index];
+  failed_count_ -= h.failed_for_good ? 1 : 0;
+  skipped_count_ -= h.skipped ? 1 : 0;
+  change(h);
+  failed_count_ += h.failed_for_good ? 1 : 0;
+  skipped_count_ += h.skipped ? 1 : 0;
+}
+
+void RunLedger::Forget(std::uint64_t index) {
+  auto it = open_.find(index);
+  if (it == open_.end()) return;
+  failed_count_ -= it->second.failed_for_good ? 1 : 0;
+  skipped_count_ -= it->second.skipped ? 1 : 0;
+  open_.erase(it);
+}
+
 void RunLedger::OnFinished(const TaskFinishedRecord& r) {
   if (r.index >= succeeded_.size() || succeeded_[r.index]) return;
   if (r.outcome == JournalOutcome::kSucceeded) {
     succeeded_[r.index] = true;
     ++succeeded_count_;
-    open_.erase(r.index);
+    Forget(r.index);
     return;
   }
-  History& h = open_[r.index];
-  h.last_attempt = std::max(h.last_attempt, r.attempt);
-  if (h.in_flight_attempt == r.attempt) h.in_flight_attempt = 0;
-  if (r.outcome == JournalOutcome::kInterrupted) return;  // not the task's fault
-  if (r.outcome == JournalOutcome::kSkipped) {
-    h.skipped = true;
-    return;
-  }
-  h.failures++;
-  h.failed_for_good = !r.will_retry;
+  Update(r.index, [&r](History& h) {
+    h.last_attempt = std::max(h.last_attempt, r.attempt);
+    if (h.in_flight_attempt == r.attempt) h.in_flight_attempt = 0;
+    if (r.outcome == JournalOutcome::kInterrupted) return;  // not the task's fault
+    if (r.outcome == JournalOutcome::kSkipped) {
+      h.skipped = true;
+      return;
+    }
+    h.failures++;
+    h.failed_for_good = !r.will_retry;
+  });
 }
 
 void RunLedger::Apply(const JournalRecord& record) {
@@ -35,29 +54,22 @@ void RunLedger::Apply(const JournalRecord& record) {
           ++runs_;
         } else if constexpr (std::is_same_v<T, TaskDispatchedRecord>) {
           if (r.index >= succeeded_.size() || succeeded_[r.index]) return;
-          History& h = open_[r.index];
-          h.last_attempt = std::max(h.last_attempt, r.attempt);
-          h.in_flight_attempt = r.attempt;
-          h.worker_rank = r.worker_rank;
-          h.failed_for_good = false;  // dispatched again: --retry-failed gave it another go
-          h.skipped = false;
+          Update(r.index, [&r](History& h) {
+            h.last_attempt = std::max(h.last_attempt, r.attempt);
+            h.in_flight_attempt = r.attempt;
+            h.worker_rank = r.worker_rank;
+            h.failed_for_good = false;  // dispatched again: --retry-failed gave it another go
+            h.skipped = false;
+          });
         } else if constexpr (std::is_same_v<T, TaskFinishedRecord>) {
           OnFinished(r);
         } else if constexpr (std::is_same_v<T, TaskSkippedRecord>) {
-          if (r.index < succeeded_.size() && !succeeded_[r.index]) open_[r.index].skipped = true;
+          if (r.index < succeeded_.size() && !succeeded_[r.index]) {
+            Update(r.index, [](History& h) { h.skipped = true; });
+          }
         }
       },
       record);
-}
-
-std::uint64_t RunLedger::failed() const {
-  return static_cast<std::uint64_t>(std::count_if(
-      open_.begin(), open_.end(), [](const auto& e) { return e.second.failed_for_good; }));
-}
-
-std::uint64_t RunLedger::skipped() const {
-  return static_cast<std::uint64_t>(
-      std::count_if(open_.begin(), open_.end(), [](const auto& e) { return e.second.skipped; }));
 }
 
 std::vector<RunLedger::Unfinished> RunLedger::InFlight() const {

@@ -24,8 +24,11 @@ class RunLedger {
   std::uint64_t task_count() const { return succeeded_.size(); }
   std::uint32_t runs() const { return runs_; }  // RunStarted records: 1 + resumes
   std::uint64_t succeeded() const { return succeeded_count_; }
-  std::uint64_t failed() const;   // tasks whose last attempt failed with no retry left
-  std::uint64_t skipped() const;  // tasks recorded as skipped
+  // Tasks whose last attempt failed with no retry left, and tasks recorded as skipped. Kept as
+  // counts, not counted on demand: the coordinator asks at every step, with up to millions of
+  // tasks in flight.
+  std::uint64_t failed() const { return failed_count_; }
+  std::uint64_t skipped() const { return skipped_count_; }
   bool IsSucceeded(std::uint64_t index) const { return succeeded_[index]; }
 
   struct Unfinished {
@@ -55,10 +58,16 @@ class RunLedger {
   };
 
   void OnFinished(const TaskFinishedRecord& r);
+  // Every change to a History goes through here, so that the counts follow its flags.
+  template <class Change>
+  void Update(std::uint64_t index, Change change);
+  void Forget(std::uint64_t index);
 
   std::vector<bool> succeeded_;
   std::uint64_t succeeded_count_ = 0;
   std::unordered_map<std::uint64_t, History> open_;  // tasks touched and not succeeded
+  std::uint64_t failed_count_ = 0;                   // open_ entries with failed_for_good
+  std::uint64_t skipped_count_ = 0;                  // open_ entries with skipped
   std::uint32_t runs_ = 0;
 };
 

@@ -25,6 +25,7 @@ void Scheduler::Resume(std::vector<bool> settled, std::unordered_map<std::uint64
   prior_ = std::move(prior);
   graph_.Resume(std::move(settled), std::move(failed));
   CollectSkipped();
+  room_may_have_changed_ = true;
 }
 
 void Scheduler::CollectSkipped() {
@@ -37,6 +38,7 @@ void Scheduler::SetNeeds(std::vector<ResourceNeeds> needs) {
   const bool any =
       std::any_of(needs.begin(), needs.end(), [](const ResourceNeeds& n) { return !n.Default(); });
   needs_.clear();
+  room_may_have_changed_ = true;
   if (!any) return;  // every task takes one slot: the plain path, with no per-task lookups
   needs_ = std::move(needs);
   needs_.resize(std::max<std::size_t>(needs_.size(), graph_.group_count()));
@@ -59,6 +61,7 @@ void Scheduler::AddWorker(int worker, const WorkerCapacity& capacity) {
   w.capacity = capacity;
   w.capacity.cores = w.slots;
   w.gpu_busy.assign(static_cast<std::size_t>(std::max(0, capacity.gpus)), false);
+  room_may_have_changed_ = true;
 }
 
 std::optional<std::size_t> Scheduler::GroupFittingNowhere() const {
@@ -121,7 +124,10 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
     for (auto& [id, w] : workers_) {
       if (id == it->failed_on || w.retired) continue;
       ++others;
-      if (chosen < 0 && Room(w, slots_only) > 0) chosen = id;
+      if (Room(w, slots_only) > 0) {
+        chosen = id;
+        break;  // the first with room; `others` only has to say whether there is any
+      }
     }
     auto same = workers_.find(it->failed_on);
     if (chosen < 0 && others == 0 && same != workers_.end() && Room(same->second, slots_only) > 0) {
@@ -137,6 +143,7 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
 }
 
 void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
+  if (graph_.Exhausted()) return;  // every worker would be visited for nothing
   for (auto& [id, w] : workers_) {
     for (int room = Room(w, slots_only); room > 0; --room) {
       const std::optional<std::uint64_t> next = graph_.Next();
@@ -154,8 +161,10 @@ void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
 }
 
 std::vector<Scheduler::Assignment> Scheduler::Assign(std::int64_t now_ms) {
-  if (!needs_.empty()) return AssignWithNeeds(now_ms);
   std::vector<Assignment> out;
+  if (!room_may_have_changed_ && retries_.empty()) return out;
+  room_may_have_changed_ = false;
+  if (!needs_.empty()) return AssignWithNeeds(now_ms);
   for (bool slots_only : {true, false}) {
     GiveRetries(now_ms, slots_only, out);
     GiveFresh(slots_only, out);
@@ -194,6 +203,7 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
   if (it == running_.end() || it->second.worker != worker || it->second.attempt != attempt) {
     return Verdict::kIgnored;
   }
+  room_may_have_changed_ = true;
   InFlight task = std::move(it->second);
   running_.erase(it);
   Worker& w = workers_[worker];

@@ -221,6 +221,11 @@ class Scheduler {
   std::uint64_t interrupted_ = 0;
   std::vector<int> retired_;
   std::size_t suspended_count_ = 0;
+  // Something that can give a worker room (a result, a new worker) happened since the last
+  // Assign. Without it, and with no retry waiting, Assign has nothing to give: its last call
+  // filled every worker's room or ran out of tasks. Spares the scan over all workers in the
+  // coordinator's idle steps.
+  bool room_may_have_changed_ = true;
 };
 
 }  // namespace jobrunner

@@ -34,6 +34,9 @@ class TaskSource {
   // positions. Streams over all ids once, keeping 8 bytes per task (a hash; at most 2^32 tasks),
   // and confirms any hash collision by comparing the ids themselves.
   void CheckUniqueIds() const;
+  // Whether the manifest's shape alone proves every id unique and usable (see CheckUniqueIds),
+  // as it does for the usual `name-{n}` matrices.
+  bool IdsProvablyUnique() const;
 
   // Where task `index` was declared.
   const TaskEntry& EntryOf(std::uint64_t index) const;

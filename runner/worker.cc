@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "interrupt.h"
 #include "kind_helper.h"
 
 namespace jobrunner {
@@ -21,13 +22,20 @@ std::int64_t UnixMs() {
 constexpr milliseconds kResultDelay{2};
 // ...or until this many have gathered.
 constexpr std::size_t kResultBatch = 512;
+// A task killed by an interrupt signal waits this long for the same signal to reach the worker
+// (see the constructor), before it is reported as a task failure.
+constexpr milliseconds kHoldSignaled{200};
 // Longest sleep between two looks at the coordinator: bounds how late a worker notices new work
 // or a Shutdown, and keeps an idle rank's CPU use near zero.
 constexpr milliseconds kMaxIdleWait{10};
 }  // namespace
 
-Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello, int (*drain_signal)())
-    : transport_(transport), processes_(processes), rank_(hello.rank), drain_signal_(drain_signal) {
+Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
+               bool (*received_signal)(int))
+    : transport_(transport),
+      processes_(processes),
+      rank_(hello.rank),
+      received_signal_(received_signal) {
   processes_.WakeOn(kind_runner_.wake_fd());
   transport_.Send(kCoordinator, hello);
 }
@@ -94,6 +102,17 @@ void Worker::OnDrain(const Drain& drain) {
     Queue(std::move(r));
   }
   queue_.clear();
+  for (std::uint64_t index : kind_runner_.DropQueued()) {
+    auto it = running_.find(index);
+    if (it == running_.end()) continue;
+    AttemptResult r;
+    r.index = index;
+    r.attempt = it->second.attempt;
+    r.outcome = Outcome::kInterrupted;
+    kind_extra_cores_ -= it->second.cores - 1;
+    running_.erase(it);
+    Queue(std::move(r));
+  }
   if (drain.kill_running) {
     for (auto& [index, running] : running_) running.killed_by_drain = true;
     processes_.KillAll();
@@ -108,27 +127,37 @@ std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
 
 void Worker::StartQueued() {
   if (!welcome_) return;
-  // A task takes as many slots as it asks cores; the coordinator sends one that takes more than
-  // one only when they are free here, counting what it sent before, so the queue never stalls.
+  const int slots = welcome_->slots;
+  // A task takes as many slots as it asks cores (one by default). In-process kinds of one core go
+  // to the kind runner's own queue at once, so that its threads go from one to the next without
+  // waiting for this loop; they get the slots that children and larger kinds leave free. Any
+  // other task starts when its cores are free here. The coordinator sends a task of more than
+  // one core only when its cores are free, counting what it sent before, so none waits long.
+  std::vector<KindRequest> in_process;
   while (!queue_.empty()) {
-    const int cores = std::max(1, queue_.front().cores);
-    const int busy = BusyCores();
-    if (busy > 0 && busy + cores > welcome_->slots) break;
+    const TaskSpec& next = queue_.front();
+    const int cores = std::max(1, next.cores);
+    const bool streamed = !next.kind.empty() && !next.isolate && cores == 1;
+    if (!streamed) {
+      const int busy = BusyCores();
+      if (busy > 0 && busy + cores > slots) break;
+    }
     TaskSpec task = std::move(queue_.front());
     queue_.pop_front();
-    busy_cores_ += cores;
     if (task.kind.empty()) {
       StartCommand(std::move(task));
     } else {
-      StartKind(std::move(task));
+      StartKind(std::move(task), in_process);
     }
   }
+  const int taken = child_cores_ + kind_extra_cores_;
+  kind_runner_.SetConcurrency(static_cast<std::size_t>(std::max(0, slots - taken)));
+  if (!in_process.empty()) kind_runner_.Start(std::move(in_process));
 }
 
-void Worker::StartKind(TaskSpec task) {
+void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
   const TaskKind* kind = kinds_.Find(task.kind);
   if (kind == nullptr) {
-    busy_cores_ -= std::max(1, task.cores);  // taken by StartQueued, but nothing runs
     AttemptResult r;
     r.index = task.index;
     r.attempt = task.attempt;
@@ -148,10 +177,13 @@ void Worker::StartKind(TaskSpec task) {
     StartCommand(std::move(task), std::move(output));
     return;
   }
-  running_[task.index] = Running{task.attempt, "", "", false, "", std::max(1, task.cores)};
-  ++running_kinds_;
-  kind_runner_.Start(KindRequest{task.index, kind, std::move(task.kind_args), task.id, task.attempt,
-                                 task.cwd, data_dir, task.timeout_ms});
+  // The kind runner counts each task as one of its threads; the cores beyond the first are
+  // taken off its concurrency while the task is here.
+  const int cores = std::max(1, task.cores);
+  kind_extra_cores_ += cores - 1;
+  running_[task.index] = Running{task.attempt, "", "", false, "", cores};
+  in_process.push_back(KindRequest{task.index, kind, std::move(task.kind_args), task.id,
+                                   task.attempt, task.cwd, data_dir, task.timeout_ms});
 }
 
 void Worker::StartCommand(TaskSpec task, std::string helper_output) {
@@ -186,26 +218,41 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
     request.stdout_path = OutputPath(task, "out");
     request.stderr_path = OutputPath(task, "err");
     request.max_output = welcome_->max_output;
+    const int cores = std::max(1, task.cores);
+    child_cores_ += cores;
     running_[task.index] = Running{task.attempt, request.stdout_path,      request.stderr_path,
-                                   false,        std::move(helper_output), std::max(1, task.cores)};
+                                   false,        std::move(helper_output), cores};
     processes_.Start(std::move(request));
   }
 }
 
+bool Worker::StoppedWithRun(const AttemptResult& r) const {
+  return r.outcome == Outcome::kSignaled && received_signal_ != nullptr &&
+         received_signal_(r.signal);
+}
+
+void Worker::ReleaseHeld(bool all) {
+  const auto now = Clock::now();
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (!all && now < it->first && !StoppedWithRun(it->second)) {
+      ++it;
+      continue;
+    }
+    if (StoppedWithRun(it->second)) it->second.outcome = Outcome::kInterrupted;
+    Queue(std::move(it->second));
+    it = held_.erase(it);
+  }
+}
+
 void Worker::Collect(std::vector<ProcessExit> exits) {
-  const int drain_signal = drain_signal_ != nullptr ? drain_signal_() : 0;
   for (ProcessExit& x : exits) {
     auto it = running_.find(x.key);
     if (it == running_.end()) continue;
     AttemptResult r;
     r.index = x.key;
     r.attempt = it->second.attempt;
-    // A child the drain killed, or the drain's signal caught while starting, did nothing wrong:
-    // its attempt is interrupted, not signaled.
-    bool drained =
-        it->second.killed_by_drain ||
-        (drain_signal != 0 && x.outcome == Outcome::kSignaled && x.signal == drain_signal);
-    r.outcome = drained ? Outcome::kInterrupted : x.outcome;
+    // A child the drain killed did nothing wrong: its attempt is interrupted, not signaled.
+    r.outcome = it->second.killed_by_drain ? Outcome::kInterrupted : x.outcome;
     r.exit_code = x.exit_code;
     r.signal = x.signal;
     r.start_ms = x.start_ms;
@@ -229,10 +276,15 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
         r.error = std::move(output->error);
       }
     }
-    busy_cores_ -= it->second.cores;
+    child_cores_ -= it->second.cores;
     running_.erase(it);
+    if (r.outcome == Outcome::kSignaled && IsInterruptSignal(r.signal)) {
+      held_.emplace_back(Clock::now() + kHoldSignaled, std::move(r));
+      continue;
+    }
     Queue(std::move(r));
   }
+  ReleaseHeld(/*all=*/false);
 }
 
 void Worker::CollectKinds(std::vector<KindExit> exits) {
@@ -248,8 +300,7 @@ void Worker::CollectKinds(std::vector<KindExit> exits) {
     r.error = std::move(x.error);
     r.kind_result = std::move(x.result);
     r.data_path = std::move(x.data_path);
-    busy_cores_ -= it->second.cores;
-    --running_kinds_;
+    kind_extra_cores_ -= it->second.cores - 1;
     running_.erase(it);
     Queue(std::move(r));
   }
@@ -270,6 +321,10 @@ void Worker::FlushResults(bool force) {
 milliseconds Worker::NextWait(milliseconds max_wait) const {
   milliseconds wait = std::min(max_wait, idle_wait_);
   if (!unsent_.empty()) wait = std::min(wait, kResultDelay);
+  for (const auto& [until, result] : held_) {
+    wait = std::min(
+        wait, std::max(milliseconds(0), std::chrono::ceil<milliseconds>(until - Clock::now())));
+  }
   if (auto deadline = kind_runner_.NextDeadline()) {
     auto until = std::chrono::ceil<milliseconds>(*deadline - Clock::now());
     wait = std::min(wait, std::max(milliseconds(0), until));
@@ -283,6 +338,7 @@ bool Worker::Step(milliseconds max_wait) {
     processes_.KillAll();
     kind_runner_.CancelAll();
     Collect(processes_.Wait(milliseconds(0)));
+    ReleaseHeld(/*all=*/true);
     CollectKinds(kind_runner_.Collect());
     FlushResults(true);
     return transport_.Flush();

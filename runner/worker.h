@@ -22,10 +22,14 @@ namespace jobrunner {
 // to do, so that an idle worker costs next to no CPU.
 class Worker {
  public:
-  // `drain_signal`, if given, returns the signal that asked this process to drain, or 0. A task
-  // that is just starting may still be in this process's group when that signal is sent to the
-  // group (mpirun forwards SIGUSR1 so): it dies of it, and is reported interrupted, not signaled.
-  Worker(Transport& transport, ProcessSet& processes, Hello hello, int (*drain_signal)() = nullptr);
+  // `received_signal`, if given, says whether this process has received a signal (see
+  // interrupt.h). A task killed by a signal this process received too was stopped with the run
+  // (mpirun forwards SIGUSR1 to each rank's group, which briefly holds a task being started;
+  // Slurm signals every process of a job): it is reported interrupted, not signaled. Since the
+  // task's death may be seen before the signal reaches this process, such a result is held back
+  // a moment (kHoldSignaled) before it is sent.
+  Worker(Transport& transport, ProcessSet& processes, Hello hello,
+         bool (*received_signal)(int) = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -54,33 +58,36 @@ class Worker {
   void OnWelcome(Welcome welcome);
   void StartQueued();
   void StartCommand(TaskSpec task, std::string helper_output = "");
-  void StartKind(TaskSpec task);
+  void StartKind(TaskSpec task, std::vector<KindRequest>& in_process);
   void Collect(std::vector<ProcessExit> exits);
   void CollectKinds(std::vector<KindExit> exits);
   void Queue(AttemptResult result);
+  void ReleaseHeld(bool all);
+  bool StoppedWithRun(const AttemptResult& result) const;
   void FlushResults(bool force);
   std::chrono::milliseconds NextWait(std::chrono::milliseconds max_wait) const;
   std::string OutputPath(const TaskSpec& task, const char* stream) const;
-  // Slots taken: the cores of running tasks, plus one for each timed-out kind whose thread has
-  // not returned yet (its result is sent, but its thread still runs).
-  // (A kind that has just returned leaves the runner's count before it leaves running_.)
+  // Slots taken: the cores of running children, one per kind running on the kind runner's
+  // threads (including timed-out ones whose threads have not returned), and the cores beyond
+  // the first of the larger kinds given to it.
   int BusyCores() const {
-    const std::size_t threads = kind_runner_.Busy();
-    return busy_cores_ + static_cast<int>(threads > running_kinds_ ? threads - running_kinds_ : 0);
+    return child_cores_ + static_cast<int>(kind_runner_.Busy()) + kind_extra_cores_;
   }
 
   Transport& transport_;
   ProcessSet& processes_;
   int rank_;
-  int (*drain_signal_)();
+  bool (*received_signal_)(int);
+  // Results of tasks killed by an interrupt signal, held until the time given.
+  std::vector<std::pair<std::chrono::steady_clock::time_point, AttemptResult>> held_;
   std::optional<Welcome> welcome_;
   KindRegistry kinds_;
   std::string plugin_errors_;  // plugins named in the Welcome that did not load here
   KindRunner kind_runner_;
   std::deque<TaskSpec> queue_;
   std::unordered_map<std::uint64_t, Running> running_;  // by task index
-  int busy_cores_ = 0;                                  // of the tasks in running_
-  std::size_t running_kinds_ = 0;                       // in-process kinds in running_
+  int child_cores_ = 0;                                 // of the children in running_
+  int kind_extra_cores_ = 0;  // cores beyond the first of the in-process kinds in running_
   std::vector<AttemptResult> unsent_;
   std::chrono::steady_clock::time_point oldest_unsent_;
   std::chrono::milliseconds idle_wait_{0};  // grows while nothing happens

@@ -46,6 +46,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace jobrunner {
@@ -130,22 +131,32 @@ class TaskKind {
   virtual std::string ResultJson(const std::string& encoded_result) const = 0;
 };
 
+// Archives without a header or a codecvt facet: a locale per archive would cost more than a
+// small task. A type without members (a kind with no arguments or no result) encodes to nothing.
+inline constexpr unsigned kArchiveFlags = boost::archive::no_header | boost::archive::no_codecvt;
+
 template <class T>
 std::string EncodeValue(const T& value) {
-  std::ostringstream out;
-  {
-    boost::archive::binary_oarchive archive(out, boost::archive::no_header);
-    archive << value;
+  if constexpr (std::is_empty_v<T>) {
+    return {};
+  } else {
+    std::ostringstream out;
+    {
+      boost::archive::binary_oarchive archive(out, kArchiveFlags);
+      archive << value;
+    }
+    return std::move(out).str();
   }
-  return std::move(out).str();
 }
 
 template <class T>
 T DecodeValue(const std::string& bytes) {
-  T value;
-  std::istringstream in(bytes);
-  boost::archive::binary_iarchive archive(in, boost::archive::no_header);
-  archive >> value;
+  T value{};
+  if constexpr (!std::is_empty_v<T>) {
+    std::istringstream in(bytes);
+    boost::archive::binary_iarchive archive(in, kArchiveFlags);
+    archive >> value;
+  }
   return value;
 }
 

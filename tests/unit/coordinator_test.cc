@@ -31,7 +31,7 @@ struct Run {
 // Runs `yaml` to the end with one worker of `slots` slots whose children end as `decide` says.
 // `drain_after_steps` >= 0 starts a drain (with no grace) after that many steps.
 Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decide,
-                int drain_after_steps = -1) {
+                int drain_after_steps = -1, bool (*received_signal)(int) = nullptr) {
   testing::TempDir temp;
   const std::string dir = temp.str();
   TaskSource source(ParseManifest(yaml, "test.yaml"), dir);
@@ -53,8 +53,11 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
   Hello hello;
   hello.host = "fakehost";
   hello.cores = 8;
-  Worker worker(*worker_end, processes, hello);
-  for (int steps = 0; steps < 100000; ++steps) {
+  Worker worker(*worker_end, processes, hello, received_signal);
+  // Bounded in steps and in time: some results are held back for a fraction of a second.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int steps = 0; steps < 100000 || std::chrono::steady_clock::now() < give_up; ++steps) {
+    if (std::chrono::steady_clock::now() > give_up) break;
     if (steps == drain_after_steps) coordinator.BeginDrain("test");
     coordinator.Step();
     if (worker.Step(std::chrono::milliseconds(0))) break;
@@ -235,4 +238,41 @@ TEST_CASE("A drain lets running tasks end, then kills them and exits 4 with the 
   std::vector<std::uint64_t> failed;
   replayed.ResumeState(false, settled, prior, failed);
   CHECK(std::count(settled.begin(), settled.end(), true) == 0);
+}
+
+namespace {
+// Says no when first asked, as when the task's death is seen before the worker's own signal.
+int g_asked = 0;
+bool ReceivedAfterAWhile(int signal) { return signal == 15 && ++g_asked > 1; }
+}  // namespace
+
+TEST_CASE("A task killed by the signal its worker also received is interrupted, not failed") {
+  // The batch system signals the whole job: the task's death is seen first, the worker's own
+  // SIGTERM arrives a moment later, while the result is held back. (The run drains, as it does
+  // when its rank gets the signal, so that it ends with the task unfinished.)
+  g_asked = 0;
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t\n    command: [sleep, '9']\n", 1,
+      [](const ProcessRequest&) -> std::optional<ProcessExit> {
+        ProcessExit x = Exit(Outcome::kSignaled);
+        x.signal = 15;
+        return x;
+      },
+      /*drain_after_steps=*/1, ReceivedAfterAWhile);
+  REQUIRE(run.attempts.size() == 1);
+  CHECK(run.attempts[0]["outcome"] == "interrupted");
+}
+
+TEST_CASE("A task killed by an interrupt signal its worker never received has failed") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t\n    command: [sleep, '9']\n", 1,
+      [](const ProcessRequest&) -> std::optional<ProcessExit> {
+        ProcessExit x = Exit(Outcome::kSignaled);
+        x.signal = 15;
+        return x;
+      },
+      -1, [](int) { return false; });
+  REQUIRE(run.attempts.size() == 1);
+  CHECK(run.attempts[0]["outcome"] == "signaled");
+  CHECK(run.exit_status == 1);
 }

@@ -22,7 +22,7 @@ std::string ParseArgs(std::vector<std::string> args, LaunchOptions& options) {
 
 }  // namespace
 
-TEST_CASE("A hostfile gives names and worker counts; comments and blank lines are skipped") {
+TEST_CASE("A hostfile gives names and worker counts and skips comments and blank lines") {
   HostListResult r = ParseHostfile(
       "# cluster\nnode1 slots=2\n\n  node2   # spare\nnode3.example.org slots=4 max_slots=8\n",
       "hosts", 1);
@@ -43,7 +43,7 @@ TEST_CASE("A bad hostfile is refused with its line") {
   CHECK(ParseHostfile("# nothing\n\n", "h", 1).error == "h: names no host");
 }
 
-TEST_CASE("--hosts takes NAME[:N] separated by commas") {
+TEST_CASE("The hosts option takes NAME[:N] separated by commas") {
   HostListResult r = ParseHostsOption("node1:2,node2,node3:1", 1);
   REQUIRE(r.error.empty());
   CHECK(Names(r.hosts) == std::vector<std::string>{"node1:2", "node2:1", "node3:1"});
@@ -81,7 +81,7 @@ TEST_CASE("Open MPI's failure reports name the host they blame") {
   CHECK_FALSE(HostBlamedBy("[2026-11-23 20:32:33] jobrunner: running 300 of 300 tasks"));
 }
 
-TEST_CASE("A host that does not answer or that mpirun blamed is lost; the others are kept") {
+TEST_CASE("A host that does not answer or that mpirun blamed is lost and the others are kept") {
   LostHosts none = DecideLostHosts({{"a", true, false}, {"b", true, false}});
   CHECK(none.hosts.empty());
   CHECK(none.reasons.empty());

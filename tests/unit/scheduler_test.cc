@@ -38,6 +38,30 @@ TEST_CASE("A new worker is given only as many tasks as it has slots") {
   CHECK(s.Assign(0).empty());
 }
 
+TEST_CASE("A result or a new worker makes room that the next Assign fills, whatever came between") {
+  Scheduler s(100, Options());
+  s.AddWorker(1, 2);
+  auto first = s.Assign(0);
+  REQUIRE(first.size() == 2);
+  CHECK(s.Assign(1).empty());
+  CHECK(s.Assign(2).empty());
+  // A result for an attempt not in flight frees nothing.
+  CHECK(s.OnResult(1, 50, 1, Outcome::kSucceeded, 0, 1000, 3) == Scheduler::Verdict::kIgnored);
+  CHECK(s.Assign(3).empty());
+  s.AddWorker(2, 1);
+  auto second = s.Assign(4);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].worker == 2);
+  CHECK(s.Assign(5).empty());
+  // A long task ends: its slot is free again, with no prefetch for tasks that long.
+  CHECK(s.OnResult(1, first[0].index, 1, Outcome::kSucceeded, 0, 1000, 6) ==
+        Scheduler::Verdict::kFinal);
+  auto third = s.Assign(7);
+  REQUIRE(third.size() == 1);
+  CHECK(third[0].worker == 1);
+  CHECK(third[0].index == 3);
+}
+
 TEST_CASE("Free slots on every worker are filled before any worker gets prefetch") {
   Scheduler s(5, Options());
   s.AddWorker(1, 1);

@@ -337,3 +337,41 @@ TEST_CASE("A manifest whose task count overflows 64 bits is an error at the entr
                            "  - id: b{a}\n    command: x\n" + huge;
   CHECK_THROWS_WITH(Source(yaml), "m.yaml:6:5: the manifest has more than 2^64 - 1 tasks");
 }
+
+TEST_CASE("Ids like name-{n} are proven unique by the manifest's shape, without rendering them") {
+  CHECK(Source("version: 1\ntasks:\n  - id: t-{n}\n    command: x\n    matrix:\n"
+               "      n: {range: [0, 100000000]}\n")
+            .IdsProvablyUnique());
+  CHECK(Source("version: 1\ntasks:\n  - id: a-{x}-{n}\n    command: x\n    matrix:\n"
+               "      x: [p, q]\n      n: {range: [0, 9]}\n  - id: b-{n}\n    command: x\n"
+               "    matrix:\n      n: [1, 2]\n")
+            .IdsProvablyUnique());
+}
+
+TEST_CASE("Ids the shape cannot prove unique are checked one by one") {
+  const char* cases[] = {
+      // Placeholders side by side: 1 and 11 read like 11 and 1.
+      "  - id: '{a}{b}'\n    command: x\n    matrix: {a: [1, 11], b: [1, 11]}\n",
+      // A separator that the values contain.
+      "  - id: '{a}-{b}'\n    command: x\n    matrix: {a: {range: [-5, 5]}, b: [1, 2]}\n",
+      // A matrix name missing from the id.
+      "  - id: t-{a}\n    command: x\n    matrix: {a: [1, 2], b: [1, 2]}\n",
+      // A list value twice.
+      "  - id: t-{a}\n    command: x\n    matrix: {a: [1, 1]}\n",
+      // A list value that cannot name a file.
+      "  - id: t-{a}\n    command: x\n    matrix: {a: [x/y]}\n",
+      // Entries whose ids may meet: t-{n} makes t-5.
+      "  - id: t-{n}\n    command: x\n    matrix: {n: {range: [0, 9]}}\n  - id: t-5\n    command: "
+      "x\n",
+  };
+  for (const char* entries : cases) {
+    INFO(entries);
+    CHECK_FALSE(Source(std::string("version: 1\ntasks:\n") + entries).IdsProvablyUnique());
+  }
+  // And the one-by-one check still finds what the shape could not rule out.
+  CHECK_THROWS_WITH(
+      Source("version: 1\ntasks:\n  - id: t-{n}\n    command: x\n    matrix: {n: {range: [0, 9]}}\n"
+             "  - id: t-5\n    command: x\n")
+          .CheckUniqueIds(),
+      Catch::Contains("duplicate task id 't-5'"));
+}

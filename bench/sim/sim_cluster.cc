@@ -1,0 +1,246 @@
+#include "sim_cluster.h"
+
+#include <chrono>
+#include <stdexcept>
+#include <utility>
+
+namespace jobrunner::sim {
+namespace {
+
+// A real worker's batching (runner/worker.cc): results wait at most this long for company...
+constexpr double kResultDelayMs = 2.0;
+// ...or until this many have gathered.
+constexpr std::size_t kResultBatch = 512;
+
+double SteadyMs() {
+  using namespace std::chrono;
+  return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+double UnixMs() {
+  using namespace std::chrono;
+  return duration<double, std::milli>(system_clock::now().time_since_epoch()).count();
+}
+
+// A well-mixed 64-bit hash (splitmix64's finalizer): per-task durations and failures that do
+// not depend on the order tasks are handed out.
+std::uint64_t Mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+double Uniform(std::uint64_t index, std::uint64_t salt) {
+  return static_cast<double>(Mix(index ^ salt) >> 11) / static_cast<double>(1ull << 53);
+}
+
+}  // namespace
+
+// Rank 0's view of the simulated world: what the coordinator sends is kept for the next Step,
+// what the workers send waits in the inbox.
+class SimCluster::Endpoint final : public Transport {
+ public:
+  explicit Endpoint(int size) : size_(size) {}
+  int rank() const override { return 0; }
+  int size() const override { return size_; }
+
+  void SendBytes(int to, Tag tag, std::string payload) override {
+    if (to <= 0 || to >= size_) throw std::logic_error("send to a rank outside the simulation");
+    sent.push_back(Envelope{to, tag, std::move(payload)});  // `from` holds the destination
+  }
+
+  std::optional<Envelope> Receive() override {
+    if (inbox.empty()) return std::nullopt;
+    Envelope e = std::move(inbox.front());
+    inbox.pop_front();
+    inbox_bytes -= e.payload.size();
+    results_taken += inbox_results.front();
+    inbox_results.pop_front();
+    return e;
+  }
+
+  void Post(Envelope e, std::size_t results) {
+    inbox_bytes += e.payload.size();
+    inbox_results.push_back(results);
+    inbox.push_back(std::move(e));
+  }
+
+  bool Flush() override { return true; }
+
+  std::deque<Envelope> inbox;
+  std::size_t inbox_bytes = 0;
+  std::deque<std::size_t> inbox_results;  // results in each inbox message
+  std::uint64_t results_taken = 0;
+  std::vector<Envelope> sent;
+
+ private:
+  int size_;
+};
+
+SimCluster::SimCluster(ClusterOptions options)
+    : options_(options),
+      workers_(options.workers),
+      unix_offset_ms_(UnixMs() - SteadyMs()),
+      state_(static_cast<std::size_t>(options.workers) + 1),
+      endpoint_(std::make_unique<Endpoint>(options.workers + 1)) {
+  if (workers_ < 1) throw std::invalid_argument("a simulation needs at least one worker");
+  for (int rank = 1; rank <= workers_; ++rank) {
+    Hello hello;
+    hello.rank = rank;
+    hello.host = "node-" + std::to_string((rank - 1) / std::max(1, options_.workers_per_host));
+    hello.pid = 100000 + rank;
+    hello.cores = std::max(1, options_.workers_per_host);
+    endpoint_->Post(Envelope{rank, Tag::kHello, Encode(hello)}, 0);
+  }
+}
+
+SimCluster::~SimCluster() = default;
+
+Transport& SimCluster::coordinator_end() { return *endpoint_; }
+
+double SimCluster::DurationMs(std::uint64_t index) const {
+  if (options_.task_ms <= 0) return 0;
+  return options_.task_ms * (0.5 + Uniform(index, 0x5eed));
+}
+
+bool SimCluster::Fails(std::uint64_t index) const {
+  return options_.fail_fraction > 0 && Uniform(index, 0xfa11) < options_.fail_fraction;
+}
+
+void SimCluster::Start(int worker, Queued task, double start_ms) {
+  Worker& w = state_[static_cast<std::size_t>(worker)];
+  ++w.running;
+  ending_.push(Ending{start_ms + DurationMs(task.index), start_ms, worker, task.index, task.attempt,
+                      std::move(task.id)});
+}
+
+AttemptResult SimCluster::ResultOf(const Ending& task) const {
+  AttemptResult r;
+  r.index = task.index;
+  r.attempt = task.attempt;
+  bool failed = task.attempt == 1 && Fails(task.index);
+  r.outcome = failed ? Outcome::kFailed : Outcome::kSucceeded;
+  r.exit_code = failed ? 1 : 0;
+  r.start_ms = static_cast<std::int64_t>(task.start_ms + unix_offset_ms_);
+  r.end_ms = static_cast<std::int64_t>(task.end_ms + unix_offset_ms_);
+  if (options_.stdout_bytes > 0) {
+    r.stdout_path = run_dir_ + "/logs/" + task.id + "." + std::to_string(task.attempt) + ".out";
+    r.stdout_bytes = options_.stdout_bytes;
+  }
+  return r;
+}
+
+void SimCluster::End(Ending task) {
+  const int worker = task.worker;
+  const double end_ms = task.end_ms;
+  Worker& w = state_[static_cast<std::size_t>(worker)];
+  --w.running;
+  if (w.unsent.empty()) w.oldest_unsent_ms = end_ms;
+  w.unsent.push_back(std::move(task));
+  if (!w.listed) {
+    w.listed = true;
+    results_due_.push_back(worker);
+  }
+  // The slot is free: a real worker starts its next queued task at once.
+  if (!w.queue.empty()) {
+    Queued next = std::move(w.queue.front());
+    w.queue.pop_front();
+    Start(worker, std::move(next), end_ms);
+  }
+}
+
+void SimCluster::Deliver(const Envelope& message, double now_ms) {
+  Worker& w = state_[static_cast<std::size_t>(message.from)];
+  switch (message.tag) {
+    case Tag::kWelcome: {
+      Welcome welcome = Decode<Welcome>(message.payload);
+      w.slots = std::max(1, welcome.slots);
+      run_dir_ = welcome.run_dir;
+      break;
+    }
+    case Tag::kTaskBatch: {
+      TaskBatch batch = Decode<TaskBatch>(message.payload);
+      ++stats_.task_batches;
+      stats_.tasks += batch.tasks.size();
+      for (TaskSpec& t : batch.tasks) {
+        Queued q{t.index, t.attempt, std::move(t.id)};
+        if (w.running < w.slots) {
+          Start(message.from, std::move(q), now_ms);
+        } else {
+          w.queue.push_back(std::move(q));
+        }
+      }
+      break;
+    }
+    case Tag::kShutdown:
+      ++stats_.shutdowns;
+      break;
+    default:
+      break;  // Drain: never sent, the simulation does not drain
+  }
+}
+
+void SimCluster::SendDueResults(double now_ms, bool force) {
+  std::size_t kept = 0;
+  for (int worker : results_due_) {
+    Worker& w = state_[static_cast<std::size_t>(worker)];
+    bool due = force || w.queue.empty() || w.unsent.size() >= kResultBatch ||
+               now_ms - w.oldest_unsent_ms >= kResultDelayMs;
+    if (!due) {
+      results_due_[kept++] = worker;
+      continue;
+    }
+    // Batches of at most kResultBatch, as a worker that collects faster than it sends does.
+    for (std::size_t from = 0; from < w.unsent.size(); from += kResultBatch) {
+      ResultBatch batch;
+      std::size_t to = std::min(w.unsent.size(), from + kResultBatch);
+      batch.results.reserve(to - from);
+      for (std::size_t i = from; i < to; ++i) batch.results.push_back(ResultOf(w.unsent[i]));
+      ++stats_.result_batches;
+      stats_.results += batch.results.size();
+      endpoint_->Post(Envelope{worker, Tag::kResultBatch, Encode(batch)}, batch.results.size());
+    }
+    w.unsent.clear();
+    w.listed = false;
+  }
+  results_due_.resize(kept);
+  stats_.peak_inbox_messages = std::max(stats_.peak_inbox_messages, endpoint_->inbox.size());
+  stats_.peak_inbox_bytes = std::max(stats_.peak_inbox_bytes, endpoint_->inbox_bytes);
+}
+
+void SimCluster::EndTasksUntil(double now_ms) {
+  while (!ending_.empty() && ending_.top().end_ms <= now_ms) {
+    Ending task = ending_.top();
+    ending_.pop();
+    End(std::move(task));
+  }
+}
+
+void SimCluster::Step() {
+  double now_ms = SteadyMs();
+  // Tasks that ended while the coordinator worked first: their slots were free before the new
+  // tasks arrived. Then the new tasks, and what of them ended at once (tasks of no duration).
+  EndTasksUntil(now_ms);
+  std::vector<Envelope> sent = std::move(endpoint_->sent);
+  endpoint_->sent.clear();
+  for (const Envelope& message : sent) Deliver(message, now_ms);
+  stats_.results_taken = endpoint_->results_taken;
+  stats_.peak_in_flight = std::max(stats_.peak_in_flight, stats_.tasks - stats_.results_taken);
+  EndTasksUntil(now_ms);
+  SendDueResults(now_ms, /*force=*/false);
+}
+
+std::optional<double> SimCluster::NextDueInMs() const {
+  std::optional<double> due;
+  double now_ms = SteadyMs();
+  if (!ending_.empty()) due = std::max(0.0, ending_.top().end_ms - now_ms);
+  for (int worker : results_due_) {
+    double at = state_[static_cast<std::size_t>(worker)].oldest_unsent_ms + kResultDelayMs;
+    double in = std::max(0.0, at - now_ms);
+    if (!due || in < *due) due = in;
+  }
+  return due;
+}
+
+}  // namespace jobrunner::sim
