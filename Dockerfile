@@ -18,7 +18,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY . /src
 # The object files are removed in the same step, so the layer holds only the installed binary.
-RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DJOBRUNNER_BUILD_SIM=OFF >/dev/null \
+# bench/ is not in the build context (.dockerignore), so neither is the simulator it builds.
+RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+      -DJOBRUNNER_BUILD_SIM=OFF >/dev/null \
     && cmake --build /build -j "$(nproc)" --target jobrunner \
     && cmake --install /build --prefix /opt/jobrunner --strip \
     && rm -rf /build
