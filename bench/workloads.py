@@ -202,12 +202,21 @@ def w1_noop(bench, kinds_missing):
         bench.targets.append(report.Target(
             "W1: jobrunner -n 3 ≥ 100,000 no-op tasks/s end to end",
             f"{jr_rate:,.0f} tasks/s", jr_rate >= 100_000))
+    # The peers run fewer tasks, so their launch cost weighs more in their end-to-end rate: the
+    # target compares rates between the first task's start and the last one's end, where launch
+    # and tear-down (the same mpirun for jobrunner and mpi4py) count for neither side.
+    jr = chosen.get("jobrunner -n 3")
+    jr_in_run = _in_run_rate(jr, tasks)
     for peer in ("mpi4py.futures (2 workers, chunksize 1)", "Dask LocalCluster (2 procs × 1 thread)"):
-        peer_rate = _rate(chosen.get(peer), peer_tasks)
-        if jr_rate and peer_rate:
+        p = chosen.get(peer)
+        peer_in_run, peer_rate = _in_run_rate(p, peer_tasks), _rate(p, peer_tasks)
+        if jr_in_run and peer_in_run:
+            measured = (f"{jr_in_run / peer_in_run:,.0f}× in-run ({jr_in_run:,.0f} vs "
+                        f"{peer_in_run:,.0f} tasks/s)")
+            if jr_rate and peer_rate:
+                measured += f"; {jr_rate / peer_rate:,.0f}× end to end at their task counts"
             bench.targets.append(report.Target(
-                f"W1: jobrunner -n 3 ≥ 50× {peer}", f"{jr_rate / peer_rate:,.0f}×",
-                jr_rate >= 50 * peer_rate))
+                f"W1: jobrunner -n 3 ≥ 50× {peer}", measured, jr_in_run >= 50 * peer_in_run))
 
 
 # --- W2 ---------------------------------------------------------------------------------------

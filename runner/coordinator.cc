@@ -65,7 +65,8 @@ Coordinator::Coordinator(Transport& transport, const TaskSource& source, const K
       options_(std::move(options)),
       scheduler_(std::move(scheduler)),
       started_(Clock::now()),
-      last_commit_(started_) {}
+      last_commit_(started_),
+      idle_(kMaxIdleWait) {}
 
 std::int64_t Coordinator::ElapsedMs() const {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - started_).count();
@@ -409,9 +410,7 @@ milliseconds Coordinator::Step() {
   reporter_.Update(CurrentProgress());
   transport_.Flush();
 
-  idle_wait_ =
-      active ? milliseconds(0) : std::min(kMaxIdleWait, std::max(milliseconds(1), idle_wait_ * 2));
-  milliseconds wait = idle_wait_;
+  milliseconds wait = idle_.Next(active);
   if (std::optional<std::int64_t> due = scheduler_.NextRetryAt()) {
     wait = std::min(wait, milliseconds(std::max<std::int64_t>(1, *due - SteadyMs())));
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "idle_backoff.h"
 #include "journal.h"
 #include "kind_registry.h"
 #include "protocol.h"
@@ -113,7 +114,7 @@ class Coordinator {
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_commit_;
   std::chrono::steady_clock::time_point phase_deadline_;  // of kDraining and kStopping
-  std::chrono::milliseconds idle_wait_{0};
+  IdleBackoff idle_;
   std::uint64_t attempts_ = 0;
   std::uint64_t failures_reported_ = 0;
   std::size_t retired_reported_ = 0;

@@ -35,7 +35,8 @@ Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
     : transport_(transport),
       processes_(processes),
       rank_(hello.rank),
-      received_signal_(received_signal) {
+      received_signal_(received_signal),
+      idle_(kMaxIdleWait) {
   processes_.WakeOn(kind_runner_.wake_fd());
   transport_.Send(kCoordinator, hello);
 }
@@ -319,7 +320,7 @@ void Worker::FlushResults(bool force) {
 }
 
 milliseconds Worker::NextWait(milliseconds max_wait) const {
-  milliseconds wait = std::min(max_wait, idle_wait_);
+  milliseconds wait = std::min(max_wait, idle_.current());
   if (!unsent_.empty()) wait = std::min(wait, kResultDelay);
   for (const auto& [until, result] : held_) {
     wait = std::min(
@@ -354,8 +355,7 @@ bool Worker::Step(milliseconds max_wait) {
   StartQueued();
   FlushResults(false);
   transport_.Flush();
-  idle_wait_ =
-      active ? milliseconds(0) : std::min(kMaxIdleWait, std::max(milliseconds(1), idle_wait_ * 2));
+  idle_.Next(active);
   return false;
 }
 

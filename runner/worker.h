@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "idle_backoff.h"
 #include "kind_registry.h"
 #include "kind_runner.h"
 #include "process.h"
@@ -90,7 +91,7 @@ class Worker {
   int kind_extra_cores_ = 0;  // cores beyond the first of the in-process kinds in running_
   std::vector<AttemptResult> unsent_;
   std::chrono::steady_clock::time_point oldest_unsent_;
-  std::chrono::milliseconds idle_wait_{0};  // grows while nothing happens
+  IdleBackoff idle_;
   bool shutting_down_ = false;
   int exit_code_ = 0;
 };
