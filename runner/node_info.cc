@@ -30,10 +30,12 @@ bool ParseCpuList(const std::string& text, cpu_set_t& set) {
   return count > 0;
 }
 
-// Where this process's cgroup keeps its CPU set: v2 ("0::/path") or the v1 cpuset hierarchy
-// ("N:cpuset:/path"), as /proc/self/cgroup names it. Batch systems such as Slurm confine a job
-// there.
-std::vector<std::string> CpusetFiles() {
+// The files of this process's cgroup that hold a setting of `controller`, as /proc/self/cgroup
+// names the cgroup: `v2_file` under the unified hierarchy ("0::/path"), else `v1_files` under
+// the controller's own v1 hierarchy ("N:cpuset:/path"). Batch systems such as Slurm confine a
+// job there.
+std::vector<std::string> CgroupFiles(const std::string& controller, const std::string& v2_file,
+                                     const std::vector<std::string>& v1_files) {
   std::vector<std::string> files;
   std::ifstream in("/proc/self/cgroup");
   std::string line;
@@ -42,13 +44,18 @@ std::vector<std::string> CpusetFiles() {
     if (a == std::string::npos || b == std::string::npos) continue;
     std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
     if (controllers.empty()) {
-      files.push_back("/sys/fs/cgroup" + path + "/cpuset.cpus.effective");
-    } else if (("," + controllers + ",").find(",cpuset,") != std::string::npos) {
-      files.push_back("/sys/fs/cgroup/cpuset" + path + "/cpuset.effective_cpus");
-      files.push_back("/sys/fs/cgroup/cpuset" + path + "/cpuset.cpus");
+      files.push_back("/sys/fs/cgroup" + path + "/" + v2_file);
+    } else if (("," + controllers + ",").find("," + controller + ",") != std::string::npos) {
+      for (const std::string& file : v1_files) {
+        files.push_back("/sys/fs/cgroup/" + controller + path + "/" + file);
+      }
     }
   }
   return files;
+}
+
+std::vector<std::string> CpusetFiles() {
+  return CgroupFiles("cpuset", "cpuset.cpus.effective", {"cpuset.effective_cpus", "cpuset.cpus"});
 }
 
 // The CPUs the cgroup allows, or every online CPU when no cgroup says.
@@ -65,22 +72,9 @@ cpu_set_t AllowedCpus() {
   return set;
 }
 
-// The cgroup memory limits that apply to this process, as /proc/self/cgroup names them.
+// The cgroup memory limits that apply to this process.
 std::vector<std::string> MemoryLimitFiles() {
-  std::vector<std::string> files;
-  std::ifstream in("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::size_t a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    if (controllers.empty()) {
-      files.push_back("/sys/fs/cgroup" + path + "/memory.max");
-    } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
-      files.push_back("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes");
-    }
-  }
-  return files;
+  return CgroupFiles("memory", "memory.max", {"memory.limit_in_bytes"});
 }
 
 std::uint64_t MemTotal() {
