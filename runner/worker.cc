@@ -245,26 +245,32 @@ void Worker::ReleaseHeld(bool all) {
   }
 }
 
+AttemptResult Worker::Ended(std::uint64_t index, const Running& running, Outcome outcome,
+                            std::int64_t start_ms, std::int64_t end_ms, std::string error) {
+  AttemptResult r;
+  r.index = index;
+  r.attempt = running.attempt;
+  // A task the drain killed did nothing wrong: its attempt is interrupted, not failed.
+  r.outcome = running.killed_by_drain ? Outcome::kInterrupted : outcome;
+  r.start_ms = start_ms;
+  r.end_ms = end_ms;
+  r.error = std::move(error);
+  return r;
+}
+
 void Worker::Collect(std::vector<ProcessExit> exits) {
   for (ProcessExit& x : exits) {
     auto it = running_.find(x.key);
     if (it == running_.end()) continue;
-    AttemptResult r;
-    r.index = x.key;
-    r.attempt = it->second.attempt;
-    // A child the drain killed did nothing wrong: its attempt is interrupted, not signaled.
-    r.outcome = it->second.killed_by_drain ? Outcome::kInterrupted : x.outcome;
+    AttemptResult r = Ended(x.key, it->second, x.outcome, x.start_ms, x.end_ms, std::move(x.error));
     r.exit_code = x.exit_code;
     r.signal = x.signal;
-    r.start_ms = x.start_ms;
-    r.end_ms = x.end_ms;
     if (x.stdout_bytes > 0) r.stdout_path = std::move(it->second.stdout_path);
     if (x.stderr_bytes > 0) r.stderr_path = std::move(it->second.stderr_path);
     r.stdout_bytes = x.stdout_bytes;
     r.stderr_bytes = x.stderr_bytes;
     r.stdout_truncated = x.stdout_truncated;
     r.stderr_truncated = x.stderr_truncated;
-    r.error = std::move(x.error);
     if (!it->second.helper_output.empty()) {
       // An isolated kind: its outcome is what the helper wrote, if it got that far.
       std::optional<KindHelperOutput> output = ReadKindHelperOutput(it->second.helper_output);
@@ -292,13 +298,7 @@ void Worker::CollectKinds(std::vector<KindExit> exits) {
   for (KindExit& x : exits) {
     auto it = running_.find(x.key);
     if (it == running_.end()) continue;
-    AttemptResult r;
-    r.index = x.key;
-    r.attempt = it->second.attempt;
-    r.outcome = it->second.killed_by_drain ? Outcome::kInterrupted : x.outcome;
-    r.start_ms = x.start_ms;
-    r.end_ms = x.end_ms;
-    r.error = std::move(x.error);
+    AttemptResult r = Ended(x.key, it->second, x.outcome, x.start_ms, x.end_ms, std::move(x.error));
     r.kind_result = std::move(x.result);
     r.data_path = std::move(x.data_path);
     kind_extra_cores_ -= it->second.cores - 1;

@@ -63,6 +63,8 @@ class Worker {
   void Collect(std::vector<ProcessExit> exits);
   void CollectKinds(std::vector<KindExit> exits);
   void Queue(AttemptResult result);
+  static AttemptResult Ended(std::uint64_t index, const Running& running, Outcome outcome,
+                             std::int64_t start_ms, std::int64_t end_ms, std::string error);
   void ReleaseHeld(bool all);
   bool StoppedWithRun(const AttemptResult& result) const;
   void FlushResults(bool force);
