@@ -21,7 +21,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from collections import Counter
@@ -178,12 +177,7 @@ def remove_stale_namespaces():
 
 
 def setup():
-    # ctest's timeout sends SIGTERM: turn it into an exception so that `finally` removes the
-    # namespaces and kills whatever runs in them.
-    def stop(*_):
-        print("SIGTERM: stopping; removing this run's namespaces", file=sys.stderr, flush=True)
-        sys.exit(128 + signal.SIGTERM)
-    signal.signal(signal.SIGTERM, stop)
+    multihost.exit_on_sigterm()
     remove_stale_namespaces()
 
 

@@ -401,13 +401,17 @@ def skip_reason(np):
     return why_not_runnable()
 
 
-def setup():
-    # ctest's timeout sends SIGTERM: turn it into an exception so that `finally` removes the
-    # namespaces and kills whatever runs in them.
+def exit_on_sigterm():
+    """ctest's timeout sends SIGTERM: turn it into an exception so that `finally` removes the
+    namespaces and kills whatever runs in them. (test_lost_host.py uses it too.)"""
     def stop(*_):
         print("SIGTERM: stopping; removing this run's namespaces", file=sys.stderr, flush=True)
         sys.exit(128 + signal.SIGTERM)
     signal.signal(signal.SIGTERM, stop)
+
+
+def setup():
+    exit_on_sigterm()
     remove_stale_namespaces()
 
 
