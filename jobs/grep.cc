@@ -22,11 +22,10 @@ struct GrepArgs {
 struct GrepResult {
   std::string path;
   std::uint64_t lines = 0;
-  std::uint64_t matches = 0;
-  std::string output;  // absolute; empty when nothing matched
+  std::uint64_t matches = 0;  // the lines themselves are in the attempt's data file
   template <class Archive>
   void serialize(Archive& archive, unsigned) {
-    archive& path& lines& matches& output;
+    archive& path& lines& matches;
   }
 };
 
@@ -66,19 +65,15 @@ class Grep final : public jobrunner::TypedTaskKind<GrepArgs, GrepResult> {
   GrepResult Execute(const GrepArgs& args, jobrunner::TaskContext& context) const override {
     Regex regex(args.pattern, args.ignore_case);
     if (regex.error != 0) throw std::runtime_error("bad pattern: " + regex.message);
-    GrepResult result{args.path, 0, 0, ""};
+    GrepResult result{args.path, 0, 0};
     std::unique_ptr<jobrunner::jobs::AtomicFile> out;
-    std::string output_path;
     std::string line;
     auto take = [&](const std::string& text) {
       ++result.lines;
       const bool match = regexec(&regex.re, text.c_str(), 0, nullptr, 0) == 0;
       if (match == args.invert) return;
       ++result.matches;
-      if (!out) {
-        output_path = context.OutputFile(".txt");
-        out = std::make_unique<jobrunner::jobs::AtomicFile>(output_path);
-      }
+      if (!out) out = std::make_unique<jobrunner::jobs::AtomicFile>(context.OutputFile(".txt"));
       out->Write(text.data(), text.size());
       out->Write("\n", 1);
     };
@@ -94,10 +89,7 @@ class Grep final : public jobrunner::TypedTaskKind<GrepArgs, GrepResult> {
                                   }
                                 });
     if (!line.empty()) take(line);
-    if (out) {
-      out->Commit();
-      result.output = output_path;
-    }
+    if (out) out->Commit();
     return result;
   }
   std::string ToJson(const GrepResult& r) const override {
