@@ -78,25 +78,26 @@ void KindRunner::Start(std::vector<KindRequest> requests) {
   // One lock for the batch: the threads running tasks take the same lock between tasks.
   std::lock_guard<std::mutex> lock(state_->mutex);
   for (auto& task : tasks) state_->queue.push_back(std::move(task));
-  Wake(*state_);
+  Wake(state_);
 }
 
 void KindRunner::SetConcurrency(std::size_t concurrency) {
   std::lock_guard<std::mutex> lock(state_->mutex);
   if (concurrency == state_->concurrency) return;
   state_->concurrency = concurrency;
-  Wake(*state_);
+  Wake(state_);
 }
 
 // With the lock held: makes sure a thread will take the next queued task if one may start now,
-// waking an idle thread or starting one.
-void KindRunner::Wake(State& state) {
-  if (state.queue.empty() || state.busy >= state.concurrency) return;
-  if (state.idle_threads > 0) {
-    state.wake_threads.notify_one();
-  } else if (state.threads < state.concurrency) {
-    ++state.threads;
-    std::thread(Loop, state_).detach();
+// waking an idle thread or starting one. A thread that takes a task calls it again, so that as
+// many threads run as the queue and the concurrency allow.
+void KindRunner::Wake(const std::shared_ptr<State>& state) {
+  if (state->queue.empty() || state->busy >= state->concurrency) return;
+  if (state->idle_threads > 0) {
+    state->wake_threads.notify_one();
+  } else if (state->threads < state->concurrency) {
+    ++state->threads;
+    std::thread(Loop, state).detach();
   }
 }
 
@@ -123,6 +124,7 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     std::shared_ptr<Task> task = std::move(state->queue.front());
     state->queue.pop_front();
     ++state->busy;
+    Wake(state);
     task->start_ms = UnixMs();
     if (task->request.timeout_ms > 0) {
       task->deadline = Clock::now() + std::chrono::milliseconds(task->request.timeout_ms);

@@ -74,7 +74,7 @@ class KindRunner {
   struct Task;
   struct State;
   static void Loop(std::shared_ptr<State> state);
-  void Wake(State& state);
+  static void Wake(const std::shared_ptr<State>& state);
 
   std::shared_ptr<State> state_;
   int wake_fd_ = -1;  // owned by state_
