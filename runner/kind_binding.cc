@@ -65,13 +65,13 @@ void CheckKinds(const TaskSource& source, const KindRegistry& kinds) {
     } catch (const KindArgError& e) {
       // A bad value is blamed on the value; a missing argument on the kind.
       const KindArgument* arg = FindArgument(entry, e.argument());
-      throw ManifestError(arg != nullptr ? arg->pos : entry.kind_pos,
-                          std::string(e.what()) + " (kind " + entry.kind + ", task " + task.id +
-                              ")");
+      throw ManifestError(
+          arg != nullptr ? arg->pos : entry.kind_pos,
+          std::string(e.what()) + " (kind " + entry.kind + ", task " + task.id + ")");
     } catch (const std::exception& e) {
-      throw ManifestError(entry.kind_pos, "kind '" + entry.kind +
-                                              "' rejects the arguments of task " + task.id +
-                                              ": " + e.what());
+      throw ManifestError(
+          entry.kind_pos,
+          "kind '" + entry.kind + "' rejects the arguments of task " + task.id + ": " + e.what());
     }
     try {
       CheckNoneUnused(*kind, reader);
