@@ -75,6 +75,7 @@ void KindRunner::Start(std::vector<KindRequest> requests) {
     tasks.push_back(std::make_shared<Task>());
     tasks.back()->request = std::move(request);
   }
+  unreported_ += tasks.size();
   // One lock for the batch: the threads running tasks take the same lock between tasks.
   std::lock_guard<std::mutex> lock(state_->mutex);
   for (auto& task : tasks) state_->queue.push_back(std::move(task));
@@ -106,6 +107,7 @@ std::vector<std::uint64_t> KindRunner::DropQueued() {
   std::vector<std::uint64_t> keys;
   for (const auto& task : state_->queue) keys.push_back(task->request.key);
   state_->queue.clear();
+  unreported_ -= keys.size();
   return keys;
 }
 
@@ -153,7 +155,8 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     lock.lock();
     state->running.erase(std::find(state->running.begin(), state->running.end(), task));
     // One wake-up for the caller however many results gather before it looks.
-    const bool signal = state->done.empty();
+    // A task whose timeout was reported already has nothing more to say.
+    const bool signal = !task->reported && state->done.empty();
     if (!task->reported) state->done.push_back(std::move(exit));
     --state->busy;
     if (state->busy == 0) state->all_idle.notify_all();
@@ -167,6 +170,8 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
 std::size_t KindRunner::Busy() const { return state_->busy.load(std::memory_order_relaxed); }
 
 std::vector<KindExit> KindRunner::Collect() {
+  // A worker that runs only commands asks every turn of its loop: no lock, no read then.
+  if (unreported_ == 0) return {};
   const auto now = Clock::now();
   std::lock_guard<std::mutex> lock(state_->mutex);
   // Read under the lock: a result added after it writes the eventfd again.
@@ -184,10 +189,12 @@ std::vector<KindExit> KindRunner::Collect() {
     exit.error = "still running at its timeout; told to stop, its slot stays busy until it does";
     state_->done.push_back(std::move(exit));
   }
+  unreported_ -= state_->done.size();
   return std::exchange(state_->done, {});
 }
 
 std::optional<Clock::time_point> KindRunner::NextDeadline() const {
+  if (unreported_ == 0) return std::nullopt;
   std::lock_guard<std::mutex> lock(state_->mutex);
   std::optional<Clock::time_point> next;
   for (const auto& task : state_->running) {

@@ -78,6 +78,9 @@ class KindRunner {
 
   std::shared_ptr<State> state_;
   int wake_fd_ = -1;  // owned by state_
+  // Tasks started and not yet returned by Collect or DropQueued. Only the owner's thread, which
+  // alone calls Start, Collect and DropQueued, touches it.
+  std::size_t unreported_ = 0;
 };
 
 }  // namespace jobrunner
