@@ -3,18 +3,15 @@
 
 namespace {
 
-struct NoArgs {
-  template <class Archive>
-  void serialize(Archive&, unsigned) {}
-};
-
-class Noop final : public jobrunner::TypedTaskKind<NoArgs, NoArgs> {
+class Noop final : public jobrunner::TypedTaskKind<jobrunner::NoValue, jobrunner::NoValue> {
  public:
   const char* Name() const override { return "noop"; }
   const char* Description() const override { return "does nothing and succeeds"; }
-  NoArgs ReadArgs(const jobrunner::KindArgs&) const override { return {}; }
-  NoArgs Execute(const NoArgs&, jobrunner::TaskContext&) const override { return {}; }
-  std::string ToJson(const NoArgs&) const override { return ""; }
+  jobrunner::NoValue ReadArgs(const jobrunner::KindArgs&) const override { return {}; }
+  jobrunner::NoValue Execute(const jobrunner::NoValue&, jobrunner::TaskContext&) const override {
+    return {};
+  }
+  std::string ToJson(const jobrunner::NoValue&) const override { return ""; }
 };
 
 }  // namespace

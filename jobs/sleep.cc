@@ -15,12 +15,7 @@ struct SleepArgs {
   }
 };
 
-struct SleepResult {
-  template <class Archive>
-  void serialize(Archive&, unsigned) {}
-};
-
-class Sleep final : public jobrunner::TypedTaskKind<SleepArgs, SleepResult> {
+class Sleep final : public jobrunner::TypedTaskKind<SleepArgs, jobrunner::NoValue> {
  public:
   const char* Name() const override { return "sleep"; }
   const char* Description() const override {
@@ -29,7 +24,8 @@ class Sleep final : public jobrunner::TypedTaskKind<SleepArgs, SleepResult> {
   SleepArgs ReadArgs(const jobrunner::KindArgs& args) const override {
     return {args.DurationMs("duration")};
   }
-  SleepResult Execute(const SleepArgs& args, jobrunner::TaskContext& context) const override {
+  jobrunner::NoValue Execute(const SleepArgs& args,
+                             jobrunner::TaskContext& context) const override {
     using Clock = std::chrono::steady_clock;
     const auto until = Clock::now() + std::chrono::milliseconds(args.ms);
     // Wakes every 50 ms at most to see whether the task was cancelled.
@@ -39,7 +35,7 @@ class Sleep final : public jobrunner::TypedTaskKind<SleepArgs, SleepResult> {
     }
     return {};
   }
-  std::string ToJson(const SleepResult&) const override { return ""; }
+  std::string ToJson(const jobrunner::NoValue&) const override { return ""; }
 };
 
 }  // namespace

@@ -160,6 +160,12 @@ T DecodeValue(const std::string& bytes) {
   return value;
 }
 
+// The Args or Result of a kind that takes no arguments or gives no result: it encodes to nothing.
+struct NoValue {
+  template <class Archive>
+  void serialize(Archive&, unsigned) {}
+};
+
 // A kind with typed Args and Result; implement the four members below.
 template <class Args, class Result>
 class TypedTaskKind : public TaskKind {

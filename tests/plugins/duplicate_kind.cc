@@ -2,16 +2,14 @@
 #include <jobrunner/task_kind.h>
 
 namespace {
-struct Empty {
-  template <class Archive>
-  void serialize(Archive&, unsigned) {}
-};
-class Twin final : public jobrunner::TypedTaskKind<Empty, Empty> {
+class Twin final : public jobrunner::TypedTaskKind<jobrunner::NoValue, jobrunner::NoValue> {
  public:
   const char* Name() const override { return "twin"; }
-  Empty ReadArgs(const jobrunner::KindArgs&) const override { return {}; }
-  Empty Execute(const Empty&, jobrunner::TaskContext&) const override { return {}; }
-  std::string ToJson(const Empty&) const override { return ""; }
+  jobrunner::NoValue ReadArgs(const jobrunner::KindArgs&) const override { return {}; }
+  jobrunner::NoValue Execute(const jobrunner::NoValue&, jobrunner::TaskContext&) const override {
+    return {};
+  }
+  std::string ToJson(const jobrunner::NoValue&) const override { return ""; }
 };
 }  // namespace
 

@@ -14,19 +14,14 @@ using jobrunner::Outcome;
 
 namespace {
 
-struct Empty {
-  template <class Archive>
-  void serialize(Archive&, unsigned) {}
-};
-
 // A kind whose tasks wait until `wanted` of them run at once (or 10 s pass): it succeeds only if
 // the runner really runs that many side by side.
-class Meet final : public jobrunner::TypedTaskKind<Empty, Empty> {
+class Meet final : public jobrunner::TypedTaskKind<jobrunner::NoValue, jobrunner::NoValue> {
  public:
   explicit Meet(int wanted) : wanted_(wanted) {}
   const char* Name() const override { return "meet"; }
-  Empty ReadArgs(const jobrunner::KindArgs&) const override { return {}; }
-  Empty Execute(const Empty&, jobrunner::TaskContext&) const override {
+  jobrunner::NoValue ReadArgs(const jobrunner::KindArgs&) const override { return {}; }
+  jobrunner::NoValue Execute(const jobrunner::NoValue&, jobrunner::TaskContext&) const override {
     std::unique_lock<std::mutex> lock(mutex_);
     ++running_;
     met_.notify_all();
@@ -35,7 +30,7 @@ class Meet final : public jobrunner::TypedTaskKind<Empty, Empty> {
     if (!met) throw std::runtime_error("the other tasks never ran beside this one");
     return {};
   }
-  std::string ToJson(const Empty&) const override { return ""; }
+  std::string ToJson(const jobrunner::NoValue&) const override { return ""; }
 
  private:
   int wanted_;
