@@ -90,7 +90,7 @@ void Coordinator::Commit(bool force) {
 }
 
 void Coordinator::OnHello(int from, const std::string& payload) {
-  Hello hello = Decode<Hello>(payload);
+  Hello hello = DecodeValue<Hello>(payload);
   if (hello.protocol_version != kProtocolVersion) {
     Finish(3, "worker rank " + std::to_string(hello.rank) + " on " + hello.host +
                   " speaks protocol version " + std::to_string(hello.protocol_version) +
@@ -154,7 +154,7 @@ void Coordinator::CheckEveryTaskFits() {
 }
 
 void Coordinator::OnResults(int from, const std::string& payload) {
-  ResultBatch batch = Decode<ResultBatch>(payload);
+  ResultBatch batch = DecodeValue<ResultBatch>(payload);
   for (const AttemptResult& r : batch.results) Accept(from, r);
 }
 

@@ -1,13 +1,10 @@
 #pragma once
 
-#include <boost/archive/binary_iarchive.hpp>
-#include <boost/archive/binary_oarchive.hpp>
-#include <boost/serialization/string.hpp>
+#include <jobrunner/serialize.h>
+
 #include <boost/serialization/utility.hpp>
-#include <boost/serialization/vector.hpp>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 
@@ -18,27 +15,8 @@ namespace jobrunner {
 struct Envelope {
   int from = 0;
   Tag tag = Tag::kHello;
-  std::string payload;  // the serialized message; Decode<T> turns it back
+  std::string payload;  // the serialized message; DecodeValue<T> turns it back
 };
-
-template <class T>
-std::string Encode(const T& message) {
-  std::ostringstream out;
-  {
-    boost::archive::binary_oarchive archive(out, boost::archive::no_header);
-    archive << message;
-  }
-  return std::move(out).str();
-}
-
-template <class T>
-T Decode(const std::string& payload) {
-  std::istringstream in(payload);
-  boost::archive::binary_iarchive archive(in, boost::archive::no_header);
-  T message;
-  archive >> message;
-  return message;
-}
 
 // Messages between this rank and the others. Never blocks: Send queues and returns at once,
 // Receive returns nothing when nothing has arrived. The one thread that owns it calls both.
@@ -56,7 +34,7 @@ class Transport {
 
   template <class T>
   void Send(int to, const T& message) {
-    SendBytes(to, TagOf<T>::value, Encode(message));
+    SendBytes(to, TagOf<T>::value, EncodeValue(message));
   }
 };
 

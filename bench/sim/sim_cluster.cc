@@ -91,7 +91,7 @@ SimCluster::SimCluster(ClusterOptions options)
     hello.host = "node-" + std::to_string((rank - 1) / std::max(1, options_.workers_per_host));
     hello.pid = 100000 + rank;
     hello.cores = std::max(1, options_.workers_per_host);
-    endpoint_->Post(Envelope{rank, Tag::kHello, Encode(hello)}, 0);
+    endpoint_->Post(Envelope{rank, Tag::kHello, EncodeValue(hello)}, 0);
   }
 }
 
@@ -154,13 +154,13 @@ void SimCluster::Deliver(const Envelope& message, double now_ms) {
   Worker& w = state_[static_cast<std::size_t>(message.from)];
   switch (message.tag) {
     case Tag::kWelcome: {
-      Welcome welcome = Decode<Welcome>(message.payload);
+      Welcome welcome = DecodeValue<Welcome>(message.payload);
       w.slots = std::max(1, welcome.slots);
       run_dir_ = welcome.run_dir;
       break;
     }
     case Tag::kTaskBatch: {
-      TaskBatch batch = Decode<TaskBatch>(message.payload);
+      TaskBatch batch = DecodeValue<TaskBatch>(message.payload);
       ++stats_.task_batches;
       stats_.tasks += batch.tasks.size();
       for (TaskSpec& t : batch.tasks) {
@@ -199,7 +199,8 @@ void SimCluster::SendDueResults(double now_ms, bool force) {
       for (std::size_t i = from; i < to; ++i) batch.results.push_back(ResultOf(w.unsent[i]));
       ++stats_.result_batches;
       stats_.results += batch.results.size();
-      endpoint_->Post(Envelope{worker, Tag::kResultBatch, Encode(batch)}, batch.results.size());
+      endpoint_->Post(Envelope{worker, Tag::kResultBatch, EncodeValue(batch)},
+                      batch.results.size());
     }
     w.unsent.clear();
     w.listed = false;

@@ -35,8 +35,8 @@
 // interrupted whether or not Execute returns. A kind that may crash the process (a library with
 // bugs, unbounded memory) is run with `isolate: true` in the manifest, in a helper process.
 
-#include <boost/archive/binary_iarchive.hpp>
-#include <boost/archive/binary_oarchive.hpp>
+#include <jobrunner/serialize.h>
+
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
 #include <cstdint>
@@ -130,35 +130,6 @@ class TaskKind {
   // The serialized result as one JSON value for results.jsonl.
   virtual std::string ResultJson(const std::string& encoded_result) const = 0;
 };
-
-// Archives without a header or a codecvt facet: a locale per archive would cost more than a
-// small task. A type without members (a kind with no arguments or no result) encodes to nothing.
-inline constexpr unsigned kArchiveFlags = boost::archive::no_header | boost::archive::no_codecvt;
-
-template <class T>
-std::string EncodeValue(const T& value) {
-  if constexpr (std::is_empty_v<T>) {
-    return {};
-  } else {
-    std::ostringstream out;
-    {
-      boost::archive::binary_oarchive archive(out, kArchiveFlags);
-      archive << value;
-    }
-    return std::move(out).str();
-  }
-}
-
-template <class T>
-T DecodeValue(const std::string& bytes) {
-  T value{};
-  if constexpr (!std::is_empty_v<T>) {
-    std::istringstream in(bytes);
-    boost::archive::binary_iarchive archive(in, kArchiveFlags);
-    archive >> value;
-  }
-  return value;
-}
 
 // The Args or Result of a kind that takes no arguments or gives no result: it encodes to nothing.
 struct NoValue {
