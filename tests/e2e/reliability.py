@@ -124,17 +124,21 @@ class Background:
 
     def kill_everything(self):
         """SIGKILL to the command's process group and to every process descended from it,
-        all at once: the crash of the whole run, as the machine going down would be."""
-        victims = self.descendants() | self.known
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for pid in victims:
+        all at once: the crash of the whole run, as the machine going down would be. Every
+        process is stopped (SIGSTOP) before any is killed, so no rank outlives one of its
+        tasks long enough to record that task as killed: the journal ends as a power cut
+        would leave it."""
+        for signum in (signal.SIGSTOP, signal.SIGKILL):
+            victims = self.descendants() | self.known
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.killpg(self.pid, signum)
             except (ProcessLookupError, PermissionError):
                 pass
+            for pid in victims:
+                try:
+                    os.kill(pid, signum)
+                except (ProcessLookupError, PermissionError):
+                    pass
         self.wait(limit_s=30, check=False)
 
     def wait(self, limit_s, check=True):
