@@ -2,17 +2,23 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace jobrunner {
 
 // Kills a worker's tasks when the worker dies without doing it itself. Tasks run in process
 // groups of their own, so they survive their worker: when mpirun vanishes, Open MPI ends each rank
 // with exit_group from one of its threads (no destructor or atexit handler runs), and a rank
-// killed with SIGKILL gets no say at all. The guard is a small process in its own process group,
-// told over a socket which task groups are alive; when the socket closes with groups still
-// listed, it kills them.
+// killed with SIGKILL gets no say at all. The guard is a small process in its own process group.
+// It learns that the worker died when the socket between them closes, and which task groups were
+// alive then from a table both map (a memfd): the worker writes a group id into a free entry
+// when it starts a task and clears the entry before it reaps the task, so watching costs two
+// stores per task, not a message and a wake-up of the guard each.
 class OrphanGuard {
  public:
   // Starts the guard as `executable --orphan-guard`; nullptr (and `error` set) when it cannot.
@@ -21,18 +27,25 @@ class OrphanGuard {
   OrphanGuard(const OrphanGuard&) = delete;
   OrphanGuard& operator=(const OrphanGuard&) = delete;
 
+  // A group beyond the table's kTableEntries (that many tasks of one worker at once) goes
+  // unwatched, as every group would without a guard.
   void Watch(pid_t pgid);
   void Forget(pid_t pgid);
 
- private:
-  explicit OrphanGuard(int fd) : fd_(fd) {}
-  void Send(char op, pid_t pgid);
+  static constexpr std::size_t kTableEntries = 1 << 16;  // 256 KiB, touched only as used
 
-  int fd_;
+ private:
+  OrphanGuard(int socket_fd, std::int32_t* table) : socket_fd_(socket_fd), table_(table) {}
+
+  int socket_fd_;
+  std::int32_t* table_;                          // kTableEntries group ids; 0: a free entry
+  std::unordered_map<pid_t, std::size_t> slot_;  // group id -> its entry
+  std::vector<std::size_t> free_;                // entries cleared by Forget
+  std::size_t used_ = 0;                         // entries [0, used_) have been handed out
 };
 
-// The guard's own life, entered through `jobrunner --orphan-guard` with the socket as stdin.
-// Returns the process's exit status.
+// The guard's own life, entered through `jobrunner --orphan-guard` with the socket as stdin and
+// the table as fd 3. Returns the process's exit status.
 int RunOrphanGuard();
 
 }  // namespace jobrunner
