@@ -85,14 +85,24 @@ std::string MakePipe(Pipe& pipe) {
 // directory is caught here, before anything runs: an attempt whose output would be lost is a
 // spawn error, not a task failure. A file that still cannot be created later (the path is a
 // directory, the disk is full) turns the finished child's outcome into kSpawnError too.
-std::string CheckOutputDirectory(const std::string& path) {
-  if (path.empty()) return {};
+std::string DirectoryOf(const std::string& path) {
   const auto slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  if (access(dir.c_str(), W_OK | X_OK) == 0) return {};
-  return "cannot create output file " + path + ": " + ErrnoText(errno);
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Checks the directory of each output path once (both streams normally share one).
+std::string CheckOutputDirectories(const ProcessRequest& request) {
+  std::string checked;
+  for (const std::string* path : {&request.stdout_path, &request.stderr_path}) {
+    if (path->empty()) continue;
+    std::string dir = DirectoryOf(*path);
+    if (dir == checked) continue;
+    if (access(dir.c_str(), W_OK | X_OK) != 0) {
+      return "cannot create output file " + *path + ": " + ErrnoText(errno);
+    }
+    checked = std::move(dir);
+  }
+  return {};
 }
 
 // Whether `name` (without '/') names a file in some directory of this process's PATH.
@@ -231,9 +241,7 @@ void PosixProcessSet::Start(ProcessRequest request) {
 // policy decides whether the attempt is worth repeating.
 std::string PosixProcessSet::Spawn(const ProcessRequest& request, Child& child) {
   if (request.argv.empty()) return "empty command";
-  for (const auto* path : {&request.stdout_path, &request.stderr_path}) {
-    if (std::string error = CheckOutputDirectory(*path); !error.empty()) return error;
-  }
+  if (std::string error = CheckOutputDirectories(request); !error.empty()) return error;
 
   SpawnAttributes spawn;
   posix_spawnattr_setflags(&spawn.attr,
