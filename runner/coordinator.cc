@@ -19,6 +19,8 @@ constexpr milliseconds kStopWait{5000};
 // Failed tasks named one by one on the console; the rest are only in results.jsonl.
 constexpr std::uint64_t kFailuresToReport = 20;
 constexpr std::size_t kFailedInSummary = 10;
+// The most result and data path bytes one TaskOutput record carries (the rest of it is 21 bytes).
+constexpr std::size_t kMaxJournaledOutput = kMaxRecordLength - 1024;
 
 std::int64_t SteadyMs() {
   return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
@@ -178,6 +180,10 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
                           static_cast<double>(duration), SteadyMs());
   if (verdict == Scheduler::Verdict::kIgnored) return;
   bool retrying = verdict == Scheduler::Verdict::kRetrying;
+  std::string result_json = ResultJson(r);
+  if (r.outcome == Outcome::kSucceeded && (!result_json.empty() || !r.data_path.empty())) {
+    RecordOutput(r, result_json);
+  }
   TaskFinishedRecord record;
   record.index = r.index;
   record.attempt = static_cast<std::uint32_t>(r.attempt);
@@ -193,11 +199,25 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   // unfinished, and results.jsonl lists only attempts that ran.
   if (r.outcome == Outcome::kInterrupted && r.start_ms == 0) return;
   std::string id = source_.Id(r.index);
-  results_.Attempt(id, r, w.rank, w.host, retrying, ResultJson(r));
+  results_.Attempt(id, r, w.rank, w.host, retrying, result_json);
   ++attempts_;
   slowest_.Offer(id, r.attempt, duration);
   Report(id, r, w, retrying);
   RecordSkipped();
+}
+
+void Coordinator::RecordOutput(const AttemptResult& r, const std::string& result_json) {
+  TaskOutputRecord output{r.index, static_cast<std::uint32_t>(r.attempt), result_json,
+                          PathInRunDir(options_.run_dir, r.data_path)};
+  // A result too large for one record stays in results.jsonl only; a crash before that line is
+  // written then costs the result of that one attempt, and the run says so.
+  if (output.result.size() + output.data.size() > kMaxJournaledOutput) {
+    output.result.clear();
+    ReportTrouble("task " + source_.Id(r.index) + ": its result (" +
+                  std::to_string(result_json.size()) +
+                  " bytes) is too large for the journal; only results.jsonl has it");
+  }
+  Record(output);
 }
 
 void Coordinator::RecordSkipped() {

@@ -89,6 +89,8 @@ class Coordinator {
   // Ends the run (exit 2) when a task fits on no worker at all, rather than let it wait forever.
   void CheckEveryTaskFits();
   void Dispatch(std::int64_t now_ms);
+  // Journals what a kind's successful attempt produced (TaskOutputRecord).
+  void RecordOutput(const AttemptResult& r, const std::string& result_json);
   void RecordSkipped();
   void AdvanceDrain();
   void Record(const JournalRecord& record);

@@ -114,6 +114,11 @@ auto PayloadFields(const RunEndedRecord&) {
   return std::make_tuple(&R::unix_ms, &R::exit_status, &R::interrupted);
 }
 
+auto PayloadFields(const TaskOutputRecord&) {
+  using R = TaskOutputRecord;
+  return std::make_tuple(&R::index, &R::attempt, &R::result, &R::data);
+}
+
 template <typename Record>
 void EncodePayload(const Record& record, std::string& out) {
   std::apply([&](auto... fields) { (PutField(out, record.*fields), ...); }, PayloadFields(record));
@@ -146,6 +151,7 @@ bool operator==(const TaskFinishedRecord& a, const TaskFinishedRecord& b) {
 }
 bool operator==(const TaskSkippedRecord& a, const TaskSkippedRecord& b) { return SameFields(a, b); }
 bool operator==(const RunEndedRecord& a, const RunEndedRecord& b) { return SameFields(a, b); }
+bool operator==(const TaskOutputRecord& a, const TaskOutputRecord& b) { return SameFields(a, b); }
 
 JournalOutcome ToJournalOutcome(Outcome outcome) {
   switch (outcome) {
@@ -221,9 +227,11 @@ JournalHeader DecodeJournalHeader(std::string_view bytes, const std::string& pat
   header.format_version = GetInt<std::uint32_t>(bytes.data() + 8);
   // The version is checked before the CRC because a later version may lay out (and checksum) the
   // rest of its header differently; "unsupported version" is then the useful message.
-  if (header.format_version != kJournalFormatVersion) {
+  if (header.format_version < kOldestJournalFormatVersion ||
+      header.format_version > kJournalFormatVersion) {
     throw JournalError(where + "format version " + std::to_string(header.format_version) +
-                       " is not supported (this build reads version " +
+                       " is not supported (this build reads versions " +
+                       std::to_string(kOldestJournalFormatVersion) + " to " +
                        std::to_string(kJournalFormatVersion) + ")");
   }
   if (GetInt<std::uint32_t>(bytes.data() + 28) != Crc32c(bytes.substr(0, 28))) {
@@ -269,6 +277,8 @@ std::optional<JournalRecord> DecodeRecord(std::string_view type_and_payload) {
       return DecodePayload<TaskSkippedRecord>(payload);
     case JournalRecordType::kRunEnded:
       return DecodePayload<RunEndedRecord>(payload);
+    case JournalRecordType::kTaskOutput:
+      return DecodePayload<TaskOutputRecord>(payload);
   }
   return std::nullopt;
 }

@@ -23,7 +23,10 @@ class JournalError : public std::runtime_error {
 };
 
 inline constexpr std::string_view kJournalMagic = "JRJOURNL";
-inline constexpr std::uint32_t kJournalFormatVersion = 1;
+// Version 2 added TaskOutput records; a version-1 journal reads as before, and resuming it appends
+// version-2 records after version-1 ones (docs/journal-format.md).
+inline constexpr std::uint32_t kJournalFormatVersion = 2;
+inline constexpr std::uint32_t kOldestJournalFormatVersion = 1;
 // magic (8) + version (4) + manifest hash (8) + task count (8) + CRC-32C of those 28 bytes (4).
 inline constexpr std::size_t kJournalHeaderSize = 32;
 // u32 length + u32 CRC-32C in front of every record's type byte and payload.
@@ -40,6 +43,7 @@ enum class JournalRecordType : std::uint8_t {
   kTaskFinished = 3,
   kTaskSkipped = 4,
   kRunEnded = 5,
+  kTaskOutput = 6,
 };
 
 // How an attempt ended, as the byte stored in TaskFinished. The values are the format, like the
@@ -99,16 +103,28 @@ struct RunEndedRecord {
   bool interrupted = false;
 };
 
+// What a task kind's successful attempt produced, written just before its TaskFinished: the
+// result as results.jsonl shows it (JSON text) and its bulk output file relative to the run
+// directory, so that a results.jsonl line restored from the journal lacks neither (and `gather:`
+// still finds them). Attempts with neither get no such record.
+struct TaskOutputRecord {
+  std::uint64_t index = 0;
+  std::uint32_t attempt = 0;
+  std::string result;
+  std::string data;
+};
+
 bool operator==(const RunStartedRecord& a, const RunStartedRecord& b);
 bool operator==(const TaskDispatchedRecord& a, const TaskDispatchedRecord& b);
 bool operator==(const TaskFinishedRecord& a, const TaskFinishedRecord& b);
 bool operator==(const TaskSkippedRecord& a, const TaskSkippedRecord& b);
 bool operator==(const RunEndedRecord& a, const RunEndedRecord& b);
+bool operator==(const TaskOutputRecord& a, const TaskOutputRecord& b);
 
 // One journal record. The alternatives are listed in type-byte order, so index() + 1 is the type
 // byte; switch with std::visit or on TypeOf().
 using JournalRecord = std::variant<RunStartedRecord, TaskDispatchedRecord, TaskFinishedRecord,
-                                   TaskSkippedRecord, RunEndedRecord>;
+                                   TaskSkippedRecord, RunEndedRecord, TaskOutputRecord>;
 
 inline JournalRecordType TypeOf(const JournalRecord& record) {
   return static_cast<JournalRecordType>(record.index() + 1);

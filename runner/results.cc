@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "run_dir.h"
+
 namespace jobrunner {
 namespace {
 
@@ -33,14 +35,6 @@ std::string IsoTime(std::int64_t unix_ms) {
   char text[48];
   std::snprintf(text, sizeof(text), "%s.%03dZ", prefix, static_cast<int>(unix_ms % 1000));
   return text;
-}
-
-json Relative(const std::string& run_dir, const std::string& path) {
-  if (path.empty()) return nullptr;
-  if (path.compare(0, run_dir.size() + 1, run_dir + "/") == 0) {
-    return path.substr(run_dir.size() + 1);
-  }
-  return path;
 }
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -177,7 +171,7 @@ void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, 
     if (path->empty()) {
       line.Null(key);
     } else {
-      line.Str(key, Relative(run_dir_, *path).get<std::string>());
+      line.Str(key, PathInRunDir(run_dir_, *path));
     }
   }
   line.Int("stdout_bytes", r.stdout_bytes).Int("stderr_bytes", r.stderr_bytes);
@@ -192,12 +186,12 @@ void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, 
       line.Str("result", result_json);
     }
   }
-  if (!r.data_path.empty()) line.Str("data", Relative(run_dir_, r.data_path).get<std::string>());
+  if (!r.data_path.empty()) line.Str("data", PathInRunDir(run_dir_, r.data_path));
   Line(line.Finish());
 }
 
 void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRecord& r,
-                                bool recovered) {
+                                bool recovered, const TaskOutputRecord* output) {
   bool exited = r.outcome == JournalOutcome::kSucceeded || r.outcome == JournalOutcome::kFailed;
   json line = {
       {"task", task_id},
@@ -214,6 +208,19 @@ void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRe
       {"signal", r.signal != 0 ? json(r.signal) : json(nullptr)},
       {"retry", r.will_retry},
   };
+  // The output files an attempt wrote are where the worker put them; the journal need not say.
+  for (const auto& [key, stream] : {std::pair{"stdout", "out"}, {"stderr", "err"}}) {
+    const std::string path = AttemptLogPath(run_dir_, task_id, static_cast<int>(r.attempt), stream);
+    struct stat st;
+    const bool found = stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    line[key] = found ? json(PathInRunDir(run_dir_, path)) : json(nullptr);
+    line[std::string(key) + "_bytes"] = found ? st.st_size : 0;
+  }
+  if (output != nullptr && !output->result.empty()) {
+    line["result"] = json::parse(output->result, nullptr, /*allow_exceptions=*/false);
+    if (line["result"].is_discarded()) line["result"] = output->result;
+  }
+  if (output != nullptr && !output->data.empty()) line["data"] = output->data;
   if (recovered) line["recovered"] = true;
   Line(Dump(line));
 }
@@ -268,6 +275,13 @@ void ResultsWriter::Flush() {
     done += static_cast<std::size_t>(n);
   }
   buffer_.clear();
+}
+
+std::string PathInRunDir(const std::string& run_dir, const std::string& path) {
+  if (path.compare(0, run_dir.size() + 1, run_dir + "/") == 0) {
+    return path.substr(run_dir.size() + 1);
+  }
+  return path;
 }
 
 std::set<std::pair<std::uint64_t, std::uint32_t>> RecordedAttempts(const std::string& run_dir) {

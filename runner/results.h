@@ -38,8 +38,11 @@ class ResultsWriter {
   void Attempt(const std::string& task_id, const AttemptResult& result, int worker_rank,
                const std::string& host, bool will_retry, const std::string& result_json = "");
   // An attempt known only from its journal record: one the run was killed under, or one a crash
-  // kept out of results.jsonl (`recovered`, marked "recovered": true). No host, no output paths.
-  void FromJournal(const std::string& task_id, const TaskFinishedRecord& record, bool recovered);
+  // kept out of results.jsonl (`recovered`, marked "recovered": true). No host; output files
+  // are those found in logs/ under the attempt's names, and a kind's result and data file come
+  // from its TaskOutput record (`output`, when there is one).
+  void FromJournal(const std::string& task_id, const TaskFinishedRecord& record, bool recovered,
+                   const TaskOutputRecord* output = nullptr);
   // A task that never ran because a dependency failed for good: attempt 0, outcome "skipped",
   // and the `reason`.
   void Skipped(const std::string& task_id, std::uint64_t index, const std::string& reason,
@@ -58,6 +61,9 @@ class ResultsWriter {
   int fd_ = -1;
   std::string buffer_;
 };
+
+// `path` relative to `run_dir` when it lies inside it, as results.jsonl names files; else as given.
+std::string PathInRunDir(const std::string& run_dir, const std::string& path);
 
 // The (task index, attempt) pairs an existing results.jsonl holds, for --resume; attempt 0 for a
 // skipped task.

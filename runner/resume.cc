@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <type_traits>
+#include <utility>
 
 namespace jobrunner {
 namespace {
@@ -80,7 +82,13 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
   // a worker's queue never ran (it has neither start nor end time) and has no line.
   auto recorded = RecordedAttempts(options.run_dir);
   std::uint64_t recovered = 0;
+  std::optional<TaskOutputRecord> output;  // the one just before a TaskFinished, if any
   ReadJournal(journal_path, [&](const JournalRecord& record) {
+    if (const auto* o = std::get_if<TaskOutputRecord>(&record)) {
+      output = *o;
+      return;
+    }
+    std::optional<TaskOutputRecord> mine = std::exchange(output, std::nullopt);
     if (const auto* s = std::get_if<TaskSkippedRecord>(&record)) {
       if (s->index >= source.size() || recorded.count({s->index, 0}) != 0) return;
       results.Skipped(source.Id(s->index), s->index, s->reason, /*recovered=*/true);
@@ -91,7 +99,8 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
     if (r == nullptr || r->index >= source.size()) return;
     if (r->outcome == JournalOutcome::kInterrupted && r->start_ms == 0 && r->end_ms == 0) return;
     if (recorded.count({r->index, r->attempt}) != 0) return;
-    results.FromJournal(source.Id(r->index), *r, /*recovered=*/true);
+    const bool matches = mine && mine->index == r->index && mine->attempt == r->attempt;
+    results.FromJournal(source.Id(r->index), *r, /*recovered=*/true, matches ? &*mine : nullptr);
     ++recovered;
   });
   if (recovered > 0) {

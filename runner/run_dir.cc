@@ -57,6 +57,11 @@ std::string CreateRunDir(const std::string& out, const std::string& name,
   return text;
 }
 
+std::string AttemptLogPath(const std::string& run_dir, const std::string& task_id, int attempt,
+                           const char* stream) {
+  return run_dir + "/logs/" + task_id + "." + std::to_string(attempt) + "." + stream;
+}
+
 RunDirLock::RunDirLock(const std::string& run_dir) {
   std::string path = run_dir + "/.lock";
   fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -11,6 +11,11 @@ namespace jobrunner {
 std::string CreateRunDir(const std::string& out, const std::string& name,
                          const std::string& manifest_path);
 
+// Where an attempt's output stream goes: <run_dir>/logs/<id>.<attempt>.<stream>, with stream
+// "out", "err" or (an isolated kind's helper) "kind". Ids are file-name safe (manifest checks).
+std::string AttemptLogPath(const std::string& run_dir, const std::string& task_id, int attempt,
+                           const char* stream);
+
 // Holds an exclusive lock on a run directory (an flock on its .lock file) for as long as it
 // lives, so that a --resume cannot start while the run it continues is still going. Throws
 // std::runtime_error when another process holds it.

@@ -6,6 +6,7 @@
 
 #include "interrupt.h"
 #include "kind_helper.h"
+#include "run_dir.h"
 
 namespace jobrunner {
 namespace {
@@ -122,8 +123,7 @@ void Worker::OnDrain(const Drain& drain) {
 }
 
 std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
-  // Ids are validated to be file-name safe (no '/', NUL or control characters, not "." or "..").
-  return welcome_->run_dir + "/logs/" + task.id + "." + std::to_string(task.attempt) + "." + stream;
+  return AttemptLogPath(welcome_->run_dir, task.id, task.attempt, stream);
 }
 
 void Worker::StartQueued() {

@@ -430,6 +430,13 @@ def decode_record(body):
         unix_ms, status, interrupted = struct.unpack("<QiB", payload)
         return {"type": "RunEnded", "unix_ms": unix_ms, "exit_status": status,
                 "interrupted": bool(interrupted)}
+    if kind == 6:
+        index, attempt, length = struct.unpack_from("<QII", payload)
+        result = payload[16:16 + length]
+        (data_length,) = struct.unpack_from("<I", payload, 16 + length)
+        data = payload[20 + length:20 + length + data_length]
+        return {"type": "TaskOutput", "index": index, "attempt": attempt,
+                "result": result.decode(), "data": data.decode()}
     raise ValueError(f"unknown record type {kind}")
 
 

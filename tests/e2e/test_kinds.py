@@ -10,10 +10,12 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
 from harness import expect, expect_equal, expect_in, run_tests
+from reliability import read_journal, resume
 
 EXAMPLE_PLUGIN = os.environ.get("JOBRUNNER_EXAMPLE_PLUGIN", "")
 TEST_PLUGINS = Path(os.environ.get("JOBRUNNER_TEST_PLUGINS", "."))
@@ -289,12 +291,7 @@ def test_a_matrix_value_a_kind_rejects_fails_that_task_only(sandbox):
         expect_equal(run.only_attempt(f"gz-{level}")["outcome"], "succeeded", f"gz-{level}")
 
 
-def test_gather_concatenates_in_task_order_and_sums_numbers(sandbox):
-    """grep over 3 files with gather: concat, line-count with gather: sum, and a command printing
-    a number with gather: sum. Proves: gathered/grep.out holds the matches in task order;
-    gathered/count.json sums lines and bytes; gathered/square.json sums the printed numbers."""
-    files = write_data(sandbox)
-    sandbox.write("manifest.yaml", """\
+GATHER_MANIFEST = """\
         version: 1
         tasks:
           - id: grep-{f}
@@ -311,7 +308,15 @@ def test_gather_concatenates_in_task_order_and_sums_numbers(sandbox):
             command: ["expr", "{n}", "*", "{n}"]
             gather: sum
             matrix: {n: {range: [1, 11]}}
-        """)
+        """
+
+
+def test_gather_concatenates_in_task_order_and_sums_numbers(sandbox):
+    """grep over 3 files with gather: concat, line-count with gather: sum, and a command printing
+    a number with gather: sum. Proves: gathered/grep.out holds the matches in task order;
+    gathered/count.json sums lines and bytes; gathered/square.json sums the printed numbers."""
+    files = write_data(sandbox)
+    sandbox.write("manifest.yaml", GATHER_MANIFEST)
     run = sandbox.run("manifest.yaml")
     expect_equal(run.rc, 0, "exit status")
     gathered = run.run_dir / "gathered"
@@ -325,6 +330,43 @@ def test_gather_concatenates_in_task_order_and_sums_numbers(sandbox):
     squares = json.loads((gathered / "square.json").read_text())
     expect_equal(squares["sum"]["value"], sum(n * n for n in range(1, 11)), "summed squares")
     expect_equal(squares["tasks"], 10, "tasks of square")
+
+
+def test_results_lost_in_a_crash_come_back_from_the_journal_with_their_outputs(sandbox):
+    """The gather manifest runs to its end; then results.jsonl and gathered/ are deleted, as a
+    crash between the journal's sync and the results file's write would lose lines. Proves:
+    the journal holds a TaskOutput record for each kind task (its result, and grep's data file);
+    --resume runs nothing, restores every line with the kind's "result" and "data" and the
+    command's "stdout", and gathers the same files again."""
+    write_data(sandbox)
+    sandbox.write("manifest.yaml", GATHER_MANIFEST)
+    run = sandbox.run("manifest.yaml")
+    expect_equal(run.rc, 0, "exit status")
+    gathered = run.run_dir / "gathered"
+    before = {f.name: f.read_bytes() for f in gathered.iterdir()}
+    live = {a["task"]: a for a in run.attempts}
+    _, records, _ = read_journal(run.run_dir / "journal")
+    outputs = {r["index"]: r for _, _, r in records if r["type"] == "TaskOutput"}
+    kind_tasks = [a for a in live.values() if a["task"].startswith(("grep-", "count-"))]
+    expect_equal(sorted(outputs), sorted(a["index"] for a in kind_tasks), "TaskOutput records")
+    for attempt in kind_tasks:
+        expect_equal(json.loads(outputs[attempt["index"]]["result"]), attempt["result"],
+                     f"journaled result of {attempt['task']}")
+
+    (run.run_dir / "results.jsonl").unlink()
+    shutil.rmtree(gathered)
+    again = resume(sandbox, run.run_dir, sandbox.path / "manifest.yaml")
+    expect_equal(again.rc, 0, "exit status of the resume")
+    expect_equal(again.summary["attempts"], 0, "attempts run by the resume")
+    restored = {a["task"]: a for a in again.attempts}
+    expect_equal(sorted(restored), sorted(live), "tasks restored")
+    for task, attempt in live.items():
+        line = restored[task]
+        expect(line.get("recovered"), f"{task} is marked recovered")
+        for field in ("result", "data", "stdout", "stdout_bytes"):
+            expect_equal(line.get(field), attempt.get(field), f"{field} of restored {task}")
+    expect_equal({f.name: f.read_bytes() for f in gathered.iterdir()}, before,
+                 "gathered files after the resume")
 
 
 def test_gather_is_withheld_while_a_task_of_the_entry_failed(sandbox):

@@ -183,7 +183,7 @@ def process_map(stdout):
 def expect_output_names_host(run_dir, attempt):
     """A succeeded attempt's stdout is `hostname` as the task saw it: the host it is recorded on."""
     task = attempt["task"]
-    if attempt.get("recovered"):  # rebuilt from the journal: no host or output paths
+    if attempt.get("recovered"):  # rebuilt from the journal: no host
         path = Path(run_dir) / "logs" / f"{task}.{attempt['attempt']}.out"
         expect(path.read_text().strip() in HOSTS, f"{path} holds no host name")
         return

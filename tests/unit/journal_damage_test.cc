@@ -133,5 +133,5 @@ TEST_CASE("An unknown record type with a valid CRC is an error even at the end")
   const std::string path = dir / "journal";
   WriteJournal(path, SampleRun(1));
   WriteBytes(path, ReadFile(path) + Frame("\x09"));
-  CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("type 9, unknown in format version 1"));
+  CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("type 9, unknown in format version 2"));
 }

@@ -48,7 +48,9 @@ TEST_CASE("Every record type survives a round trip with values at their extremes
                                            TaskSkippedRecord{kU64, std::string("nul\0inside", 10)},
                                            TaskSkippedRecord{7, longest},
                                            RunEndedRecord{},
-                                           RunEndedRecord{kU64, kI32Min, true}};
+                                           RunEndedRecord{kU64, kI32Min, true},
+                                           TaskOutputRecord{},
+                                           TaskOutputRecord{kU64, kU32, "{\"n\": 1}", "data/x"}};
   TempDir dir;
   const std::string path = dir / "journal";
   {
@@ -138,10 +140,39 @@ TEST_CASE("A bad header is an error saying what is wrong with it") {
     CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("header is corrupt"));
   }
 
+  std::string version_0 = header;
+  version_0[8] = 0;
+  version_0.replace(28, 4, LittleEndian32(Crc32c(version_0.substr(0, 28))));
+  WriteBytes(path, version_0);
+  CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("format version 0 is not supported"));
+
   WriteBytes(path, "");
   CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("header is incomplete (0 of 32 bytes); "
                                                        "the run wrote nothing resumable"));
   CHECK_THROWS_AS(ReadJournal(dir / "missing"), JournalError);
+}
+
+TEST_CASE("A version-1 journal still reads, and resuming it appends the newer records") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  JournalWriter::Create(path, 5, 3);
+  std::string version_1 = ReadFile(path);
+  version_1[8] = 1;
+  version_1.replace(28, 4, LittleEndian32(Crc32c(version_1.substr(0, 28))));
+  AppendFramedRecord(Finished(0, JournalOutcome::kSucceeded), version_1);
+  WriteBytes(path, version_1);
+  const JournalContents before = ReadJournal(path);
+  CHECK(before.format_version == 1);
+  CHECK(before.manifest_hash == 5);
+  REQUIRE(before.records.size() == 1);
+  {
+    JournalWriter writer = JournalWriter::Append(path, before.valid_end);
+    writer.Add(TaskOutputRecord{1, 1, "7", ""});
+    writer.Sync();
+  }
+  const JournalContents after = ReadJournal(path);
+  CHECK(after.records.size() == 2);
+  CHECK(after.records.back() == JournalRecord{TaskOutputRecord{1, 1, "7", ""}});
 }
 
 TEST_CASE("Create refuses a file that already exists and leaves it alone") {
