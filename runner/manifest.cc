@@ -38,11 +38,38 @@ struct SourceTemplate {
 
 using SourceEnv = std::vector<std::pair<std::string, SourceTemplate>>;
 
+// The resource and priority fields as written, in defaults or in a task: a task's own field
+// replaces the default one (its tags replace the default tags as a whole).
+struct Placement {
+  std::optional<int> cores;
+  std::optional<int> gpus;
+  SourcePos gpus_pos;
+  bool gpus_from_defaults = false;
+  std::optional<std::uint64_t> memory;
+  std::optional<std::vector<std::string>> tags;
+  std::optional<std::string> node;
+  std::optional<int> priority;
+
+  void OverrideWith(const Placement& task) {
+    if (task.cores) cores = task.cores;
+    if (task.gpus) {
+      gpus = task.gpus;
+      gpus_pos = task.gpus_pos;
+      gpus_from_defaults = false;
+    }
+    if (task.memory) memory = task.memory;
+    if (task.tags) tags = task.tags;
+    if (task.node) node = task.node;
+    if (task.priority) priority = task.priority;
+  }
+};
+
 struct Defaults {
   std::int64_t timeout_ms = 0;
   int retries = 0;
   std::optional<SourceTemplate> cwd;
   SourceEnv env;
+  Placement placement;
 };
 
 const MapField& Require(const std::vector<MapField>& fields, std::string_view name,
@@ -120,8 +147,11 @@ class Parser {
  private:
   Defaults ParseDefaults(const LocatedNode& node) const {
     const std::vector<MapField> fields =
-        in_.Fields(node, "defaults", "a map of timeout, retries, env and cwd",
-                   {"timeout", "retries", "env", "cwd"});
+        in_.Fields(node, "defaults",
+                   "a map of timeout, retries, env, cwd, priority, cores, gpus, memory, node and "
+                   "tags",
+                   {"timeout", "retries", "env", "cwd", "priority", "cores", "gpus", "memory",
+                    "node", "tags"});
     Defaults defaults;
     if (const MapField* field = FindField(fields, "timeout")) {
       defaults.timeout_ms = ParseTimeout(field->value);
@@ -133,6 +163,8 @@ class Parser {
     if (const MapField* field = FindField(fields, "env")) defaults.env = ParseEnv(field->value);
     if (defaults.cwd) defaults.cwd->from_defaults = true;
     for (auto& [name, value] : defaults.env) value.from_defaults = true;
+    defaults.placement = ParsePlacement(fields);
+    defaults.placement.gpus_from_defaults = true;
     return defaults;
   }
 
@@ -202,10 +234,9 @@ class Parser {
 
     if (const MapField* field = FindField(fields, "depends_on"))
       ParseDependsOn(field->value, entry);
-    if (const MapField* field = FindField(fields, "priority")) {
-      entry.priority = ParsePriority(field->value);
-    }
-    ParseNeeds(fields, entry);
+    Placement placement = defaults.placement;
+    placement.OverrideWith(ParsePlacement(fields));
+    ApplyPlacement(placement, entry);
 
     entry.size();  // throws now, rather than later, if the matrix is too large to count
     return entry;
@@ -222,19 +253,17 @@ class Parser {
     }
   }
 
-  void ParseNeeds(const std::vector<MapField>& fields, TaskEntry& entry) const {
-    ResourceNeeds& needs = entry.needs;
+  Placement ParsePlacement(const std::vector<MapField>& fields) const {
+    Placement p;
+    if (const MapField* field = FindField(fields, "priority")) {
+      p.priority = ParsePriority(field->value);
+    }
     if (const MapField* field = FindField(fields, "cores")) {
-      needs.cores = ParseCount(field->value, "cores", 1, kMaxCores);
+      p.cores = ParseCount(field->value, "cores", 1, kMaxCores);
     }
     if (const MapField* field = FindField(fields, "gpus")) {
-      needs.gpus = ParseCount(field->value, "gpus", 0, kMaxGpus);
-      // CUDA_VISIBLE_DEVICES is set per process: threads of the worker cannot each have theirs.
-      if (needs.gpus > 0 && !entry.kind.empty() && !entry.isolate) {
-        FailAt(field->key_pos,
-               "gpus needs a command, or a kind with isolate: true; an in-process kind cannot be "
-               "given its own CUDA_VISIBLE_DEVICES");
-      }
+      p.gpus = ParseCount(field->value, "gpus", 0, kMaxGpus);
+      p.gpus_pos = field->key_pos;
     }
     if (const MapField* field = FindField(fields, "memory")) {
       const std::string text = in_.Scalar(field->value, "memory", "a size like 512M or 8G");
@@ -244,16 +273,38 @@ class Parser {
                                      "' for memory: expected a number with an "
                                      "optional unit, like 512M, 8G or 1T");
       }
-      needs.memory = *bytes;
+      p.memory = *bytes;
     }
     if (const MapField* field = FindField(fields, "tags")) {
+      p.tags.emplace();
       for (const LocatedNode& element : in_.Sequence(field->value, "tags", "a list of tags")) {
-        needs.tags.push_back(ParseTag(element, "tag"));
+        p.tags->push_back(ParseTag(element, "tag"));
       }
     }
     if (const MapField* field = FindField(fields, "node")) {
-      needs.tags.push_back(NodeTag(ParseTag(field->value, "node")));
+      p.node = ParseTag(field->value, "node");
     }
+    return p;
+  }
+
+  void ApplyPlacement(const Placement& p, TaskEntry& entry) const {
+    entry.priority = p.priority.value_or(0);
+    ResourceNeeds& needs = entry.needs;
+    needs.cores = p.cores.value_or(0);
+    needs.gpus = p.gpus.value_or(0);
+    // CUDA_VISIBLE_DEVICES is set per process: threads of the worker cannot each have theirs.
+    if (needs.gpus > 0 && !entry.kind.empty() && !entry.isolate) {
+      FailAt(p.gpus_pos,
+             "gpus needs a command, or a kind with isolate: true; an in-process kind cannot be "
+             "given its own CUDA_VISIBLE_DEVICES" +
+                 (p.gpus_from_defaults
+                      ? " (from defaults; the task at line " + std::to_string(entry.pos.line) +
+                            " is one: give it gpus: 0)"
+                      : std::string()));
+    }
+    needs.memory = p.memory.value_or(0);
+    if (p.tags) needs.tags = *p.tags;
+    if (p.node) needs.tags.push_back(NodeTag(*p.node));
   }
 
   // A worker's tags come from --worker-tags a,b: a tag with a comma or space would match none.

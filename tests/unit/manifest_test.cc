@@ -347,6 +347,60 @@ task: []
        "tasks");
 }
 
+TEST_CASE("Resources and priority in defaults apply to every task, and a task's own replace them") {
+  const Manifest m = Parse(R"(
+version: 1
+defaults:
+  priority: 5
+  cores: 2
+  gpus: 1
+  memory: 1G
+  tags: [ssd]
+  node: n1
+tasks:
+  - id: a
+    command: x
+  - id: b
+    command: x
+    priority: -1
+    cores: 4
+    gpus: 0
+    memory: 2G
+    tags: [big, fast]
+  - id: c
+    kind: noop
+    gpus: 0
+)");
+  const TaskEntry& a = m.entries[0];
+  CHECK(a.priority == 5);
+  CHECK(a.needs.cores == 2);
+  CHECK(a.needs.gpus == 1);
+  CHECK(a.needs.memory == (1ull << 30));
+  CHECK(a.needs.tags == std::vector<std::string>{"ssd", jobrunner::NodeTag("n1")});
+  const TaskEntry& b = m.entries[1];
+  CHECK(b.priority == -1);
+  CHECK(b.needs.cores == 4);
+  CHECK(b.needs.gpus == 0);
+  CHECK(b.needs.memory == (2ull << 30));
+  CHECK(b.needs.tags == std::vector<std::string>{"big", "fast", jobrunner::NodeTag("n1")});
+  CHECK(m.entries[2].needs.gpus == 0);
+}
+
+TEST_CASE("GPUs from defaults on an in-process kind are an error naming the task") {
+  CHECK(ErrorOf(R"(
+version: 1
+defaults:
+  gpus: 1
+tasks:
+  - id: a
+    command: x
+  - id: b
+    kind: noop
+)") == "m.yaml:3:3: gpus needs a command, or a kind with isolate: true; an in-process kind cannot "
+       "be given its own CUDA_VISIBLE_DEVICES (from defaults; the task at line 7 is one: give it "
+       "gpus: 0)");
+}
+
 TEST_CASE("An unknown field in defaults is an error at its key") {
   CHECK(ErrorOf(R"(
 version: 1
@@ -355,7 +409,7 @@ defaults:
   tmeout: 10m
 tasks: [{id: a, command: x}]
 )") == "m.yaml:4:3: unknown field 'tmeout' in defaults; expected one of: timeout, retries, env, "
-       "cwd");
+       "cwd, priority, cores, gpus, memory, node, tags");
 }
 
 TEST_CASE("An unknown field in a task is an error at its key") {
@@ -471,7 +525,8 @@ tasks:
 version: 1
 defaults: [timeout]
 tasks: [{id: a, command: x}]
-)") == "m.yaml:2:11: wrong type for defaults: expected a map of timeout, retries, env and cwd, "
+)") == "m.yaml:2:11: wrong type for defaults: expected a map of timeout, retries, env, cwd, "
+       "priority, cores, gpus, memory, node and tags, "
        "got a list");
 }
 
