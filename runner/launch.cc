@@ -32,12 +32,16 @@
 #include "lost_host.h"
 #include "ranks.h"
 #include "run_dir.h"
+#include "units.h"
 
 namespace jobrunner {
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+// A relaunch with less of --time-limit left than this would spend it starting up and draining.
+constexpr std::int64_t kLeastTimeToLaunchMs = 5000;
 
 // mpirun's pid while it runs, for the signal handler; the first signal that asks us to stop.
 std::atomic<pid_t> g_mpirun{0};
@@ -296,8 +300,9 @@ int Usage(const std::string& message) {
 }
 
 // Everything after the options are parsed: the loop of launches.
+// `deadline`: when --time-limit, counted from the launch's start, runs out.
 int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDirFlags& flags,
-              std::string run_dir, bool resume) {
+              std::string run_dir, bool resume, std::optional<Clock::time_point> deadline) {
   TempDir temp;
   std::string jobrunner = options.jobrunner.empty() ? SelfExecutable() : options.jobrunner;
   std::vector<std::string> left_out;
@@ -323,9 +328,20 @@ int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDi
   for (int launch = 1;; ++launch) {
     std::string hostfile = temp.path() + "/hosts-" + std::to_string(launch);
     std::ofstream(hostfile) << MpirunHostfile(hosts);
+    std::optional<std::int64_t> time_left_ms;
+    if (deadline) {
+      time_left_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+      if (*time_left_ms < kLeastTimeToLaunchMs) {
+        Log("--time-limit leaves %.1fs: not launching again; the run stays unfinished (status "
+            "%d); continue it with --resume %s",
+            static_cast<double>(*time_left_ms) / 1000.0, run_status, run_dir.c_str());
+        return run_status;
+      }
+    }
     std::vector<std::string> argv =
         MpirunCommand(options, hosts, hostfile, jobrunner, geteuid() == 0,
-                      JobrunnerFlags(flags, run_dir, resume, launch == 1));
+                      JobrunnerFlags(flags, run_dir, resume, launch == 1, time_left_ms));
     Log("launch %d (at most %d) on %zu host(s): %s; %d ranks; run directory %s", launch,
         options.max_launches, hosts.size(), Join(Names(hosts), ", ").c_str(), TotalRanks(hosts),
         run_dir.c_str());
@@ -434,6 +450,15 @@ int RunLaunch(int argc, char** args) {
         "--resume continues the run in its own directory: it does not go with --out or "
         "--name");
   }
+  std::optional<Clock::time_point> deadline;
+  if (!flags.time_limit.empty()) {
+    std::optional<std::int64_t> limit_ms = ParseDurationMs(flags.time_limit);
+    if (!limit_ms || *limit_ms <= 0) {
+      return Usage("--time-limit: bad duration '" + flags.time_limit +
+                   "'; expected a number and a unit, like 30s, 10m or 2h");
+    }
+    deadline = Clock::now() + std::chrono::milliseconds(*limit_ms);
+  }
   if (!fs::exists(options.manifest)) return Usage("no manifest " + options.manifest);
   std::string run_dir;
   bool resume = !flags.resume.empty();
@@ -453,7 +478,7 @@ int RunLaunch(int argc, char** args) {
   InstallSignalForwarding();
   int status = kExitInternal;
   try {
-    status = Supervise(options, hosts.hosts, flags, run_dir, resume);
+    status = Supervise(options, hosts.hosts, flags, run_dir, resume, deadline);
   } catch (const std::exception& e) {
     Log("internal error: %s", e.what());
   }

@@ -134,8 +134,9 @@ std::string SplitRunDirFlags(const std::vector<std::string>& flags, RunDirFlags&
     const std::string& word = flags[i];
     std::string* target = nullptr;
     std::string name;
-    for (auto [flag, field] : {std::pair{"--out", &split.out}, std::pair{"--resume", &split.resume},
-                               std::pair{"--name", &split.name}}) {
+    for (auto [flag, field] :
+         {std::pair{"--out", &split.out}, std::pair{"--resume", &split.resume},
+          std::pair{"--name", &split.name}, std::pair{"--time-limit", &split.time_limit}}) {
       if (word == flag || word.rfind(std::string(flag) + "=", 0) == 0) {
         target = field;
         name = flag;
@@ -163,11 +164,16 @@ std::string SplitRunDirFlags(const std::vector<std::string>& flags, RunDirFlags&
 }
 
 std::vector<std::string> JobrunnerFlags(const RunDirFlags& flags, const std::string& run_dir,
-                                        bool resume, bool first) {
+                                        bool resume, bool first,
+                                        std::optional<std::int64_t> time_left_ms) {
   std::vector<std::string> out = flags.rest;
   out.push_back(resume ? "--resume" : "--out");
   out.push_back(run_dir);
   if (flags.retry_failed && first) out.push_back("--retry-failed");
+  if (time_left_ms) {
+    out.push_back("--time-limit");
+    out.push_back(std::to_string(*time_left_ms) + "ms");
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@
 // (and rewrites to resume), and the mpirun command of each launch. Pure: no I/O.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,21 +39,25 @@ extern const char* const kLaunchHelp;
 // The run directory flags among the jobrunner flags, which the launch must know and rewrite.
 struct RunDirFlags {
   std::string out, resume, name;
+  std::string time_limit;  // as given; every launch gets what is left of it (JobrunnerFlags)
   bool no_journal = false;
   bool retry_failed = false;
   std::vector<std::string> rest;  // every other flag, in order
 };
 
-// Splits jobrunner flags (`--out DIR` or `--out=DIR`, likewise --resume and --name).
+// Splits jobrunner flags (`--out DIR` or `--out=DIR`, likewise --resume, --name and
+// --time-limit).
 // Returns an error message for a flag missing its value, or "".
 std::string SplitRunDirFlags(const std::vector<std::string>& flags, RunDirFlags& split);
 
 // The jobrunner flags of one launch into `run_dir`: `--out run_dir` to start the run, or
 // `--resume run_dir` to continue it. --retry-failed goes only with the `first` launch: a relaunch
 // continues where the aborted launch stopped and does not give tasks that failed there their
-// retries again.
+// retries again. With `time_left_ms`, `--time-limit <that>ms`: a relaunch must end with the
+// allocation the first launch was given, not a whole time limit later.
 std::vector<std::string> JobrunnerFlags(const RunDirFlags& flags, const std::string& run_dir,
-                                        bool resume, bool first);
+                                        bool resume, bool first,
+                                        std::optional<std::int64_t> time_left_ms = std::nullopt);
 
 // The whole mpirun command of one launch. `hostfile` is the file holding MpirunHostfile(hosts).
 // Our MCA settings come first, each left out when the user set the same key with --mca.

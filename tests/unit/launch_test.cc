@@ -173,6 +173,20 @@ TEST_CASE("The run directory flags are taken out of jobrunner's flags and rewrit
   RunDirFlags h;
   CHECK(SplitRunDirFlags({"--out"}, h) == "--out needs a value");
   CHECK(SplitRunDirFlags({"--name="}, h) == "--name needs a value");
+  CHECK(SplitRunDirFlags({"--time-limit"}, h) == "--time-limit needs a value");
+}
+
+TEST_CASE("Each launch gets what is left of --time-limit, not the whole of it") {
+  RunDirFlags f;
+  REQUIRE(SplitRunDirFlags({"--time-limit", "1h", "--slots", "2"}, f) == "");
+  CHECK(f.time_limit == "1h");
+  CHECK(f.rest == std::vector<std::string>{"--slots", "2"});
+  CHECK(JobrunnerFlags(f, "/r", true, false, 1'234'567) ==
+        std::vector<std::string>{"--slots", "2", "--resume", "/r", "--time-limit", "1234567ms"});
+  RunDirFlags g;
+  REQUIRE(SplitRunDirFlags({"--time-limit=90s"}, g) == "");
+  CHECK(g.time_limit == "90s");
+  CHECK(JobrunnerFlags(g, "/r", false, true) == std::vector<std::string>{"--out", "/r"});
 }
 
 TEST_CASE("mpirun runs with keepalive, no tree spawn and the user's MCA settings winning") {
