@@ -36,14 +36,19 @@ ChildEnvironment::ChildEnvironment(char* const* parent) {
 char* const* ChildEnvironment::With(
     const std::vector<std::pair<std::string, std::string>>& overrides) {
   if (overrides.empty()) return base_pointers_.data();
-  merged_.clear();
-  for (const auto& entry : base_) {
+  // The parent's entries are pointed at, not copied: only the task's own are built per task.
+  merged_pointers_.clear();
+  for (auto& entry : base_) {
     const bool replaced = std::any_of(overrides.begin(), overrides.end(),
                                       [&](const auto& var) { return HasKey(entry, var.first); });
-    if (!replaced) merged_.push_back(entry);
+    if (!replaced) merged_pointers_.push_back(entry.data());
   }
-  for (const auto& [key, value] : overrides) merged_.push_back(key + "=" + value);
-  PointAt(merged_, merged_pointers_);
+  merged_.resize(overrides.size());
+  for (std::size_t i = 0; i < overrides.size(); ++i) {
+    merged_[i].assign(overrides[i].first).append(1, '=').append(overrides[i].second);
+    merged_pointers_.push_back(merged_[i].data());
+  }
+  merged_pointers_.push_back(nullptr);
   return merged_pointers_.data();
 }
 

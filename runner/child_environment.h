@@ -22,7 +22,7 @@ class ChildEnvironment {
  private:
   std::vector<std::string> base_;
   std::vector<char*> base_pointers_;
-  std::vector<std::string> merged_;
+  std::vector<std::string> merged_;  // the overrides as KEY=value, reused from call to call
   std::vector<char*> merged_pointers_;
 };
 
