@@ -165,6 +165,11 @@ struct Child {
   UniqueFd pidfd;        // closed once reaped
   UniqueFd stdout_pipe;  // closed at EOF
   UniqueFd stderr_pipe;
+  // The parent keeps a copy of each pipe's write end until the child is reaped, so that the
+  // child's exit does not wake Poll twice (pipes hung up, then the pidfd): a silent task costs
+  // one wake-up, for its exit, instead of two.
+  UniqueFd stdout_write;
+  UniqueFd stderr_write;
   OutputCapture stdout_capture;
   OutputCapture stderr_capture;
   Clock::time_point term_at = Clock::time_point::max();
@@ -193,7 +198,9 @@ class PosixProcessSet final : public ProcessSet {
   Clock::time_point NextDeadline() const;
   void Poll(Clock::duration timeout);
   void Reap(Child& child, int wait_flags);
-  void ReadPipe(UniqueFd& pipe, OutputCapture& capture);
+  // Reads what the pipe holds now; `to_end`: also past a short read, for a pipe whose writer
+  // is gone, so that its EOF is seen now rather than at the next Poll.
+  void ReadPipe(UniqueFd& pipe, OutputCapture& capture, bool to_end = false);
   void CollectFinished(Clock::time_point now);
 
   const std::chrono::milliseconds kill_grace_;
@@ -295,6 +302,8 @@ std::string PosixProcessSet::Spawn(const ProcessRequest& request, Child& child) 
   if (guard_ != nullptr) guard_->Watch(child.pid);
   child.stdout_pipe = std::move(out.read_end);
   child.stderr_pipe = std::move(err.read_end);
+  child.stdout_write = std::move(out.write_end);
+  child.stderr_write = std::move(err.write_end);
   if (child.stdout_pipe)
     child.stdout_capture = OutputCapture(request.stdout_path, request.max_output);
   if (child.stderr_pipe)
@@ -415,9 +424,15 @@ void PosixProcessSet::Reap(Child& child, int wait_flags) {
   child.result.end_ms = UnixMs();
   child.pidfd.Reset();
   child.drain_until = Clock::now() + kDrainAfterExit;
+  // The group is dead: with our write ends closed, the pipes hold what the child wrote, then EOF
+  // (unless a grandchild that left the group still has them: Poll waits for it until drain_until).
+  child.stdout_write.Reset();
+  child.stderr_write.Reset();
+  if (child.stdout_pipe) ReadPipe(child.stdout_pipe, child.stdout_capture, /*to_end=*/true);
+  if (child.stderr_pipe) ReadPipe(child.stderr_pipe, child.stderr_capture, /*to_end=*/true);
 }
 
-void PosixProcessSet::ReadPipe(UniqueFd& pipe, OutputCapture& capture) {
+void PosixProcessSet::ReadPipe(UniqueFd& pipe, OutputCapture& capture, bool to_end) {
   for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
     const ssize_t n = read(pipe.get(), buffer_.data(), buffer_.size());
     if (n < 0 && errno == EINTR) continue;
@@ -428,7 +443,7 @@ void PosixProcessSet::ReadPipe(UniqueFd& pipe, OutputCapture& capture) {
       return;
     }
     capture.Append(buffer_.data(), static_cast<std::size_t>(n));
-    if (static_cast<std::size_t>(n) < buffer_.size()) return;  // drained for now
+    if (!to_end && static_cast<std::size_t>(n) < buffer_.size()) return;  // drained for now
   }
 }
 
