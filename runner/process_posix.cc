@@ -81,16 +81,16 @@ std::string MakePipe(Pipe& pipe) {
   return {};
 }
 
-// Output files are created only when the first byte arrives, so a missing or read-only output
-// directory is caught here, before anything runs: an attempt whose output would be lost is a
-// spawn error, not a task failure. A file that still cannot be created later (the path is a
-// directory, the disk is full) turns the finished child's outcome into kSpawnError too.
 std::string DirectoryOf(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// Checks the directory of each output path once (both streams normally share one).
+// Output files are created only when the first byte arrives, so a missing or read-only output
+// directory is caught here, before anything runs: an attempt whose output would be lost is a
+// spawn error, not a task failure. A file that still cannot be created later (the path is a
+// directory, the disk is full) turns the finished child's outcome into kSpawnError too. Each
+// directory is checked once (both streams normally share one).
 std::string CheckOutputDirectories(const ProcessRequest& request) {
   std::string checked;
   for (const std::string* path : {&request.stdout_path, &request.stderr_path}) {
