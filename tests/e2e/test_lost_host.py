@@ -19,15 +19,13 @@ under --np 2 only (the tests choose their own ranks).
 
 import os
 import re
-import signal
 import subprocess
 import textwrap
-import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness import KILL_AFTER_S, Run, expect, expect_equal, expect_in, jobrunner_binary, run_tests
+from harness import KILL_AFTER_S, expect, expect_equal, expect_in, jobrunner_binary, run_tests
 from reliability import expect_each_succeeded_exactly_once, read_all_results
 import test_multihost as multihost
 
@@ -75,44 +73,15 @@ def lose_node3_mid_run(sandbox, how, fault):
     succeeded, and checks that the run completes on node1 and node2."""
     sandbox.write("manifest.yaml", manifest())
     run_dir = sandbox.path / "run"
-    results = run_dir / "results.jsonl"
     with Hosts(3) as hosts:
         command = launch_command(hosts, sandbox.path / "manifest.yaml", run_dir)
-        timed = ["timeout", "-k", str(KILL_AFTER_S), str(LIMIT_S)] + command
-        out_path, err_path = sandbox.path / "launch.stdout", sandbox.path / "launch.stderr"
-        started = time.monotonic()
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            process = subprocess.Popen(timed, cwd=sandbox.path, env={**os.environ, **hosts.env()},
-                                       stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                       start_new_session=True)
-        rc = None
-        try:
-            node3 = hosts.namespace("node3")
-            deadline = started + 30
-            on_node3 = set()
-            while time.monotonic() < deadline and process.poll() is None:
-                on_node3 = multihost.running_tasks(multihost.pids_in(node3))
-                done = results.read_text().count('"succeeded"') if results.exists() else 0
-                if on_node3 and done >= 30:
-                    break
-                time.sleep(0.05)
-            expect(process.poll() is None, "the launch ended before node3 could be lost")
-            expect(on_node3, "node3 ran no task within 30 s")
-            fault_at = time.time()
-            fault_monotonic = time.monotonic()
-            fault(hosts)
-            try:
-                rc = process.wait(timeout=LIMIT_S + KILL_AFTER_S)
-            except subprocess.TimeoutExpired:
-                pass
-            ended = time.monotonic()
-        finally:
-            if process.poll() is None:  # whatever happens, nothing of this run outlives the test
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        run = Run(command, sandbox.path, rc, out_path.read_text(errors="replace"),
-                  err_path.read_text(errors="replace"), ended - started, run_dir)
-        sandbox.runs.append(run)
+        seen = multihost.run_and_fault_node3(sandbox, hosts, command, run_dir, fault,
+                                             name="launch", what="the launch", verb="lost",
+                                             wait_s=30, done_at_least=30, limit_s=LIMIT_S,
+                                             end_wait_s=LIMIT_S + KILL_AFTER_S)
+        run, rc = seen.run, seen.run.rc
+        started, on_node3 = seen.started, seen.on_node3
+        fault_at, fault_monotonic = seen.fault_at, seen.fault_monotonic
         expect(rc is not None, "the launch did not end")
         expect_equal(rc, 0, "exit status of jobrunner launch")
         left = hosts.wait_until_empty(15)

@@ -27,6 +27,7 @@ import textwrap
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 
 from harness import (KILL_AFTER_S, REPO_ROOT, Hung, Run, execute, expect, expect_equal,
                      jobrunner_binary, run_tests)
@@ -248,44 +249,15 @@ def test_a_host_that_dies_ends_the_run_and_resume_finishes_on_the_others(sandbox
     hostfile_2 = sandbox.write("hosts-2", HOSTFILE_2)
     manifest_path = sandbox.path / "manifest.yaml"
     run_dir = sandbox.path / "run"
-    results = run_dir / "results.jsonl"
     with Hosts(3) as hosts:
         command = hosts.mpirun(hostfile_3, 4, "--out", run_dir, manifest_path)
         limit_s = 45
-        timed = ["timeout", "-k", str(KILL_AFTER_S), str(limit_s)] + command
-        out_path, err_path = sandbox.path / "run-1.stdout", sandbox.path / "run-1.stderr"
-        started = time.monotonic()
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            process = subprocess.Popen(timed, cwd=sandbox.path, env={**os.environ, **hosts.env()},
-                                       stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                       start_new_session=True)
-        try:
-            # Wait until node3 runs tasks and node1/node2 have finished a few.
-            node3 = hosts.namespace("node3")
-            deadline = started + 20
-            on_node3 = set()
-            while time.monotonic() < deadline and process.poll() is None:
-                on_node3 = running_tasks(pids_in(node3))
-                done = results.read_text().count('"succeeded"') if results.exists() else 0
-                if on_node3 and done >= 4:
-                    break
-                time.sleep(0.1)
-            expect(process.poll() is None, "mpirun ended before node3 could be crashed")
-            expect(on_node3, "node3 ran no task within 20 s")
-            crashed_at = time.monotonic()
-            victims = crash(node3)
-            try:
-                rc = process.wait(timeout=limit_s)
-            except subprocess.TimeoutExpired:
-                rc = None
-            exited_at = time.monotonic()
-        finally:
-            if process.poll() is None:  # whatever happens, nothing of this run outlives the test
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        run = Run(command, sandbox.path, rc, out_path.read_text(errors="replace"),
-                  err_path.read_text(errors="replace"), exited_at - started, run_dir)
-        sandbox.runs.append(run)
+        # Crash node3 once it runs tasks and node1/node2 have finished a few.
+        seen = run_and_fault_node3(sandbox, hosts, command, run_dir, crash_node3, name="run-1",
+                                   what="mpirun", verb="crashed", wait_s=20, done_at_least=4,
+                                   limit_s=limit_s, end_wait_s=limit_s)
+        run, rc, victims, on_node3 = seen.run, seen.run.rc, seen.fault_result, seen.on_node3
+        started, crashed_at, exited_at = seen.started, seen.fault_monotonic, seen.ended
         expect(rc is not None, "mpirun did not end after node3 died")
         expect(rc != 0, f"mpirun exited {rc} although node3 died mid-run")
         noticed_s = exited_at - crashed_at
@@ -342,6 +314,58 @@ def test_a_host_that_dies_ends_the_run_and_resume_finishes_on_the_others(sandbox
            f"{sorted(on_node3)}); mpirun exited {rc} {noticed_s:.1f}s later; first run: "
            f"{dict(first_done)}, {len(first_summaries)} summary line(s); resume on 2 hosts took "
            f"{resume_s:.1f}s")
+
+
+def crash_node3(hosts):
+    return crash(hosts.namespace("node3"))
+
+
+def run_and_fault_node3(sandbox, hosts, command, run_dir, fault, name, what, verb, wait_s,
+                        done_at_least, limit_s, end_wait_s):
+    """Runs `command` under `timeout limit_s`, in a session of its own with the hosts'
+    environment (output in <name>.stdout and .stderr); once node3 runs tasks and
+    `done_at_least` tasks have succeeded (within `wait_s`, else the test fails: "`what` ended
+    before node3 could be `verb`"), calls fault(hosts), then waits up to `end_wait_s` for the
+    command to end. Whatever happens, nothing of the command outlives this call. Returns what
+    it saw: run (a harness Run, appended to sandbox.runs; rc None when the command did not
+    end), started, ended and fault_monotonic (time.monotonic()), fault_at (time.time()),
+    on_node3 (the task pids seen there) and fault_result (what fault returned)."""
+    results = run_dir / "results.jsonl"
+    timed = ["timeout", "-k", str(KILL_AFTER_S), str(limit_s)] + command
+    out_path, err_path = sandbox.path / f"{name}.stdout", sandbox.path / f"{name}.stderr"
+    seen = SimpleNamespace(started=time.monotonic(), on_node3=set())
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        process = subprocess.Popen(timed, cwd=sandbox.path, env={**os.environ, **hosts.env()},
+                                   stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                   start_new_session=True)
+    rc = None
+    try:
+        node3 = hosts.namespace("node3")
+        deadline = seen.started + wait_s
+        while time.monotonic() < deadline and process.poll() is None:
+            seen.on_node3 = running_tasks(pids_in(node3))
+            done = results.read_text().count('"succeeded"') if results.exists() else 0
+            if seen.on_node3 and done >= done_at_least:
+                break
+            time.sleep(0.05)
+        expect(process.poll() is None, f"{what} ended before node3 could be {verb}")
+        expect(seen.on_node3, f"node3 ran no task within {wait_s} s")
+        seen.fault_at = time.time()
+        seen.fault_monotonic = time.monotonic()
+        seen.fault_result = fault(hosts)
+        try:
+            rc = process.wait(timeout=end_wait_s)
+        except subprocess.TimeoutExpired:
+            pass
+        seen.ended = time.monotonic()
+    finally:
+        if process.poll() is None:  # whatever happens, nothing of this run outlives the test
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    seen.run = Run(command, sandbox.path, rc, out_path.read_text(errors="replace"),
+                   err_path.read_text(errors="replace"), seen.ended - seen.started, run_dir)
+    sandbox.runs.append(seen.run)
+    return seen
 
 
 def running_tasks(pids):
