@@ -26,13 +26,13 @@
 #include <thread>
 #include <vector>
 
-#include "coordinator.h"
-#include "interrupt.h"
-#include "journal.h"
-#include "manifest.h"
-#include "run_ledger.h"
+#include "coordinator/coordinator.h"
+#include "journal/journal.h"
+#include "journal/run_ledger.h"
+#include "manifest/manifest.h"
+#include "manifest/task_source.h"
+#include "posix/signals.h"
 #include "sim_cluster.h"
-#include "task_source.h"
 
 namespace jobrunner::sim {
 namespace {

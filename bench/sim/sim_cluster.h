@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "protocol.h"
-#include "transport.h"
+#include "transport/protocol.h"
+#include "transport/transport.h"
 
 namespace jobrunner::sim {
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <vector>
 
-#include "process.h"
+#include "posix/process_set.h"
 
 namespace jobrunner {
 

@@ -1,0 +1,268 @@
+// jobrunner: a job farm over MPI. Rank 0 coordinates, the other ranks run tasks; with one rank,
+// rank 0 does both. This file owns the command line, the exit statuses and the only catch of
+// unexpected exceptions.
+
+#include <CLI/CLI.hpp>
+#include <boost/mpi/environment.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "app/ranks.h"
+#include "coordinator/reporter.h"
+#include "kinds/kind_registry.h"
+#include "launch/launch.h"
+#include "manifest/task_graph_builder.h"
+#include "manifest/task_source.h"
+#include "manifest/units.h"
+#include "posix/orphan_guard.h"
+#include "posix/signals.h"
+#include "schedule/resources.h"
+#include "transport/transport.h"
+#include "worker/kind_helper.h"
+
+namespace jobrunner {
+namespace {
+
+constexpr const char* kDescription =
+    "jobrunner: run the tasks of a YAML manifest across MPI ranks.\n"
+    "  mpirun -n N jobrunner [OPTIONS] MANIFEST   (rank 0 coordinates, ranks 1..N-1 run tasks)\n"
+    "  jobrunner [OPTIONS] MANIFEST               (one process does both)\n"
+    "Exit status: 0 all tasks succeeded, 1 some task failed after its retries,\n"
+    "2 manifest or usage error, 3 internal error, 4 stopped early (continue with --resume).\n"
+    "SIGUSR1 (mpirun forwards it) or a first Ctrl-C drains the run; SIGTERM stops it at once.";
+
+struct Flags {
+  RunSettings settings;
+  std::string max_output = "100M";
+  std::string kill_grace = "5s";
+  std::string retry_backoff = "200ms";
+  std::string drain_grace = "60s";
+  std::string time_limit;
+  std::string worker_tags;
+  std::string progress = "auto";
+  bool no_journal = false;
+  bool quiet = false;
+  bool verbose = false;
+  bool check = false;
+  bool list_kinds = false;
+};
+
+// Ranks other than 0 stay silent about usage, so mpirun -n 8 prints one message, not eight.
+bool IsRankZero() {
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  if (rank == nullptr) rank = std::getenv("PMIX_RANK");
+  return rank == nullptr || std::string(rank) == "0";
+}
+
+void UsageError(const std::string& message) {
+  if (IsRankZero()) std::fprintf(stderr, "jobrunner: %s (see jobrunner --help)\n", message.c_str());
+}
+
+bool ParseDurationFlag(const char* flag, const std::string& text, std::int64_t& out) {
+  std::optional<std::int64_t> ms = ParseDurationMs(text);
+  if (!ms) {
+    UsageError(std::string(flag) + ": expected a duration like 500ms, 30s, 10m or 2h, got '" +
+               text + "'");
+    return false;
+  }
+  out = *ms;
+  return true;
+}
+
+// Turns the flags' text into settings; false (after a message) when one does not parse.
+bool Complete(Flags& flags) {
+  RunOptions& options = flags.settings.options;
+  std::optional<std::uint64_t> max_output = ParseByteSize(flags.max_output);
+  if (!max_output || *max_output == 0) {
+    UsageError("--max-output: expected a size like 64K, 100M or 2G, got '" + flags.max_output +
+               "'");
+    return false;
+  }
+  options.max_output = *max_output;
+  if (!ParseDurationFlag("--kill-grace", flags.kill_grace, options.kill_grace_ms) ||
+      !ParseDurationFlag("--retry-backoff", flags.retry_backoff,
+                         options.scheduler.retry.backoff_ms) ||
+      !ParseDurationFlag("--drain-grace", flags.drain_grace, options.drain_grace_ms)) {
+    return false;
+  }
+  if (!flags.time_limit.empty()) {
+    std::int64_t limit = 0;
+    if (!ParseDurationFlag("--time-limit", flags.time_limit, limit)) return false;
+    flags.settings.time_limit_ms = limit;
+  }
+  if (!flags.worker_tags.empty()) {
+    std::string error;
+    std::optional<std::vector<std::string>> tags = ParseTagList(flags.worker_tags, error);
+    if (!tags) {
+      UsageError("--worker-tags: " + error);
+      return false;
+    }
+    flags.settings.worker.tags = std::move(*tags);
+  }
+  flags.settings.journal = !flags.no_journal;
+  if (!flags.settings.resume_dir.empty() && (flags.no_journal || !flags.settings.out.empty())) {
+    UsageError(
+        "--resume continues the run in its own directory, with its journal: it does not "
+        "go with --out or --no-journal");
+    return false;
+  }
+  return true;
+}
+
+ProgressMode ToProgressMode(const std::string& text) {
+  if (text == "bar") return ProgressMode::kBar;
+  if (text == "log") return ProgressMode::kLog;
+  if (text == "none") return ProgressMode::kNone;
+  return DetectProgressMode();
+}
+
+int ListKinds(const std::vector<std::string>& flag_plugins) {
+  try {
+    KindRegistry kinds;
+    for (const std::string& path : flag_plugins) kinds.LoadPlugin(path);
+    for (const auto& [kind, origin] : kinds.List()) {
+      std::printf("%-16s %s (%s)\n", kind->Name(), kind->Description(), origin.c_str());
+    }
+    return 0;
+  } catch (const PluginError& e) {
+    std::fprintf(stderr, "jobrunner: %s\n", e.what());
+    return kExitUsage;
+  }
+}
+
+int Check(const std::string& manifest, const std::vector<std::string>& flag_plugins) {
+  try {
+    TaskSource source(LoadManifest(manifest), std::filesystem::current_path().string());
+    source.CheckUniqueIds();
+    std::vector<std::string> plugins;
+    LoadKinds(flag_plugins, source, plugins);
+    BuildTaskGraph(source);  // dependencies: unknown ids and cycles
+    std::printf("%s: ok, %llu tasks from %zu entries\n", manifest.c_str(),
+                static_cast<unsigned long long>(source.size()), source.manifest().entries.size());
+    return 0;
+  } catch (const std::exception& e) {  // ManifestError, PluginError
+    std::fprintf(stderr, "jobrunner: %s\n", e.what());
+    return kExitUsage;
+  }
+}
+
+int Run(const Flags& flags) {
+  Verbosity verbosity = flags.quiet     ? Verbosity::kQuiet
+                        : flags.verbose ? Verbosity::kVerbose
+                                        : Verbosity::kNormal;
+  // Ranks never wait inside MPI (they sleep in ppoll and poll with iprobe), so Open MPI's yield
+  // when idle, which --oversubscribe turns on, only adds a sched_yield to every poll: about 3% of
+  // the rate of /bin/true tasks. Read by MPI_Init; a user's own setting wins.
+  setenv("OMPI_MCA_mpi_yield_when_idle", "0", /*overwrite=*/0);
+  boost::mpi::environment environment(boost::mpi::threading::single, false);
+  std::unique_ptr<Transport> transport = MakeMpiTransport();
+  InstallInterruptHandlers();
+  int rank = transport->rank();
+  try {
+    if (rank == 0) {
+      Reporter reporter(ToProgressMode(flags.progress), verbosity);
+      return RunCoordinatorRank(*transport, flags.settings, reporter);
+    }
+    return RunWorkerRank(*transport, rank, flags.settings.options.kill_grace_ms,
+                         flags.settings.worker);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jobrunner: internal error on rank %d: %s\n", rank, e.what());
+    std::fflush(stderr);
+    environment.abort(kExitInternal);
+  }
+  return kExitInternal;
+}
+
+}  // namespace
+}  // namespace jobrunner
+
+int main(int argc, char** argv) {
+  // A worker's sidecar (see orphan_guard.h), started from this same binary; not for users.
+  if (argc == 2 && std::string(argv[1]) == "--orphan-guard") return jobrunner::RunOrphanGuard();
+  // An isolated task kind's helper (see kind_helper.h), started by a worker; not for users.
+  if (argc == 4 && std::string(argv[1]) == "--run-kind") {
+    return jobrunner::RunKindHelper(argv[2], argv[3]);
+  }
+  // The multi-host supervisor (see launch.h), which runs mpirun itself.
+  if (argc >= 2 && std::string(argv[1]) == "launch")
+    return jobrunner::RunLaunch(argc - 2, argv + 2);
+  using jobrunner::Flags;
+  Flags flags;
+  jobrunner::RunSettings& s = flags.settings;
+  CLI::App app{jobrunner::kDescription, "jobrunner"};
+  auto* manifest = app.add_option("manifest", s.manifest, "The manifest (YAML) to run");
+  app.add_option("--out", s.out,
+                 "Run directory for results.jsonl, journal and logs/ (default: "
+                 "jobrunner-out/<name>/)");
+  app.add_option("--name", s.name,
+                 "Run name under jobrunner-out/ (default: manifest name and start time)");
+  app.add_option("--resume", s.resume_dir,
+                 "Continue the run in this directory: tasks that succeeded are not run again")
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("--retry-failed", s.retry_failed,
+               "With --resume: give tasks that failed for good their retries again");
+  app.add_flag("--force", s.force, "With --resume: go on although the manifest changed");
+  app.add_option("--slots", s.options.slots,
+                 "Tasks each worker rank runs at once (default: cores of its node divided by the "
+                 "worker ranks on it)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--worker-tags", flags.worker_tags,
+                 "Tags of this process's workers, comma-separated, which tasks' tags: must "
+                 "match (each worker also has node:<its host name>)");
+  app.add_option("--gpus-per-worker", s.worker.gpus_per_worker,
+                 "GPUs each worker rank has, instead of its node's CUDA_VISIBLE_DEVICES: the "
+                 "workers of a host get ids 0..N-1, N..2N-1, ...")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--max-output", flags.max_output,
+                 "Cap on each task's stdout and on its stderr, per attempt (default: 100M)");
+  app.add_option("--kill-grace", flags.kill_grace,
+                 "After a timeout's SIGTERM, wait this long before SIGKILL (default: 5s)");
+  app.add_option("--retry-backoff", flags.retry_backoff,
+                 "Delay before a first retry; doubles with each further one, up to 60s "
+                 "(default: 200ms)");
+  app.add_option("--max-worker-failures", s.options.scheduler.max_worker_failures,
+                 "Retire a worker after this many tasks in a row failed on it and then succeeded "
+                 "elsewhere; 0: never (default: 5)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--drain-grace", flags.drain_grace,
+                 "When draining, how long running tasks may finish before they are killed "
+                 "(default: 60s)");
+  app.add_option("--time-limit", flags.time_limit,
+                 "Drain on our own so that the run ends before this much time has passed "
+                 "(e.g. the batch job's limit)");
+  app.add_flag("--no-journal", flags.no_journal,
+               "Write no journal (the run cannot be resumed); for measuring its cost");
+  app.add_option("--progress", flags.progress,
+                 "auto: a live line on a terminal, a log line every 5s otherwise (default: auto)")
+      ->check(CLI::IsMember({"auto", "bar", "log", "none"}));
+  auto* quiet = app.add_flag("-q,--quiet", flags.quiet, "Print only errors");
+  app.add_flag("-v,--verbose", flags.verbose, "Log every attempt and worker")->excludes(quiet);
+  app.add_flag("--check", flags.check,
+               "Validate the manifest, print the task count and exit (no MPI needed)");
+  app.add_option("--plugin", s.plugins,
+                 "Load task kinds from this shared library (repeatable; see "
+                 "jobrunner/task_kind.h)")
+      ->allow_extra_args(false);
+  app.add_flag("--list-kinds", flags.list_kinds,
+               "List the task kinds (built-in and from --plugin) and exit");
+  app.set_version_flag("--version", std::string("jobrunner ") + JOBRUNNER_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help or --version
+    return jobrunner::IsRankZero() ? app.exit(e) : 0;
+  } catch (const CLI::ParseError& e) {
+    jobrunner::UsageError(e.what());
+    return jobrunner::kExitUsage;
+  }
+  if (flags.list_kinds) return jobrunner::ListKinds(s.plugins);
+  if (manifest->count() == 0) {
+    jobrunner::UsageError("a manifest is required");
+    return jobrunner::kExitUsage;
+  }
+  if (flags.check) return jobrunner::Check(s.manifest, s.plugins);
+  if (!jobrunner::Complete(flags)) return jobrunner::kExitUsage;
+  return jobrunner::Run(flags);
+}

@@ -1,0 +1,25 @@
+# Run by the build (see runner/CMakeLists.txt) over one layer's files:
+#   cmake -DLAYER=<name> -DFORBIDDEN=<regex> -DSTAMP=<file> -P check_includes.cmake <files...>
+# Fails the build when a file includes a header that matches FORBIDDEN: system and library
+# headers cannot be kept out by include paths alone, so this reads the include lines.
+set(files "")
+math(EXPR last "${CMAKE_ARGC} - 1")
+foreach(i RANGE 0 ${last})
+  if(CMAKE_ARGV${i} MATCHES "\\.(h|cc)$")
+    list(APPEND files "${CMAKE_ARGV${i}}")
+  endif()
+endforeach()
+set(problems "")
+foreach(file IN LISTS files)
+  file(STRINGS "${file}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]")
+  foreach(line IN LISTS lines)
+    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"]*)[>\"].*" "\\1" header "${line}")
+    if(header MATCHES "${FORBIDDEN}")
+      string(APPEND problems "\n  ${file}: #include <${header}>")
+    endif()
+  endforeach()
+endforeach()
+if(problems)
+  message(FATAL_ERROR "runner/${LAYER}/ may not include these headers (${REASON}):${problems}")
+endif()
+file(TOUCH "${STAMP}")

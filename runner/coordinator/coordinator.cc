@@ -1,0 +1,440 @@
+#include "coordinator/coordinator.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "kinds/kind_binding.h"
+#include "manifest/units.h"
+
+namespace jobrunner {
+namespace {
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr milliseconds kMaxIdleWait{5};
+// Without a journal, results.jsonl is written at this pace instead of at each journal sync.
+constexpr milliseconds kResultsInterval{1000};
+// After telling workers to kill their tasks, how long to wait for the reports of those kills.
+constexpr milliseconds kStopWait{5000};
+// Failed tasks named one by one on the console; the rest are only in results.jsonl.
+constexpr std::uint64_t kFailuresToReport = 20;
+constexpr std::size_t kFailedInSummary = 10;
+// The most result and data path bytes one TaskOutput record carries (the rest of it is 21 bytes).
+constexpr std::size_t kMaxJournaledOutput = kMaxRecordLength - 1024;
+
+std::int64_t SteadyMs() {
+  return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+std::int64_t UnixMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Describe(const AttemptResult& r) {
+  switch (r.outcome) {
+    case Outcome::kSucceeded:
+      return "succeeded";
+    case Outcome::kFailed:
+      return "failed with exit status " + std::to_string(r.exit_code);
+    case Outcome::kSignaled:
+      return "was killed by signal " + std::to_string(r.signal);
+    case Outcome::kTimedOut:
+      return "timed out";
+    case Outcome::kSpawnError:
+      return "could not start: " + r.error;
+    case Outcome::kInterrupted:
+      return "was interrupted";
+    case Outcome::kSkipped:
+      return "was skipped";
+  }
+  return "ended";
+}
+
+}  // namespace
+
+Coordinator::Coordinator(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
+                         ResultsWriter& results, Reporter& reporter, JournalWriter* journal,
+                         RunLedger& ledger, RunOptions options, Scheduler scheduler)
+    : transport_(transport),
+      source_(source),
+      kinds_(kinds),
+      results_(results),
+      reporter_(reporter),
+      journal_(journal),
+      ledger_(ledger),
+      options_(std::move(options)),
+      scheduler_(std::move(scheduler)),
+      started_(Clock::now()),
+      last_commit_(started_),
+      idle_(kMaxIdleWait) {}
+
+std::int64_t Coordinator::ElapsedMs() const {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - started_).count();
+}
+
+void Coordinator::Record(const JournalRecord& record) {
+  if (journal_ != nullptr) journal_->Add(record);
+  ledger_.Apply(record);
+}
+
+void Coordinator::Commit(bool force) {
+  Clock::time_point now = Clock::now();
+  if (journal_ != nullptr) {
+    if (!force && !journal_->SyncDue(now)) return;
+    journal_->Sync();
+  } else if (!force && now - last_commit_ < kResultsInterval) {
+    return;
+  }
+  results_.Flush();
+  last_commit_ = now;
+}
+
+void Coordinator::OnHello(int from, const std::string& payload) {
+  Hello hello = DecodeValue<Hello>(payload);
+  if (hello.protocol_version != kProtocolVersion) {
+    Finish(kExitInternal, "worker rank " + std::to_string(hello.rank) + " on " + hello.host +
+                              " speaks protocol version " + std::to_string(hello.protocol_version) +
+                              ", the coordinator " + std::to_string(kProtocolVersion) +
+                              ": run the same jobrunner build on every node");
+    return;
+  }
+  const int rank = hello.rank;
+  const std::string host = hello.host;
+  const int cores = std::max(1, hello.cores);
+  workers_[from] = WorkerInfo{std::move(hello), rank, host, cores, {}};
+}
+
+void Coordinator::WelcomeWorkers() {
+  // A node's cores, memory and GPUs are shared among the worker ranks on it.
+  std::map<std::string, int> per_host;
+  std::vector<GpuReport> gpu_reports;
+  for (const auto& [from, w] : workers_) {
+    per_host[w.host]++;
+    gpu_reports.push_back(GpuReport{w.host, w.hello.gpus, w.hello.gpus_per_worker});
+  }
+  const std::vector<std::vector<std::string>> gpus = GpusPerWorker(gpu_reports);
+  std::size_t i = 0;
+  for (auto& [from, w] : workers_) {
+    w.gpu_ids = gpus[i++];
+    Welcome welcome;
+    welcome.slots = options_.slots > 0 ? options_.slots : std::max(1, w.cores / per_host[w.host]);
+    welcome.run_dir = options_.run_dir;
+    welcome.max_output = options_.max_output;
+    welcome.kill_grace_ms = options_.kill_grace_ms;
+    welcome.plugins = options_.plugins;
+    transport_.Send(from, welcome);
+    WorkerCapacity capacity;
+    capacity.cores = welcome.slots;
+    capacity.gpus = static_cast<int>(w.gpu_ids.size());
+    capacity.memory = w.hello.memory / static_cast<std::uint64_t>(per_host[w.host]);
+    capacity.tags = w.hello.tags;
+    capacity.tags.push_back(NodeTag(w.host));
+    scheduler_.AddWorker(from, capacity);
+    reporter_.Verbose("worker rank " + std::to_string(w.rank) + " on " + w.host + ": " +
+                      std::to_string(welcome.slots) + " slots; " + DescribeCapacity(capacity));
+  }
+  Record(RunStartedRecord{static_cast<std::uint64_t>(UnixMs()), options_.run_number,
+                          static_cast<std::uint32_t>(workers_.size())});
+  phase_ = Phase::kRunning;
+  CheckEveryTaskFits();
+}
+
+void Coordinator::CheckEveryTaskFits() {
+  const std::optional<std::size_t> group = scheduler_.GroupFittingNowhere();
+  if (!group || *group >= source_.manifest().entries.size()) return;
+  const TaskEntry& entry = source_.manifest().entries[*group];
+  const std::uint64_t first = source_.FirstIndexOf(*group);
+  const std::string id = source_.Id(first);
+  std::optional<std::string> why =
+      WhyNoWorkerFits(scheduler_.NeedsOf(*group), scheduler_.Capacities());
+  const SourcePos& pos = entry.pos;
+  Finish(kExitUsage, pos.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +
+                         ": task " + id + (entry.size() > 1 ? " (and the rest of its entry)" : "") +
+                         " can never run: " + why.value_or("no worker can hold it"));
+}
+
+void Coordinator::OnResults(int from, const std::string& payload) {
+  ResultBatch batch = DecodeValue<ResultBatch>(payload);
+  for (const AttemptResult& r : batch.results) Accept(from, r);
+}
+
+std::string Coordinator::ResultJson(const AttemptResult& r) const {
+  if (r.kind_result.empty()) return "";
+  const TaskKind* kind = kinds_.Find(source_.EntryOf(r.index).kind);
+  if (kind == nullptr) return "";
+  try {
+    return kind->ResultJson(r.kind_result);
+  } catch (const std::exception& e) {
+    return JsonQuote(std::string("cannot read the result: ") + e.what());
+  }
+}
+
+void Coordinator::Accept(int from, const AttemptResult& r) {
+  const WorkerInfo& w = workers_[from];
+  if (r.index >= source_.size()) return;
+  std::int64_t duration = r.end_ms - r.start_ms;
+  Scheduler::Verdict verdict =
+      scheduler_.OnResult(from, r.index, r.attempt, r.outcome, source_.EntryOf(r.index).retries,
+                          static_cast<double>(duration), SteadyMs());
+  if (verdict == Scheduler::Verdict::kIgnored) return;
+  bool retrying = verdict == Scheduler::Verdict::kRetrying;
+  std::string result_json = ResultJson(r);
+  if (r.outcome == Outcome::kSucceeded && (!result_json.empty() || !r.data_path.empty())) {
+    RecordOutput(r, result_json);
+  }
+  TaskFinishedRecord record;
+  record.index = r.index;
+  record.attempt = static_cast<std::uint32_t>(r.attempt);
+  record.worker_rank = w.rank;
+  record.outcome = ToJournalOutcome(r.outcome);
+  record.exit_code = r.exit_code;
+  record.signal = r.signal;
+  record.start_ms = r.start_ms;
+  record.end_ms = r.end_ms;
+  record.will_retry = retrying;
+  Record(record);
+  // A task dropped from a worker's queue by a drain never started: the journal knows it is
+  // unfinished, and results.jsonl lists only attempts that ran.
+  if (r.outcome == Outcome::kInterrupted && r.start_ms == 0) return;
+  std::string id = source_.Id(r.index);
+  results_.Attempt(id, r, w.rank, w.host, retrying, result_json);
+  ++attempts_;
+  slowest_.Offer(id, r.attempt, duration);
+  Report(id, r, w, retrying);
+  RecordSkipped();
+}
+
+void Coordinator::RecordOutput(const AttemptResult& r, const std::string& result_json) {
+  TaskOutputRecord output{r.index, static_cast<std::uint32_t>(r.attempt), result_json,
+                          PathInRunDir(options_.run_dir, r.data_path)};
+  // A result too large for one record stays in results.jsonl only; a crash before that line is
+  // written then costs the result of that one attempt, and the run says so.
+  if (output.result.size() + output.data.size() > kMaxJournaledOutput) {
+    output.result.clear();
+    ReportTrouble("task " + source_.Id(r.index) + ": its result (" +
+                  std::to_string(result_json.size()) +
+                  " bytes) is too large for the journal; only results.jsonl has it");
+  }
+  Record(output);
+}
+
+void Coordinator::RecordSkipped() {
+  for (const TaskGraph::Skip& skip : scheduler_.TakeSkipped()) {
+    const std::string root = source_.Id(skip.root);
+    const std::string reason = skip.cause == skip.root ? "dependency " + root + " failed"
+                                                       : "dependency " + source_.Id(skip.cause) +
+                                                             " was skipped: " + root + " failed";
+    Record(TaskSkippedRecord{skip.task, reason});
+    const std::string id = source_.Id(skip.task);
+    results_.Skipped(id, skip.task, reason, /*recovered=*/false);
+    if (failed_.size() < kFailedInSummary) failed_.push_back(id);
+    ReportTrouble("task " + id + " skipped: " + reason);
+  }
+}
+
+void Coordinator::Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w,
+                         bool retrying) {
+  std::string what = "task " + id + " attempt " + std::to_string(r.attempt) + " on rank " +
+                     std::to_string(w.rank) + " (" + w.host + ") " + Describe(r);
+  if (r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kInterrupted) {
+    reporter_.Verbose(what);
+    return;
+  }
+  if (!retrying && failed_.size() < kFailedInSummary) failed_.push_back(id);
+  what += retrying ? "; retrying" : r.attempt > 1 ? " (no retries left)" : "";
+  ReportTrouble(what);
+}
+
+// Failures and skips are named on the console up to a limit; the rest only with --verbose.
+void Coordinator::ReportTrouble(const std::string& what) {
+  if (failures_reported_++ < kFailuresToReport) {
+    reporter_.Warn(what);
+  } else {
+    if (failures_reported_ == kFailuresToReport + 1) {
+      reporter_.Warn("further failures are recorded in results.jsonl only");
+    }
+    reporter_.Verbose(what);
+  }
+}
+
+void Coordinator::Dispatch(std::int64_t now_ms) {
+  RecordSkipped();  // those --resume found, whose dependencies failed in an earlier run
+  std::map<int, TaskBatch> batches;
+  std::vector<std::pair<int, AttemptResult>> unstartable;
+  for (const Scheduler::Assignment& a : scheduler_.Assign(now_ms)) {
+    Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt),
+                                workers_[a.worker].rank});
+    TaskSpec task = source_.Render(a.index, a.attempt);
+    for (int g : a.gpus)
+      task.gpus.push_back(workers_[a.worker].gpu_ids[static_cast<std::size_t>(g)]);
+    if (!task.kind.empty()) {
+      if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
+        // Arguments this kind cannot take (a matrix value that is not a number, say): the
+        // attempt fails here, as a command that cannot be started does on a worker.
+        AttemptResult r;
+        r.index = a.index;
+        r.attempt = a.attempt;
+        r.outcome = Outcome::kSpawnError;
+        r.start_ms = r.end_ms = UnixMs();
+        r.error = *error;
+        unstartable.emplace_back(a.worker, std::move(r));
+        continue;
+      }
+    }
+    batches[a.worker].tasks.push_back(std::move(task));
+  }
+  for (const auto& [worker, batch] : batches) transport_.Send(worker, batch);
+  for (const auto& [worker, r] : unstartable) Accept(worker, r);
+  const std::vector<int>& retired = scheduler_.RetiredWorkers();
+  for (; retired_reported_ < retired.size(); ++retired_reported_) {
+    const WorkerInfo& w = workers_[retired[retired_reported_]];
+    reporter_.Warn(
+        "worker rank " + std::to_string(w.rank) + " on " + w.host +
+        " gets no more tasks: " + std::to_string(options_.scheduler.max_worker_failures) +
+        " tasks failed there and then succeeded elsewhere");
+  }
+}
+
+void Coordinator::SendToWorkers(const Drain& drain) {
+  for (const auto& [from, w] : workers_) transport_.Send(from, drain);
+}
+
+void Coordinator::BeginDrain(const std::string& reason) {
+  if (phase_ == Phase::kFinished || Draining()) return;
+  reporter_.Warn(reason + ": draining; no new tasks start, " +
+                 std::to_string(scheduler_.Running()) + " running may finish within " +
+                 FormatDurationMs(options_.drain_grace_ms));
+  if (phase_ == Phase::kGreeting) {
+    Finish(ExitStatus(), "");
+    return;
+  }
+  phase_ = Phase::kDraining;
+  phase_deadline_ = Clock::now() + milliseconds(options_.drain_grace_ms);
+  SendToWorkers(Drain{false});
+}
+
+void Coordinator::AdvanceDrain() {
+  if (scheduler_.Running() == 0) {
+    Finish(ExitStatus(), "");
+    return;
+  }
+  if (Clock::now() < phase_deadline_) return;
+  if (phase_ == Phase::kDraining) {
+    reporter_.Warn("drain grace over: killing " + std::to_string(scheduler_.Running()) +
+                   " running tasks");
+    phase_ = Phase::kStopping;
+    phase_deadline_ = Clock::now() + kStopWait;
+    SendToWorkers(Drain{true});
+    return;
+  }
+  StopNow("workers did not report their killed tasks in time");
+}
+
+void Coordinator::StopNow(const std::string& reason) {
+  if (phase_ == Phase::kFinished) return;
+  reporter_.Warn(reason + ": stopping now");
+  for (const RunLedger::Unfinished& u : ledger_.InFlight()) {
+    TaskFinishedRecord record;
+    record.index = u.index;
+    record.attempt = u.attempt;
+    record.worker_rank = u.worker_rank;
+    record.outcome = JournalOutcome::kInterrupted;
+    // The start is unknown (the worker may not have begun it); the end time marks an attempt
+    // that may have run, unlike one dropped from a queue, which has neither.
+    record.end_ms = UnixMs();
+    Record(record);
+    results_.FromJournal(source_.Id(u.index), record, /*recovered=*/false);
+  }
+  Finish(ExitStatus(), "");
+}
+
+int Coordinator::ExitStatus() const {
+  std::uint64_t settled = ledger_.succeeded() + ledger_.failed() + ledger_.skipped();
+  if (ledger_.succeeded() == source_.size()) return kExitSucceeded;
+  return settled < source_.size() ? kExitInterrupted : kExitTasksFailed;
+}
+
+Progress Coordinator::CurrentProgress() const {
+  Progress p;
+  p.total = source_.size();
+  p.succeeded = ledger_.succeeded();
+  p.failed = ledger_.failed() + ledger_.skipped();
+  p.running = scheduler_.Running();
+  p.retrying = scheduler_.WaitingRetries();
+  p.elapsed_ms = ElapsedMs();
+  return p;
+}
+
+void Coordinator::Finish(int exit_status, const std::string& message) {
+  if (phase_ == Phase::kFinished) return;
+  phase_ = Phase::kFinished;
+  exit_status_ = exit_status;
+  for (const auto& [from, w] : workers_) transport_.Send(from, Shutdown{exit_status, message});
+  if (!message.empty()) reporter_.Error(message);
+
+  RunSummary s;
+  s.tasks = source_.size();
+  for (int i = 0; i < kOutcomeCount; ++i) s.by_outcome[i] = scheduler_.FinalCount(Outcome(i));
+  s.settled_earlier = scheduler_.Settled();
+  s.succeeded_total = ledger_.succeeded();
+  s.not_run = s.tasks - ledger_.succeeded() - ledger_.failed() - ledger_.skipped();
+  s.attempts = attempts_;
+  s.retried = scheduler_.Retried();
+  s.run_number = options_.run_number;
+  s.wall_ms = ElapsedMs();
+  s.slowest = slowest_.Sorted();
+  s.failed = failed_;
+  s.failed_total = ledger_.failed() + ledger_.skipped();
+  for (int worker : scheduler_.RetiredWorkers()) s.retired_workers.push_back(workers_[worker].rank);
+  s.exit_status = exit_status;
+  s.run_dir = options_.run_dir;
+  Record(RunEndedRecord{static_cast<std::uint64_t>(UnixMs()), exit_status,
+                        exit_status == kExitInterrupted});
+  results_.Summary(s);
+  Commit(/*force=*/true);
+  reporter_.Finish(CurrentProgress());
+  reporter_.Summary(FormatSummary(s));
+}
+
+milliseconds Coordinator::Step() {
+  if (phase_ == Phase::kFinished) return milliseconds(0);
+  bool active = false;
+  // Bounded, so that a flood of results cannot starve dispatching and progress.
+  for (int i = 0; i < 256 && phase_ != Phase::kFinished; ++i) {
+    std::optional<Envelope> e = transport_.Receive();
+    if (!e) break;
+    active = true;
+    if (e->tag == Tag::kHello) OnHello(e->from, e->payload);
+    if (e->tag == Tag::kResultBatch) OnResults(e->from, e->payload);
+  }
+  if (phase_ == Phase::kFinished) return milliseconds(0);
+  if (phase_ == Phase::kGreeting && static_cast<int>(workers_.size()) == transport_.size() - 1) {
+    WelcomeWorkers();
+  }
+  if (phase_ == Phase::kRunning && options_.drain_at_ms && ElapsedMs() >= *options_.drain_at_ms) {
+    BeginDrain("time limit near");
+  }
+  if (phase_ == Phase::kRunning) {
+    Dispatch(SteadyMs());
+    if (scheduler_.Finished()) {
+      Finish(ExitStatus(), "");
+      return milliseconds(0);
+    }
+  } else if (Draining()) {
+    AdvanceDrain();
+    if (phase_ == Phase::kFinished) return milliseconds(0);
+  }
+  Commit(/*force=*/false);
+  reporter_.Update(CurrentProgress());
+  transport_.Flush();
+
+  milliseconds wait = idle_.Next(active);
+  if (std::optional<std::int64_t> due = scheduler_.NextRetryAt()) {
+    wait = std::min(wait, milliseconds(std::max<std::int64_t>(1, *due - SteadyMs())));
+  }
+  return wait;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,123 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/exit_status.h"
+#include "coordinator/reporter.h"
+#include "coordinator/results.h"
+#include "coordinator/summary.h"
+#include "journal/journal.h"
+#include "journal/run_ledger.h"
+#include "kinds/kind_registry.h"
+#include "manifest/task_source.h"
+#include "schedule/scheduler.h"
+#include "transport/idle_backoff.h"
+#include "transport/protocol.h"
+#include "transport/transport.h"
+
+namespace jobrunner {
+
+struct RunOptions {
+  std::string run_dir;  // absolute; exists
+  int slots = 0;        // per worker; 0: the cores of its node shared among the workers there
+  std::uint64_t max_output = 100ull << 20;
+  std::int64_t kill_grace_ms = 5000;
+  std::int64_t drain_grace_ms = 60'000;     // how long running tasks may finish once a drain starts
+  std::optional<std::int64_t> drain_at_ms;  // run time at which to drain on our own (--time-limit)
+  std::uint32_t run_number = 1;             // 1, or 1 + the runs a resumed journal records
+  std::vector<std::string> plugins;         // absolute; every worker loads them
+  Scheduler::Options scheduler;
+};
+
+// Rank 0: waits for every worker's Hello, tells each how many slots to run, then hands out tasks
+// as the scheduler decides, records every dispatch and every attempt in the journal and
+// results.jsonl, and ends the run with a Shutdown carrying the run's exit status. Driven by Step
+// from a loop that never spins.
+//
+// Ordering: a record reaches results.jsonl only after the journal holding it is synced, so every
+// results line is backed by the journal and --resume can restore lines a crash lost.
+class Coordinator {
+ public:
+  // `journal` may be null (--no-journal). `ledger` holds what earlier runs recorded, if any.
+  // `kinds` encodes task kinds' arguments and reads their results.
+  Coordinator(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
+              ResultsWriter& results, Reporter& reporter, JournalWriter* journal, RunLedger& ledger,
+              RunOptions options, Scheduler scheduler);
+
+  // Handles what has arrived and sends what is due. Returns how long the caller may wait for
+  // messages before the next Step (0: call again at once). Throws JournalError or
+  // std::runtime_error when the journal or results cannot be written.
+  std::chrono::milliseconds Step();
+
+  // Stops handing out work; running tasks may finish for drain_grace_ms, then are killed. The
+  // run ends with kExitInterrupted unless every task was done anyway.
+  void BeginDrain(const std::string& reason);
+  // Ends the run now: in-flight attempts are recorded as interrupted, every worker is told to
+  // kill its tasks, and the journal and results are flushed.
+  void StopNow(const std::string& reason);
+
+  bool Finished() const { return phase_ == Phase::kFinished; }
+  bool Draining() const { return phase_ == Phase::kDraining || phase_ == Phase::kStopping; }
+  int exit_status() const { return exit_status_; }
+
+ private:
+  enum class Phase { kGreeting, kRunning, kDraining, kStopping, kFinished };
+  struct WorkerInfo {
+    Hello hello;
+    int rank = 0;
+    std::string host;
+    int cores = 1;
+    std::vector<std::string> gpu_ids;  // the GPUs its tasks may be given (see GpusPerWorker)
+  };
+
+  void OnHello(int from, const std::string& payload);
+  void OnResults(int from, const std::string& payload);
+  void Accept(int from, const AttemptResult& r);
+  std::string ResultJson(const AttemptResult& r) const;
+  void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);
+  void ReportTrouble(const std::string& what);
+  void WelcomeWorkers();
+  // Ends the run (exit 2) when a task fits on no worker at all, rather than let it wait forever.
+  void CheckEveryTaskFits();
+  void Dispatch(std::int64_t now_ms);
+  // Journals what a kind's successful attempt produced (TaskOutputRecord).
+  void RecordOutput(const AttemptResult& r, const std::string& result_json);
+  void RecordSkipped();
+  void AdvanceDrain();
+  void Record(const JournalRecord& record);
+  void Commit(bool force);
+  void Finish(int exit_status, const std::string& message);
+  void SendToWorkers(const Drain& drain);
+  int ExitStatus() const;
+  Progress CurrentProgress() const;
+  std::int64_t ElapsedMs() const;
+
+  Transport& transport_;
+  const TaskSource& source_;
+  const KindRegistry& kinds_;
+  ResultsWriter& results_;
+  Reporter& reporter_;
+  JournalWriter* journal_;
+  RunLedger& ledger_;
+  RunOptions options_;
+  Scheduler scheduler_;
+  std::map<int, WorkerInfo> workers_;  // by transport rank
+  Phase phase_ = Phase::kGreeting;
+  int exit_status_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_commit_;
+  std::chrono::steady_clock::time_point phase_deadline_;  // of kDraining and kStopping
+  IdleBackoff idle_;
+  std::uint64_t attempts_ = 0;
+  std::uint64_t failures_reported_ = 0;
+  std::size_t retired_reported_ = 0;
+  SlowestTasks slowest_{5};
+  std::vector<std::string> failed_;
+};
+
+}  // namespace jobrunner

@@ -1,0 +1,133 @@
+#include "coordinator/reporter.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "manifest/units.h"
+
+namespace jobrunner {
+namespace {
+
+constexpr std::int64_t kBarIntervalMs = 200;
+constexpr std::int64_t kLogIntervalMs = 5000;
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsTerminal(const std::string& path) {
+  return path.rfind("/dev/pts/", 0) == 0 || path.rfind("/dev/tty", 0) == 0;
+}
+
+}  // namespace
+
+ProgressMode DetectProgressMode() {
+  if (std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr) {
+    return isatty(STDERR_FILENO) ? ProgressMode::kBar : ProgressMode::kLog;
+  }
+  char target[256] = {};
+  std::string link = "/proc/" + std::to_string(getppid()) + "/fd/2";
+  ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
+  return n > 0 && IsTerminal(std::string(target, static_cast<std::size_t>(n))) ? ProgressMode::kBar
+                                                                               : ProgressMode::kLog;
+}
+
+Reporter::Reporter(ProgressMode mode, Verbosity verbosity)
+    : mode_(verbosity == Verbosity::kQuiet ? ProgressMode::kNone : mode),
+      verbosity_(verbosity),
+      log_(std::make_shared<spdlog::logger>("jobrunner",
+                                            std::make_shared<spdlog::sinks::stderr_sink_mt>())) {
+  log_->set_pattern("[%Y-%m-%d %H:%M:%S] jobrunner: %v");
+  log_->flush_on(spdlog::level::trace);
+}
+
+Reporter::~Reporter() = default;
+
+std::string Reporter::Line(const Progress& p) const {
+  std::uint64_t done = p.succeeded + p.failed;
+  double seconds = static_cast<double>(p.elapsed_ms) / 1000.0;
+  double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+  std::string eta = "?";
+  if (rate > 0 && done < p.total) {
+    eta = FormatDurationMs(
+        static_cast<std::int64_t>(static_cast<double>(p.total - done) / rate * 1000));
+  } else if (done == p.total) {
+    eta = "0s";
+  }
+  char line[256];
+  std::snprintf(
+      line, sizeof(line), "%llu/%llu done (%llu failed), %llu running%s, %.1f tasks/s, ETA %s",
+      static_cast<unsigned long long>(done), static_cast<unsigned long long>(p.total),
+      static_cast<unsigned long long>(p.failed), static_cast<unsigned long long>(p.running),
+      p.retrying > 0 ? (", " + std::to_string(p.retrying) + " awaiting retry").c_str() : "", rate,
+      eta.c_str());
+  return line;
+}
+
+void Reporter::Update(const Progress& p) {
+  if (mode_ == ProgressMode::kNone) return;
+  std::int64_t now = NowMs();
+  std::int64_t interval = mode_ == ProgressMode::kBar ? kBarIntervalMs : kLogIntervalMs;
+  if (last_update_ms_ >= 0 && now - last_update_ms_ < interval) return;
+  if (last_update_ms_ < 0 && mode_ == ProgressMode::kLog) {
+    last_update_ms_ = now;  // the first log line comes after one interval, not at once
+    return;
+  }
+  last_update_ms_ = now;
+  if (mode_ == ProgressMode::kBar) {
+    std::fprintf(stderr, "\r\033[K%s", Line(p).c_str());
+    std::fflush(stderr);
+    bar_drawn_ = true;
+  } else {
+    log_->info("{}", Line(p));
+  }
+}
+
+void Reporter::Finish(const Progress& p) {
+  if (bar_drawn_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    bar_drawn_ = false;
+  }
+  if (mode_ == ProgressMode::kLog && last_update_ms_ >= 0 && p.total > 0) {
+    log_->info("{}", Line(p));
+  }
+}
+
+void Reporter::Print(int level, const std::string& message) {
+  if (bar_drawn_) {
+    std::fprintf(stderr, "\r\033[K");  // the bar comes back at the next Update
+    bar_drawn_ = false;
+    last_update_ms_ = -1;
+  }
+  log_->log(static_cast<spdlog::level::level_enum>(level), "{}", message);
+}
+
+void Reporter::Verbose(const std::string& message) {
+  if (verbosity_ == Verbosity::kVerbose) Print(spdlog::level::info, message);
+}
+
+void Reporter::Info(const std::string& message) {
+  if (verbosity_ != Verbosity::kQuiet) Print(spdlog::level::info, message);
+}
+
+void Reporter::Warn(const std::string& message) {
+  if (verbosity_ != Verbosity::kQuiet) Print(spdlog::level::warn, "warning: " + message);
+}
+
+void Reporter::Error(const std::string& message) { Print(spdlog::level::err, "error: " + message); }
+
+void Reporter::Summary(const std::string& text) {
+  if (verbosity_ == Verbosity::kQuiet) return;
+  std::fputs(text.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,300 @@
+#include "coordinator/results.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "rundir/run_dir.h"
+
+namespace jobrunner {
+namespace {
+
+using nlohmann::json;
+
+// ISO 8601 in UTC with milliseconds: "2026-11-23T17:39:35.123Z". The date and time of day are
+// formatted once per second: thousands of attempts end within the same one.
+std::string IsoTime(std::int64_t unix_ms) {
+  thread_local std::int64_t cached_second = -1;
+  thread_local char prefix[32];
+  const std::int64_t second = unix_ms / 1000;
+  if (second != cached_second) {
+    std::time_t t = static_cast<std::time_t>(second);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_second = second;
+  }
+  char text[48];
+  std::snprintf(text, sizeof(text), "%s.%03dZ", prefix, static_cast<int>(unix_ms % 1000));
+  return text;
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// One JSON object written field by field: an attempt line is written for every task, and building
+// a json tree for it (a map, an allocation per field) cost more than the rest of the line's work.
+class JsonLine {
+ public:
+  JsonLine() { text_ = "{"; }
+  JsonLine& Str(const char* key, std::string_view value) {
+    Key(key);
+    const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+      return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (plain) {
+      text_ += '"';
+      text_ += value;
+      text_ += '"';
+    } else {
+      text_ += Dump(json(std::string(value)));  // escapes, and replaces invalid UTF-8
+    }
+    return *this;
+  }
+  JsonLine& Null(const char* key) {
+    Key(key);
+    text_ += "null";
+    return *this;
+  }
+  template <class Integer>
+  JsonLine& Int(const char* key, Integer value) {
+    Key(key);
+    text_ += std::to_string(value);
+    return *this;
+  }
+  JsonLine& Bool(const char* key, bool value) {
+    Key(key);
+    text_ += value ? "true" : "false";
+    return *this;
+  }
+  // Milliseconds as seconds with three decimals, exactly.
+  JsonLine& Seconds(const char* key, std::int64_t ms) {
+    Key(key);
+    if (ms < 0) {
+      text_ += '-';
+      ms = -ms;
+    }
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms % 1000));
+    text_ += std::to_string(ms / 1000);
+    text_ += frac;
+    return *this;
+  }
+  JsonLine& Raw(const char* key, std::string_view json_text) {
+    Key(key);
+    text_ += json_text;
+    return *this;
+  }
+  std::string Finish() {
+    text_ += '}';
+    return std::move(text_);
+  }
+
+ private:
+  void Key(const char* key) {
+    if (text_.size() > 1) text_ += ',';
+    text_ += '"';
+    text_ += key;
+    text_ += "\":";
+  }
+  std::string text_;
+};
+
+std::string Errno(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+// A crash can cut the last line short; it is dropped, and --resume writes it again from the
+// journal.
+void DropPartialLastLine(int fd, const std::string& path) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) throw ResultsError(Errno("cannot read", path));
+  off_t end = st.st_size;
+  char c = '\n';
+  while (end > 0) {
+    if (pread(fd, &c, 1, end - 1) != 1) throw ResultsError(Errno("cannot read", path));
+    if (c == '\n') break;
+    --end;
+  }
+  if (end != st.st_size && ftruncate(fd, end) != 0) {
+    throw ResultsError(Errno("cannot repair", path));
+  }
+}
+
+}  // namespace
+
+ResultsWriter::ResultsWriter(const std::string& run_dir, bool append)
+    : run_dir_(run_dir), path_(run_dir + "/results.jsonl") {
+  int mode = append ? O_RDWR : O_WRONLY | O_TRUNC;  // appending reads back the last line
+  fd_ = open(path_.c_str(), mode | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw ResultsError(Errno("cannot create", path_));
+  if (append) DropPartialLastLine(fd_, path_);
+}
+
+ResultsWriter::~ResultsWriter() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void ResultsWriter::Line(const std::string& text) {
+  buffer_ += text;
+  buffer_ += '\n';
+}
+
+void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, int worker_rank,
+                            const std::string& host, bool will_retry,
+                            const std::string& result_json) {
+  JsonLine line;
+  line.Str("task", task_id).Int("index", r.index).Int("attempt", r.attempt);
+  line.Int("worker", worker_rank).Str("host", host);
+  line.Str("start", IsoTime(r.start_ms)).Str("end", IsoTime(r.end_ms));
+  line.Seconds("duration_s", r.end_ms - r.start_ms).Str("outcome", OutcomeName(r.outcome));
+  if (r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kFailed) {
+    line.Int("exit_code", r.exit_code);
+  } else {
+    line.Null("exit_code");
+  }
+  if (r.signal != 0) {
+    line.Int("signal", r.signal);
+  } else {
+    line.Null("signal");
+  }
+  line.Bool("retry", will_retry);
+  for (const auto& [key, path] :
+       {std::pair{"stdout", &r.stdout_path}, {"stderr", &r.stderr_path}}) {
+    if (path->empty()) {
+      line.Null(key);
+    } else {
+      line.Str(key, PathInRunDir(run_dir_, *path));
+    }
+  }
+  line.Int("stdout_bytes", r.stdout_bytes).Int("stderr_bytes", r.stderr_bytes);
+  if (r.stdout_truncated) line.Bool("stdout_truncated", true);
+  if (r.stderr_truncated) line.Bool("stderr_truncated", true);
+  if (!r.error.empty()) line.Str("error", r.error);
+  if (!result_json.empty()) {
+    // A kind whose ToJson wrote something that is not JSON still has its text kept, as a string.
+    if (json::accept(result_json)) {
+      line.Raw("result", result_json);
+    } else {
+      line.Str("result", result_json);
+    }
+  }
+  if (!r.data_path.empty()) line.Str("data", PathInRunDir(run_dir_, r.data_path));
+  Line(line.Finish());
+}
+
+void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRecord& r,
+                                bool recovered, const TaskOutputRecord* output) {
+  bool exited = r.outcome == JournalOutcome::kSucceeded || r.outcome == JournalOutcome::kFailed;
+  json line = {
+      {"task", task_id},
+      {"index", r.index},
+      {"attempt", r.attempt},
+      {"worker", r.worker_rank},
+      {"host", nullptr},
+      {"start", r.start_ms ? json(IsoTime(r.start_ms)) : json(nullptr)},
+      {"end", r.end_ms ? json(IsoTime(r.end_ms)) : json(nullptr)},
+      {"duration_s",
+       r.start_ms && r.end_ms ? json((r.end_ms - r.start_ms) / 1000.0) : json(nullptr)},
+      {"outcome", JournalOutcomeName(r.outcome)},
+      {"exit_code", exited ? json(r.exit_code) : json(nullptr)},
+      {"signal", r.signal != 0 ? json(r.signal) : json(nullptr)},
+      {"retry", r.will_retry},
+  };
+  // The output files an attempt wrote are where the worker put them; the journal need not say.
+  for (const auto& [key, stream] : {std::pair{"stdout", "out"}, {"stderr", "err"}}) {
+    const std::string path = AttemptLogPath(run_dir_, task_id, static_cast<int>(r.attempt), stream);
+    struct stat st;
+    const bool found = stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    line[key] = found ? json(PathInRunDir(run_dir_, path)) : json(nullptr);
+    line[std::string(key) + "_bytes"] = found ? st.st_size : 0;
+  }
+  if (output != nullptr && !output->result.empty()) {
+    line["result"] = json::parse(output->result, nullptr, /*allow_exceptions=*/false);
+    if (line["result"].is_discarded()) line["result"] = output->result;
+  }
+  if (output != nullptr && !output->data.empty()) line["data"] = output->data;
+  if (recovered) line["recovered"] = true;
+  Line(Dump(line));
+}
+
+void ResultsWriter::Skipped(const std::string& task_id, std::uint64_t index,
+                            const std::string& reason, bool recovered) {
+  json line = {
+      {"task", task_id},      {"index", index},        {"attempt", 0},
+      {"worker", nullptr},    {"host", nullptr},       {"start", nullptr},
+      {"end", nullptr},       {"duration_s", nullptr}, {"outcome", OutcomeName(Outcome::kSkipped)},
+      {"exit_code", nullptr}, {"signal", nullptr},     {"retry", false},
+      {"reason", reason},
+  };
+  if (recovered) line["recovered"] = true;
+  Line(Dump(line));
+}
+
+void ResultsWriter::Summary(const RunSummary& s) {
+  json counts = json::object();
+  for (int i = 0; i < kOutcomeCount; ++i) {
+    counts[std::string(OutcomeName(static_cast<Outcome>(i)))] = s.by_outcome[i];
+  }
+  counts["not_run"] = s.not_run;
+  json slowest = json::array();
+  for (const SlowTask& t : s.slowest) {
+    slowest.push_back(
+        {{"task", t.id}, {"attempt", t.attempt}, {"duration_s", t.duration_ms / 1000.0}});
+  }
+  json retired = json::array();
+  for (int rank : s.retired_workers) retired.push_back(rank);
+  json line = {{"summary",
+                {{"tasks", s.tasks},
+                 {"outcomes", counts},
+                 {"settled_earlier", s.settled_earlier},
+                 {"succeeded_total", s.succeeded_total},
+                 {"attempts", s.attempts},
+                 {"retried", s.retried},
+                 {"run", s.run_number},
+                 {"wall_s", s.wall_ms / 1000.0},
+                 {"slowest", slowest},
+                 {"retired_workers", retired},
+                 {"exit_status", s.exit_status}}}};
+  Line(Dump(line));
+}
+
+void ResultsWriter::Flush() {
+  std::size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t n = write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw ResultsError(Errno("cannot write", path_));
+    done += static_cast<std::size_t>(n);
+  }
+  buffer_.clear();
+}
+
+std::string PathInRunDir(const std::string& run_dir, const std::string& path) {
+  if (path.compare(0, run_dir.size() + 1, run_dir + "/") == 0) {
+    return path.substr(run_dir.size() + 1);
+  }
+  return path;
+}
+
+std::set<std::pair<std::uint64_t, std::uint32_t>> RecordedAttempts(const std::string& run_dir) {
+  std::set<std::pair<std::uint64_t, std::uint32_t>> seen;
+  std::ifstream in(run_dir + "/results.jsonl");
+  std::string text;
+  while (std::getline(in, text)) {
+    json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (line.is_object() && line.contains("index") && line.contains("attempt")) {
+      seen.emplace(line["index"].get<std::uint64_t>(), line["attempt"].get<std::uint32_t>());
+    }
+  }
+  return seen;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,138 @@
+#include "coordinator/resume.h"
+
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <type_traits>
+#include <utility>
+
+namespace jobrunner {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string Quoted(const std::string& line) {
+  constexpr std::size_t kShown = 60;
+  return "'" + (line.size() > kShown ? line.substr(0, kShown) + "..." : line) + "'";
+}
+
+}  // namespace
+
+std::uint64_t ManifestHash(const std::string& text) {
+  std::uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+std::string DescribeManifestChange(const std::string& before, const std::string& now,
+                                   std::uint64_t tasks_before, std::uint64_t tasks_now) {
+  std::string out = tasks_before == tasks_now ? "the same " + std::to_string(tasks_now) + " tasks"
+                                              : std::to_string(tasks_before) + " tasks before, " +
+                                                    std::to_string(tasks_now) + " now";
+  std::istringstream a(before), b(now);
+  std::string line_a, line_b;
+  for (int line = 1;; ++line) {
+    bool more_a = static_cast<bool>(std::getline(a, line_a));
+    bool more_b = static_cast<bool>(std::getline(b, line_b));
+    if (!more_a && !more_b) break;
+    if (more_a && more_b && line_a == line_b) continue;
+    out += "; line " + std::to_string(line) + " was " + (more_a ? Quoted(line_a) : "absent") +
+           ", is " + (more_b ? Quoted(line_b) : "absent");
+    break;
+  }
+  return out;
+}
+
+JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& source,
+                            RunLedger& ledger, ResultsWriter& results, Reporter& reporter) {
+  const std::string journal_path = options.run_dir + "/journal";
+  JournalInfo info;
+  try {
+    info = ReadJournal(journal_path, [&](const JournalRecord& r) { ledger.Apply(r); });
+  } catch (const JournalError& e) {
+    throw ResumeError(std::string(e.what()) + "; cannot resume " + options.run_dir);
+  }
+  if (info.torn_tail) reporter.Warn("journal: " + *info.torn_tail + " (ignored)");
+
+  if (info.manifest_hash != ManifestHash(options.manifest_text)) {
+    std::string change =
+        DescribeManifestChange(ReadFile(options.run_dir + "/manifest.yaml"), options.manifest_text,
+                               info.task_count, source.size());
+    if (!options.force) {
+      throw ResumeError("the manifest differs from the one " + options.run_dir +
+                        " was started with (" + change +
+                        "); resume with the original manifest, or add --force to go on with this "
+                        "one (tasks are matched by their position in the manifest)");
+    }
+    reporter.Warn("resuming with a changed manifest (" + change + ")");
+  }
+
+  JournalWriter journal = JournalWriter::Append(journal_path, info.valid_end);
+
+  // Lines a crash kept out of results.jsonl come back from the journal; an attempt dropped from
+  // a worker's queue never ran (it has neither start nor end time) and has no line.
+  auto recorded = RecordedAttempts(options.run_dir);
+  std::uint64_t recovered = 0;
+  std::optional<TaskOutputRecord> output;  // the one just before a TaskFinished, if any
+  ReadJournal(journal_path, [&](const JournalRecord& record) {
+    if (const auto* o = std::get_if<TaskOutputRecord>(&record)) {
+      output = *o;
+      return;
+    }
+    std::optional<TaskOutputRecord> mine = std::exchange(output, std::nullopt);
+    if (const auto* s = std::get_if<TaskSkippedRecord>(&record)) {
+      if (s->index >= source.size() || recorded.count({s->index, 0}) != 0) return;
+      results.Skipped(source.Id(s->index), s->index, s->reason, /*recovered=*/true);
+      ++recovered;
+      return;
+    }
+    const auto* r = std::get_if<TaskFinishedRecord>(&record);
+    if (r == nullptr || r->index >= source.size()) return;
+    if (r->outcome == JournalOutcome::kInterrupted && r->start_ms == 0 && r->end_ms == 0) return;
+    if (recorded.count({r->index, r->attempt}) != 0) return;
+    const bool matches = mine && mine->index == r->index && mine->attempt == r->attempt;
+    results.FromJournal(source.Id(r->index), *r, /*recovered=*/true, matches ? &*mine : nullptr);
+    ++recovered;
+  });
+  if (recovered > 0) {
+    reporter.Info("restored " + std::to_string(recovered) +
+                  " results.jsonl lines from the journal");
+  }
+
+  // Attempts the earlier run was stopped under may have run partly, or fully without their
+  // result reaching the coordinator: they are recorded as interrupted and run again.
+  std::vector<RunLedger::Unfinished> in_flight = ledger.InFlight();
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  for (const RunLedger::Unfinished& u : in_flight) {
+    if (u.index >= source.size()) continue;
+    TaskFinishedRecord record;
+    record.index = u.index;
+    record.attempt = u.attempt;
+    record.worker_rank = u.worker_rank;
+    record.outcome = JournalOutcome::kInterrupted;
+    record.end_ms = now_ms;  // may have run: see Coordinator::StopNow
+    journal.Add(record);
+    ledger.Apply(record);
+    results.FromJournal(source.Id(u.index), record, /*recovered=*/true);
+  }
+  if (!in_flight.empty()) {
+    reporter.Info(std::to_string(in_flight.size()) +
+                  " tasks were running when the run stopped; they run again");
+  }
+  journal.Sync();
+  results.Flush();
+  return journal;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,97 @@
+#pragma once
+
+// The run's journal: an append-only file of checksummed records from which `--resume` learns what
+// already happened. docs/journal-format.md has the byte layout and the rules for damaged files.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "journal/journal_record.h"
+
+namespace jobrunner {
+
+// Appends records with group commit: Add() only buffers, Sync() writes the buffer with one
+// write(2) and one fdatasync, so a busy run pays for one disk flush per batch, not per record.
+// After any failed write or sync the writer refuses further work (every Sync() throws again):
+// the file may end in a partial record, which a reader drops as a torn tail only if nothing is
+// appended after it.
+class JournalWriter {
+ public:
+  // Sync when this many records are buffered, or when the oldest has waited this long: a crash
+  // then loses at most that much (the tasks involved simply run again on resume).
+  static constexpr std::size_t kSyncRecords = 1024;
+  static constexpr std::chrono::milliseconds kSyncInterval{50};
+
+  // Creates a new journal, failing if `path` exists, and makes the header and the file's directory
+  // entry durable before returning.
+  static JournalWriter Create(const std::string& path, std::uint64_t manifest_hash,
+                              std::uint64_t task_count);
+  // Reopens a journal to add records after `valid_end` (from ReadJournal), first cutting off and
+  // syncing away any torn tail beyond it.
+  static JournalWriter Append(const std::string& path, std::uint64_t valid_end);
+  // Takes ownership of `fd`, open for appending to a journal whose header is already written;
+  // `path` names it in error messages. Create and Append are the usual ways in; this lets a caller
+  // supply its own descriptor (tests use /dev/full to see a full disk).
+  static JournalWriter Adopt(int fd, std::string path);
+
+  JournalWriter(JournalWriter&& other) noexcept;
+  JournalWriter& operator=(JournalWriter&& other) noexcept;
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+  // Makes a last attempt to sync what is buffered, then closes the file. A destructor cannot
+  // report failure, so call Sync() first wherever the outcome matters.
+  ~JournalWriter();
+
+  // Buffers `record`; nothing reaches the file until Sync(). Throws JournalError only for a record
+  // over kMaxRecordLength.
+  void Add(const JournalRecord& record);
+  // True when records are buffered and there are kSyncRecords of them, or the oldest was added
+  // kSyncInterval or more before `now`.
+  bool SyncDue(std::chrono::steady_clock::time_point now) const;
+  // Writes everything buffered and waits for it to be on disk. Throws JournalError with the
+  // system's reason (e.g. "No space left on device").
+  void Sync();
+
+ private:
+  JournalWriter(int fd, std::string path);
+  [[noreturn]] void Fail(const char* operation, int error);
+  void Close() noexcept;
+
+  int fd_ = -1;
+  std::string path_;
+  std::string buffer_;
+  std::size_t buffered_records_ = 0;
+  std::chrono::steady_clock::time_point oldest_buffered_;
+  std::string failure_;  // why the writer stopped; empty while it works
+};
+
+// What a journal says about itself, beyond its records.
+struct JournalInfo : JournalHeader {
+  // Byte offset just after the last intact record (kJournalHeaderSize when there is none): where
+  // JournalWriter::Append continues.
+  std::uint64_t valid_end = kJournalHeaderSize;
+  // Set when a torn last record (a write cut short by a crash) was dropped; says at which offset
+  // and how many bytes, for a warning. The records before it are all intact.
+  std::optional<std::string> torn_tail;
+};
+
+struct JournalContents : JournalInfo {
+  std::vector<JournalRecord> records;
+};
+
+// Reads a journal, calling `on_record` for each intact record in file order, so a journal of
+// millions of records is never held in memory. Throws JournalError when the file cannot be read,
+// its header is missing or bad, or a damaged record is followed by more bytes (corruption in the
+// middle, which no crash produces); records already passed to `on_record` are then not to be
+// trusted either.
+JournalInfo ReadJournal(const std::string& path,
+                        const std::function<void(const JournalRecord&)>& on_record);
+// The same, collecting the records.
+JournalContents ReadJournal(const std::string& path);
+
+}  // namespace jobrunner

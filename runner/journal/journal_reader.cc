@@ -1,0 +1,156 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "journal/journal.h"
+
+namespace jobrunner {
+namespace {
+
+// Reads a file front to back through one buffer, so records are parsed without a system call
+// each and without loading the whole journal.
+class SequentialFile {
+ public:
+  explicit SequentialFile(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) Throw("open", errno);
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) {
+      const int error = errno;
+      ::close(fd_);
+      Throw("fstat", error);
+    }
+    size_ = static_cast<std::uint64_t>(st.st_size);
+  }
+  ~SequentialFile() { ::close(fd_); }
+  SequentialFile(const SequentialFile&) = delete;
+  SequentialFile& operator=(const SequentialFile&) = delete;
+
+  std::uint64_t size() const { return size_; }
+
+  // Bytes [offset, offset + n), which must lie inside the file; valid until the next call.
+  std::string_view Read(std::uint64_t offset, std::size_t n) {
+    if (offset < buffer_offset_ || offset + n > buffer_offset_ + buffer_.size()) {
+      Fill(offset, std::max<std::uint64_t>(n, std::min<std::uint64_t>(kChunk, size_ - offset)));
+    }
+    return std::string_view(buffer_).substr(offset - buffer_offset_, n);
+  }
+
+  bool OnlyZerosFrom(std::uint64_t offset) {
+    for (; offset < size_; offset += kChunk) {
+      const std::string_view chunk = Read(offset, std::min<std::uint64_t>(kChunk, size_ - offset));
+      if (chunk.find_first_not_of('\0') != std::string_view::npos) return false;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr std::uint64_t kChunk = 1 << 20;
+
+  void Fill(std::uint64_t offset, std::uint64_t n) {
+    buffer_.resize(n);
+    buffer_offset_ = offset;
+    for (std::uint64_t done = 0; done < n;) {
+      const ssize_t got = ::pread(fd_, buffer_.data() + done, n - done, offset + done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) Throw("read", errno);
+      if (got == 0) throw JournalError("journal " + path_ + ": file shrank while being read");
+      done += static_cast<std::uint64_t>(got);
+    }
+  }
+
+  [[noreturn]] void Throw(const char* operation, int error) {
+    throw JournalError("journal " + path_ + ": " + operation + " failed: " + std::strerror(error));
+  }
+
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::string buffer_;
+  std::uint64_t buffer_offset_ = 0;
+};
+
+// Why the record framed by `frame` and starting at `body` is unusable, or empty if it is fine (and
+// then decoded into `record`). An unknown type under a valid CRC is no accident of a crash but a
+// journal from a newer format, so it throws instead.
+std::string CheckRecord(const RecordFrame& frame, SequentialFile& file, std::uint64_t offset,
+                        const std::string& path, std::optional<JournalRecord>& record) {
+  if (frame.length == 0 || frame.length > kMaxRecordLength) {
+    return "length " + std::to_string(frame.length) + " is out of range";
+  }
+  const std::string_view body = file.Read(offset + kRecordFrameSize, frame.length);
+  if (Crc32c(body) != frame.crc) return "CRC mismatch";
+  const auto type = static_cast<std::uint8_t>(body[0]);
+  if (!IsKnownRecordType(type)) {
+    throw JournalError("journal " + path + ": record at offset " + std::to_string(offset) +
+                       " has type " + std::to_string(type) + ", unknown in format version " +
+                       std::to_string(kJournalFormatVersion));
+  }
+  record = DecodeRecord(body);
+  return record ? "" : "payload does not match its type";
+}
+
+std::string TornTail(const std::string& path, std::uint64_t offset, std::uint64_t size,
+                     const std::string& why) {
+  return "journal " + path + ": dropped a torn last record at offset " + std::to_string(offset) +
+         " (" + std::to_string(size - offset) + " bytes up to end of file: " + why + ")";
+}
+
+}  // namespace
+
+JournalInfo ReadJournal(const std::string& path,
+                        const std::function<void(const JournalRecord&)>& on_record) {
+  SequentialFile file(path);
+  const std::uint64_t size = file.size();
+  JournalInfo info;
+  static_cast<JournalHeader&>(info) =
+      DecodeJournalHeader(file.Read(0, std::min<std::uint64_t>(size, kJournalHeaderSize)), path);
+  std::uint64_t offset = kJournalHeaderSize;
+  while (offset < size) {
+    if (size - offset < kRecordFrameSize) {
+      info.torn_tail = TornTail(path, offset, size, "record frame cut short");
+      break;
+    }
+    const RecordFrame frame = DecodeRecordFrame(file.Read(offset, kRecordFrameSize).data());
+    const std::uint64_t end = offset + kRecordFrameSize + frame.length;
+    if (end > size) {
+      info.torn_tail =
+          TornTail(path, offset, size,
+                   "declared length " + std::to_string(frame.length) + " runs past end of file");
+      break;
+    }
+    std::optional<JournalRecord> record;
+    const std::string problem = CheckRecord(frame, file, offset, path, record);
+    if (!problem.empty()) {
+      // A crash damages only what was being appended, so a bad record counts as torn when it ends
+      // at end of file, or when all that follows it is zeros (blocks the file system allocated
+      // but the crash kept from being written; they start at a block boundary, which usually
+      // falls inside a record, zeroing its end). Otherwise dropping it would silently drop the
+      // records after it too, so it is an error.
+      if (end == size || file.OnlyZerosFrom(end)) {
+        info.torn_tail = TornTail(path, offset, size, problem);
+        break;
+      }
+      throw JournalError("journal " + path + ": corrupt record at offset " +
+                         std::to_string(offset) + " (" + problem +
+                         "); records after it cannot be trusted");
+    }
+    on_record(*record);
+    offset = end;
+  }
+  info.valid_end = offset;
+  return info;
+}
+
+JournalContents ReadJournal(const std::string& path) {
+  JournalContents contents;
+  static_cast<JournalInfo&>(contents) = ReadJournal(
+      path, [&contents](const JournalRecord& record) { contents.records.push_back(record); });
+  return contents;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,102 @@
+#include "journal/run_ledger.h"
+
+#include <algorithm>
+#include <type_traits>
+
+namespace jobrunner {
+
+RunLedger::RunLedger(std::uint64_t task_count) : succeeded_(task_count, false) {}
+
+template <class Change>
+void RunLedger::Update(std::uint64_t index, Change change) {
+  History& h = open_[index];
+  failed_count_ -= h.failed_for_good ? 1 : 0;
+  skipped_count_ -= h.skipped ? 1 : 0;
+  change(h);
+  failed_count_ += h.failed_for_good ? 1 : 0;
+  skipped_count_ += h.skipped ? 1 : 0;
+}
+
+void RunLedger::Forget(std::uint64_t index) {
+  auto it = open_.find(index);
+  if (it == open_.end()) return;
+  failed_count_ -= it->second.failed_for_good ? 1 : 0;
+  skipped_count_ -= it->second.skipped ? 1 : 0;
+  open_.erase(it);
+}
+
+void RunLedger::OnFinished(const TaskFinishedRecord& r) {
+  if (r.index >= succeeded_.size() || succeeded_[r.index]) return;
+  if (r.outcome == JournalOutcome::kSucceeded) {
+    succeeded_[r.index] = true;
+    ++succeeded_count_;
+    Forget(r.index);
+    return;
+  }
+  Update(r.index, [&r](History& h) {
+    h.last_attempt = std::max(h.last_attempt, r.attempt);
+    if (h.in_flight_attempt == r.attempt) h.in_flight_attempt = 0;
+    if (r.outcome == JournalOutcome::kInterrupted) return;  // not the task's fault
+    if (r.outcome == JournalOutcome::kSkipped) {
+      h.skipped = true;
+      return;
+    }
+    h.failures++;
+    h.failed_for_good = !r.will_retry;
+  });
+}
+
+void RunLedger::Apply(const JournalRecord& record) {
+  std::visit(
+      [this](const auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, RunStartedRecord>) {
+          ++runs_;
+        } else if constexpr (std::is_same_v<T, TaskDispatchedRecord>) {
+          if (r.index >= succeeded_.size() || succeeded_[r.index]) return;
+          Update(r.index, [&r](History& h) {
+            h.last_attempt = std::max(h.last_attempt, r.attempt);
+            h.in_flight_attempt = r.attempt;
+            h.worker_rank = r.worker_rank;
+            h.failed_for_good = false;  // dispatched again: --retry-failed gave it another go
+            h.skipped = false;
+          });
+        } else if constexpr (std::is_same_v<T, TaskFinishedRecord>) {
+          OnFinished(r);
+        } else if constexpr (std::is_same_v<T, TaskSkippedRecord>) {
+          if (r.index < succeeded_.size() && !succeeded_[r.index]) {
+            Update(r.index, [](History& h) { h.skipped = true; });
+          }
+        }
+      },
+      record);
+}
+
+std::vector<RunLedger::Unfinished> RunLedger::InFlight() const {
+  std::vector<Unfinished> out;
+  for (const auto& [index, h] : open_) {
+    if (h.in_flight_attempt != 0)
+      out.push_back(Unfinished{index, h.in_flight_attempt, h.worker_rank});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Unfinished& a, const Unfinished& b) { return a.index < b.index; });
+  return out;
+}
+
+ResumePoint RunLedger::ResumeState(bool retry_failed) const {
+  ResumePoint point;
+  point.settled = succeeded_;
+  for (const auto& [index, h] : open_) {
+    if (h.failed_for_good && !retry_failed) {
+      point.settled[index] = true;
+      point.failed.push_back(index);
+      continue;
+    }
+    if (h.last_attempt == 0) continue;  // skipped, never run: it starts afresh
+    int failures = h.failed_for_good ? 0 : static_cast<int>(h.failures);
+    point.history[index] = ResumePoint::TaskHistory{static_cast<int>(h.last_attempt), failures};
+  }
+  return point;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "journal/journal_record.h"
+#include "schedule/resume_point.h"
+
+namespace jobrunner {
+
+// What the journal says about every task, derived by applying its records in order. The live
+// run applies each record as it writes it, and --resume applies the records it reads back: one
+// state-update function for both, so a resumed run believes exactly what the journal proves.
+//
+// Memory: one bit per task, plus an entry for each task that has been dispatched and has not
+// succeeded (in flight, waiting for a retry, or failed for good).
+class RunLedger {
+ public:
+  explicit RunLedger(std::uint64_t task_count);
+
+  void Apply(const JournalRecord& record);
+
+  std::uint64_t task_count() const { return succeeded_.size(); }
+  std::uint32_t runs() const { return runs_; }  // RunStarted records: 1 + resumes
+  std::uint64_t succeeded() const { return succeeded_count_; }
+  // Tasks whose last attempt failed with no retry left, and tasks recorded as skipped. Kept as
+  // counts, not counted on demand: the coordinator asks at every step, with up to millions of
+  // tasks in flight.
+  std::uint64_t failed() const { return failed_count_; }
+  std::uint64_t skipped() const { return skipped_count_; }
+  bool IsSucceeded(std::uint64_t index) const { return succeeded_[index]; }
+
+  struct Unfinished {
+    std::uint64_t index = 0;
+    std::uint32_t attempt = 0;
+    std::int32_t worker_rank = 0;
+  };
+  // Attempts dispatched and never finished: the run stopped while they were in flight.
+  std::vector<Unfinished> InFlight() const;
+
+  // What a resumed run starts from: tasks that succeeded (and, unless `retry_failed`, tasks that
+  // failed for good, also listed in `failed`) are settled; the rest carry their attempt numbers
+  // and, unless they failed for good and `retry_failed` gives them a fresh allowance, their
+  // failure counts. Skipped tasks are not settled: their dependencies decide again.
+  ResumePoint ResumeState(bool retry_failed) const;
+
+ private:
+  struct History {
+    std::uint32_t last_attempt = 0;
+    std::uint32_t failures = 0;
+    std::int32_t worker_rank = 0;
+    std::uint32_t in_flight_attempt = 0;  // 0: none
+    bool failed_for_good = false;
+    bool skipped = false;
+  };
+
+  void OnFinished(const TaskFinishedRecord& r);
+  // Every change to a History goes through here, so that the counts follow its flags.
+  template <class Change>
+  void Update(std::uint64_t index, Change change);
+  void Forget(std::uint64_t index);
+
+  std::vector<bool> succeeded_;
+  std::uint64_t succeeded_count_ = 0;
+  std::unordered_map<std::uint64_t, History> open_;  // tasks touched and not succeeded
+  std::uint64_t failed_count_ = 0;                   // open_ entries with failed_for_good
+  std::uint64_t skipped_count_ = 0;                  // open_ entries with skipped
+  std::uint32_t runs_ = 0;
+};
+
+}  // namespace jobrunner

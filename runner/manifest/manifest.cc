@@ -1,0 +1,601 @@
+#include "manifest/manifest.h"
+
+#include <yaml-cpp/depthguard.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <unordered_map>
+
+#include "manifest/units.h"
+#include "manifest/yaml_reader.h"
+
+namespace jobrunner {
+namespace {
+
+std::string FormatError(const SourcePos& pos, const std::string& message) {
+  std::string where = pos.file;
+  if (pos.line > 0) where += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+  return where + ": " + message;
+}
+
+constexpr int kMaxRetries = 100;
+// As many as --slots allows a worker.
+constexpr int kMaxCores = 4096;
+constexpr int kMaxGpus = 1024;
+
+// A template together with where it came from, kept until its placeholders have been checked
+// against the matrix of every task it applies to (defaults apply to many).
+struct SourceTemplate {
+  Template tmpl;
+  SourcePos pos;
+  std::string label;  // "command", "cwd", "env NAME", ...
+  bool from_defaults = false;
+};
+
+using SourceEnv = std::vector<std::pair<std::string, SourceTemplate>>;
+
+// The resource and priority fields as written, in defaults or in a task: a task's own field
+// replaces the default one (its tags replace the default tags as a whole).
+struct Placement {
+  std::optional<int> cores;
+  std::optional<int> gpus;
+  SourcePos gpus_pos;
+  bool gpus_from_defaults = false;
+  std::optional<std::uint64_t> memory;
+  std::optional<std::vector<std::string>> tags;
+  std::optional<std::string> node;
+  std::optional<int> priority;
+
+  void OverrideWith(const Placement& task) {
+    if (task.cores) cores = task.cores;
+    if (task.gpus) {
+      gpus = task.gpus;
+      gpus_pos = task.gpus_pos;
+      gpus_from_defaults = false;
+    }
+    if (task.memory) memory = task.memory;
+    if (task.tags) tags = task.tags;
+    if (task.node) node = task.node;
+    if (task.priority) priority = task.priority;
+  }
+};
+
+struct Defaults {
+  std::int64_t timeout_ms = 0;
+  int retries = 0;
+  std::optional<SourceTemplate> cwd;
+  SourceEnv env;
+  Placement placement;
+};
+
+const MapField& Require(const std::vector<MapField>& fields, std::string_view name,
+                        const LocatedNode& map, const std::string& what) {
+  if (const MapField* field = FindField(fields, name)) return *field;
+  FailAt(map.pos, "missing field '" + std::string(name) + "' in " + what);
+}
+
+// A matrix name must be something a placeholder can refer to.
+bool IsPlaceholderName(const std::string& name) {
+  const Template probe = Template::Parse("{" + name + "}");
+  return probe.parts().size() == 1 && probe.parts()[0].is_placeholder;
+}
+
+// "this task has no matrix", "this task's matrix defines: a, b", or for a template from the
+// defaults, the same about the task at a given line, since "this task" would be ambiguous there.
+std::string DescribeMatrix(const TaskEntry& entry, bool from_defaults) {
+  std::string names;
+  for (const MatrixAxis& axis : entry.matrix) names += (names.empty() ? "" : ", ") + axis.name;
+  const std::string task =
+      from_defaults ? "the task at line " + std::to_string(entry.pos.line) : "this task";
+  if (names.empty()) return task + " has no matrix";
+  return (from_defaults ? "the matrix of " + task : task + "'s matrix") + " defines: " + names;
+}
+
+void CheckPlaceholders(const SourceTemplate& source, const TaskEntry& entry, bool is_id) {
+  for (const std::string& name : source.tmpl.Names()) {
+    const bool reserved = name == kTaskIdPlaceholder || name == kAttemptPlaceholder;
+    if (reserved && is_id) {
+      FailAt(source.pos, "placeholder {" + name +
+                             "} cannot be used in id; an id may only use its task's matrix names");
+    }
+    const bool defined = std::any_of(entry.matrix.begin(), entry.matrix.end(),
+                                     [&name](const MatrixAxis& axis) { return axis.name == name; });
+    if (reserved || defined) continue;
+    FailAt(source.pos, "unknown placeholder {" + name + "} in " + source.label +
+                           (source.from_defaults ? " from defaults; " : "; ") +
+                           DescribeMatrix(entry, source.from_defaults));
+  }
+}
+
+class Parser {
+ public:
+  Parser(const std::string& file, std::string_view text) : in_(file, text) {}
+
+  std::vector<TaskEntry> ParseRoot(const LocatedNode& root, std::vector<PluginRef>& plugins) const {
+    const std::vector<MapField> fields =
+        in_.Fields(root, "manifest", "a map with version and tasks",
+                   {"version", "plugins", "defaults", "tasks"});
+    const LocatedNode& version = Require(fields, "version", root, "manifest").value;
+    const std::int64_t number = in_.Integer(version, "version", "the integer 1");
+    if (number != 1) {
+      FailAt(version.pos, "unsupported version " + std::to_string(number) + "; expected 1");
+    }
+    if (const MapField* field = FindField(fields, "plugins")) {
+      for (const LocatedNode& element :
+           in_.Sequence(field->value, "plugins", "a list of shared library paths")) {
+        std::string path = in_.Scalar(element, "plugin", "a shared library path");
+        if (path.empty()) FailAt(element.pos, "empty plugin path; expected a shared library path");
+        plugins.push_back(PluginRef{std::move(path), element.pos});
+      }
+    }
+    Defaults defaults;
+    if (const MapField* field = FindField(fields, "defaults"))
+      defaults = ParseDefaults(field->value);
+
+    const LocatedNode& tasks = Require(fields, "tasks", root, "manifest").value;
+    const std::vector<LocatedNode> elements = in_.Sequence(tasks, "tasks", "a list of tasks");
+    if (elements.empty()) FailAt(tasks.pos, "tasks is empty; expected at least one task");
+    std::vector<TaskEntry> entries;
+    for (const LocatedNode& element : elements) entries.push_back(ParseTask(element, defaults));
+    return entries;
+  }
+
+ private:
+  Defaults ParseDefaults(const LocatedNode& node) const {
+    const std::vector<MapField> fields =
+        in_.Fields(node, "defaults",
+                   "a map of timeout, retries, env, cwd, priority, cores, gpus, memory, node and "
+                   "tags",
+                   {"timeout", "retries", "env", "cwd", "priority", "cores", "gpus", "memory",
+                    "node", "tags"});
+    Defaults defaults;
+    if (const MapField* field = FindField(fields, "timeout")) {
+      defaults.timeout_ms = ParseTimeout(field->value);
+    }
+    if (const MapField* field = FindField(fields, "retries")) {
+      defaults.retries = ParseRetries(field->value);
+    }
+    if (const MapField* field = FindField(fields, "cwd")) defaults.cwd = ParseCwd(field->value);
+    if (const MapField* field = FindField(fields, "env")) defaults.env = ParseEnv(field->value);
+    if (defaults.cwd) defaults.cwd->from_defaults = true;
+    for (auto& [name, value] : defaults.env) value.from_defaults = true;
+    defaults.placement = ParsePlacement(fields);
+    defaults.placement.gpus_from_defaults = true;
+    return defaults;
+  }
+
+  TaskEntry ParseTask(const LocatedNode& node, const Defaults& defaults) const {
+    const std::vector<MapField> fields = in_.Fields(
+        node, "task", "a map with id and command (or kind)",
+        {"id", "command", "kind", "args", "isolate", "gather", "matrix", "cwd", "timeout",
+         "retries", "env", "depends_on", "priority", "cores", "gpus", "memory", "node", "tags"});
+    TaskEntry entry;
+    entry.pos = node.pos;
+    // First, since every template of the entry is checked against it.
+    if (const MapField* field = FindField(fields, "matrix"))
+      entry.matrix = ParseMatrix(field->value);
+
+    const SourceTemplate id = ParseTemplate(Require(fields, "id", node, "task").value, "id");
+    CheckPlaceholders(id, entry, /*is_id=*/true);
+    entry.id = id.tmpl;
+    entry.id_pos = id.pos;
+
+    const MapField* command = FindField(fields, "command");
+    const MapField* kind = FindField(fields, "kind");
+    if (command != nullptr && kind != nullptr) {
+      FailAt(kind->key_pos, "a task has either command or kind, not both");
+    }
+    if (kind != nullptr) {
+      ParseKind(*kind, FindField(fields, "args"), FindField(fields, "isolate"), entry);
+    } else {
+      ParseCommand(Require(fields, "command", node, "task").value, entry);
+      for (const char* name : {"args", "isolate"}) {
+        if (const MapField* field = FindField(fields, name)) {
+          FailAt(field->key_pos, std::string(name) + " belongs to a task with kind:, not command:");
+        }
+      }
+    }
+    if (const MapField* field = FindField(fields, "gather"))
+      entry.gather = ParseGather(field->value);
+
+    const MapField* cwd_field = FindField(fields, "cwd");
+    const std::optional<SourceTemplate> cwd = cwd_field ? ParseCwd(cwd_field->value) : defaults.cwd;
+    if (cwd) {
+      CheckPlaceholders(*cwd, entry, /*is_id=*/false);
+      entry.cwd = cwd->tmpl;
+    }
+
+    SourceEnv env = defaults.env;
+    if (const MapField* field = FindField(fields, "env")) {
+      std::unordered_map<std::string, std::size_t> position;
+      for (std::size_t i = 0; i < env.size(); ++i) position[env[i].first] = i;
+      for (auto& [name, value] : ParseEnv(field->value)) {
+        auto [it, added] = position.emplace(name, env.size());
+        if (added) {
+          env.emplace_back(name, std::move(value));
+        } else {
+          env[it->second].second = std::move(value);
+        }
+      }
+    }
+    for (const auto& [name, value] : env) {
+      CheckPlaceholders(value, entry, /*is_id=*/false);
+      entry.env.emplace_back(name, value.tmpl);
+    }
+
+    const MapField* timeout = FindField(fields, "timeout");
+    entry.timeout_ms = timeout ? ParseTimeout(timeout->value) : defaults.timeout_ms;
+    const MapField* retries = FindField(fields, "retries");
+    entry.retries = retries ? ParseRetries(retries->value) : defaults.retries;
+
+    if (const MapField* field = FindField(fields, "depends_on"))
+      ParseDependsOn(field->value, entry);
+    Placement placement = defaults.placement;
+    placement.OverrideWith(ParsePlacement(fields));
+    ApplyPlacement(placement, entry);
+
+    entry.size();  // throws now, rather than later, if the matrix is too large to count
+    return entry;
+  }
+
+  // Placeholders are checked later, by BuildTaskGraph: a name outside this entry's matrix is
+  // allowed where the element is another entry's id as written (a dependency on all its tasks).
+  void ParseDependsOn(const LocatedNode& node, TaskEntry& entry) const {
+    const std::string expected = "a list of task ids";
+    for (const LocatedNode& element : in_.Sequence(node, "depends_on", expected)) {
+      const SourceTemplate id = ParseTemplate(element, "depends_on", "a task id");
+      if (id.tmpl.parts().empty()) FailAt(element.pos, "empty task id in depends_on");
+      entry.depends_on.emplace_back(id.tmpl, id.pos);
+    }
+  }
+
+  Placement ParsePlacement(const std::vector<MapField>& fields) const {
+    Placement p;
+    if (const MapField* field = FindField(fields, "priority")) {
+      p.priority = ParsePriority(field->value);
+    }
+    if (const MapField* field = FindField(fields, "cores")) {
+      p.cores = ParseCount(field->value, "cores", 1, kMaxCores);
+    }
+    if (const MapField* field = FindField(fields, "gpus")) {
+      p.gpus = ParseCount(field->value, "gpus", 0, kMaxGpus);
+      p.gpus_pos = field->key_pos;
+    }
+    if (const MapField* field = FindField(fields, "memory")) {
+      const std::string text = in_.Scalar(field->value, "memory", "a size like 512M or 8G");
+      const std::optional<std::uint64_t> bytes = ParseByteSize(text);
+      if (!bytes) {
+        FailAt(field->value.pos, "bad size '" + text +
+                                     "' for memory: expected a number with an "
+                                     "optional unit, like 512M, 8G or 1T");
+      }
+      p.memory = *bytes;
+    }
+    if (const MapField* field = FindField(fields, "tags")) {
+      p.tags.emplace();
+      for (const LocatedNode& element : in_.Sequence(field->value, "tags", "a list of tags")) {
+        p.tags->push_back(ParseTag(element, "tag"));
+      }
+    }
+    if (const MapField* field = FindField(fields, "node")) {
+      p.node = ParseTag(field->value, "node");
+    }
+    return p;
+  }
+
+  void ApplyPlacement(const Placement& p, TaskEntry& entry) const {
+    entry.priority = p.priority.value_or(0);
+    ResourceNeeds& needs = entry.needs;
+    needs.cores = p.cores.value_or(0);
+    needs.gpus = p.gpus.value_or(0);
+    // CUDA_VISIBLE_DEVICES is set per process: threads of the worker cannot each have theirs.
+    if (needs.gpus > 0 && !entry.kind.empty() && !entry.isolate) {
+      FailAt(p.gpus_pos,
+             "gpus needs a command, or a kind with isolate: true; an in-process kind cannot be "
+             "given its own CUDA_VISIBLE_DEVICES" +
+                 (p.gpus_from_defaults
+                      ? " (from defaults; the task at line " + std::to_string(entry.pos.line) +
+                            " is one: give it gpus: 0)"
+                      : std::string()));
+    }
+    needs.memory = p.memory.value_or(0);
+    if (p.tags) needs.tags = *p.tags;
+    if (p.node) needs.tags.push_back(NodeTag(*p.node));
+  }
+
+  // A worker's tags come from --worker-tags a,b: a tag with a comma or space would match none.
+  std::string ParseTag(const LocatedNode& node, const std::string& label) const {
+    const std::string text = in_.Scalar(node, label, label == "node" ? "a host name" : "a tag");
+    if (text.empty() || text.find_first_of(", \t") != std::string::npos) {
+      FailAt(node.pos, "bad " + label + " '" + text +
+                           "'; expected a non-empty name without commas or spaces");
+    }
+    return text;
+  }
+
+  int ParseCount(const LocatedNode& node, const std::string& label, int min, int max) const {
+    const std::string expected =
+        "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    const std::int64_t n = in_.Integer(node, label, expected);
+    if (n < min || n > max) {
+      FailAt(node.pos, label + " " + std::to_string(n) + " is out of range; expected " + expected);
+    }
+    return static_cast<int>(n);
+  }
+
+  int ParsePriority(const LocatedNode& node) const {
+    constexpr std::int64_t kLimit = 1'000'000'000;
+    const std::int64_t priority = in_.Integer(node, "priority", "an integer");
+    if (priority < -kLimit || priority > kLimit) {
+      FailAt(node.pos, "priority " + std::to_string(priority) + " is out of range; expected -" +
+                           std::to_string(kLimit) + " .. " + std::to_string(kLimit));
+    }
+    return static_cast<int>(priority);
+  }
+
+  void ParseCommand(const LocatedNode& node, TaskEntry& entry) const {
+    entry.command_pos = node.pos;
+    if (!node.yaml.IsSequence()) {
+      const SourceTemplate script =
+          ParseTemplate(node, "command", "a string (run by /bin/sh -c) or a list of arguments");
+      if (node.yaml.Scalar().find_first_not_of(" \t\r\n") == std::string::npos) {
+        FailAt(node.pos, "empty command; expected a shell command or a list of arguments");
+      }
+      CheckPlaceholders(script, entry, /*is_id=*/false);
+      entry.shell = true;
+      entry.script = script.tmpl;
+      return;
+    }
+    const std::vector<LocatedNode> elements = in_.Sequence(node, "command", "a list of arguments");
+    if (elements.empty()) {
+      FailAt(node.pos, "empty command; expected a list whose first element names the program");
+    }
+    for (const LocatedNode& element : elements) {
+      const SourceTemplate argument = ParseTemplate(element, "command", "a string");
+      if (entry.argv.empty() && element.yaml.Scalar().empty()) {
+        FailAt(element.pos, "empty program name in command; expected the program to run first");
+      }
+      CheckPlaceholders(argument, entry, /*is_id=*/false);
+      entry.argv.push_back(argument.tmpl);
+    }
+  }
+
+  void ParseKind(const MapField& kind, const MapField* args, const MapField* isolate,
+                 TaskEntry& entry) const {
+    entry.kind = in_.Scalar(kind.value, "kind", "the name of a task kind, like hash-file");
+    entry.kind_pos = kind.value.pos;
+    if (entry.kind.empty()) FailAt(kind.value.pos, "empty kind; expected a task kind name");
+    if (args != nullptr) {
+      for (const MapField& field : in_.Entries(args->value, "args", "a map of name: value")) {
+        if (field.value.yaml.IsMap() || field.value.yaml.IsSequence()) {
+          FailAt(field.value.pos, "argument '" + field.name + "' is " +
+                                      DescribeNode(field.value.yaml) +
+                                      "; expected a string, a number or a boolean");
+        }
+        const SourceTemplate value = ParseTemplate(field.value, "argument " + field.name);
+        CheckPlaceholders(value, entry, /*is_id=*/false);
+        entry.args.push_back(KindArgument{field.name, value.tmpl, field.key_pos, field.value.pos});
+      }
+    }
+    if (isolate != nullptr) {
+      const std::string text = in_.Scalar(isolate->value, "isolate", "true or false");
+      if (text != "true" && text != "false") {
+        FailAt(isolate->value.pos, "isolate is '" + text + "'; expected true or false");
+      }
+      entry.isolate = text == "true";
+    }
+  }
+
+  Gather ParseGather(const LocatedNode& node) const {
+    const std::string text = in_.Scalar(node, "gather", "concat, sum or none");
+    if (text == "concat") return Gather::kConcat;
+    if (text == "sum") return Gather::kSum;
+    if (text == "none") return Gather::kNone;
+    FailAt(node.pos, "gather is '" + text + "'; expected concat, sum or none");
+  }
+
+  std::vector<MatrixAxis> ParseMatrix(const LocatedNode& node) const {
+    const std::vector<MapField> fields =
+        in_.Entries(node, "matrix", "a map from names to lists or ranges");
+    if (fields.empty()) {
+      FailAt(node.pos, "empty matrix; expected at least one name, like n: [1, 2]");
+    }
+    std::vector<MatrixAxis> axes;
+    for (const MapField& field : fields) {
+      if (!IsPlaceholderName(field.name)) {
+        FailAt(field.key_pos,
+               "bad matrix name '" + field.name + "'; expected an identifier, like n or file_name");
+      }
+      if (field.name == kTaskIdPlaceholder || field.name == kAttemptPlaceholder) {
+        FailAt(field.key_pos, "matrix name '" + field.name +
+                                  "' is reserved; jobrunner fills in {task_id} and {attempt}");
+      }
+      axes.push_back(ParseAxis(field));
+    }
+    return axes;
+  }
+
+  MatrixAxis ParseAxis(const MapField& field) const {
+    MatrixAxis axis;
+    axis.name = field.name;
+    axis.pos = field.key_pos;
+    const std::string label = "matrix " + field.name;
+    if (!field.value.yaml.IsMap()) {
+      for (const LocatedNode& value :
+           in_.Sequence(field.value, label, "a list of values or {range: [start, stop]}")) {
+        axis.values.push_back(in_.Scalar(value, "a value of " + label, "a string or a number"));
+      }
+      if (axis.values.empty()) {
+        FailAt(field.value.pos, "empty list for " + label + "; expected at least one value");
+      }
+      return axis;
+    }
+
+    const std::vector<MapField> fields =
+        in_.Fields(field.value, label, "{range: [start, stop]}", {"range"});
+    const LocatedNode& range = Require(fields, "range", field.value, label).value;
+    const std::string expected = "[start, stop] or [start, stop, step]";
+    const std::vector<LocatedNode> bounds = in_.Sequence(range, "range of " + label, expected);
+    if (bounds.size() != 2 && bounds.size() != 3) {
+      FailAt(range.pos, "range of " + label + " has " + std::to_string(bounds.size()) +
+                            " elements; expected " + expected);
+    }
+    axis.is_range = true;
+    axis.start = in_.Integer(bounds[0], "range start of " + label, "an integer");
+    axis.stop = in_.Integer(bounds[1], "range stop of " + label, "an integer");
+    if (bounds.size() == 3) {
+      axis.step = in_.Integer(bounds[2], "range step of " + label, "an integer");
+      if (axis.step == 0) FailAt(bounds[2].pos, "zero step in range of " + label);
+    }
+    if (axis.size() == 0) {
+      FailAt(range.pos, "empty range for " + label +
+                            "; expected start < stop, or start > stop with a negative step");
+    }
+    return axis;
+  }
+
+  SourceTemplate ParseTemplate(const LocatedNode& node, const std::string& label,
+                               const std::string& expected = "a string") const {
+    return SourceTemplate{Template::Parse(in_.Scalar(node, label, expected)), node.pos, label};
+  }
+
+  SourceTemplate ParseCwd(const LocatedNode& node) const {
+    SourceTemplate cwd = ParseTemplate(node, "cwd", "a directory path");
+    if (cwd.tmpl.parts().empty()) FailAt(node.pos, "empty cwd; expected a directory path");
+    return cwd;
+  }
+
+  SourceEnv ParseEnv(const LocatedNode& node) const {
+    SourceEnv env;
+    for (const MapField& field : in_.Entries(node, "env", "a map of NAME: value")) {
+      if (field.name.empty() || field.name.find('=') != std::string::npos) {
+        FailAt(field.key_pos, "bad env name '" + field.name +
+                                  "'; expected a name without '=', like OMP_NUM_THREADS");
+      }
+      env.emplace_back(field.name, ParseTemplate(field.value, "env " + field.name));
+    }
+    return env;
+  }
+
+  std::int64_t ParseTimeout(const LocatedNode& node) const {
+    const std::string text = in_.Scalar(node, "timeout", "a duration like 30s");
+    const std::optional<std::int64_t> ms = ParseDurationMs(text);
+    if (!ms) {
+      FailAt(node.pos, "bad duration '" + text +
+                           "' for timeout: expected a number with a unit, like 500ms, 30s, 10m "
+                           "or 2h");
+    }
+    return *ms;
+  }
+
+  int ParseRetries(const LocatedNode& node) const {
+    const std::string expected = "an integer from 0 to " + std::to_string(kMaxRetries);
+    const std::int64_t retries = in_.Integer(node, "retries", expected);
+    if (retries < 0 || retries > kMaxRetries) {
+      FailAt(node.pos,
+             "retries " + std::to_string(retries) + " is out of range; expected " + expected);
+    }
+    return static_cast<int>(retries);
+  }
+
+  YamlReader in_;
+};
+
+}  // namespace
+
+ManifestError::ManifestError(const SourcePos& pos, const std::string& message)
+    : std::runtime_error(FormatError(pos, message)), pos_(pos), message_(message) {}
+
+std::uint64_t MatrixAxis::size() const {
+  if (!is_range) return values.size();
+  const bool up = step > 0;
+  if (step == 0 || (up ? start >= stop : start <= stop)) return 0;
+  // Unsigned magnitudes: stop - start overflows int64 for ranges wider than half its span.
+  const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+  const std::uint64_t distance = up ? u(stop) - u(start) : u(start) - u(stop);
+  const std::uint64_t stride = up ? u(step) : 0 - u(step);
+  return (distance - 1) / stride + 1;
+}
+
+std::string MatrixAxis::ValueAt(std::uint64_t i) const {
+  if (!is_range) return values[i];
+  // Wrapping unsigned arithmetic: the true value lies between start and stop, so it fits.
+  const std::uint64_t value =
+      static_cast<std::uint64_t>(start) + i * static_cast<std::uint64_t>(step);
+  return std::to_string(static_cast<std::int64_t>(value));
+}
+
+std::uint64_t TaskEntry::size() const {
+  std::uint64_t product = 1;
+  for (const MatrixAxis& axis : matrix) {
+    if (__builtin_mul_overflow(product, axis.size(), &product)) {
+      throw ManifestError(pos, "this task's matrix has more than 2^64 - 1 combinations");
+    }
+  }
+  return product;
+}
+
+Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name) {
+  const YamlReader reader(file_name, yaml_text);
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(yaml_text);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own message for this is "bad file".
+    FailAt(reader.Pos(e.mark), "YAML nesting too deep (" + std::to_string(e.depth()) +
+                                   " levels); a manifest needs only a few");
+  } catch (const std::bad_alloc&) {
+    // A YAML tree takes many times its text's size; under a tight memory limit even a file below
+    // kMaxManifestBytes may not fit.
+    FailAt({file_name, 0, 0}, "not enough memory to parse this " +
+                                  std::to_string(yaml_text.size() >> 20) +
+                                  " MiB manifest; describe many tasks with a matrix instead");
+  } catch (const YAML::ParserException& e) {
+    FailAt(reader.Pos(e.mark), "YAML syntax error: " + e.msg);
+  }
+  if (documents.empty() || documents[0].IsNull()) {
+    FailAt({file_name, 1, 1}, "empty manifest; expected a map with version: 1 and tasks");
+  }
+  if (documents.size() > 1) {
+    FailAt(reader.Pos(documents[1]), "a second YAML document; a manifest is a single document");
+  }
+  Manifest manifest;
+  manifest.path = file_name;
+  manifest.entries =
+      Parser(file_name, yaml_text).ParseRoot(reader.Locate(documents[0]), manifest.plugins);
+  return manifest;
+}
+
+std::string ReadManifestFile(const std::string& path) {
+  const auto fail = [&path](const std::string& why) {
+    FailAt({path, 0, 0}, "cannot read manifest: " + why);
+  };
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                             &std::fclose);
+  if (!file) fail(std::strerror(errno));
+  std::string text;
+  char buffer[1 << 16];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) {
+    text.append(buffer, n);
+    // The parsed tree takes several times the file's size; a matrix describes any number of
+    // tasks in a few lines, so a file this large is a mistake, not a workload.
+    if (text.size() > kMaxManifestBytes) {
+      fail("it is larger than " + std::to_string(kMaxManifestBytes >> 20) +
+           " MiB; describe many tasks with a matrix instead of listing each one");
+    }
+  }
+  // fread reports a directory (EISDIR) or an I/O error only through ferror and errno.
+  if (std::ferror(file.get())) fail(std::strerror(errno));
+  return text;
+}
+
+Manifest LoadManifest(const std::string& path) {
+  return ParseManifest(ReadManifestFile(path), path);
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,119 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "manifest/template.h"
+#include "schedule/resources.h"
+
+namespace jobrunner {
+
+// A place in a manifest file, 1-based as editors show it.
+struct SourcePos {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+// Any problem with a manifest. what() reads "file:line:column: message", the form editors and
+// compilers use, and says what was expected.
+class ManifestError : public std::runtime_error {
+ public:
+  ManifestError(const SourcePos& pos, const std::string& message);
+  const SourcePos& pos() const { return pos_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  SourcePos pos_;
+  std::string message_;
+};
+
+// The placeholders every task has besides its matrix names. An id may not use them: it names the
+// task before it runs, and the same task for all its attempts.
+inline constexpr std::string_view kTaskIdPlaceholder = "task_id";
+inline constexpr std::string_view kAttemptPlaceholder = "attempt";
+
+// One key of a matrix: either an integer range [start, stop) with a step, or a list of values.
+struct MatrixAxis {
+  std::string name;
+  SourcePos pos;
+  bool is_range = false;
+  std::int64_t start = 0, stop = 0, step = 1;  // when is_range
+  std::vector<std::string> values;             // otherwise
+
+  std::uint64_t size() const;
+  std::string ValueAt(std::uint64_t i) const;
+};
+
+// What to make of a whole entry's outputs once every task of it has succeeded (see gather.h).
+enum class Gather { kNone, kConcat, kSum };
+
+// One `name: value` of a task's `args:`, for a `kind:`.
+struct KindArgument {
+  std::string name;
+  Template value;
+  SourcePos name_pos;
+  SourcePos pos;  // of the value
+};
+
+// One element of `tasks:`, with defaults already applied. It stands for size() tasks: the
+// cartesian product of its matrix axes (the first axis varies slowest), or one task without one.
+struct TaskEntry {
+  SourcePos pos;     // the entry itself
+  SourcePos id_pos;  // its `id:` value
+  Template id;
+  bool shell = false;  // command given as a string: run under /bin/sh -c
+  SourcePos command_pos;
+  std::string kind;  // `kind:` instead of `command:`: an in-process task kind (jobs/)
+  SourcePos kind_pos;
+  std::vector<KindArgument> args;  // a kind's `args:`
+  bool isolate = false;            // run the kind in a helper process
+  Gather gather = Gather::kNone;
+  std::vector<Template> argv;  // when !shell
+  Template script;             // when shell
+  std::vector<MatrixAxis> matrix;
+  std::optional<Template> cwd;
+  std::vector<std::pair<std::string, Template>> env;  // defaults' env, then the entry's
+  std::int64_t timeout_ms = 0;                        // 0: no time limit
+  int retries = 0;
+  // `depends_on:` elements, each a task id templated with this entry's matrix names, or the id of
+  // another entry as written there (`prep-{n}`), which stands for every task of that entry.
+  // Resolved into task indices by BuildTaskGraph (task_graph_builder.h), which needs expansion.
+  std::vector<std::pair<Template, SourcePos>> depends_on;
+  int priority = 0;  // among ready tasks, higher first
+  // `cores:`, `gpus:`, `memory:`, `node:` and `tags:`: where the scheduler may place each task.
+  ResourceNeeds needs;
+
+  std::uint64_t size() const;  // product of the axis sizes; 1 without a matrix
+};
+
+// A `plugins:` element: a shared library of task kinds, as written (relative paths are relative
+// to the manifest's directory).
+struct PluginRef {
+  std::string path;
+  SourcePos pos;
+};
+
+struct Manifest {
+  std::string path;
+  int version = 1;
+  std::vector<PluginRef> plugins;
+  std::vector<TaskEntry> entries;
+};
+
+// Reads and validates a manifest. Throws ManifestError for every problem: YAML syntax, unknown
+// field, wrong type, bad duration, empty command, unknown `{name}` in a template, bad matrix.
+// Duplicate ids are found later, by TaskSource::CheckUniqueIds, because they need expansion.
+Manifest LoadManifest(const std::string& path);
+
+// The manifest file's text, at most kMaxManifestBytes; ManifestError when it cannot be read.
+inline constexpr std::size_t kMaxManifestBytes = std::size_t{32} << 20;
+std::string ReadManifestFile(const std::string& path);
+Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name);
+
+}  // namespace jobrunner

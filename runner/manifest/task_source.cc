@@ -1,0 +1,360 @@
+#include "manifest/task_source.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <new>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+namespace jobrunner {
+namespace {
+
+constexpr std::size_t kMaxIdLength = 200;
+// CheckUniqueIds keeps 8 bytes per task: this bound keeps that within 2 GiB and turns a runaway
+// matrix into a clear error rather than a failed allocation.
+constexpr std::uint64_t kMaxCheckedTasks = std::uint64_t{1} << 28;
+
+// The matrix values of task `local` of `entry`, one per axis. The index is a mixed-radix number
+// whose lowest digit is the last axis, so the first axis varies slowest.
+std::vector<std::string> AxisValues(const TaskEntry& entry, std::uint64_t local) {
+  std::vector<std::string> values(entry.matrix.size());
+  for (std::size_t k = entry.matrix.size(); k-- > 0;) {
+    const std::uint64_t size = entry.matrix[k].size();
+    values[k] = entry.matrix[k].ValueAt(local % size);
+    local /= size;
+  }
+  return values;
+}
+
+// Values for a template's placeholders; `task_id` and `attempt` may be null while the id itself
+// is rendered, since the manifest does not let an id use them.
+std::function<std::string_view(std::string_view)> MakeLookup(const TaskEntry& entry,
+                                                             const std::vector<std::string>& values,
+                                                             const std::string* task_id,
+                                                             const std::string* attempt) {
+  return [&entry, &values, task_id, attempt](std::string_view name) -> std::string_view {
+    if (name == kTaskIdPlaceholder && task_id) return *task_id;
+    if (name == kAttemptPlaceholder && attempt) return *attempt;
+    for (std::size_t k = 0; k < entry.matrix.size(); ++k) {
+      if (entry.matrix[k].name == name) return values[k];
+    }
+    return {};  // not reached: the manifest checked every name against the matrix
+  };
+}
+
+std::string RenderId(const TaskEntry& entry, const std::vector<std::string>& values) {
+  return entry.id.Render(MakeLookup(entry, values, nullptr, nullptr), /*shell_quote=*/false);
+}
+
+bool IsControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == '\x7f'; }
+
+std::string FormatPos(const SourcePos& pos) {
+  return pos.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+}
+
+// Ids name files in the output directory, so they must be usable, and readable, as file names.
+void CheckIdIsUsable(const TaskEntry& entry, const std::string& id) {
+  std::string problem;
+  if (id.empty()) {
+    problem = "it is empty";
+  } else if (id.size() > kMaxIdLength) {
+    problem = "it is longer than " + std::to_string(kMaxIdLength) + " bytes";
+  } else if (id == "." || id == "..") {
+    problem = "ids name output files, so they cannot be . or ..";
+  } else if (id.find('/') != std::string::npos) {
+    problem = "ids name output files, so they cannot contain '/'";
+  } else if (std::any_of(id.begin(), id.end(), IsControl)) {
+    problem = "it contains a control character";
+  }
+  if (problem.empty()) return;
+  std::string shown = id.substr(0, kMaxIdLength);
+  std::replace_if(shown.begin(), shown.end(), IsControl, '?');
+  throw ManifestError(entry.id_pos, "bad task id '" + shown + "': " + problem);
+}
+
+// Sorts 64-bit hashes with a radix sort of four 16-bit digits: at 10^7 tasks it takes a fraction
+// of std::sort's time, which dominated the start of a run. Needs one scratch copy; where that
+// cannot be had, std::sort in place does the same job more slowly.
+void SortHashes(std::vector<std::uint64_t>& hashes) {
+  std::vector<std::uint64_t> scratch;
+  try {
+    scratch.resize(hashes.size());
+  } catch (const std::bad_alloc&) {
+    std::sort(hashes.begin(), hashes.end());
+    return;
+  }
+  constexpr int kDigitBits = 16;
+  constexpr std::size_t kBuckets = std::size_t{1} << kDigitBits;
+  std::vector<std::size_t> start(kBuckets);
+  for (int shift = 0; shift < 64; shift += kDigitBits) {
+    std::fill(start.begin(), start.end(), 0);
+    for (std::uint64_t h : hashes) ++start[(h >> shift) & (kBuckets - 1)];
+    std::size_t next = 0;
+    for (std::size_t& bucket : start) next += std::exchange(bucket, next);
+    for (std::uint64_t h : hashes) scratch[start[(h >> shift) & (kBuckets - 1)]++] = h;
+    hashes.swap(scratch);
+  }
+}
+
+// Calls visit(local index, lookup) for every task of `entry`, in order. The matrix values advance
+// like an odometer (last axis fastest), so each step converts only the digits that change.
+void ForEachOf(const TaskEntry& entry,
+               const std::function<void(std::uint64_t, const TaskSource::Lookup&)>& visit) {
+  const std::size_t axes = entry.matrix.size();
+  std::vector<std::uint64_t> digits(axes, 0);
+  std::vector<std::string> values(axes);
+  for (std::size_t k = 0; k < axes; ++k) values[k] = entry.matrix[k].ValueAt(0);
+  const TaskSource::Lookup lookup = MakeLookup(entry, values, nullptr, nullptr);
+  const std::uint64_t size = entry.size();
+  for (std::uint64_t local = 0; local < size; ++local) {
+    visit(local, lookup);
+    for (std::size_t k = axes; k-- > 0;) {
+      const bool carry = ++digits[k] == entry.matrix[k].size();
+      if (carry) digits[k] = 0;
+      values[k] = entry.matrix[k].ValueAt(digits[k]);
+      if (!carry) break;
+    }
+  }
+}
+
+// Calls visit(index, entry, id) for every task, in index order.
+void ForEachId(
+    const std::vector<TaskEntry>& entries,
+    const std::function<void(std::uint64_t, const TaskEntry&, const std::string&)>& visit) {
+  std::uint64_t index = 0;
+  for (const TaskEntry& entry : entries) {
+    ForEachOf(entry, [&](std::uint64_t local, const TaskSource::Lookup& lookup) {
+      visit(index + local, entry, entry.id.Render(lookup, /*shell_quote=*/false));
+    });
+    index += entry.size();
+  }
+}
+
+}  // namespace
+
+TaskSource::TaskSource(Manifest manifest, std::string base_dir)
+    : manifest_(std::move(manifest)), base_dir_(std::move(base_dir)) {
+  for (const TaskEntry& entry : manifest_.entries) {
+    first_index_.push_back(total_);
+    if (__builtin_add_overflow(total_, entry.size(), &total_)) {
+      throw ManifestError(entry.pos, "the manifest has more than 2^64 - 1 tasks");
+    }
+  }
+}
+
+std::size_t TaskSource::EntryIndex(std::uint64_t index) const {
+  return std::upper_bound(first_index_.begin(), first_index_.end(), index) - first_index_.begin() -
+         1;
+}
+
+const TaskEntry& TaskSource::EntryOf(std::uint64_t index) const {
+  return manifest_.entries[EntryIndex(index)];
+}
+
+std::string TaskSource::Id(std::uint64_t index) const {
+  const std::size_t e = EntryIndex(index);
+  const TaskEntry& entry = manifest_.entries[e];
+  return RenderId(entry, AxisValues(entry, index - first_index_[e]));
+}
+
+TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
+  const std::size_t e = EntryIndex(index);
+  const TaskEntry& entry = manifest_.entries[e];
+  const std::vector<std::string> values = AxisValues(entry, index - first_index_[e]);
+
+  TaskSpec spec;
+  spec.index = index;
+  spec.attempt = attempt;
+  spec.id = RenderId(entry, values);
+  const std::string attempt_text = std::to_string(attempt);
+  const auto lookup = MakeLookup(entry, values, &spec.id, &attempt_text);
+
+  if (!entry.kind.empty()) {
+    spec.kind = entry.kind;
+    spec.isolate = entry.isolate;
+    for (const KindArgument& arg : entry.args) {
+      spec.args.emplace_back(arg.name, arg.value.Render(lookup, /*shell_quote=*/false));
+    }
+  } else if (entry.shell) {
+    spec.argv = {"/bin/sh", "-c", entry.script.Render(lookup, /*shell_quote=*/true)};
+  } else {
+    for (const Template& argument : entry.argv) {
+      spec.argv.push_back(argument.Render(lookup, /*shell_quote=*/false));
+    }
+  }
+  if (entry.cwd) {
+    std::filesystem::path cwd = entry.cwd->Render(lookup, /*shell_quote=*/false);
+    if (cwd.is_relative()) cwd = std::filesystem::path(base_dir_) / cwd;
+    spec.cwd = cwd.lexically_normal().string();
+    if (spec.cwd.size() > 1 && spec.cwd.back() == '/') spec.cwd.pop_back();
+  }
+  for (const auto& [name, value] : entry.env) {
+    spec.env.emplace_back(name, value.Render(lookup, /*shell_quote=*/false));
+  }
+  spec.timeout_ms = entry.timeout_ms;
+  spec.retries = entry.retries;
+  spec.cores = entry.needs.cores;
+  return spec;
+}
+
+void TaskSource::ForEachTask(std::size_t entry,
+                             const std::function<void(std::uint64_t, const Lookup&)>& visit) const {
+  const std::uint64_t first = first_index_[entry];
+  ForEachOf(manifest_.entries[entry],
+            [&](std::uint64_t local, const Lookup& lookup) { visit(first + local, lookup); });
+}
+
+namespace {
+
+const MatrixAxis* AxisNamed(const TaskEntry& entry, const std::string& name) {
+  for (const MatrixAxis& axis : entry.matrix) {
+    if (axis.name == name) return &axis;
+  }
+  return nullptr;
+}
+
+// Whether `c` can occur in a value of `axis`: a range's values are digits and a minus sign.
+bool AxisMayContain(const MatrixAxis& axis, char c) {
+  if (axis.is_range) return (c >= '0' && c <= '9') || c == '-';
+  return std::any_of(axis.values.begin(), axis.values.end(),
+                     [c](const std::string& v) { return v.find(c) != std::string::npos; });
+}
+
+std::size_t LongestValue(const MatrixAxis& axis) {
+  if (axis.is_range)
+    return std::max(std::to_string(axis.start).size(), std::to_string(axis.stop).size());
+  std::size_t longest = 0;
+  for (const std::string& v : axis.values) longest = std::max(longest, v.size());
+  return longest;
+}
+
+bool UsableText(std::string_view text) {
+  return text.find('/') == std::string_view::npos &&
+         std::none_of(text.begin(), text.end(), IsControl);
+}
+
+// Whether the ids of `entry` are, without rendering one, all usable and all different: every
+// matrix name appears in the id, list values are distinct and usable, every placeholder but the
+// last is followed by a character its values never hold (so an id can be read back into its
+// values), and the longest id fits. `prefix` receives the id's text before its first placeholder.
+bool IdsProvablyDistinct(const TaskEntry& entry, std::string& prefix) {
+  const auto& parts = entry.id.parts();
+  prefix.clear();
+  for (const auto& part : parts) {
+    if (part.is_placeholder) break;
+    prefix += part.text;
+  }
+  std::size_t longest = 0;
+  bool plain_dots_only = true;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i].is_placeholder) {
+      if (!UsableText(parts[i].text)) return false;
+      longest += parts[i].text.size();
+      plain_dots_only =
+          plain_dots_only && parts[i].text.find_first_not_of('.') == std::string::npos;
+      continue;
+    }
+    const MatrixAxis* axis = AxisNamed(entry, parts[i].text);
+    if (axis == nullptr) return false;
+    longest += LongestValue(*axis);
+    if (axis->is_range) plain_dots_only = false;
+    if (i + 1 < parts.size()) {
+      const auto& next = parts[i + 1];
+      if (next.is_placeholder || next.text.empty() || AxisMayContain(*axis, next.text[0])) {
+        return false;
+      }
+    }
+  }
+  if (plain_dots_only || longest > kMaxIdLength) return false;
+  for (const MatrixAxis& axis : entry.matrix) {
+    if (std::none_of(parts.begin(), parts.end(),
+                     [&](const auto& p) { return p.is_placeholder && p.text == axis.name; })) {
+      return false;  // two tasks differing only in this name would share an id
+    }
+    if (axis.is_range) continue;
+    std::unordered_set<std::string> seen;
+    for (const std::string& v : axis.values) {
+      if (v.empty() || !UsableText(v) || !seen.insert(v).second) return false;
+    }
+  }
+  return true;
+}
+
+// Two prefixes that differ at a position both have: no id of one entry can equal one of the other.
+bool Disjoint(const std::string& a, const std::string& b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  return a.compare(0, n, b, 0, n) != 0;
+}
+
+}  // namespace
+
+bool TaskSource::IdsProvablyUnique() const {
+  std::vector<std::string> prefixes;
+  for (const TaskEntry& entry : manifest_.entries) {
+    std::string prefix;
+    if (!IdsProvablyDistinct(entry, prefix)) return false;
+    for (const std::string& other : prefixes) {
+      if (!Disjoint(prefix, other)) return false;
+    }
+    prefixes.push_back(std::move(prefix));
+  }
+  return true;
+}
+
+void TaskSource::CheckUniqueIds() const {
+  // The run keeps a little state per task (and this check 8 bytes): a bound on the count keeps a
+  // typo in a range from asking for gigabytes.
+  if (total_ > kMaxCheckedTasks) {
+    throw ManifestError(EntryOf(kMaxCheckedTasks).pos,
+                        "the manifest has " + std::to_string(total_) + " tasks; expected at most " +
+                            std::to_string(kMaxCheckedTasks) + ", whose ids can be checked");
+  }
+  // Large matrices with ids like `convert-{n}` need no look at each id: the manifest's shape
+  // proves them unique (a 10^7-task check took most of a second before the first task started).
+  if (IdsProvablyUnique()) return;
+  // First pass: 8 bytes per task. Equal hashes are candidates only; a second pass compares the
+  // ids behind them, so memory stays at one hash per task however long the ids are.
+  std::vector<std::uint64_t> hashes;
+  try {
+    hashes.reserve(total_);
+  } catch (const std::bad_alloc&) {
+    throw ManifestError(manifest_.entries.front().pos,
+                        "not enough memory to check the ids of " + std::to_string(total_) +
+                            " tasks (8 bytes each); split the manifest");
+  }
+  ForEachId(manifest_.entries,
+            [&hashes](std::uint64_t, const TaskEntry& entry, const std::string& id) {
+              CheckIdIsUsable(entry, id);
+              hashes.push_back(std::hash<std::string>{}(id));
+            });
+  SortHashes(hashes);
+  std::vector<std::uint64_t> colliding;
+  for (std::size_t i = 1; i < hashes.size(); ++i) {
+    if (hashes[i] == hashes[i - 1] && (colliding.empty() || colliding.back() != hashes[i])) {
+      colliding.push_back(hashes[i]);
+    }
+  }
+  hashes = {};
+  if (colliding.empty()) return;
+
+  std::unordered_map<std::string, std::uint64_t> first_index;  // only ids with a colliding hash
+  ForEachId(
+      manifest_.entries, [&](std::uint64_t index, const TaskEntry& entry, const std::string& id) {
+        if (!std::binary_search(colliding.begin(), colliding.end(), std::hash<std::string>{}(id))) {
+          return;
+        }
+        const auto [it, added] = first_index.emplace(id, index);
+        if (added) return;
+        const TaskEntry& first = EntryOf(it->second);
+        std::string message = "duplicate task id '" + id + "': also produced by the task at " +
+                              FormatPos(first.id_pos);
+        if (&first == &entry) {
+          message += "; each task of a matrix needs its own id, so use the matrix names in it";
+        }
+        throw ManifestError(entry.id_pos, message);
+      });
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,103 @@
+#include "manifest/units.h"
+
+#include <charconv>
+#include <cstdio>
+#include <iterator>
+
+namespace jobrunner {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads the leading run of digits of `text` into `value`; false when there is none or it
+// overflows.
+bool TakeUnsigned(std::string_view& text, std::uint64_t& value) {
+  // Unlike strtoull, from_chars takes no sign and no leading space.
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc()) return false;
+  text.remove_prefix(static_cast<std::size_t>(end - text.data()));
+  return true;
+}
+
+struct DurationUnit {
+  std::string_view name;
+  std::int64_t ms;
+};
+
+// Largest first: a sum must name its units in this order, each at most once, so "30m1h" and
+// "1m1m" (almost certainly typos) are rejected rather than silently added up.
+constexpr DurationUnit kDurationUnits[] = {
+    {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}};
+
+}  // namespace
+
+std::optional<std::int64_t> ParseDurationMs(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t next_unit = 0;  // index into kDurationUnits of the largest unit still allowed
+  while (!text.empty()) {
+    std::uint64_t amount = 0;
+    if (!TakeUnsigned(text, amount)) return std::nullopt;
+    std::size_t unit_length = 0;
+    while (unit_length < text.size() && !IsDigit(text[unit_length])) ++unit_length;
+    const std::string_view unit = text.substr(0, unit_length);
+    text.remove_prefix(unit_length);
+
+    std::size_t u = next_unit;
+    while (u < std::size(kDurationUnits) && kDurationUnits[u].name != unit) ++u;
+    if (u == std::size(kDurationUnits)) return std::nullopt;  // unknown, missing or out of order
+    next_unit = u + 1;
+
+    std::int64_t part = 0;
+    // The builtins compute exactly and report whether the result fits in an int64.
+    if (__builtin_mul_overflow(amount, kDurationUnits[u].ms, &part) ||
+        __builtin_add_overflow(total, part, &total)) {
+      return std::nullopt;
+    }
+  }
+  return total;
+}
+
+std::optional<std::uint64_t> ParseByteSize(std::string_view text) {
+  std::uint64_t value = 0;
+  if (!TakeUnsigned(text, value)) return std::nullopt;
+
+  std::string unit;  // what follows the number, in lower case
+  for (char c : text) unit += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  constexpr std::string_view kPrefixes = "kmgt";  // 2^10, 2^20, 2^30, 2^40
+  const std::size_t prefix = unit.empty() ? std::string_view::npos : kPrefixes.find(unit[0]);
+  const int shift = prefix == std::string_view::npos ? 0 : 10 * static_cast<int>(prefix + 1);
+  if (shift != 0) unit.erase(0, 1);
+  // What may follow: nothing, "B", or, after a prefix, "iB".
+  if (!(unit.empty() || unit == "b" || (shift != 0 && unit == "ib"))) return std::nullopt;
+
+  if (value > (UINT64_MAX >> shift)) return std::nullopt;
+  return value << shift;
+}
+
+std::string FormatDurationMs(std::int64_t ms) {
+  // The magnitude as unsigned, so that INT64_MIN has one too.
+  const std::uint64_t u = ms < 0 ? 0 - static_cast<std::uint64_t>(ms) : ms;
+  const std::string sign = ms < 0 ? "-" : "";
+  char buffer[48];
+  if (u < 1'000) {
+    std::snprintf(buffer, sizeof buffer, "%llums", static_cast<unsigned long long>(u));
+  } else if (u < 60'000) {
+    // Tenths are truncated, not rounded, so 59.99 s never shows as "60.0s".
+    const unsigned long long tenths = u / 100;
+    if (tenths % 10 == 0) {
+      std::snprintf(buffer, sizeof buffer, "%llus", tenths / 10);
+    } else {
+      std::snprintf(buffer, sizeof buffer, "%llu.%llus", tenths / 10, tenths % 10);
+    }
+  } else if (u < 3'600'000) {
+    const unsigned long long seconds = u / 1'000;
+    std::snprintf(buffer, sizeof buffer, "%llum%02llus", seconds / 60, seconds % 60);
+  } else {
+    const unsigned long long minutes = u / 60'000;
+    std::snprintf(buffer, sizeof buffer, "%lluh%02llum", minutes / 60, minutes % 60);
+  }
+  return sign + buffer;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,498 @@
+// The only file that deals with child processes directly: spawning, signalling, reaping.
+
+#include "posix/process_set.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+#include <system_error>
+#include <tuple>
+
+#include "posix/child_environment.h"
+#include "posix/orphan_guard.h"
+#include "posix/output_capture.h"
+
+extern char** environ;
+
+namespace jobrunner {
+namespace {
+
+using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC: deadlines survive clock changes
+
+// After the main child is reaped and its group killed, the pipes normally reach EOF at once. A
+// grandchild that left the group (setsid) may still hold them open; give up on it after this.
+constexpr auto kDrainAfterExit = std::chrono::milliseconds(100);
+constexpr std::size_t kReadBufferSize = 64 * 1024;
+// A pipe that is refilled as fast as it is read must not keep Wait from timers and other children.
+constexpr int kMaxReadsPerWakeup = 16;
+
+std::int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ErrnoText(int error) { return std::generic_category().message(error); }
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    Reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct Pipe {
+  UniqueFd read_end;  // the parent's, non-blocking
+  UniqueFd write_end;
+};
+
+// The parent's fds stay close-on-exec; posix_spawn's dup2 gives the child its own copy.
+std::string MakePipe(Pipe& pipe) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return "cannot create pipe: " + ErrnoText(errno);
+  pipe.read_end.Reset(fds[0]);
+  pipe.write_end.Reset(fds[1]);
+  if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) return "cannot set up pipe: " + ErrnoText(errno);
+  return {};
+}
+
+std::string DirectoryOf(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Output files are created only when the first byte arrives, so a missing or read-only output
+// directory is caught here, before anything runs: an attempt whose output would be lost is a
+// spawn error, not a task failure. A file that still cannot be created later (the path is a
+// directory, the disk is full) turns the finished child's outcome into kSpawnError too. Each
+// directory is checked once (both streams normally share one).
+std::string CheckOutputDirectories(const ProcessRequest& request) {
+  std::string checked;
+  for (const std::string* path : {&request.stdout_path, &request.stderr_path}) {
+    if (path->empty()) continue;
+    std::string dir = DirectoryOf(*path);
+    if (dir == checked) continue;
+    if (access(dir.c_str(), W_OK | X_OK) != 0) {
+      return "cannot create output file " + *path + ": " + ErrnoText(errno);
+    }
+    checked = std::move(dir);
+  }
+  return {};
+}
+
+// Whether `name` (without '/') names a file in some directory of this process's PATH.
+bool FoundInPath(const std::string& name) {
+  if (name.find('/') != std::string::npos) return true;  // not a PATH lookup
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/bin:/usr/bin";
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    std::size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = end > start ? dirs.substr(start, end - start) : ".";
+    if (access((dir + "/" + name).c_str(), F_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// glibc's posix_spawn reports a failing chdir or exec as its return value, both often ENOENT;
+// looking at the cwd afterwards tells them apart without a cost on the successful path.
+std::string DescribeSpawnError(int error, const ProcessRequest& request) {
+  if (!request.cwd.empty()) {
+    struct stat st;
+    int cwd_error = 0;
+    if (stat(request.cwd.c_str(), &st) != 0) {
+      cwd_error = errno;
+    } else if (!S_ISDIR(st.st_mode)) {
+      cwd_error = ENOTDIR;
+    } else if (access(request.cwd.c_str(), X_OK) != 0) {
+      cwd_error = errno;
+    }
+    if (cwd_error != 0) {
+      return "cannot change directory to " + request.cwd + ": " + ErrnoText(cwd_error);
+    }
+  }
+  // A bare name is looked up in PATH, and glibc reports EACCES when any PATH directory was
+  // unreadable even if the program exists nowhere: say "no such file" when that is the truth.
+  if ((error == EACCES || error == ENOENT) && !FoundInPath(request.argv[0])) error = ENOENT;
+  std::string text = ErrnoText(error);  // "No such file or directory: foo" reads oddly
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text + ": " + request.argv[0];
+}
+
+struct SpawnAttributes {
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  SpawnAttributes() {
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_init(&actions);
+  }
+  ~SpawnAttributes() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+};
+
+struct Child {
+  ProcessExit result;
+  pid_t pid = -1;        // also the process group id
+  UniqueFd pidfd;        // closed once reaped
+  UniqueFd stdout_pipe;  // closed at EOF
+  UniqueFd stderr_pipe;
+  // The parent keeps a copy of each pipe's write end until the child is reaped, so that the
+  // child's exit does not wake Poll twice (pipes hung up, then the pidfd): a silent task costs
+  // one wake-up, for its exit, instead of two.
+  UniqueFd stdout_write;
+  UniqueFd stderr_write;
+  OutputCapture stdout_capture;
+  OutputCapture stderr_capture;
+  Clock::time_point term_at = Clock::time_point::max();
+  Clock::time_point kill_at = Clock::time_point::max();
+  Clock::time_point drain_until = Clock::time_point::max();
+  bool timed_out = false;
+
+  bool reaped() const { return !pidfd; }
+  bool pipes_open() const { return stdout_pipe || stderr_pipe; }
+};
+
+class PosixProcessSet final : public ProcessSet {
+ public:
+  PosixProcessSet(std::chrono::milliseconds kill_grace, OrphanGuard* guard);
+  ~PosixProcessSet() override { KillAll(); }
+
+  void Start(ProcessRequest request) override;
+  std::size_t Running() const override { return children_.size() + finished_.size(); }
+  std::vector<ProcessExit> Wait(std::chrono::milliseconds max_wait) override;
+  void KillAll() override;
+  void WakeOn(int fd) override { wake_fd_ = fd; }
+
+ private:
+  std::string Spawn(const ProcessRequest& request, Child& child);
+  void FireTimers(Clock::time_point now);
+  Clock::time_point NextDeadline() const;
+  void Poll(Clock::duration timeout);
+  void Reap(Child& child, int wait_flags);
+  // Reads what the pipe holds now; `to_end`: also past a short read, for a pipe whose writer
+  // is gone, so that its EOF is seen now rather than at the next Poll.
+  void ReadPipe(UniqueFd& pipe, OutputCapture& capture, bool to_end = false);
+  void CollectFinished(Clock::time_point now);
+
+  const std::chrono::milliseconds kill_grace_;
+  OrphanGuard* guard_;
+  UniqueFd dev_null_;  // every child's stdin; opened once rather than once per spawn
+  ChildEnvironment environment_;
+  std::vector<std::unique_ptr<Child>> children_;
+  std::vector<ProcessExit> finished_;  // not yet returned by Wait
+  std::vector<pollfd> poll_fds_;       // reused by every Poll
+  int wake_fd_ = -1;
+  bool woken_ = false;  // the wake fd was readable at the last Poll
+  std::vector<std::pair<Child*, UniqueFd*>> poll_owners_;  // same index; nullptr: the pidfd
+  std::vector<char> buffer_;
+};
+
+PosixProcessSet::PosixProcessSet(std::chrono::milliseconds kill_grace, OrphanGuard* guard)
+    : kill_grace_(kill_grace),
+      guard_(guard),
+      dev_null_(open("/dev/null", O_RDWR | O_CLOEXEC)),
+      environment_(environ),
+      buffer_(kReadBufferSize) {
+  if (!dev_null_) throw std::system_error(errno, std::generic_category(), "open /dev/null");
+}
+
+void PosixProcessSet::Start(ProcessRequest request) {
+  auto child = std::make_unique<Child>();
+  child->result.key = request.key;
+  child->result.start_ms = UnixMs();
+  std::string error = Spawn(request, *child);
+  if (!error.empty()) {
+    child->result.outcome = Outcome::kSpawnError;
+    child->result.error = std::move(error);
+    child->result.end_ms = UnixMs();
+    finished_.push_back(std::move(child->result));
+    return;
+  }
+  if (request.timeout_ms > 0) {
+    child->term_at = Clock::now() + std::chrono::milliseconds(request.timeout_ms);
+  }
+  children_.push_back(std::move(child));
+}
+
+// Returns why the child could not be started, or "" with `child` running. Running out of fds or
+// processes is reported the same way rather than thrown: the worker survives it, and the retry
+// policy decides whether the attempt is worth repeating.
+std::string PosixProcessSet::Spawn(const ProcessRequest& request, Child& child) {
+  if (request.argv.empty()) return "empty command";
+  if (std::string error = CheckOutputDirectories(request); !error.empty()) return error;
+
+  SpawnAttributes spawn;
+  posix_spawnattr_setflags(&spawn.attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&spawn.attr, 0);  // its own group, so a timeout kills all of it
+  // An MPI rank may block or ignore signals (SIGPIPE above all); the child must not inherit that.
+  sigset_t signals;
+  sigemptyset(&signals);
+  posix_spawnattr_setsigmask(&spawn.attr, &signals);
+  sigfillset(&signals);
+  posix_spawnattr_setsigdefault(&spawn.attr, &signals);
+
+  if (!request.cwd.empty())
+    posix_spawn_file_actions_addchdir_np(&spawn.actions, request.cwd.c_str());
+  posix_spawn_file_actions_adddup2(&spawn.actions, dev_null_.get(), STDIN_FILENO);
+  // An empty path discards the stream without a pipe; one path for both streams shares one pipe,
+  // so the file interleaves them in the order written (counted as stdout).
+  Pipe out, err;
+  for (auto [path, fd, pipe] : {std::tuple{&request.stdout_path, STDOUT_FILENO, &out},
+                                std::tuple{&request.stderr_path, STDERR_FILENO, &err}}) {
+    if (path->empty()) {
+      posix_spawn_file_actions_adddup2(&spawn.actions, dev_null_.get(), fd);
+    } else if (fd == STDERR_FILENO && request.stderr_path == request.stdout_path) {
+      posix_spawn_file_actions_adddup2(&spawn.actions, out.write_end.get(), fd);
+    } else {
+      if (std::string error = MakePipe(*pipe); !error.empty()) return error;
+      posix_spawn_file_actions_adddup2(&spawn.actions, pipe->write_end.get(), fd);
+    }
+  }
+  // Libraries in the parent (MPI among them) may leave fds without close-on-exec.
+  posix_spawn_file_actions_addclosefrom_np(&spawn.actions, STDERR_FILENO + 1);
+
+  std::vector<char*> argv;
+  for (const auto& arg : request.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+
+  // posix_spawnp searches PATH only when argv[0] has no '/'. glibc runs the child with
+  // CLONE_VFORK, so a failed chdir or exec comes back here rather than as exit status 127.
+  const int error = posix_spawnp(&child.pid, argv[0], &spawn.actions, &spawn.attr, argv.data(),
+                                 environment_.With(request.env));
+  if (error != 0) return DescribeSpawnError(error, request);
+
+  child.pidfd.Reset(static_cast<int>(syscall(SYS_pidfd_open, child.pid, 0)));
+  if (!child.pidfd) {
+    const int pidfd_error = errno;
+    kill(-child.pid, SIGKILL);
+    while (waitpid(child.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return "cannot watch child: " + ErrnoText(pidfd_error);
+  }
+  if (guard_ != nullptr) guard_->Watch(child.pid);
+  child.stdout_pipe = std::move(out.read_end);
+  child.stderr_pipe = std::move(err.read_end);
+  child.stdout_write = std::move(out.write_end);
+  child.stderr_write = std::move(err.write_end);
+  if (child.stdout_pipe)
+    child.stdout_capture = OutputCapture(request.stdout_path, request.max_output);
+  if (child.stderr_pipe)
+    child.stderr_capture = OutputCapture(request.stderr_path, request.max_output);
+  return {};
+}
+
+std::vector<ProcessExit> PosixProcessSet::Wait(std::chrono::milliseconds max_wait) {
+  const auto give_up_at = Clock::now() + max_wait;
+  for (;;) {
+    auto now = Clock::now();
+    FireTimers(now);
+    const auto wake_at = finished_.empty() ? std::min(give_up_at, NextDeadline()) : now;
+    Poll(std::max(wake_at - now, Clock::duration::zero()));
+    now = Clock::now();
+    CollectFinished(now);
+    if (!finished_.empty() || now >= give_up_at || std::exchange(woken_, false)) {
+      return std::exchange(finished_, {});
+    }
+  }
+}
+
+void PosixProcessSet::FireTimers(Clock::time_point now) {
+  for (auto& child : children_) {
+    if (child->reaped()) continue;
+    if (now >= child->term_at) {
+      kill(-child->pid, SIGTERM);
+      child->timed_out = true;
+      child->term_at = Clock::time_point::max();
+      child->kill_at = now + kill_grace_;
+    }
+    if (now >= child->kill_at) {
+      kill(-child->pid, SIGKILL);
+      child->kill_at = Clock::time_point::max();
+    }
+  }
+}
+
+Clock::time_point PosixProcessSet::NextDeadline() const {
+  auto next = Clock::time_point::max();
+  for (const auto& child : children_) {
+    if (child->reaped()) {
+      if (child->pipes_open()) next = std::min(next, child->drain_until);
+    } else {
+      next = std::min({next, child->term_at, child->kill_at});
+    }
+  }
+  return next;
+}
+
+// One ppoll over every pidfd and pipe: a child's exit wakes it at once, without a polling tick.
+// With no children at all it just sleeps, so an idle caller does not spin.
+void PosixProcessSet::Poll(Clock::duration timeout) {
+  poll_fds_.clear();
+  poll_owners_.clear();
+  for (auto& child : children_) {
+    for (UniqueFd* fd : {&child->pidfd, &child->stdout_pipe, &child->stderr_pipe}) {
+      if (!*fd) continue;
+      poll_fds_.push_back({fd->get(), POLLIN, 0});
+      poll_owners_.emplace_back(child.get(), fd == &child->pidfd ? nullptr : fd);
+    }
+  }
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timespec ts = {static_cast<time_t>(seconds.count()),
+                       static_cast<long>(std::chrono::nanoseconds(timeout - seconds).count())};
+  if (wake_fd_ >= 0) {
+    poll_fds_.push_back({wake_fd_, POLLIN, 0});
+    poll_owners_.emplace_back(nullptr, nullptr);
+  }
+  const int ready = ppoll(poll_fds_.data(), poll_fds_.size(), &ts, nullptr);
+  if (ready <= 0) return;  // timeout, or EINTR: the caller's loop looks again
+  for (std::size_t i = 0; i < poll_fds_.size(); ++i) {
+    if (poll_fds_[i].revents == 0) continue;
+    if (poll_owners_[i].first == nullptr) {
+      woken_ = true;
+      continue;
+    }
+    auto [child, pipe] = poll_owners_[i];
+    if (pipe == nullptr) {
+      Reap(*child, WNOHANG);
+    } else {
+      ReadPipe(*pipe, pipe == &child->stdout_pipe ? child->stdout_capture : child->stderr_capture);
+    }
+  }
+}
+
+// `wait_flags`: WNOHANG when the pidfd said the child has exited, 0 to wait for a killed one.
+void PosixProcessSet::Reap(Child& child, int wait_flags) {
+  // Kill what is left of the group while the zombie still holds its id, so the signal cannot
+  // reach an unrelated group that reused it. Leftovers would otherwise keep the pipes open.
+  kill(-child.pid, SIGKILL);
+  if (guard_ != nullptr) guard_->Forget(child.pid);
+  siginfo_t info{};
+  int status;
+  while ((status = waitid(P_PIDFD, child.pidfd.get(), &info, WEXITED | wait_flags)) != 0 &&
+         errno == EINTR) {
+  }
+  if (status != 0) {
+    // Someone else reaped it (SIGCHLD ignored, or a stray waitpid(-1)): the status is lost.
+    child.result.outcome = Outcome::kSpawnError;
+    child.result.error = "cannot reap child " + std::to_string(child.pid) + ": " + ErrnoText(errno);
+  } else if (info.si_pid == 0) {
+    return;  // not exited after all
+  } else {
+    ProcessExit& result = child.result;
+    const bool signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+    if (child.timed_out) {
+      result.outcome = Outcome::kTimedOut;
+      result.signal = signaled ? info.si_status : 0;
+    } else if (signaled) {
+      result.outcome = Outcome::kSignaled;
+      result.signal = info.si_status;
+    } else {
+      result.exit_code = info.si_status;
+      result.outcome = result.exit_code == 0 ? Outcome::kSucceeded : Outcome::kFailed;
+    }
+  }
+  child.result.end_ms = UnixMs();
+  child.pidfd.Reset();
+  child.drain_until = Clock::now() + kDrainAfterExit;
+  // The group is dead: with our write ends closed, the pipes hold what the child wrote, then EOF
+  // (unless a grandchild that left the group still has them: Poll waits for it until drain_until).
+  child.stdout_write.Reset();
+  child.stderr_write.Reset();
+  if (child.stdout_pipe) ReadPipe(child.stdout_pipe, child.stdout_capture, /*to_end=*/true);
+  if (child.stderr_pipe) ReadPipe(child.stderr_pipe, child.stderr_capture, /*to_end=*/true);
+}
+
+void PosixProcessSet::ReadPipe(UniqueFd& pipe, OutputCapture& capture, bool to_end) {
+  for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
+    const ssize_t n = read(pipe.get(), buffer_.data(), buffer_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {  // EOF; a read error ends the stream just the same
+      pipe.Reset();
+      capture.Finish();
+      return;
+    }
+    capture.Append(buffer_.data(), static_cast<std::size_t>(n));
+    if (!to_end && static_cast<std::size_t>(n) < buffer_.size()) return;  // drained for now
+  }
+}
+
+void PosixProcessSet::CollectFinished(Clock::time_point now) {
+  std::size_t kept = 0;
+  for (auto& child : children_) {
+    if (!child->reaped() || (child->pipes_open() && now < child->drain_until)) {
+      std::swap(children_[kept++], child);
+      continue;
+    }
+    child->stdout_pipe.Reset();  // an escaped grandchild still has it; stop waiting for EOF
+    child->stderr_pipe.Reset();
+    child->stdout_capture.Finish();
+    child->stderr_capture.Finish();
+    ProcessExit& result = child->result;
+    result.stdout_bytes = child->stdout_capture.bytes();
+    result.stderr_bytes = child->stderr_capture.bytes();
+    result.stdout_truncated = child->stdout_capture.truncated();
+    result.stderr_truncated = child->stderr_capture.truncated();
+    for (const auto* capture : {&child->stdout_capture, &child->stderr_capture}) {
+      if (!capture->error().empty() && result.error.empty()) {
+        result.outcome = Outcome::kSpawnError;  // it ran, but the output it was run for is lost
+        result.error = capture->error();
+      }
+    }
+    finished_.push_back(std::move(result));
+  }
+  children_.resize(kept);
+}
+
+// The killed children come back from the next Wait like any others (kSignaled with SIGKILL),
+// with whatever output they wrote before.
+void PosixProcessSet::KillAll() {
+  for (auto& child : children_) {
+    if (!child->reaped()) Reap(*child, 0);
+    // The group is dead, so one pass empties what is left in the pipes.
+    if (child->stdout_pipe) ReadPipe(child->stdout_pipe, child->stdout_capture);
+    if (child->stderr_pipe) ReadPipe(child->stderr_pipe, child->stderr_capture);
+    child->drain_until = Clock::time_point::min();
+  }
+  CollectFinished(Clock::now());
+}
+
+}  // namespace
+
+std::unique_ptr<ProcessSet> MakePosixProcessSet(std::chrono::milliseconds kill_grace,
+                                                OrphanGuard* guard) {
+  return std::make_unique<PosixProcessSet>(kill_grace, guard);
+}
+
+}  // namespace jobrunner

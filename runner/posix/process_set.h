@@ -1,0 +1,74 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "schedule/outcome.h"
+
+namespace jobrunner {
+
+// What to run as a child process, and where its output goes.
+struct ProcessRequest {
+  std::uint64_t key = 0;  // the caller's handle; comes back in ProcessExit
+  std::vector<std::string> argv;
+  std::string cwd;                                       // empty: the caller's working directory
+  std::vector<std::pair<std::string, std::string>> env;  // set on top of the inherited environment
+  std::int64_t timeout_ms = 0;                           // 0: no time limit
+  std::string stdout_path;  // created (truncated) on the first byte; no output, no file
+  std::string stderr_path;
+  std::uint64_t max_output = 0;  // per stream; bytes past it are read and dropped
+};
+
+struct ProcessExit {
+  std::uint64_t key = 0;
+  Outcome outcome = Outcome::kSucceeded;
+  int exit_code = 0;          // when kSucceeded or kFailed
+  int signal = 0;             // when kSignaled, or the signal that ended a kTimedOut child
+  std::int64_t start_ms = 0;  // unix time in milliseconds
+  std::int64_t end_ms = 0;
+  std::uint64_t stdout_bytes = 0;  // bytes the child wrote, including any dropped past the cap
+  std::uint64_t stderr_bytes = 0;
+  bool stdout_truncated = false;  // the file holds max_output bytes and a truncation marker
+  bool stderr_truncated = false;
+  std::string error;  // kSpawnError: what failed ("no such file: foo"); otherwise empty
+};
+
+// The children of one worker. Single-threaded: the owner calls Wait in its loop.
+class ProcessSet {
+ public:
+  virtual ~ProcessSet() = default;
+
+  // Starts a child. Never throws for the child's own problems: a missing executable, a cwd that
+  // does not exist or an output file that cannot be opened comes back from Wait as kSpawnError.
+  virtual void Start(ProcessRequest request) = 0;
+
+  // Children started and not yet returned by Wait.
+  virtual std::size_t Running() const = 0;
+
+  // Waits up to `max_wait` (0: just look) for children to end; returns early as soon as one has.
+  // Meanwhile copies the children's output to their files and enforces timeouts.
+  virtual std::vector<ProcessExit> Wait(std::chrono::milliseconds max_wait) = 0;
+
+  // Sends SIGKILL to every child's process group and reaps them; for shutdown and aborts.
+  virtual void KillAll() = 0;
+
+  // Also end Wait early when `fd` becomes readable (Wait does not read it); -1 for none. How
+  // work done on other threads (task kinds) wakes the owner's loop.
+  virtual void WakeOn(int /*fd*/) {}
+};
+
+class OrphanGuard;
+
+// Children via posix_spawn, each in its own process group with stdin from /dev/null and its
+// stdout/stderr through pipes into capped files. A timeout sends SIGTERM to the group, then
+// SIGKILL after `kill_grace`. When a child ends, whatever is left of its group is killed.
+// `guard`, if given (and outliving the set), learns of every live group, to kill them should
+// this process die without doing so.
+std::unique_ptr<ProcessSet> MakePosixProcessSet(std::chrono::milliseconds kill_grace,
+                                                OrphanGuard* guard = nullptr);
+
+}  // namespace jobrunner

@@ -1,0 +1,78 @@
+#include "rundir/run_dir.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+namespace jobrunner {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string DefaultName(const std::string& manifest_path) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+  return fs::path(manifest_path).stem().string() + "-" + stamp;
+}
+
+void Create(const fs::path& dir) {
+  std::error_code error;
+  fs::create_directories(dir / "logs", error);
+  if (error) {
+    throw std::runtime_error("cannot create output directory " + dir.string() + ": " +
+                             error.message());
+  }
+}
+
+}  // namespace
+
+std::string CreateRunDir(const std::string& out, const std::string& name,
+                         const std::string& manifest_path) {
+  fs::path dir;
+  if (!out.empty()) {
+    dir = fs::absolute(out).lexically_normal();
+    if (fs::exists(dir / "results.jsonl")) {
+      throw std::runtime_error("output directory " + dir.string() +
+                               " already holds a run (results.jsonl); choose another --out");
+    }
+  } else {
+    fs::path base = fs::absolute("jobrunner-out");
+    std::string stem = name.empty() ? DefaultName(manifest_path) : name;
+    dir = base / stem;
+    for (int n = 2; fs::exists(dir); ++n) dir = base / (stem + "-" + std::to_string(n));
+  }
+  Create(dir);
+  std::string text = dir.string();
+  if (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
+std::string AttemptLogPath(const std::string& run_dir, const std::string& task_id, int attempt,
+                           const char* stream) {
+  return run_dir + "/logs/" + task_id + "." + std::to_string(attempt) + "." + stream;
+}
+
+RunDirLock::RunDirLock(const std::string& run_dir) {
+  std::string path = run_dir + "/.lock";
+  fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+  if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    close(fd_);
+    throw std::runtime_error("run directory " + run_dir +
+                             " is in use by another jobrunner; wait for that run to end");
+  }
+}
+
+RunDirLock::~RunDirLock() { close(fd_); }
+
+}  // namespace jobrunner

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "schedule/outcome.h"
+
+namespace jobrunner {
+
+// How one attempt ended, as the worker saw it: the domain value that the scheduler judges, the
+// journal and results.jsonl record, and the protocol carries back to the coordinator.
+struct AttemptResult {
+  std::uint64_t index = 0;
+  int attempt = 1;
+  Outcome outcome = Outcome::kSucceeded;
+  int exit_code = 0;
+  int signal = 0;
+  std::int64_t start_ms = 0;  // unix time
+  std::int64_t end_ms = 0;
+  std::string stdout_path;  // empty when the attempt wrote nothing there
+  std::string stderr_path;
+  std::uint64_t stdout_bytes = 0;
+  std::uint64_t stderr_bytes = 0;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  std::string error;
+  std::string kind_result;  // a task kind's result, encoded by the kind
+  std::string data_path;    // a task kind's bulk output file, if it wrote one
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& index& attempt& outcome& exit_code& signal& start_ms& end_ms& stdout_path& stderr_path&
+        stdout_bytes& stderr_bytes& stdout_truncated& stderr_truncated& error& kind_result&
+            data_path;
+  }
+};
+
+}  // namespace jobrunner

@@ -1,0 +1,128 @@
+#pragma once
+
+// Every message between ranks, in one place. Messages are plain structs serialized with
+// Boost.Serialization (binary archives: the ranks of one job run the same build on machines of
+// one architecture); the tag of an Envelope says which struct its payload holds.
+//
+//   worker -> coordinator   Hello once, then ResultBatch whenever attempts end
+//   coordinator -> worker   Welcome once, then TaskBatch as credits allow, Drain when the run
+//                           stops early, finally Shutdown
+//
+// A worker never waits for a reply between two tasks: the coordinator keeps a few tasks queued
+// at each worker (credits = slots + prefetch), and results travel in batches.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "manifest/task_spec.h"
+#include "schedule/attempt_result.h"
+
+namespace jobrunner {
+
+inline constexpr int kProtocolVersion = 3;
+
+enum class Tag : int { kHello = 1, kWelcome, kTaskBatch, kResultBatch, kDrain, kShutdown };
+
+struct Hello {
+  int protocol_version = kProtocolVersion;
+  int rank = 0;  // the rank results name (0 for the worker inside the coordinator with -n 1)
+  std::string host;
+  int pid = 0;
+  int cores = 0;  // CPUs this rank may use on its node
+  // What the rank's node offers; the coordinator shares it among the worker ranks of one host.
+  std::uint64_t memory = 0;       // bytes: MemTotal, or the cgroup's limit when lower
+  std::vector<std::string> gpus;  // CUDA_VISIBLE_DEVICES of the node
+  int gpus_per_worker = 0;        // --gpus-per-worker, which replaces `gpus` when given
+  std::vector<std::string> tags;  // --worker-tags
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& protocol_version& rank& host& pid& cores& memory& gpus& gpus_per_worker& tags;
+  }
+};
+
+// The coordinator's answer to Hello: how to run tasks.
+struct Welcome {
+  int slots = 1;                 // tasks to run at once
+  std::string run_dir;           // absolute; output files go below it
+  std::uint64_t max_output = 0;  // bytes per stream and attempt
+  std::int64_t kill_grace_ms = 0;
+  std::vector<std::string> plugins;  // absolute paths of task kind libraries to load
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& slots& run_dir& max_output& kill_grace_ms& plugins;
+  }
+};
+
+struct TaskBatch {
+  std::vector<TaskSpec> tasks;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& tasks;
+  }
+};
+
+struct ResultBatch {
+  std::vector<AttemptResult> results;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& results;
+  }
+};
+
+// The run is stopping early (a drain before a time limit, an interrupt): drop the tasks queued
+// here, and report each as interrupted without a start time. With `kill_running`, also kill the
+// running children and report them as interrupted. The worker keeps running until Shutdown.
+struct Drain {
+  bool kill_running = false;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& kill_running;
+  }
+};
+
+// Stop: kill whatever still runs and exit with `exit_code` (the run's exit status, so that every
+// rank, and therefore mpirun, ends with the same one). `message` is for logs.
+struct Shutdown {
+  int exit_code = 0;
+  std::string message;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& exit_code& message;
+  }
+};
+
+template <class T>
+struct TagOf;
+template <>
+struct TagOf<Hello> {
+  static constexpr Tag value = Tag::kHello;
+};
+template <>
+struct TagOf<Welcome> {
+  static constexpr Tag value = Tag::kWelcome;
+};
+template <>
+struct TagOf<TaskBatch> {
+  static constexpr Tag value = Tag::kTaskBatch;
+};
+template <>
+struct TagOf<ResultBatch> {
+  static constexpr Tag value = Tag::kResultBatch;
+};
+template <>
+struct TagOf<Drain> {
+  static constexpr Tag value = Tag::kDrain;
+};
+template <>
+struct TagOf<Shutdown> {
+  static constexpr Tag value = Tag::kShutdown;
+};
+
+}  // namespace jobrunner

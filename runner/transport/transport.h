@@ -1,0 +1,48 @@
+#pragma once
+
+#include <jobrunner/serialize.h>
+
+#include <boost/serialization/utility.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "transport/protocol.h"
+
+namespace jobrunner {
+
+struct Envelope {
+  int from = 0;
+  Tag tag = Tag::kHello;
+  std::string payload;  // the serialized message; DecodeValue<T> turns it back
+};
+
+// Messages between this rank and the others. Never blocks: Send queues and returns at once,
+// Receive returns nothing when nothing has arrived. The one thread that owns it calls both.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  virtual void SendBytes(int to, Tag tag, std::string payload) = 0;
+  virtual std::optional<Envelope> Receive() = 0;
+
+  // Drives queued sends forward; true when all have been delivered to the transport below.
+  virtual bool Flush() = 0;
+
+  template <class T>
+  void Send(int to, const T& message) {
+    SendBytes(to, TagOf<T>::value, EncodeValue(message));
+  }
+};
+
+// The world communicator, through Boost.MPI. MPI must be initialised.
+std::unique_ptr<Transport> MakeMpiTransport();
+
+// Two ends joined in memory: rank 0 and rank 1 of a world of two. Runs the coordinator and a
+// worker in one process (mpirun -n 1) and stands in for MPI in tests.
+std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> MakeLoopbackPair();
+
+}  // namespace jobrunner

@@ -1,0 +1,213 @@
+#include "worker/kind_runner.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "kinds/kind_context.h"
+
+namespace jobrunner {
+namespace {
+using Clock = std::chrono::steady_clock;
+
+std::int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+// Threads may not return before the worker exits: waiting longer than this for them would turn
+// a stuck kind into a stuck run.
+constexpr std::chrono::seconds kExitWait{2};
+
+struct KindRunner::Task {
+  KindRequest request;
+  std::atomic<bool> cancelled{false};
+  std::optional<Clock::time_point> deadline;
+  std::int64_t start_ms = 0;
+  bool reported = false;  // its timeout was reported; what it returns is dropped
+  std::string data_path;
+};
+
+struct KindRunner::State {
+  ~State() { close(wake_fd); }
+  std::mutex mutex;
+  std::condition_variable wake_threads;
+  std::condition_variable all_idle;
+  std::deque<std::shared_ptr<Task>> queue;
+  std::vector<std::shared_ptr<Task>> running;  // started, not yet returned
+  std::vector<KindExit> done;
+  std::size_t threads = 0;
+  std::size_t idle_threads = 0;
+  std::size_t concurrency = 1;
+  std::atomic<std::size_t> busy{0};  // running; read without the lock by Busy()
+  bool stopping = false;
+  int wake_fd = -1;
+};
+
+KindRunner::KindRunner() : state_(std::make_shared<State>()) {
+  wake_fd_ = state_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error("cannot create an eventfd for task kinds");
+}
+
+KindRunner::~KindRunner() {
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  state_->stopping = true;
+  for (auto& task : state_->running) task->cancelled = true;
+  for (auto& task : state_->queue) task->cancelled = true;
+  state_->wake_threads.notify_all();
+  state_->queue.clear();
+  state_->all_idle.wait_for(lock, kExitWait, [this] { return state_->busy == 0; });
+}
+
+void KindRunner::Start(std::vector<KindRequest> requests) {
+  std::vector<std::shared_ptr<Task>> tasks;
+  tasks.reserve(requests.size());
+  for (KindRequest& request : requests) {
+    tasks.push_back(std::make_shared<Task>());
+    tasks.back()->request = std::move(request);
+  }
+  unreported_ += tasks.size();
+  // One lock for the batch: the threads running tasks take the same lock between tasks.
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  for (auto& task : tasks) state_->queue.push_back(std::move(task));
+  Wake(state_);
+}
+
+void KindRunner::SetConcurrency(std::size_t concurrency) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  if (concurrency == state_->concurrency) return;
+  state_->concurrency = concurrency;
+  Wake(state_);
+}
+
+// With the lock held: makes sure a thread will take the next queued task if one may start now,
+// waking an idle thread or starting one. A thread that takes a task calls it again, so that as
+// many threads run as the queue and the concurrency allow.
+void KindRunner::Wake(const std::shared_ptr<State>& state) {
+  if (state->queue.empty() || state->busy >= state->concurrency) return;
+  if (state->idle_threads > 0) {
+    state->wake_threads.notify_one();
+  } else if (state->threads < state->concurrency) {
+    ++state->threads;
+    std::thread(Loop, state).detach();
+  }
+}
+
+std::vector<std::uint64_t> KindRunner::DropQueued() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  std::vector<std::uint64_t> keys;
+  for (const auto& task : state_->queue) keys.push_back(task->request.key);
+  state_->queue.clear();
+  unreported_ -= keys.size();
+  return keys;
+}
+
+void KindRunner::Loop(std::shared_ptr<State> state) {
+  std::unique_lock<std::mutex> lock(state->mutex);
+  for (;;) {
+    ++state->idle_threads;
+    state->wake_threads.wait(lock, [&] {
+      return state->stopping || (!state->queue.empty() && state->busy < state->concurrency);
+    });
+    --state->idle_threads;
+    if (state->stopping) {
+      --state->threads;
+      return;
+    }
+    std::shared_ptr<Task> task = std::move(state->queue.front());
+    state->queue.pop_front();
+    ++state->busy;
+    Wake(state);
+    task->start_ms = UnixMs();
+    if (task->request.timeout_ms > 0) {
+      task->deadline = Clock::now() + std::chrono::milliseconds(task->request.timeout_ms);
+    }
+    state->running.push_back(task);
+    lock.unlock();
+
+    KindExit exit;
+    exit.key = task->request.key;
+    exit.start_ms = task->start_ms;
+    try {
+      const KindRequest& r = task->request;
+      KindContext context(r.task_id, r.attempt, r.cwd, r.data_dir, &task->cancelled,
+                          task->data_path);
+      exit.result = task->request.kind->Run(task->request.args, context);
+    } catch (const std::exception& e) {
+      exit.outcome = Outcome::kFailed;
+      exit.error = e.what();
+    } catch (...) {
+      exit.outcome = Outcome::kFailed;
+      exit.error = "the task threw something other than an exception";
+    }
+    exit.end_ms = UnixMs();
+    exit.data_path = task->data_path;
+
+    lock.lock();
+    state->running.erase(std::find(state->running.begin(), state->running.end(), task));
+    // One wake-up for the caller however many results gather before it looks.
+    // A task whose timeout was reported already has nothing more to say.
+    const bool signal = !task->reported && state->done.empty();
+    if (!task->reported) state->done.push_back(std::move(exit));
+    --state->busy;
+    if (state->busy == 0) state->all_idle.notify_all();
+    if (signal) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] ssize_t ignored = write(state->wake_fd, &one, sizeof one);
+    }
+  }
+}
+
+std::size_t KindRunner::Busy() const { return state_->busy.load(std::memory_order_relaxed); }
+
+std::vector<KindExit> KindRunner::Collect() {
+  // A worker that runs only commands asks every turn of its loop: no lock, no read then.
+  if (unreported_ == 0) return {};
+  const auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  // Read under the lock: a result added after it writes the eventfd again.
+  std::uint64_t count;
+  [[maybe_unused]] ssize_t ignored = read(wake_fd_, &count, sizeof count);
+  for (auto& task : state_->running) {
+    if (task->reported || !task->deadline || now < *task->deadline) continue;
+    task->reported = true;
+    task->cancelled = true;
+    KindExit exit;
+    exit.key = task->request.key;
+    exit.outcome = Outcome::kTimedOut;
+    exit.start_ms = task->start_ms;
+    exit.end_ms = UnixMs();
+    exit.error = "still running at its timeout; told to stop, its slot stays busy until it does";
+    state_->done.push_back(std::move(exit));
+  }
+  unreported_ -= state_->done.size();
+  return std::exchange(state_->done, {});
+}
+
+std::optional<Clock::time_point> KindRunner::NextDeadline() const {
+  if (unreported_ == 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  std::optional<Clock::time_point> next;
+  for (const auto& task : state_->running) {
+    if (task->reported || !task->deadline) continue;
+    if (!next || *task->deadline < *next) next = task->deadline;
+  }
+  return next;
+}
+
+void KindRunner::CancelAll() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  for (auto& task : state_->running) task->cancelled = true;
+  for (auto& task : state_->queue) task->cancelled = true;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,362 @@
+#include "worker/worker.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "posix/signals.h"
+#include "rundir/run_dir.h"
+#include "worker/kind_helper.h"
+
+namespace jobrunner {
+namespace {
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+std::int64_t UnixMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Results wait at most this long for company before they are sent...
+constexpr milliseconds kResultDelay{2};
+// ...or until this many have gathered.
+constexpr std::size_t kResultBatch = 512;
+// A task killed by an interrupt signal waits this long for the same signal to reach the worker
+// (see the constructor), before it is reported as a task failure.
+constexpr milliseconds kHoldSignaled{200};
+// Longest sleep between two looks at the coordinator: bounds how late a worker notices new work
+// or a Shutdown, and keeps an idle rank's CPU use near zero.
+constexpr milliseconds kMaxIdleWait{10};
+}  // namespace
+
+Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
+               bool (*received_signal)(int))
+    : transport_(transport),
+      processes_(processes),
+      rank_(hello.rank),
+      received_signal_(received_signal),
+      idle_(kMaxIdleWait) {
+  processes_.WakeOn(kind_runner_.wake_fd());
+  transport_.Send(kCoordinator, hello);
+}
+
+Worker::~Worker() { processes_.WakeOn(-1); }
+
+void Worker::OnWelcome(Welcome welcome) {
+  welcome_ = std::move(welcome);
+  // Ranks on another host than the coordinator may not share its file system; a missing
+  // directory would otherwise fail every task that writes output.
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(welcome_->run_dir) / "logs", ignored);
+  std::filesystem::create_directories(std::filesystem::path(welcome_->run_dir) / "data", ignored);
+  for (const std::string& plugin : welcome_->plugins) {
+    try {
+      kinds_.LoadPlugin(plugin);
+    } catch (const PluginError& e) {
+      // Said in the result of each task that needs it, rather than lost in a rank's stderr.
+      plugin_errors_ += std::string("; ") + e.what();
+    }
+  }
+}
+
+bool Worker::HandleMessages() {
+  bool any = false;
+  while (std::optional<Envelope> e = transport_.Receive()) {
+    any = true;
+    switch (e->tag) {
+      case Tag::kWelcome:
+        OnWelcome(DecodeValue<Welcome>(e->payload));
+        break;
+      case Tag::kTaskBatch: {
+        TaskBatch batch = DecodeValue<TaskBatch>(e->payload);
+        for (TaskSpec& t : batch.tasks) queue_.push_back(std::move(t));
+        break;
+      }
+      case Tag::kDrain:
+        OnDrain(DecodeValue<Drain>(e->payload));
+        break;
+      case Tag::kShutdown: {
+        // The coordinator reports the reason; workers stay quiet so it is said once, not N times.
+        exit_code_ = DecodeValue<Shutdown>(e->payload).exit_code;
+        shutting_down_ = true;
+        break;
+      }
+      default:
+        break;  // nothing else is addressed to a worker
+    }
+  }
+  return any;
+}
+
+void Worker::Queue(AttemptResult result) {
+  if (unsent_.empty()) oldest_unsent_ = Clock::now();
+  unsent_.push_back(std::move(result));
+}
+
+void Worker::OnDrain(const Drain& drain) {
+  for (const TaskSpec& task : queue_) {
+    AttemptResult r;
+    r.index = task.index;
+    r.attempt = task.attempt;
+    r.outcome = Outcome::kInterrupted;  // never started: no start time, no output
+    Queue(std::move(r));
+  }
+  queue_.clear();
+  for (std::uint64_t index : kind_runner_.DropQueued()) {
+    auto it = running_.find(index);
+    if (it == running_.end()) continue;
+    AttemptResult r;
+    r.index = index;
+    r.attempt = it->second.attempt;
+    r.outcome = Outcome::kInterrupted;
+    kind_extra_cores_ -= it->second.cores - 1;
+    running_.erase(it);
+    Queue(std::move(r));
+  }
+  if (drain.kill_running) {
+    for (auto& [index, running] : running_) running.killed_by_drain = true;
+    processes_.KillAll();
+    kind_runner_.CancelAll();
+  }
+}
+
+std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
+  return AttemptLogPath(welcome_->run_dir, task.id, task.attempt, stream);
+}
+
+void Worker::StartQueued() {
+  if (!welcome_) return;
+  const int slots = welcome_->slots;
+  // A task takes as many slots as it asks cores (one by default). In-process kinds of one core go
+  // to the kind runner's own queue at once, so that its threads go from one to the next without
+  // waiting for this loop; they get the slots that children and larger kinds leave free. Any
+  // other task starts when its cores are free here. The coordinator sends a task of more than
+  // one core only when its cores are free, counting what it sent before, so none waits long.
+  std::vector<KindRequest> in_process;
+  while (!queue_.empty()) {
+    const TaskSpec& next = queue_.front();
+    const int cores = std::max(1, next.cores);
+    const bool streamed = !next.kind.empty() && !next.isolate && cores == 1;
+    if (!streamed) {
+      const int busy = BusyCores();
+      if (busy > 0 && busy + cores > slots) break;
+    }
+    TaskSpec task = std::move(queue_.front());
+    queue_.pop_front();
+    if (task.kind.empty()) {
+      StartCommand(std::move(task));
+    } else {
+      StartKind(std::move(task), in_process);
+    }
+  }
+  const int taken = child_cores_ + kind_extra_cores_;
+  kind_runner_.SetConcurrency(static_cast<std::size_t>(std::max(0, slots - taken)));
+  if (!in_process.empty()) kind_runner_.Start(std::move(in_process));
+}
+
+void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
+  const TaskKind* kind = kinds_.Find(task.kind);
+  if (kind == nullptr) {
+    AttemptResult r;
+    r.index = task.index;
+    r.attempt = task.attempt;
+    r.outcome = Outcome::kSpawnError;
+    r.start_ms = r.end_ms = UnixMs();
+    r.error = "unknown task kind '" + task.kind + "' on worker rank " + std::to_string(rank_) +
+              plugin_errors_;
+    Queue(std::move(r));
+    return;
+  }
+  const std::string data_dir = welcome_->run_dir + "/data";
+  if (task.isolate) {
+    const KindInvocation invocation{task.kind, task.kind_args, task.id,          task.attempt,
+                                    task.cwd,  data_dir,       welcome_->plugins};
+    std::string output = OutputPath(task, "kind");
+    task.argv = KindHelperArgv(invocation, output);
+    StartCommand(std::move(task), std::move(output));
+    return;
+  }
+  // The kind runner counts each task as one of its threads; the cores beyond the first are
+  // taken off its concurrency while the task is here.
+  const int cores = std::max(1, task.cores);
+  kind_extra_cores_ += cores - 1;
+  running_[task.index] = Running{task.attempt, "", "", false, "", cores};
+  in_process.push_back(KindRequest{task.index, kind, std::move(task.kind_args), task.id,
+                                   task.attempt, task.cwd, data_dir, task.timeout_ms});
+}
+
+void Worker::StartCommand(TaskSpec task, std::string helper_output) {
+  {
+    ProcessRequest request;
+    request.key = task.index;
+    request.argv = std::move(task.argv);
+    request.cwd = std::move(task.cwd);
+    request.env = std::move(task.env);
+    // A task that asks for cores runs that many threads unless its manifest says otherwise; a
+    // task given GPUs sees only those, whatever its manifest says, so that none is shared.
+    if (task.cores > 0 && std::none_of(request.env.begin(), request.env.end(), [](const auto& var) {
+          return var.first == "OMP_NUM_THREADS";
+        })) {
+      request.env.emplace_back("OMP_NUM_THREADS", std::to_string(task.cores));
+    }
+    if (!task.gpus.empty()) {
+      std::string ids;
+      for (const std::string& id : task.gpus) ids += (ids.empty() ? "" : ",") + id;
+      request.env.erase(
+          std::remove_if(request.env.begin(), request.env.end(),
+                         [](const auto& var) { return var.first == "CUDA_VISIBLE_DEVICES"; }),
+          request.env.end());
+      request.env.emplace_back("CUDA_VISIBLE_DEVICES", ids);
+    }
+    // Where the task runs, for scripts that want to know (MPI's own variables are removed).
+    request.env.emplace_back("JOBRUNNER_TASK_ID", task.id);
+    request.env.emplace_back("JOBRUNNER_ATTEMPT", std::to_string(task.attempt));
+    request.env.emplace_back("JOBRUNNER_WORKER_RANK", std::to_string(rank_));
+    request.env.emplace_back("JOBRUNNER_RUN_DIR", welcome_->run_dir);
+    request.timeout_ms = task.timeout_ms;
+    request.stdout_path = OutputPath(task, "out");
+    request.stderr_path = OutputPath(task, "err");
+    request.max_output = welcome_->max_output;
+    const int cores = std::max(1, task.cores);
+    child_cores_ += cores;
+    running_[task.index] = Running{task.attempt, request.stdout_path,      request.stderr_path,
+                                   false,        std::move(helper_output), cores};
+    processes_.Start(std::move(request));
+  }
+}
+
+bool Worker::StoppedWithRun(const AttemptResult& r) const {
+  return r.outcome == Outcome::kSignaled && received_signal_ != nullptr &&
+         received_signal_(r.signal);
+}
+
+void Worker::ReleaseHeld(bool all) {
+  const auto now = Clock::now();
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (!all && now < it->first && !StoppedWithRun(it->second)) {
+      ++it;
+      continue;
+    }
+    if (StoppedWithRun(it->second)) it->second.outcome = Outcome::kInterrupted;
+    Queue(std::move(it->second));
+    it = held_.erase(it);
+  }
+}
+
+AttemptResult Worker::Ended(std::uint64_t index, const Running& running, Outcome outcome,
+                            std::int64_t start_ms, std::int64_t end_ms, std::string error) {
+  AttemptResult r;
+  r.index = index;
+  r.attempt = running.attempt;
+  // A task the drain killed did nothing wrong: its attempt is interrupted, not failed.
+  r.outcome = running.killed_by_drain ? Outcome::kInterrupted : outcome;
+  r.start_ms = start_ms;
+  r.end_ms = end_ms;
+  r.error = std::move(error);
+  return r;
+}
+
+void Worker::Collect(std::vector<ProcessExit> exits) {
+  for (ProcessExit& x : exits) {
+    auto it = running_.find(x.key);
+    if (it == running_.end()) continue;
+    AttemptResult r = Ended(x.key, it->second, x.outcome, x.start_ms, x.end_ms, std::move(x.error));
+    r.exit_code = x.exit_code;
+    r.signal = x.signal;
+    if (x.stdout_bytes > 0) r.stdout_path = std::move(it->second.stdout_path);
+    if (x.stderr_bytes > 0) r.stderr_path = std::move(it->second.stderr_path);
+    r.stdout_bytes = x.stdout_bytes;
+    r.stderr_bytes = x.stderr_bytes;
+    r.stdout_truncated = x.stdout_truncated;
+    r.stderr_truncated = x.stderr_truncated;
+    if (!it->second.helper_output.empty()) {
+      // An isolated kind: its outcome is what the helper wrote, if it got that far.
+      std::optional<KindHelperOutput> output = ReadKindHelperOutput(it->second.helper_output);
+      std::error_code ignored;
+      std::filesystem::remove(it->second.helper_output, ignored);
+      if (output && r.outcome == Outcome::kSucceeded) {
+        r.kind_result = std::move(output->result);
+        r.data_path = std::move(output->data_path);
+      } else if (output && r.outcome == Outcome::kFailed) {
+        r.error = std::move(output->error);
+      }
+    }
+    child_cores_ -= it->second.cores;
+    running_.erase(it);
+    if (r.outcome == Outcome::kSignaled && IsInterruptSignal(r.signal)) {
+      held_.emplace_back(Clock::now() + kHoldSignaled, std::move(r));
+      continue;
+    }
+    Queue(std::move(r));
+  }
+  ReleaseHeld(/*all=*/false);
+}
+
+void Worker::CollectKinds(std::vector<KindExit> exits) {
+  for (KindExit& x : exits) {
+    auto it = running_.find(x.key);
+    if (it == running_.end()) continue;
+    AttemptResult r = Ended(x.key, it->second, x.outcome, x.start_ms, x.end_ms, std::move(x.error));
+    r.kind_result = std::move(x.result);
+    r.data_path = std::move(x.data_path);
+    kind_extra_cores_ -= it->second.cores - 1;
+    running_.erase(it);
+    Queue(std::move(r));
+  }
+}
+
+void Worker::FlushResults(bool force) {
+  if (unsent_.empty()) return;
+  // A worker with an empty queue needs the coordinator to hear of free slots now.
+  bool due = force || queue_.empty() || unsent_.size() >= kResultBatch ||
+             Clock::now() - oldest_unsent_ >= kResultDelay;
+  if (!due) return;
+  ResultBatch batch;
+  batch.results = std::move(unsent_);
+  unsent_.clear();
+  transport_.Send(kCoordinator, batch);
+}
+
+milliseconds Worker::NextWait(milliseconds max_wait) const {
+  milliseconds wait = std::min(max_wait, idle_.current());
+  if (!unsent_.empty()) wait = std::min(wait, kResultDelay);
+  for (const auto& [until, result] : held_) {
+    wait = std::min(
+        wait, std::max(milliseconds(0), std::chrono::ceil<milliseconds>(until - Clock::now())));
+  }
+  if (auto deadline = kind_runner_.NextDeadline()) {
+    auto until = std::chrono::ceil<milliseconds>(*deadline - Clock::now());
+    wait = std::min(wait, std::max(milliseconds(0), until));
+  }
+  return wait;
+}
+
+bool Worker::Step(milliseconds max_wait) {
+  bool active = HandleMessages();
+  if (shutting_down_) {
+    processes_.KillAll();
+    kind_runner_.CancelAll();
+    Collect(processes_.Wait(milliseconds(0)));
+    ReleaseHeld(/*all=*/true);
+    CollectKinds(kind_runner_.Collect());
+    FlushResults(true);
+    return transport_.Flush();
+  }
+  StartQueued();
+  // While children run, Wait returns the moment one ends; the cap only bounds how long new
+  // messages wait to be seen.
+  std::vector<ProcessExit> exits = processes_.Wait(NextWait(max_wait));
+  std::vector<KindExit> kind_exits = kind_runner_.Collect();
+  active = active || !exits.empty() || !kind_exits.empty();
+  Collect(std::move(exits));
+  CollectKinds(std::move(kind_exits));
+  StartQueued();
+  FlushResults(false);
+  transport_.Flush();
+  idle_.Next(active);
+  return false;
+}
+
+}  // namespace jobrunner

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kinds/kind_registry.h"
+#include "posix/process_set.h"
+#include "transport/idle_backoff.h"
+#include "transport/protocol.h"
+#include "transport/transport.h"
+#include "worker/kind_runner.h"
+
+namespace jobrunner {
+
+// A worker rank: says Hello, takes TaskBatches into a local queue, keeps up to `slots` children
+// running, and sends their results back in batches. It never blocks on the coordinator: it waits
+// on its children and checks for messages between waits, backing off only while it has nothing
+// to do, so that an idle worker costs next to no CPU.
+class Worker {
+ public:
+  // `received_signal`, if given, says whether this process has received a signal (see
+  // interrupt.h). A task killed by a signal this process received too was stopped with the run
+  // (mpirun forwards SIGUSR1 to each rank's group, which briefly holds a task being started;
+  // Slurm signals every process of a job): it is reported interrupted, not signaled. Since the
+  // task's death may be seen before the signal reaches this process, such a result is held back
+  // a moment (kHoldSignaled) before it is sent.
+  Worker(Transport& transport, ProcessSet& processes, Hello hello,
+         bool (*received_signal)(int) = nullptr);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // One round: messages in, tasks started, children waited for (at most `max_wait`), results
+  // out. Returns true once the coordinator has said Shutdown and every result has been sent.
+  bool Step(std::chrono::milliseconds max_wait);
+
+  // The exit status the coordinator asked for in its Shutdown.
+  int exit_code() const { return exit_code_; }
+
+ private:
+  static constexpr int kCoordinator = 0;
+
+  struct Running {
+    int attempt = 1;
+    std::string stdout_path;
+    std::string stderr_path;
+    bool killed_by_drain = false;
+    std::string helper_output;  // an isolated kind's KindHelperOutput file
+    int cores = 1;              // slots it takes
+  };
+
+  bool HandleMessages();
+  void OnDrain(const Drain& drain);
+  void OnWelcome(Welcome welcome);
+  void StartQueued();
+  void StartCommand(TaskSpec task, std::string helper_output = "");
+  void StartKind(TaskSpec task, std::vector<KindRequest>& in_process);
+  void Collect(std::vector<ProcessExit> exits);
+  void CollectKinds(std::vector<KindExit> exits);
+  void Queue(AttemptResult result);
+  static AttemptResult Ended(std::uint64_t index, const Running& running, Outcome outcome,
+                             std::int64_t start_ms, std::int64_t end_ms, std::string error);
+  void ReleaseHeld(bool all);
+  bool StoppedWithRun(const AttemptResult& result) const;
+  void FlushResults(bool force);
+  std::chrono::milliseconds NextWait(std::chrono::milliseconds max_wait) const;
+  std::string OutputPath(const TaskSpec& task, const char* stream) const;
+  // Slots taken: the cores of running children, one per kind running on the kind runner's
+  // threads (including timed-out ones whose threads have not returned), and the cores beyond
+  // the first of the larger kinds given to it.
+  int BusyCores() const {
+    return child_cores_ + static_cast<int>(kind_runner_.Busy()) + kind_extra_cores_;
+  }
+
+  Transport& transport_;
+  ProcessSet& processes_;
+  int rank_;
+  bool (*received_signal_)(int);
+  // Results of tasks killed by an interrupt signal, held until the time given.
+  std::vector<std::pair<std::chrono::steady_clock::time_point, AttemptResult>> held_;
+  std::optional<Welcome> welcome_;
+  KindRegistry kinds_;
+  std::string plugin_errors_;  // plugins named in the Welcome that did not load here
+  KindRunner kind_runner_;
+  std::deque<TaskSpec> queue_;
+  std::unordered_map<std::uint64_t, Running> running_;  // by task index
+  int child_cores_ = 0;                                 // of the children in running_
+  int kind_extra_cores_ = 0;  // cores beyond the first of the in-process kinds in running_
+  std::vector<AttemptResult> unsent_;
+  std::chrono::steady_clock::time_point oldest_unsent_;
+  IdleBackoff idle_;
+  bool shutting_down_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace jobrunner

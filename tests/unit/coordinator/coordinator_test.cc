@@ -1,0 +1,275 @@
+// The coordinator and a worker joined by the in-memory transport, with fake children: the whole
+// run protocol (Hello, Welcome, batches, results, retries, Shutdown) without MPI or processes.
+#include "coordinator/coordinator.h"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "fake_process_set.h"
+#include "journal/journal.h"
+#include "journal/run_ledger.h"
+#include "temp_dir.h"
+#include "worker/worker.h"
+
+using namespace jobrunner;
+
+namespace {
+
+struct Run {
+  int exit_status = -1;
+  std::vector<JournalRecord> journal;
+  std::vector<nlohmann::json> attempts;
+  nlohmann::json summary;
+  std::vector<ProcessRequest> started;
+  std::size_t max_running = 0;
+};
+
+// Runs `yaml` to the end with one worker of `slots` slots whose children end as `decide` says.
+// `drain_after_steps` >= 0 starts a drain (with no grace) after that many steps.
+Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decide,
+                int drain_after_steps = -1, bool (*received_signal)(int) = nullptr) {
+  testing::TempDir temp;
+  const std::string dir = temp.str();
+  TaskSource source(ParseManifest(yaml, "test.yaml"), dir);
+  ResultsWriter results(dir, /*append=*/false);
+  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
+  RunLedger ledger(source.size());
+  Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
+  RunOptions options;
+  options.run_dir = dir;
+  options.slots = slots;
+  options.drain_grace_ms = 0;
+  options.scheduler.retry.backoff_ms = 0;
+
+  auto [coordinator_end, worker_end] = MakeLoopbackPair();
+  KindRegistry kinds;
+  Coordinator coordinator(*coordinator_end, source, kinds, results, reporter, &journal, ledger,
+                          options, Scheduler(source.size(), options.scheduler));
+  FakeProcessSet processes(std::move(decide));
+  Hello hello;
+  hello.host = "fakehost";
+  hello.cores = 8;
+  Worker worker(*worker_end, processes, hello, received_signal);
+  // Bounded in steps and in time: some results are held back for a fraction of a second.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int steps = 0; steps < 100000 || std::chrono::steady_clock::now() < give_up; ++steps) {
+    if (std::chrono::steady_clock::now() > give_up) break;
+    if (steps == drain_after_steps) coordinator.BeginDrain("test");
+    coordinator.Step();
+    if (worker.Step(std::chrono::milliseconds(0))) break;
+  }
+
+  Run run;
+  run.exit_status = coordinator.exit_status();
+  REQUIRE(coordinator.Finished());
+  CHECK(worker.exit_code() == run.exit_status);
+  std::ifstream in(dir + "/results.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("summary")) {
+      run.summary = j["summary"];
+    } else {
+      run.attempts.push_back(j);
+    }
+  }
+  run.journal = ReadJournal(dir + "/journal").records;
+  run.started = processes.started;
+  run.max_running = processes.max_running;
+  return run;
+}
+
+ProcessExit Exit(Outcome outcome, int code = 0) {
+  ProcessExit x;
+  x.outcome = outcome;
+  x.exit_code = code;
+  x.start_ms = 1000;
+  x.end_ms = 1005;
+  return x;
+}
+
+std::optional<ProcessExit> AlwaysSucceed(const ProcessRequest&) {
+  return Exit(Outcome::kSucceeded);
+}
+
+template <class T>
+int Count(const std::vector<JournalRecord>& records) {
+  int n = 0;
+  for (const JournalRecord& r : records) n += std::holds_alternative<T>(r) ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("Every task runs exactly once and the run exits 0 when all succeed") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [echo, '{n}']\n    matrix:\n"
+      "      n: {range: [0, 500]}\n",
+      4, AlwaysSucceed);
+  CHECK(run.exit_status == 0);
+  REQUIRE(run.attempts.size() == 500);
+  std::map<std::string, int> runs;
+  for (const auto& a : run.attempts) runs[a["task"]]++;
+  CHECK(runs.size() == 500);
+  for (const auto& [id, n] : runs) CHECK(n == 1);
+  CHECK(run.summary["outcomes"]["succeeded"] == 500);
+  CHECK(run.summary["exit_status"] == 0);
+}
+
+TEST_CASE("A worker never runs more tasks at once than its slots") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [true]\n    matrix:\n"
+      "      n: {range: [0, 200]}\n",
+      3, AlwaysSucceed);
+  CHECK(run.max_running == 3);
+  CHECK(run.started.size() == 200);
+}
+
+TEST_CASE("A task failing twice then succeeding with retries 2 ends succeeded") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: flaky\n    command: ['try-{attempt}']\n    retries: 2\n", 1,
+      [](const ProcessRequest& r) -> std::optional<ProcessExit> {
+        return r.argv[0] == "try-3" ? Exit(Outcome::kSucceeded) : Exit(Outcome::kFailed, 1);
+      });
+  CHECK(run.exit_status == 0);
+  REQUIRE(run.attempts.size() == 3);
+  CHECK(run.attempts[0]["outcome"] == "failed");
+  CHECK(run.attempts[0]["retry"] == true);
+  CHECK(run.attempts[1]["attempt"] == 2);
+  CHECK(run.attempts[2]["outcome"] == "succeeded");
+  CHECK(run.attempts[2]["retry"] == false);
+  CHECK(run.summary["retried"] == 2);
+}
+
+TEST_CASE("A task that always fails ends the run with exit status 1 and the rest succeed") {
+  Run run = RunManifest(
+      "version: 1\ndefaults: {retries: 1}\ntasks:\n  - id: ok-{n}\n    command: [ok]\n"
+      "    matrix: {n: [a, b, c]}\n  - id: bad\n    command: [bad]\n",
+      2, [](const ProcessRequest& r) -> std::optional<ProcessExit> {
+        return r.argv[0] == "bad" ? Exit(Outcome::kFailed, 7) : Exit(Outcome::kSucceeded);
+      });
+  CHECK(run.exit_status == 1);
+  CHECK(run.summary["outcomes"]["succeeded"] == 3);
+  CHECK(run.summary["outcomes"]["failed"] == 1);
+  int bad_attempts = 0;
+  for (const auto& a : run.attempts) {
+    if (a["task"] == "bad") {
+      ++bad_attempts;
+      CHECK(a["exit_code"] == 7);
+    }
+  }
+  CHECK(bad_attempts == 2);
+}
+
+TEST_CASE("Timed out, signaled and unstartable tasks are reported with their outcome") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: '{what}'\n    command: ['{what}']\n"
+      "    matrix: {what: [slow, crash, missing]}\n",
+      3, [](const ProcessRequest& r) -> std::optional<ProcessExit> {
+        if (r.argv[0] == "slow") return Exit(Outcome::kTimedOut);
+        ProcessExit x = Exit(r.argv[0] == "crash" ? Outcome::kSignaled : Outcome::kSpawnError);
+        x.signal = r.argv[0] == "crash" ? 11 : 0;
+        if (r.argv[0] == "missing") x.error = "no such file or directory: missing";
+        return x;
+      });
+  CHECK(run.exit_status == 1);
+  std::map<std::string, nlohmann::json> by_task;
+  for (const auto& a : run.attempts) by_task[a["task"]] = a;
+  CHECK(by_task["slow"]["outcome"] == "timed_out");
+  CHECK(by_task["crash"]["outcome"] == "signaled");
+  CHECK(by_task["crash"]["signal"] == 11);
+  CHECK(by_task["missing"]["outcome"] == "spawn_error");
+  CHECK(by_task["missing"]["error"] == "no such file or directory: missing");
+}
+
+TEST_CASE("Output paths name the task and attempt inside the run directory") {
+  Run run =
+      RunManifest("version: 1\ntasks:\n  - id: hello\n    command: [echo, hi]\n", 1, AlwaysSucceed);
+  REQUIRE(run.started.size() == 1);
+  CHECK(run.started[0].stdout_path.size() > std::string("/logs/hello.1.out").size());
+  CHECK(run.started[0].stdout_path.substr(run.started[0].stdout_path.size() - 17) ==
+        "/logs/hello.1.out");
+  CHECK(run.started[0].stderr_path.substr(run.started[0].stderr_path.size() - 17) ==
+        "/logs/hello.1.err");
+}
+
+TEST_CASE("Every dispatch and every attempt is journaled, between a start and an end record") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [echo]\n    retries: 1\n    matrix:\n"
+      "      n: {range: [0, 20]}\n",
+      2, [](const ProcessRequest& r) -> std::optional<ProcessExit> {
+        return r.stdout_path.find("t-3.1.") != std::string::npos ? Exit(Outcome::kFailed, 1)
+                                                                 : Exit(Outcome::kSucceeded);
+      });
+  REQUIRE(!run.journal.empty());
+  CHECK(std::holds_alternative<RunStartedRecord>(run.journal.front()));
+  CHECK(std::holds_alternative<RunEndedRecord>(run.journal.back()));
+  CHECK(Count<TaskDispatchedRecord>(run.journal) == 21);
+  CHECK(Count<TaskFinishedRecord>(run.journal) == 21);
+  RunLedger replayed(20);
+  for (const JournalRecord& r : run.journal) replayed.Apply(r);
+  CHECK(replayed.succeeded() == 20);
+  CHECK(replayed.InFlight().empty());
+}
+
+TEST_CASE("A drain lets running tasks end, then kills them and exits 4 with the rest unfinished") {
+  // Tasks never end on their own: the drain (with no grace) has to kill them.
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [sleep]\n    matrix:\n"
+      "      n: {range: [0, 50]}\n",
+      2, [](const ProcessRequest&) -> std::optional<ProcessExit> { return std::nullopt; },
+      /*drain_after_steps=*/5);
+  CHECK(run.exit_status == kExitInterrupted);
+  CHECK(run.summary["exit_status"] == kExitInterrupted);
+  CHECK(run.summary["outcomes"]["not_run"] == 50);
+  // The two running tasks were killed and say so; queued ones never started and are not listed.
+  REQUIRE(run.attempts.size() == 2);
+  for (const auto& a : run.attempts) CHECK(a["outcome"] == "interrupted");
+  RunLedger replayed(50);
+  for (const JournalRecord& r : run.journal) replayed.Apply(r);
+  CHECK(replayed.succeeded() == 0);
+  CHECK(replayed.InFlight().empty());
+  const std::vector<bool> settled = replayed.ResumeState(false).settled;
+  CHECK(std::count(settled.begin(), settled.end(), true) == 0);
+}
+
+namespace {
+// Says no when first asked, as when the task's death is seen before the worker's own signal.
+int g_asked = 0;
+bool ReceivedAfterAWhile(int signal) { return signal == 15 && ++g_asked > 1; }
+}  // namespace
+
+TEST_CASE("A task killed by the signal its worker also received is interrupted, not failed") {
+  // The batch system signals the whole job: the task's death is seen first, the worker's own
+  // SIGTERM arrives a moment later, while the result is held back. (The run drains, as it does
+  // when its rank gets the signal, so that it ends with the task unfinished.)
+  g_asked = 0;
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t\n    command: [sleep, '9']\n", 1,
+      [](const ProcessRequest&) -> std::optional<ProcessExit> {
+        ProcessExit x = Exit(Outcome::kSignaled);
+        x.signal = 15;
+        return x;
+      },
+      /*drain_after_steps=*/1, ReceivedAfterAWhile);
+  REQUIRE(run.attempts.size() == 1);
+  CHECK(run.attempts[0]["outcome"] == "interrupted");
+}
+
+TEST_CASE("A task killed by an interrupt signal its worker never received has failed") {
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t\n    command: [sleep, '9']\n", 1,
+      [](const ProcessRequest&) -> std::optional<ProcessExit> {
+        ProcessExit x = Exit(Outcome::kSignaled);
+        x.signal = 15;
+        return x;
+      },
+      -1, [](int) { return false; });
+  REQUIRE(run.attempts.size() == 1);
+  CHECK(run.attempts[0]["outcome"] == "signaled");
+  CHECK(run.exit_status == 1);
+}

@@ -1,0 +1,316 @@
+#include "journal/journal.h"
+
+#include <fcntl.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <iostream>
+#include <limits>
+
+#include "journal_test_util.h"
+
+using namespace jobrunner;
+using namespace jobrunner::journal_test;
+namespace fs = std::filesystem;
+
+TEST_CASE("CRC-32C of the standard check string is the Castagnoli check value") {
+  CHECK(Crc32c("123456789") == 0xE3069283u);
+}
+
+TEST_CASE("Every outcome has the journal byte of the same name") {
+  CHECK(ToJournalOutcome(Outcome::kSucceeded) == JournalOutcome::kSucceeded);
+  CHECK(ToJournalOutcome(Outcome::kFailed) == JournalOutcome::kFailed);
+  CHECK(ToJournalOutcome(Outcome::kSignaled) == JournalOutcome::kSignaled);
+  CHECK(ToJournalOutcome(Outcome::kTimedOut) == JournalOutcome::kTimedOut);
+  CHECK(ToJournalOutcome(Outcome::kSpawnError) == JournalOutcome::kSpawnError);
+  CHECK(ToJournalOutcome(Outcome::kInterrupted) == JournalOutcome::kInterrupted);
+}
+
+TEST_CASE("Every record type survives a round trip with values at their extremes") {
+  constexpr auto kU64 = std::numeric_limits<std::uint64_t>::max();
+  constexpr auto kU32 = std::numeric_limits<std::uint32_t>::max();
+  constexpr auto kI32Min = std::numeric_limits<std::int32_t>::min();
+  constexpr auto kI32Max = std::numeric_limits<std::int32_t>::max();
+  constexpr auto kI64Min = std::numeric_limits<std::int64_t>::min();
+  constexpr auto kI64Max = std::numeric_limits<std::int64_t>::max();
+  const TaskFinishedRecord lowest{
+      0, 0, kI32Min, JournalOutcome::kSucceeded, kI32Min, kI32Min, kI64Min, kI64Min, false};
+  const TaskFinishedRecord highest{kU64,    kU32, kI32Max, JournalOutcome::kInterrupted, -1, 64,
+                                   kI64Max, -1,   true};
+  const std::string longest(kMaxRecordLength - 1 - 8 - 4, 'x');
+  const std::vector<JournalRecord> records{RunStartedRecord{},
+                                           RunStartedRecord{kU64, kU32, kU32},
+                                           TaskDispatchedRecord{},
+                                           TaskDispatchedRecord{kU64, kU32, -1},
+                                           lowest,
+                                           highest,
+                                           TaskSkippedRecord{},
+                                           TaskSkippedRecord{kU64, std::string("nul\0inside", 10)},
+                                           TaskSkippedRecord{7, longest},
+                                           RunEndedRecord{},
+                                           RunEndedRecord{kU64, kI32Min, true},
+                                           TaskOutputRecord{},
+                                           TaskOutputRecord{kU64, kU32, "{\"n\": 1}", "data/x"}};
+  TempDir dir;
+  const std::string path = dir / "journal";
+  {
+    JournalWriter writer = JournalWriter::Create(path, kU64, 0);
+    for (const JournalRecord& record : records) writer.Add(record);
+    writer.Sync();
+  }
+  const JournalContents contents = ReadJournal(path);
+  CHECK(contents.format_version == kJournalFormatVersion);
+  CHECK(contents.manifest_hash == kU64);
+  CHECK(contents.task_count == 0);
+  CHECK(contents.records == records);
+  CHECK(contents.valid_end == fs::file_size(path));
+  CHECK_FALSE(contents.torn_tail);
+}
+
+TEST_CASE("A payload that breaks its type's layout does not decode") {
+  std::string framed;
+  AppendFramedRecord(Finished(1, JournalOutcome::kSucceeded), framed);
+  const std::string body = framed.substr(kRecordFrameSize);
+  REQUIRE(DecodeRecord(body));
+  const std::size_t outcome_at = 1 + 8 + 4 + 4;
+  const std::size_t will_retry_at = body.size() - 1;
+  for (auto [at, value] : {std::pair{outcome_at, kJournalOutcomeCount}, {will_retry_at, 2}}) {
+    std::string broken = body;
+    broken[at] = static_cast<char>(value);
+    CHECK_FALSE(DecodeRecord(broken));
+  }
+  CHECK_FALSE(DecodeRecord(body + '\0'));
+  CHECK_FALSE(DecodeRecord(body.substr(0, body.size() - 1)));
+  CHECK_FALSE(DecodeRecord(""));
+  // A skip reason claiming more bytes than the payload holds.
+  CHECK_FALSE(DecodeRecord(std::string("\x04", 1) + std::string(8, '\0') + "\x05\0\0\0abcd"));
+}
+
+TEST_CASE("Many records stream back in order without being collected") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  const std::vector<JournalRecord> records = SampleRun(10'000);
+  WriteJournal(path, records);
+  std::size_t seen = 0;
+  bool in_order = true;
+  const JournalInfo info = ReadJournal(path, [&](const JournalRecord& record) {
+    in_order = in_order && record == records[seen];
+    ++seen;
+  });
+  CHECK(seen == records.size());
+  CHECK(in_order);
+  CHECK(info.task_count == records.size());
+  CHECK(info.valid_end == fs::file_size(path));
+}
+
+TEST_CASE("A journal with only a header has no records and no torn tail") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  JournalWriter::Create(path, 42, 10);
+  const JournalContents contents = ReadJournal(path);
+  CHECK(fs::file_size(path) == kJournalHeaderSize);
+  CHECK(contents.manifest_hash == 42);
+  CHECK(contents.task_count == 10);
+  CHECK(contents.records.empty());
+  CHECK(contents.valid_end == kJournalHeaderSize);
+  CHECK_FALSE(contents.torn_tail);
+}
+
+TEST_CASE("A bad header is an error saying what is wrong with it") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  JournalWriter::Create(path, 1, 2);
+  const std::string header = ReadFile(path);
+
+  std::string wrong_magic = header;
+  wrong_magic[0] = 'X';
+  WriteBytes(path, wrong_magic);
+  CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("not a jobrunner journal"));
+
+  std::string version_99 = header;
+  version_99[8] = 99;
+  version_99.replace(28, 4, LittleEndian32(Crc32c(version_99.substr(0, 28))));
+  WriteBytes(path, version_99);
+  CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("format version 99 is not supported"));
+
+  for (std::size_t at = 12; at < kJournalHeaderSize; ++at) {
+    std::string damaged = header;
+    damaged[at] ^= 0x10;
+    WriteBytes(path, damaged);
+    CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("header is corrupt"));
+  }
+
+  std::string version_0 = header;
+  version_0[8] = 0;
+  version_0.replace(28, 4, LittleEndian32(Crc32c(version_0.substr(0, 28))));
+  WriteBytes(path, version_0);
+  CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("format version 0 is not supported"));
+
+  WriteBytes(path, "");
+  CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("header is incomplete (0 of 32 bytes); "
+                                                       "the run wrote nothing resumable"));
+  CHECK_THROWS_AS(ReadJournal(dir / "missing"), JournalError);
+}
+
+TEST_CASE("A version-1 journal still reads, and resuming it appends the newer records") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  JournalWriter::Create(path, 5, 3);
+  std::string version_1 = ReadFile(path);
+  version_1[8] = 1;
+  version_1.replace(28, 4, LittleEndian32(Crc32c(version_1.substr(0, 28))));
+  AppendFramedRecord(Finished(0, JournalOutcome::kSucceeded), version_1);
+  WriteBytes(path, version_1);
+  const JournalContents before = ReadJournal(path);
+  CHECK(before.format_version == 1);
+  CHECK(before.manifest_hash == 5);
+  REQUIRE(before.records.size() == 1);
+  {
+    JournalWriter writer = JournalWriter::Append(path, before.valid_end);
+    writer.Add(TaskOutputRecord{1, 1, "7", ""});
+    writer.Sync();
+  }
+  const JournalContents after = ReadJournal(path);
+  CHECK(after.records.size() == 2);
+  CHECK(after.records.back() == JournalRecord{TaskOutputRecord{1, 1, "7", ""}});
+}
+
+TEST_CASE("Create refuses a file that already exists and leaves it alone") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  WriteBytes(path, "precious");
+  CHECK_THROWS_WITH(JournalWriter::Create(path, 1, 1), Catch::Contains("File exists"));
+  CHECK(ReadFile(path) == "precious");
+}
+
+TEST_CASE("Append after a torn tail cuts it off, and later reads see old and new records") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  const std::vector<JournalRecord> first = SampleRun(4);
+  WriteJournal(path, first);
+  std::string torn;
+  AppendFramedRecord(Finished(99, JournalOutcome::kSucceeded), torn);
+  WriteBytes(path, ReadFile(path) + torn.substr(0, 20));
+
+  const JournalContents before = ReadJournal(path);
+  REQUIRE(before.torn_tail);
+  const std::vector<JournalRecord> second{RunStartedRecord{5, 2, 8}, TaskDispatchedRecord{3, 2, 5}};
+  {
+    JournalWriter writer = JournalWriter::Append(path, before.valid_end);
+    CHECK(fs::file_size(path) == before.valid_end);
+    for (const JournalRecord& record : second) writer.Add(record);
+    writer.Sync();
+  }
+  const JournalContents after = ReadJournal(path);
+  std::vector<JournalRecord> both = first;
+  both.insert(both.end(), second.begin(), second.end());
+  CHECK(after.records == both);
+  CHECK_FALSE(after.torn_tail);
+  CHECK(after.valid_end == fs::file_size(path));
+}
+
+TEST_CASE("Append refuses an end inside the header or past the end of the file") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  WriteJournal(path, SampleRun(1));
+  const std::uint64_t size = fs::file_size(path);
+  CHECK_THROWS_AS(JournalWriter::Append(path, kJournalHeaderSize - 1), JournalError);
+  CHECK_THROWS_AS(JournalWriter::Append(path, size + 1), JournalError);
+  CHECK_THROWS_AS(JournalWriter::Append(dir / "missing", kJournalHeaderSize), JournalError);
+  CHECK(fs::file_size(path) == size);
+}
+
+TEST_CASE("Added records stay in memory until Sync writes them all") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  const auto before_add = std::chrono::steady_clock::now();
+  JournalWriter writer = JournalWriter::Create(path, 1, 3);
+  CHECK_FALSE(writer.SyncDue(before_add + std::chrono::hours(1)));
+  for (std::uint64_t i = 0; i < 3; ++i) writer.Add(TaskDispatchedRecord{i, 1, 1});
+  const auto after_add = std::chrono::steady_clock::now();
+  CHECK(fs::file_size(path) == kJournalHeaderSize);
+  CHECK_FALSE(writer.SyncDue(before_add));
+  CHECK(writer.SyncDue(after_add + JournalWriter::kSyncInterval));
+  writer.Sync();
+  CHECK(ReadJournal(path).records.size() == 3);
+  CHECK_FALSE(writer.SyncDue(after_add + std::chrono::hours(1)));
+}
+
+TEST_CASE("A full batch of records makes a sync due before the interval passes") {
+  TempDir dir;
+  const auto before_add = std::chrono::steady_clock::now();
+  JournalWriter writer = JournalWriter::Create(dir / "journal", 1, 1);
+  for (std::size_t i = 1; i < JournalWriter::kSyncRecords; ++i) writer.Add(RunEndedRecord{});
+  CHECK_FALSE(writer.SyncDue(before_add));
+  writer.Add(RunEndedRecord{});
+  CHECK(writer.SyncDue(before_add));
+}
+
+TEST_CASE("Destroying or replacing a writer syncs what it holds, and moving it moves the file") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  {
+    JournalWriter first = JournalWriter::Create(path, 1, 2);
+    first.Add(TaskDispatchedRecord{0, 1, 1});
+    JournalWriter second = std::move(first);
+    second.Add(TaskDispatchedRecord{1, 1, 1});
+    JournalWriter third = JournalWriter::Create(dir / "other", 1, 0);
+    third.Add(RunEndedRecord{});
+    third = std::move(second);
+  }
+  CHECK(ReadJournal(dir / "other").records == std::vector<JournalRecord>{RunEndedRecord{}});
+  const std::vector<JournalRecord> expected{TaskDispatchedRecord{0, 1, 1},
+                                            TaskDispatchedRecord{1, 1, 1}};
+  CHECK(ReadJournal(path).records == expected);
+}
+
+TEST_CASE("A record over the length limit is refused and leaves the writer usable") {
+  TempDir dir;
+  const std::string path = dir / "journal";
+  JournalWriter writer = JournalWriter::Create(path, 1, 1);
+  CHECK_THROWS_WITH(writer.Add(TaskSkippedRecord{0, std::string(kMaxRecordLength, 'x')}),
+                    Catch::Contains("exceeds the limit"));
+  writer.Add(TaskSkippedRecord{0, "fits"});
+  writer.Sync();
+  const std::vector<JournalRecord> expected{TaskSkippedRecord{0, "fits"}};
+  CHECK(ReadJournal(path).records == expected);
+}
+
+TEST_CASE("A full disk makes Sync throw with the system's reason, every time") {
+  // /dev/full fails every write with ENOSPC, as a full disk would.
+  const int fd = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  JournalWriter writer = JournalWriter::Adopt(fd, "/dev/full");
+  writer.Add(RunStartedRecord{1, 1, 1});
+  CHECK_THROWS_WITH(writer.Sync(), Catch::Contains("No space left on device"));
+  CHECK_THROWS_WITH(writer.Sync(), Catch::Contains("No space left on device"));
+}
+
+// Prints what group commit saves; run with: <test binary> "[benchmark]". Numbers vary by disk.
+TEST_CASE("Group commit costs a fraction of an fsync per record", "[.][benchmark]") {
+  constexpr std::uint64_t kRecords = 100'000;
+  TempDir dir;
+  auto time_ms = [](auto&& body) {
+    const auto start = std::chrono::steady_clock::now();
+    body();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  const double grouped = time_ms([&] {
+    JournalWriter writer = JournalWriter::Create(dir / "grouped", 1, kRecords);
+    for (std::uint64_t i = 0; i < kRecords; ++i) {
+      writer.Add(Finished(i, JournalOutcome::kSucceeded));
+      if (writer.SyncDue(std::chrono::steady_clock::now())) writer.Sync();
+    }
+    writer.Sync();
+  });
+  const double per_record = time_ms([&] {
+    JournalWriter writer = JournalWriter::Create(dir / "per_record", 1, kRecords);
+    for (std::uint64_t i = 0; i < kRecords; ++i) {
+      writer.Add(Finished(i, JournalOutcome::kSucceeded));
+      writer.Sync();
+    }
+  });
+  std::cout << kRecords << " TaskFinished records: group commit " << grouped
+            << " ms, fsync per record " << per_record << " ms (" << per_record / grouped << "x)\n";
+}

@@ -1,0 +1,120 @@
+// RunLedger keeps its failed and skipped counts as records arrive; these tests hold the counts
+// against what the records say, through every transition a task can make.
+#include "journal/run_ledger.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <random>
+
+using namespace jobrunner;
+
+namespace {
+
+TaskFinishedRecord Finished(std::uint64_t index, std::uint32_t attempt, JournalOutcome outcome,
+                            bool will_retry = false) {
+  TaskFinishedRecord r;
+  r.index = index;
+  r.attempt = attempt;
+  r.outcome = outcome;
+  r.will_retry = will_retry;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("A task failing for good counts as failed until it is dispatched again or succeeds") {
+  RunLedger ledger(3);
+  ledger.Apply(TaskDispatchedRecord{0, 1, 1});
+  ledger.Apply(Finished(0, 1, JournalOutcome::kFailed, /*will_retry=*/true));
+  CHECK(ledger.failed() == 0);
+  ledger.Apply(TaskDispatchedRecord{0, 2, 1});
+  ledger.Apply(Finished(0, 2, JournalOutcome::kTimedOut));
+  CHECK(ledger.failed() == 1);
+  ledger.Apply(Finished(0, 2, JournalOutcome::kInterrupted));  // changes nothing
+  CHECK(ledger.failed() == 1);
+  // --retry-failed gives it another go: no longer failed while it runs.
+  ledger.Apply(TaskDispatchedRecord{0, 3, 2});
+  CHECK(ledger.failed() == 0);
+  ledger.Apply(Finished(0, 3, JournalOutcome::kSignaled));
+  CHECK(ledger.failed() == 1);
+  // A success recorded for the failed attempt's task (a recovered line) settles it.
+  ledger.Apply(Finished(0, 4, JournalOutcome::kSucceeded));
+  CHECK(ledger.failed() == 0);
+  CHECK(ledger.succeeded() == 1);
+  // Nothing after a success counts.
+  ledger.Apply(Finished(0, 5, JournalOutcome::kFailed));
+  ledger.Apply(TaskSkippedRecord{0, "late"});
+  CHECK(ledger.failed() == 0);
+  CHECK(ledger.skipped() == 0);
+}
+
+TEST_CASE("A skipped task counts as skipped until it is dispatched again") {
+  RunLedger ledger(2);
+  ledger.Apply(TaskSkippedRecord{1, "dependency failed"});
+  CHECK(ledger.skipped() == 1);
+  ledger.Apply(TaskSkippedRecord{1, "again"});
+  CHECK(ledger.skipped() == 1);
+  ledger.Apply(TaskDispatchedRecord{1, 1, 1});
+  CHECK(ledger.skipped() == 0);
+  ledger.Apply(Finished(1, 1, JournalOutcome::kSkipped));
+  CHECK(ledger.skipped() == 1);
+  ledger.Apply(Finished(1, 2, JournalOutcome::kSucceeded));
+  CHECK(ledger.skipped() == 0);
+  // Out of range: ignored.
+  ledger.Apply(TaskSkippedRecord{7, "no such task"});
+  CHECK(ledger.skipped() == 0);
+}
+
+TEST_CASE("The counts match the tasks' last records over long random histories") {
+  const std::uint64_t kTasks = 50;
+  std::mt19937_64 random(20261124);
+  for (int history = 0; history < 20; ++history) {
+    RunLedger ledger(kTasks);
+    // What each task's records so far say, applied the simple way.
+    std::map<std::uint64_t, std::pair<bool, bool>> flags;  // failed for good, skipped
+    std::vector<bool> succeeded(kTasks, false);
+    for (int step = 0; step < 2000; ++step) {
+      std::uint64_t index = random() % kTasks;
+      std::uint32_t attempt = 1 + static_cast<std::uint32_t>(random() % 4);
+      auto& [failed, skipped] = flags[index];
+      switch (random() % 6) {
+        case 0:
+          ledger.Apply(TaskDispatchedRecord{index, attempt, 1});
+          if (!succeeded[index]) failed = skipped = false;
+          break;
+        case 1:
+          ledger.Apply(TaskSkippedRecord{index, "x"});
+          if (!succeeded[index]) skipped = true;
+          break;
+        case 2:
+          ledger.Apply(Finished(index, attempt, JournalOutcome::kSkipped));
+          if (!succeeded[index]) skipped = true;
+          break;
+        case 3:
+          ledger.Apply(Finished(index, attempt, JournalOutcome::kInterrupted));
+          break;
+        case 4: {
+          bool retry = random() % 2 == 0;
+          ledger.Apply(Finished(index, attempt, JournalOutcome::kFailed, retry));
+          if (!succeeded[index]) failed = !retry;
+          break;
+        }
+        default:
+          // Successes are rarer, so that many tasks stay open.
+          if (random() % 8 == 0) {
+            ledger.Apply(Finished(index, attempt, JournalOutcome::kSucceeded));
+            succeeded[index] = true;
+            failed = skipped = false;
+          }
+          break;
+      }
+      std::uint64_t want_failed = 0, want_skipped = 0;
+      for (const auto& [i, f] : flags) {
+        want_failed += f.first ? 1 : 0;
+        want_skipped += f.second ? 1 : 0;
+      }
+      REQUIRE(ledger.failed() == want_failed);
+      REQUIRE(ledger.skipped() == want_skipped);
+    }
+  }
+}

@@ -1,0 +1,377 @@
+#include "manifest/task_source.h"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+
+using jobrunner::ManifestError;
+using jobrunner::ParseManifest;
+using jobrunner::TaskSource;
+using jobrunner::TaskSpec;
+
+namespace {
+
+using Strings = std::vector<std::string>;
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+// As in manifest_test.cc: the raw string's first newline is dropped so line numbers match.
+TaskSource Source(std::string_view yaml, std::string base_dir = "/base") {
+  if (!yaml.empty() && yaml.front() == '\n') yaml.remove_prefix(1);
+  return TaskSource(ParseManifest(std::string(yaml), "m.yaml"), std::move(base_dir));
+}
+
+// The message CheckUniqueIds throws, or "no error".
+std::string UniqueIdsError(const TaskSource& source) {
+  try {
+    source.CheckUniqueIds();
+  } catch (const ManifestError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// A source whose single task has the id `id`, written as a double-quoted YAML string.
+TaskSource SourceWithId(const std::string& id) {
+  return Source("version: 1\ntasks:\n  - id: \"" + id + "\"\n    command: x\n");
+}
+
+}  // namespace
+
+TEST_CASE("Tasks are numbered through all entries in manifest order") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: a-{n}
+    command: x
+    matrix: {n: {range: [0, 3]}}
+  - id: b
+    command: y
+)");
+  CHECK(source.size() == 4);
+  CHECK(source.Id(0) == "a-0");
+  CHECK(source.Id(2) == "a-2");
+  CHECK(source.Id(3) == "b");
+  CHECK(&source.EntryOf(2) == &source.manifest().entries[0]);
+  CHECK(&source.EntryOf(3) == &source.manifest().entries[1]);
+}
+
+TEST_CASE("The first matrix key varies slowest") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: "{x}{y}{z}"
+    command: x
+    matrix:
+      x: [a, b]
+      y: {range: [0, 3]}
+      z: {range: [1, -1, -1]}
+)");
+  REQUIRE(source.size() == 12);
+  Strings ids;
+  for (std::uint64_t i = 0; i < source.size(); ++i) ids.push_back(source.Id(i));
+  CHECK(ids == Strings{"a01", "a00", "a11", "a10", "a21", "a20", "b01", "b00", "b11", "b10", "b21",
+                       "b20"});
+}
+
+TEST_CASE("A rendered task carries its index, attempt, timeout and retries") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: a
+    command: x
+  - id: b
+    command: x
+    timeout: 1m30s
+    retries: 3
+)");
+  const TaskSpec spec = source.Render(1, 2);
+  CHECK(spec.index == 1);
+  CHECK(spec.attempt == 2);
+  CHECK(spec.id == "b");
+  CHECK(spec.timeout_ms == 90'000);
+  CHECK(spec.retries == 3);
+}
+
+TEST_CASE("A list command renders each argument as it is, without a shell") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: c-{n}
+    command: [convert, "in/{n}.png", "{n}", "{task_id}.{attempt}", "${HOME}", "{{n}}"]
+    matrix:
+      n: ["a b", "it's"]
+)");
+  CHECK(source.Render(0, 1).argv ==
+        Strings{"convert", "in/a b.png", "a b", "c-a b.1", "${HOME}", "{n}"});
+  CHECK(source.Render(1, 2).argv ==
+        Strings{"convert", "in/it's.png", "it's", "c-it's.2", "${HOME}", "{n}"});
+}
+
+TEST_CASE("A string command runs under /bin/sh -c with every substituted value quoted") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: g-{i}
+    command: "grep -c {p} in.txt | awk '{print $1}' > {task_id}.{attempt}.out; echo ${HOME}"
+    matrix:
+      i: {range: [0, 4]}
+      p: ["two words"]
+)");
+  CHECK(source.Render(0, 1).argv ==
+        Strings{"/bin/sh", "-c",
+                "grep -c 'two words' in.txt | awk '{print $1}' > g-0.1.out; echo ${HOME}"});
+  CHECK(source.Render(3, 12).argv[2] ==
+        "grep -c 'two words' in.txt | awk '{print $1}' > g-3.12.out; echo ${HOME}");
+}
+
+TEST_CASE("Shell quoting covers quotes, dollars and empty values") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: q-{k}
+    command: "echo {v}"
+    matrix:
+      k: [0]
+      v: ["it's", "$HOME", "", plain, "a\"b"]
+)");
+  Strings scripts;
+  for (std::uint64_t i = 0; i < source.size(); ++i) scripts.push_back(source.Render(i, 1).argv[2]);
+  CHECK(scripts ==
+        Strings{"echo 'it'\\''s'", "echo '$HOME'", "echo ''", "echo plain", "echo 'a\"b'"});
+}
+
+TEST_CASE("A huge matrix is never materialized") {
+  const auto start = std::chrono::steady_clock::now();
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: t-{a}-{b}
+    command: [run, "{a}", "{b}"]
+    matrix:
+      a: {range: [0, 1000000]}
+      b: {range: [0, 1000000]}
+)");
+  REQUIRE(source.size() == 1'000'000'000'000ull);
+  const TaskSpec last = source.Render(source.size() - 1, 1);
+  CHECK(last.id == "t-999999-999999");
+  CHECK(last.argv == Strings{"run", "999999", "999999"});
+  CHECK(source.Id(1'000'000) == "t-1-0");
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(200));
+}
+
+TEST_CASE("Too many tasks to check their ids is an error at the entry past the limit") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: a
+    command: x
+  - id: t-{a}-{b}
+    command: x
+    matrix:
+      a: {range: [0, 1000000]}
+      b: {range: [0, 1000000]}
+)");
+  CHECK(UniqueIdsError(source) ==
+        "m.yaml:5:5: the manifest has 1000000000001 tasks; expected at most 268435456, whose ids "
+        "can be checked");
+}
+
+TEST_CASE("Env values are rendered in order, defaults first") {
+  const TaskSource source = Source(R"(
+version: 1
+defaults:
+  env: {OMP_NUM_THREADS: 1, TRY: "{attempt}", MODE: fast}
+tasks:
+  - id: e-{n}
+    command: x
+    env: {MODE: "slow {n}", OUT: "{task_id}.log"}
+    matrix: {n: [7]}
+)");
+  CHECK(source.Render(0, 2).env ==
+        Env{{"OMP_NUM_THREADS", "1"}, {"TRY", "2"}, {"MODE", "slow 7"}, {"OUT", "e-7.log"}});
+}
+
+TEST_CASE("A relative cwd is resolved against the base directory") {
+  const TaskSource source = Source(R"(
+version: 1
+defaults:
+  cwd: work/
+tasks:
+  - id: default
+    command: x
+  - id: absolute
+    command: x
+    cwd: /data/./in//
+  - id: up
+    command: x
+    cwd: ../sibling/x/..
+  - id: t-{n}
+    command: x
+    cwd: runs/{n}/{task_id}
+    matrix: {n: [3]}
+  - id: here
+    command: x
+    cwd: .
+)",
+                                   "/base/dir");
+  CHECK(source.Render(0, 1).cwd == "/base/dir/work");
+  CHECK(source.Render(1, 1).cwd == "/data/in");
+  CHECK(source.Render(2, 1).cwd == "/base/sibling");
+  CHECK(source.Render(3, 1).cwd == "/base/dir/runs/3/t-3");
+  CHECK(source.Render(4, 1).cwd == "/base/dir");
+}
+
+TEST_CASE("Without a cwd the task gets an empty one, meaning the worker's own") {
+  const TaskSource source = Source("version: 1\ntasks: [{id: a, command: x}]\n");
+  CHECK(source.Render(0, 1).cwd.empty());
+}
+
+TEST_CASE("Unique ids pass the check") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: a-{n}
+    command: x
+    matrix: {n: {range: [0, 1000]}}
+  - id: b-{n}
+    command: x
+    matrix: {n: {range: [0, 1000]}}
+  - id: a
+    command: x
+)");
+  CHECK(UniqueIdsError(source) == "no error");
+}
+
+TEST_CASE("The same id in two entries is an error at the second, naming the first") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: convert-{n}
+    command: x
+    matrix: {n: {range: [0, 10]}}
+  - id: other
+    command: x
+  - id: convert-7
+    command: x
+)");
+  CHECK(UniqueIdsError(source) ==
+        "m.yaml:8:9: duplicate task id 'convert-7': also produced by the task at m.yaml:3:9");
+}
+
+TEST_CASE("A matrix whose id ignores one of its keys produces duplicates") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: x
+    command: x
+    matrix: {n: [1, 2]}
+)");
+  CHECK(UniqueIdsError(source) ==
+        "m.yaml:3:9: duplicate task id 'x': also produced by the task at m.yaml:3:9; each task of "
+        "a matrix needs its own id, so use the matrix names in it");
+}
+
+TEST_CASE("Different matrix values that render the same id are duplicates") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: "{a}{b}"
+    command: x
+    matrix: {a: [1, 11], b: [1, 11]}
+)");
+  CHECK_THAT(UniqueIdsError(source), Catch::StartsWith("m.yaml:3:9: duplicate task id '111'"));
+}
+
+TEST_CASE("A million unique ids are checked quickly") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: t-{a}-{b}
+    command: x
+    matrix:
+      a: {range: [0, 1000]}
+      b: {range: [0, 1000]}
+  - id: t-999-999
+    command: x
+)");
+  REQUIRE(source.size() == 1'000'001);
+  CHECK(UniqueIdsError(source) ==
+        "m.yaml:8:9: duplicate task id 't-999-999': also produced by the task at m.yaml:3:9");
+}
+
+TEST_CASE("Ids that cannot name an output file are errors at the id") {
+  CHECK(UniqueIdsError(SourceWithId("a/b")) ==
+        "m.yaml:3:9: bad task id 'a/b': ids name output files, so they cannot contain '/'");
+  CHECK(UniqueIdsError(SourceWithId("")) == "m.yaml:3:9: bad task id '': it is empty");
+  CHECK(UniqueIdsError(SourceWithId(".")) ==
+        "m.yaml:3:9: bad task id '.': ids name output files, so they cannot be . or ..");
+  CHECK(UniqueIdsError(SourceWithId("..")) ==
+        "m.yaml:3:9: bad task id '..': ids name output files, so they cannot be . or ..");
+  CHECK(UniqueIdsError(SourceWithId("a\\tb")) ==
+        "m.yaml:3:9: bad task id 'a?b': it contains a control character");
+  CHECK(UniqueIdsError(SourceWithId("a\\x7fb")) ==
+        "m.yaml:3:9: bad task id 'a?b': it contains a control character");
+  CHECK(UniqueIdsError(SourceWithId(std::string(200, 'i'))) == "no error");
+  CHECK_THAT(UniqueIdsError(SourceWithId(std::string(201, 'i'))),
+             Catch::EndsWith("': it is longer than 200 bytes"));
+  CHECK(UniqueIdsError(SourceWithId("...")) == "no error");
+  CHECK(UniqueIdsError(SourceWithId("caf\\u00e9 1")) == "no error");
+}
+
+TEST_CASE("A matrix value can make an id unusable") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: f-{file}
+    command: x
+    matrix: {file: [ok, sub/dir]}
+)");
+  CHECK(UniqueIdsError(source) ==
+        "m.yaml:3:9: bad task id 'f-sub/dir': ids name output files, so they cannot contain '/'");
+}
+
+TEST_CASE("A manifest whose task count overflows 64 bits is an error at the entry that does it") {
+  const std::string huge =
+      "    matrix: {a: {range: [-9223372036854775808, 9223372036854775807]}}\n";
+  const std::string yaml = "version: 1\ntasks:\n  - id: a{a}\n    command: x\n" + huge +
+                           "  - id: b{a}\n    command: x\n" + huge;
+  CHECK_THROWS_WITH(Source(yaml), "m.yaml:6:5: the manifest has more than 2^64 - 1 tasks");
+}
+
+TEST_CASE("Ids like name-{n} are proven unique by the manifest's shape, without rendering them") {
+  CHECK(Source("version: 1\ntasks:\n  - id: t-{n}\n    command: x\n    matrix:\n"
+               "      n: {range: [0, 100000000]}\n")
+            .IdsProvablyUnique());
+  CHECK(Source("version: 1\ntasks:\n  - id: a-{x}-{n}\n    command: x\n    matrix:\n"
+               "      x: [p, q]\n      n: {range: [0, 9]}\n  - id: b-{n}\n    command: x\n"
+               "    matrix:\n      n: [1, 2]\n")
+            .IdsProvablyUnique());
+}
+
+TEST_CASE("Ids the shape cannot prove unique are checked one by one") {
+  const char* cases[] = {
+      // Placeholders side by side: 1 and 11 read like 11 and 1.
+      "  - id: '{a}{b}'\n    command: x\n    matrix: {a: [1, 11], b: [1, 11]}\n",
+      // A separator that the values contain.
+      "  - id: '{a}-{b}'\n    command: x\n    matrix: {a: {range: [-5, 5]}, b: [1, 2]}\n",
+      // A matrix name missing from the id.
+      "  - id: t-{a}\n    command: x\n    matrix: {a: [1, 2], b: [1, 2]}\n",
+      // A list value twice.
+      "  - id: t-{a}\n    command: x\n    matrix: {a: [1, 1]}\n",
+      // A list value that cannot name a file.
+      "  - id: t-{a}\n    command: x\n    matrix: {a: [x/y]}\n",
+      // Entries whose ids may meet: t-{n} makes t-5.
+      "  - id: t-{n}\n    command: x\n    matrix: {n: {range: [0, 9]}}\n  - id: t-5\n    command: "
+      "x\n",
+  };
+  for (const char* entries : cases) {
+    INFO(entries);
+    CHECK_FALSE(Source(std::string("version: 1\ntasks:\n") + entries).IdsProvablyUnique());
+  }
+  // And the one-by-one check still finds what the shape could not rule out.
+  CHECK_THROWS_WITH(
+      Source("version: 1\ntasks:\n  - id: t-{n}\n    command: x\n    matrix: {n: {range: [0, 9]}}\n"
+             "  - id: t-5\n    command: x\n")
+          .CheckUniqueIds(),
+      Catch::Contains("duplicate task id 't-5'"));
+}
