@@ -13,7 +13,7 @@ FROM ${BASE_IMAGE} AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        g++ make cmake libopenmpi-dev libboost-mpi-dev libboost-serialization-dev \
-       libyaml-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev \
+       libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev \
        libssl-dev zlib1g-dev libzstd-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 COPY . /src
