@@ -175,9 +175,14 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   const WorkerInfo& w = workers_[from];
   if (r.index >= source_.size()) return;
   std::int64_t duration = r.end_ms - r.start_ms;
-  Scheduler::Verdict verdict =
-      scheduler_.OnResult(from, r.index, r.attempt, r.outcome, source_.EntryOf(r.index).retries,
-                          static_cast<double>(duration), SteadyMs());
+  Scheduler::AttemptEnded ended;
+  ended.worker = from;
+  ended.index = r.index;
+  ended.attempt = r.attempt;
+  ended.outcome = r.outcome;
+  ended.retries_allowed = source_.EntryOf(r.index).retries;
+  ended.duration_ms = static_cast<double>(duration);
+  Scheduler::Verdict verdict = scheduler_.OnResult(ended, SteadyMs());
   if (verdict == Scheduler::Verdict::kIgnored) return;
   bool retrying = verdict == Scheduler::Verdict::kRetrying;
   std::string result_json = ResultJson(r);

@@ -196,9 +196,11 @@ void Scheduler::UpdateSuspicion(Worker& w) {
   }
 }
 
-Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int attempt,
-                                       Outcome outcome, int retries, double duration_ms,
-                                       std::int64_t now_ms) {
+Scheduler::Verdict Scheduler::OnResult(const AttemptEnded& ended, std::int64_t now_ms) {
+  const int worker = ended.worker;
+  const std::uint64_t index = ended.index;
+  const int attempt = ended.attempt;
+  const Outcome outcome = ended.outcome;
   auto it = running_.find(index);
   if (it == running_.end() || it->second.worker != worker || it->second.attempt != attempt) {
     return Verdict::kIgnored;
@@ -215,7 +217,7 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
     interrupted_++;
     return Verdict::kInterrupted;
   }
-  double d = std::max(duration_ms, kMinDurationMs);
+  double d = std::max(ended.duration_ms, kMinDurationMs);
   w.mean_duration_ms =
       w.samples == 0 ? d : (1 - kDurationWeight) * w.mean_duration_ms + kDurationWeight * d;
   w.last_duration_ms = d;
@@ -242,7 +244,8 @@ Scheduler::Verdict Scheduler::OnResult(int worker, std::uint64_t index, int atte
     UpdateSuspicion(earlier->second);
   }
   int failures = task.failures + 1;
-  std::optional<std::int64_t> delay = options_.retry.RetryDelayMs(outcome, failures, retries);
+  std::optional<std::int64_t> delay =
+      options_.retry.RetryDelayMs(outcome, failures, ended.retries_allowed);
   if (!delay) {
     finals_[static_cast<int>(outcome)]++;
     graph_.OnFailed(index);

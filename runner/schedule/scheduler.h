@@ -64,6 +64,16 @@ class Scheduler {
     std::vector<int> gpus;  // positions in the worker's GPU list, for a task that asks for GPUs
   };
 
+  // An attempt reported back by the worker it was given to.
+  struct AttemptEnded {
+    int worker = 0;
+    std::uint64_t index = 0;
+    int attempt = 1;
+    Outcome outcome = Outcome::kSucceeded;
+    int retries_allowed = 0;  // the task's allowance (its manifest entry's `retries:`)
+    double duration_ms = 0;   // how long it ran: feeds the worker's prefetch size
+  };
+
   // What the run does with a reported attempt.
   enum class Verdict {
     kIgnored,      // not an attempt in flight (a duplicate, or from a worker not given it)
@@ -99,9 +109,8 @@ class Scheduler {
   // before any prefetch, so that a short run spreads over all workers.
   std::vector<Assignment> Assign(std::int64_t now_ms);
 
-  // An attempt ended. `retries` is the task's allowance; `duration_ms` feeds the prefetch size.
-  Verdict OnResult(int worker, std::uint64_t index, int attempt, Outcome outcome, int retries,
-                   double duration_ms, std::int64_t now_ms);
+  // An attempt ended; a retry it earns is due after its backoff from `now_ms`.
+  Verdict OnResult(const AttemptEnded& ended, std::int64_t now_ms);
 
   // Tasks skipped since the last call because a dependency failed for good; each is final, with
   // outcome kSkipped.

@@ -98,7 +98,7 @@ struct Sim {
       std::size_t pick = shuffle ? random() % running.size() : 0;
       Running r = running[pick];
       running.erase(running.begin() + static_cast<long>(pick));
-      REQUIRE(s.OnResult(r.worker, r.index, 1, Outcome::kSucceeded, 0, 1000.0, 0) ==
+      REQUIRE(s.OnResult({r.worker, r.index, 1, Outcome::kSucceeded, 0, 1000.0}, 0) ==
               Scheduler::Verdict::kFinal);
     }
     REQUIRE(s.Finished());
@@ -144,12 +144,12 @@ TEST_CASE("A task goes only to a worker with the cores, GPUs, memory and tags it
   // (node n3) could run only there too, which is now full: they wait, and 3 reserves it.
   CHECK(where == std::map<std::uint64_t, int>{{0, 2}, {1, 3}, {2, 3}});
   CHECK(s.Held() == 2);
-  s.OnResult(3, 1, 1, Outcome::kSucceeded, 0, 1000.0, 0);
+  s.OnResult({3, 1, 1, Outcome::kSucceeded, 0, 1000.0}, 0);
   auto next = s.Assign(0);
   REQUIRE(next.size() == 1);
   CHECK(next[0].index == 3);
   CHECK(next[0].worker == 3);
-  s.OnResult(3, 2, 1, Outcome::kSucceeded, 0, 1000.0, 0);
+  s.OnResult({3, 2, 1, Outcome::kSucceeded, 0, 1000.0}, 0);
   next = s.Assign(0);
   REQUIRE(next.size() == 1);
   CHECK(next[0].index == 4);
@@ -164,7 +164,7 @@ TEST_CASE("Tasks with tags wait for a worker with those tags, however idle the o
   REQUIRE(first.size() == 1);
   CHECK(first[0].worker == 2);
   CHECK(s.Assign(0).empty());
-  s.OnResult(2, first[0].index, 1, Outcome::kSucceeded, 0, 1000.0, 0);
+  s.OnResult({2, first[0].index, 1, Outcome::kSucceeded, 0, 1000.0}, 0);
   auto second = s.Assign(0);
   REQUIRE(second.size() == 1);
   CHECK(second[0].worker == 2);
@@ -251,7 +251,7 @@ TEST_CASE("While a big task waits for one worker, the tasks behind it run on the
   // two CPU tasks. Nothing else fits: worker 1's second core is set aside for task 1.
   CHECK(where == std::map<std::uint64_t, int>{{0, 1}, {3, 2}, {4, 2}});
   CHECK(s.Held() >= 1);
-  s.OnResult(1, 0, 1, Outcome::kSucceeded, 0, 1000.0, 0);
+  s.OnResult({1, 0, 1, Outcome::kSucceeded, 0, 1000.0}, 0);
   auto second = s.Assign(0);
   REQUIRE(!second.empty());
   CHECK(second[0].index == 1);
@@ -280,7 +280,7 @@ TEST_CASE("A task that takes more than one core is never queued where it cannot 
     const auto a = flight.front();
     flight.erase(flight.begin());
     in_flight_cores -= a.index == 200 ? 2 : 1;
-    s.OnResult(1, a.index, 1, Outcome::kSucceeded, 0, 1.0, 0);
+    s.OnResult({1, a.index, 1, Outcome::kSucceeded, 0, 1.0}, 0);
   }
   CHECK(big_given);
   CHECK(s.Finished());
@@ -290,7 +290,7 @@ TEST_CASE("Tasks asking for nothing keep the plain path and its prefetch") {
   Scheduler s = Make({{100, Needs(0)}, {100, ResourceNeeds{}}});
   s.AddWorker(1, Capacity(2));
   REQUIRE(s.Assign(0).size() == 2);
-  s.OnResult(1, 0, 1, Outcome::kSucceeded, 0, 1.0, 0);
+  s.OnResult({1, 0, 1, Outcome::kSucceeded, 0, 1.0}, 0);
   CHECK(s.Assign(0).size() == 2);  // one free slot plus one of prefetch
   CHECK(!s.GroupFittingNowhere());
 }
@@ -303,7 +303,7 @@ TEST_CASE("A retried GPU task goes to another worker with a GPU") {
   auto first = s.Assign(0);
   REQUIRE(first.size() == 1);
   CHECK(first[0].worker == 1);
-  REQUIRE(s.OnResult(1, 0, 1, Outcome::kFailed, 2, 5.0, 0) == Scheduler::Verdict::kRetrying);
+  REQUIRE(s.OnResult({1, 0, 1, Outcome::kFailed, 2, 5.0}, 0) == Scheduler::Verdict::kRetrying);
   auto second = s.Assign(10);
   REQUIRE(second.size() == 1);
   CHECK(second[0].worker == 3);

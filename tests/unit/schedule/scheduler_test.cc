@@ -46,7 +46,7 @@ TEST_CASE("A result or a new worker makes room that the next Assign fills, whate
   CHECK(s.Assign(1).empty());
   CHECK(s.Assign(2).empty());
   // A result for an attempt not in flight frees nothing.
-  CHECK(s.OnResult(1, 50, 1, Outcome::kSucceeded, 0, 1000, 3) == Scheduler::Verdict::kIgnored);
+  CHECK(s.OnResult({1, 50, 1, Outcome::kSucceeded, 0, 1000}, 3) == Scheduler::Verdict::kIgnored);
   CHECK(s.Assign(3).empty());
   s.AddWorker(2, 1);
   auto second = s.Assign(4);
@@ -54,7 +54,7 @@ TEST_CASE("A result or a new worker makes room that the next Assign fills, whate
   CHECK(second[0].worker == 2);
   CHECK(s.Assign(5).empty());
   // A long task ends: its slot is free again, with no prefetch for tasks that long.
-  CHECK(s.OnResult(1, first[0].index, 1, Outcome::kSucceeded, 0, 1000, 6) ==
+  CHECK(s.OnResult({1, first[0].index, 1, Outcome::kSucceeded, 0, 1000}, 6) ==
         Scheduler::Verdict::kFinal);
   auto third = s.Assign(7);
   REQUIRE(third.size() == 1);
@@ -71,7 +71,7 @@ TEST_CASE("Free slots on every worker are filled before any worker gets prefetch
   // Worker 1 has shown that its tasks are short, so it would take a deep prefetch.
   auto first = s.Assign(0);
   REQUIRE(first.size() == 4);
-  REQUIRE(s.OnResult(1, 0, 1, Outcome::kSucceeded, 0, 1.0, 0) == Scheduler::Verdict::kFinal);
+  REQUIRE(s.OnResult({1, 0, 1, Outcome::kSucceeded, 0, 1.0}, 0) == Scheduler::Verdict::kFinal);
   auto second = s.Assign(0);
   REQUIRE(second.size() == 1);
   CHECK(PerWorker(first) == std::map<int, int>{{1, 1}, {2, 1}, {3, 1}, {4, 1}});
@@ -86,7 +86,7 @@ TEST_CASE("Short tasks earn a worker a prefetch queue and long tasks do not") {
   // Worker 1 reports 1 ms tasks, worker 2 10 s tasks.
   for (const auto& a : first) {
     double duration = a.worker == 1 ? 1.0 : 10000.0;
-    s.OnResult(a.worker, a.index, 1, Outcome::kSucceeded, 0, duration, 0);
+    s.OnResult({a.worker, a.index, 1, Outcome::kSucceeded, 0, duration}, 0);
   }
   // The queue deepens by one per result seen, up to 2 slots + ceil(2 * 20 ms / 1 ms).
   std::vector<int> depth;
@@ -97,7 +97,7 @@ TEST_CASE("Short tasks earn a worker a prefetch queue and long tasks do not") {
     CHECK(counts[2] <= 2);
     depth.push_back(counts[1]);
     for (const auto& a : given) {
-      if (a.worker == 1) s.OnResult(1, a.index, 1, Outcome::kSucceeded, 0, 1.0, 0);
+      if (a.worker == 1) s.OnResult({1, a.index, 1, Outcome::kSucceeded, 0, 1.0}, 0);
     }
   }
   CHECK(depth.front() == 2 + 2);
@@ -112,7 +112,7 @@ TEST_CASE("One quick first task does not earn a worker a queue of long ones") {
   s.AddWorker(3, 1);
   auto first = s.Assign(0);
   REQUIRE(first.size() == 3);
-  s.OnResult(first[0].worker, first[0].index, 1, Outcome::kSucceeded, 0, 1.0, 0);
+  s.OnResult({first[0].worker, first[0].index, 1, Outcome::kSucceeded, 0, 1.0}, 0);
   auto counts = PerWorker(s.Assign(0));
   CHECK(counts[first[0].worker] == 2);  // its slot and one queued, not 20
 }
@@ -127,7 +127,7 @@ TEST_CASE("Every task is handed out exactly once when all succeed") {
   while (!s.Finished() && ++rounds < 10000) {
     for (const auto& a : s.Assign(0)) {
       CHECK(seen.insert(a.index).second);
-      CHECK(s.OnResult(a.worker, a.index, a.attempt, Outcome::kSucceeded, 0, 0.5, 0) ==
+      CHECK(s.OnResult({a.worker, a.index, a.attempt, Outcome::kSucceeded, 0, 0.5}, 0) ==
             Scheduler::Verdict::kFinal);
     }
   }
@@ -143,7 +143,8 @@ TEST_CASE("A failed attempt is retried after its backoff and on another worker")
   auto first = s.Assign(0);
   REQUIRE(first.size() == 1);
   int failed_on = first[0].worker;
-  CHECK(s.OnResult(failed_on, 0, 1, Outcome::kFailed, 2, 5, 1000) == Scheduler::Verdict::kRetrying);
+  CHECK(s.OnResult({failed_on, 0, 1, Outcome::kFailed, 2, 5}, 1000) ==
+        Scheduler::Verdict::kRetrying);
   CHECK(s.Assign(1050).empty());  // backoff not over
   REQUIRE(s.NextRetryAt() == 1100);
   auto retry = s.Assign(1100);
@@ -158,7 +159,7 @@ TEST_CASE("With a single worker a retry goes back to the same worker") {
   Scheduler s(1, Options(0));
   s.AddWorker(7, 1);
   s.Assign(0);
-  s.OnResult(7, 0, 1, Outcome::kTimedOut, 1, 5, 0);
+  s.OnResult({7, 0, 1, Outcome::kTimedOut, 1, 5}, 0);
   auto retry = s.Assign(0);
   REQUIRE(retry.size() == 1);
   CHECK(retry[0].worker == 7);
@@ -171,7 +172,7 @@ TEST_CASE("A task that fails more often than its retries allow ends failed") {
     auto given = s.Assign(0);
     REQUIRE(given.size() == 1);
     CHECK(given[0].attempt == attempt);
-    auto verdict = s.OnResult(1, 0, attempt, Outcome::kSignaled, 2, 5, 0);
+    auto verdict = s.OnResult({1, 0, attempt, Outcome::kSignaled, 2, 5}, 0);
     CHECK(verdict == (attempt < 3 ? Scheduler::Verdict::kRetrying : Scheduler::Verdict::kFinal));
   }
   CHECK(s.Finished());
@@ -186,7 +187,7 @@ TEST_CASE("A task failing twice then succeeding with two retries ends succeeded"
   for (int attempt = 1; attempt <= 3; ++attempt) {
     auto given = s.Assign(0);
     REQUIRE(given.size() == 1);
-    s.OnResult(1, 0, attempt, outcomes[attempt - 1], 2, 5, 0);
+    s.OnResult({1, 0, attempt, outcomes[attempt - 1], 2, 5}, 0);
   }
   CHECK(s.Finished());
   CHECK(s.FinalCount(Outcome::kSucceeded) == 1);
@@ -201,13 +202,13 @@ TEST_CASE("Results for attempts not in flight are ignored") {
   REQUIRE(given.size() == 2);
   const auto& a = given[0];
   int other = a.worker == 1 ? 2 : 1;
-  CHECK(s.OnResult(other, a.index, 1, Outcome::kSucceeded, 0, 1, 0) ==
+  CHECK(s.OnResult({other, a.index, 1, Outcome::kSucceeded, 0, 1}, 0) ==
         Scheduler::Verdict::kIgnored);  // wrong worker
-  CHECK(s.OnResult(a.worker, a.index, 2, Outcome::kSucceeded, 0, 1, 0) ==
+  CHECK(s.OnResult({a.worker, a.index, 2, Outcome::kSucceeded, 0, 1}, 0) ==
         Scheduler::Verdict::kIgnored);  // wrong attempt
-  CHECK(s.OnResult(a.worker, a.index, 1, Outcome::kSucceeded, 0, 1, 0) ==
+  CHECK(s.OnResult({a.worker, a.index, 1, Outcome::kSucceeded, 0, 1}, 0) ==
         Scheduler::Verdict::kFinal);
-  CHECK(s.OnResult(a.worker, a.index, 1, Outcome::kSucceeded, 0, 1, 0) ==
+  CHECK(s.OnResult({a.worker, a.index, 1, Outcome::kSucceeded, 0, 1}, 0) ==
         Scheduler::Verdict::kIgnored);  // duplicate
   CHECK(s.FinalCount(Outcome::kSucceeded) == 1);
 }
@@ -246,9 +247,9 @@ TEST_CASE("A resumed run skips settled tasks and continues attempt numbers and f
   CHECK(given[2].index == 4);
   CHECK(given[2].attempt == 1);
   // Task 1 failed once before: with retries 1 this second failure is final.
-  CHECK(s.OnResult(1, 1, 3, Outcome::kFailed, 1, 5, 0) == Scheduler::Verdict::kFinal);
-  CHECK(s.OnResult(1, 3, 2, Outcome::kSucceeded, 0, 5, 0) == Scheduler::Verdict::kFinal);
-  CHECK(s.OnResult(1, 4, 1, Outcome::kSucceeded, 0, 5, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.OnResult({1, 1, 3, Outcome::kFailed, 1, 5}, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.OnResult({1, 3, 2, Outcome::kSucceeded, 0, 5}, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.OnResult({1, 4, 1, Outcome::kSucceeded, 0, 5}, 0) == Scheduler::Verdict::kFinal);
   CHECK(s.Finished());
 }
 
@@ -256,7 +257,7 @@ TEST_CASE("An interrupted attempt is neither final nor retried") {
   Scheduler s(1, Options(0));
   s.AddWorker(1, 1);
   s.Assign(0);
-  CHECK(s.OnResult(1, 0, 1, Outcome::kInterrupted, 3, 5, 0) == Scheduler::Verdict::kInterrupted);
+  CHECK(s.OnResult({1, 0, 1, Outcome::kInterrupted, 3, 5}, 0) == Scheduler::Verdict::kInterrupted);
   CHECK(s.Assign(0).empty());
   CHECK(s.FinalTotal() == 0);
   CHECK(s.Interrupted() == 1);
@@ -275,7 +276,7 @@ TEST_CASE("A worker whose failures keep succeeding elsewhere is taken out of rot
       // Everything fails on worker 1 and succeeds on worker 2.
       Outcome outcome = a.worker == 1 ? Outcome::kFailed : Outcome::kSucceeded;
       if (a.worker == 2 && a.attempt > 1) ++fixed;
-      s.OnResult(a.worker, a.index, a.attempt, outcome, 3, 5, 0);
+      s.OnResult({a.worker, a.index, a.attempt, outcome, 3, 5}, 0);
     }
   }
   REQUIRE(s.RetiredWorkers() == std::vector<int>{1});
@@ -283,7 +284,7 @@ TEST_CASE("A worker whose failures keep succeeding elsewhere is taken out of rot
   for (int round = 0; round < 5; ++round) {
     for (const auto& a : s.Assign(0)) {
       CHECK(a.worker == 2);
-      s.OnResult(a.worker, a.index, a.attempt, Outcome::kSucceeded, 3, 5, 0);
+      s.OnResult({a.worker, a.index, a.attempt, Outcome::kSucceeded, 3, 5}, 0);
     }
   }
 }
@@ -295,8 +296,9 @@ TEST_CASE("The last worker in rotation is never retired") {
   s.AddWorker(1, 1);
   for (int round = 0; round < 30 && !s.Finished(); ++round) {
     for (const auto& a : s.Assign(0)) {
-      s.OnResult(a.worker, a.index, a.attempt,
-                 a.attempt == 1 ? Outcome::kFailed : Outcome::kSucceeded, 1, 5, 0);
+      s.OnResult({a.worker, a.index, a.attempt,
+                  a.attempt == 1 ? Outcome::kFailed : Outcome::kSucceeded, 1, 5},
+                 0);
     }
   }
   CHECK(s.Finished());
@@ -313,8 +315,8 @@ TEST_CASE("A worker whose occasional failures succeed elsewhere stays in rotatio
   for (int round = 0; round < 2000 && !s.Finished(); ++round) {
     for (const auto& a : s.Assign(0)) {
       bool fails = a.index % 10 == 0 && a.attempt == 1;
-      s.OnResult(a.worker, a.index, a.attempt, fails ? Outcome::kFailed : Outcome::kSucceeded, 1, 5,
-                 0);
+      s.OnResult(
+          {a.worker, a.index, a.attempt, fails ? Outcome::kFailed : Outcome::kSucceeded, 1, 5}, 0);
     }
   }
   CHECK(s.Finished());
@@ -331,14 +333,15 @@ TEST_CASE("A worker with failures in a row gets nothing new until the retries el
   auto first = s.Assign(0);
   REQUIRE(PerWorker(first) == std::map<int, int>{{1, 1}, {2, 1}});
   for (const auto& a : first) {
-    s.OnResult(a.worker, a.index, a.attempt, a.worker == 1 ? Outcome::kFailed : Outcome::kSucceeded,
-               3, 5, 0);
+    s.OnResult({a.worker, a.index, a.attempt,
+                a.worker == 1 ? Outcome::kFailed : Outcome::kSucceeded, 3, 5},
+               0);
   }
   // One failure: worker 1 still works. A second one in a row suspends it.
   auto second = s.Assign(0);
   REQUIRE(PerWorker(second)[1] >= 1);
   for (const auto& a : second) {
-    if (a.worker == 1) s.OnResult(a.worker, a.index, a.attempt, Outcome::kFailed, 3, 5, 0);
+    if (a.worker == 1) s.OnResult({a.worker, a.index, a.attempt, Outcome::kFailed, 3, 5}, 0);
   }
   for (std::int64_t now = 0; now < 500; now += 100) {
     for (const auto& a : s.Assign(now)) CHECK(a.worker != 1);
@@ -356,16 +359,16 @@ TEST_CASE("A task that fails elsewhere too lifts the suspicion it cast on the fi
   std::uint64_t on_1 = 0;
   for (const auto& a : first) {
     if (a.worker == 1) on_1 = a.index;
-    if (a.worker == 2) s.OnResult(a.worker, a.index, a.attempt, Outcome::kSucceeded, 3, 5, 0);
+    if (a.worker == 2) s.OnResult({a.worker, a.index, a.attempt, Outcome::kSucceeded, 3, 5}, 0);
   }
-  s.OnResult(1, on_1, 1, Outcome::kFailed, 3, 5, 0);
+  s.OnResult({1, on_1, 1, Outcome::kFailed, 3, 5}, 0);
   // Worker 1 is suspended: the retry goes to worker 2, and worker 1 gets nothing.
   auto retry = s.Assign(0);
   REQUIRE(!retry.empty());
   CHECK(PerWorker(retry).count(1) == 0);
   CHECK(retry[0].index == on_1);
   // The retry fails on worker 2 as well: the task is at fault, worker 1 works again.
-  s.OnResult(2, on_1, 2, Outcome::kFailed, 3, 5, 0);
+  s.OnResult({2, on_1, 2, Outcome::kFailed, 3, 5}, 0);
   auto after = s.Assign(0);
   CHECK(PerWorker(after)[1] >= 1);
   CHECK(s.RetiredWorkers().empty());
@@ -380,8 +383,9 @@ TEST_CASE("When every worker is suspended they all keep working") {
   s.AddWorker(2, 1);
   for (int round = 0; round < 500 && !s.Finished(); ++round) {
     for (const auto& a : s.Assign(0)) {
-      s.OnResult(a.worker, a.index, a.attempt,
-                 a.attempt == 1 ? Outcome::kFailed : Outcome::kSucceeded, 1, 5, 0);
+      s.OnResult({a.worker, a.index, a.attempt,
+                  a.attempt == 1 ? Outcome::kFailed : Outcome::kSucceeded, 1, 5},
+                 0);
     }
   }
   CHECK(s.Finished());

@@ -211,7 +211,7 @@ TEST_CASE("The scheduler counts skipped tasks as final and finishes") {
   s.AddWorker(1, 2);
   auto given = s.Assign(0);
   REQUIRE(given.size() == 1);
-  CHECK(s.OnResult(1, 0, 1, Outcome::kFailed, 0, 1.0, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.OnResult({1, 0, 1, Outcome::kFailed, 0, 1.0}, 0) == Scheduler::Verdict::kFinal);
   CHECK(s.TakeSkipped().size() == 2);
   CHECK(s.FinalCount(Outcome::kSkipped) == 2);
   CHECK(s.Assign(0).empty());
