@@ -16,7 +16,10 @@ Scheduler::Scheduler(std::uint64_t task_count, Options options)
     : Scheduler(TaskGraph(task_count), options) {}
 
 Scheduler::Scheduler(TaskGraph graph, Options options)
-    : task_count_(graph.task_count()), options_(options), graph_(std::move(graph)) {}
+    : task_count_(graph.task_count()),
+      options_(options),
+      graph_(std::move(graph)),
+      health_(options.max_worker_failures) {}
 
 void Scheduler::Resume(ResumePoint point) {
   point.settled.resize(task_count_, false);
@@ -56,7 +59,9 @@ void Scheduler::AddWorker(int worker, int slots) {
 }
 
 void Scheduler::AddWorker(int worker, const WorkerCapacity& capacity) {
-  Worker& w = workers_[worker];
+  auto [entry, added] = workers_.try_emplace(worker);
+  if (added) health_.Added();
+  Worker& w = entry->second;
   w.slots = std::max(1, capacity.cores);
   w.capacity = capacity;
   w.capacity.cores = w.slots;
@@ -79,12 +84,6 @@ std::vector<WorkerCapacity> Scheduler::Capacities() const {
   std::vector<WorkerCapacity> out;
   for (const auto& [id, w] : workers_) out.push_back(w.capacity);
   return out;
-}
-
-bool Scheduler::Blocked(const Worker& w) const {
-  // A suspended worker waits for its verdict, unless every worker in rotation is suspended (then
-  // the tasks are more likely at fault than the workers, and waiting would stall the run).
-  return w.retired || (w.suspended && suspended_count_ < InRotation());
 }
 
 int Scheduler::Room(const Worker& w, bool slots_only) const {
@@ -122,7 +121,7 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
     int chosen = -1;
     int others = 0;
     for (auto& [id, w] : workers_) {
-      if (id == it->failed_on || w.retired) continue;
+      if (id == it->failed_on || w.health.retired) continue;
       ++others;
       if (Room(w, slots_only) > 0) {
         chosen = id;
@@ -172,30 +171,6 @@ std::vector<Scheduler::Assignment> Scheduler::Assign(std::int64_t now_ms) {
   return out;
 }
 
-void Scheduler::BlameFailure(int failed_on, int succeeded_on) {
-  if (failed_on < 0 || failed_on == succeeded_on || options_.max_worker_failures <= 0) return;
-  auto it = workers_.find(failed_on);
-  if (it == workers_.end() || it->second.retired) return;
-  if (++it->second.failures_fixed_elsewhere < options_.max_worker_failures) return;
-  if (InRotation() <= 1) return;  // the last worker keeps working, whatever its record
-  it->second.retired = true;
-  retired_.push_back(failed_on);
-  ReleaseReservation(failed_on);
-  UpdateSuspicion(it->second);
-}
-
-void Scheduler::UpdateSuspicion(Worker& w) {
-  bool suspended = !w.retired && options_.max_worker_failures > 0 &&
-                   w.unexplained_failures >= options_.max_worker_failures;
-  if (suspended == w.suspended) return;
-  w.suspended = suspended;
-  if (suspended) {
-    ++suspended_count_;
-  } else {
-    --suspended_count_;
-  }
-}
-
 Scheduler::Verdict Scheduler::OnResult(const AttemptEnded& ended, std::int64_t now_ms) {
   const int worker = ended.worker;
   const std::uint64_t index = ended.index;
@@ -223,26 +198,19 @@ Scheduler::Verdict Scheduler::OnResult(const AttemptEnded& ended, std::int64_t n
   w.last_duration_ms = d;
   w.samples = std::min(w.samples + 1, options_.max_prefetch);
 
+  auto earlier = task.failed_on >= 0 && task.failed_on != worker ? workers_.find(task.failed_on)
+                                                                 : workers_.end();
   if (outcome == Outcome::kSucceeded) {
-    // Only an unbroken streak counts against a worker: one that also succeeds is healthy, and
-    // its failures belong to tasks that fail on a first try anywhere.
-    w.failures_fixed_elsewhere = 0;
-    w.unexplained_failures = 0;
-    UpdateSuspicion(w);
-    BlameFailure(task.failed_on, worker);
+    health_.Succeeded(w.health);
+    if (earlier != workers_.end() &&
+        health_.FixedElsewhere(task.failed_on, earlier->second.health)) {
+      ReleaseReservation(task.failed_on);
+    }
     finals_[static_cast<int>(outcome)]++;
     graph_.OnSucceeded(index);
     return Verdict::kFinal;
   }
-  w.unexplained_failures++;
-  UpdateSuspicion(w);
-  auto earlier = workers_.find(task.failed_on);
-  if (earlier != workers_.end() && task.failed_on != worker &&
-      earlier->second.unexplained_failures > 0) {
-    // The task failed here too: its earlier failure says nothing against that worker.
-    earlier->second.unexplained_failures--;
-    UpdateSuspicion(earlier->second);
-  }
+  health_.Failed(w.health, earlier != workers_.end() ? &earlier->second.health : nullptr);
   int failures = task.failures + 1;
   std::optional<std::int64_t> delay =
       options_.retry.RetryDelayMs(outcome, failures, ended.retries_allowed);
@@ -289,13 +257,13 @@ bool Scheduler::RoomForFresh(const Worker& w, bool slots_only) const {
 bool Scheduler::OtherWorkerCouldHold(const Hold& hold) const {
   const ResourceNeeds& needs = NeedsOf(hold.group);
   return std::any_of(workers_.begin(), workers_.end(), [&](const auto& entry) {
-    return entry.first != hold.failed_on && !entry.second.retired &&
+    return entry.first != hold.failed_on && !entry.second.health.retired &&
            CouldHold(entry.second.capacity, needs);
   });
 }
 
 bool Scheduler::MayTake(int id, const Worker& w, const Hold& hold) const {
-  if (w.retired) return false;
+  if (w.health.retired) return false;
   if (!CouldHold(w.capacity, NeedsOf(hold.group))) return false;
   // A retry goes to another worker than the one it failed on, as long as another could run it.
   return id != hold.failed_on || !OtherWorkerCouldHold(hold);

@@ -13,6 +13,7 @@
 #include "schedule/resume_point.h"
 #include "schedule/retry_policy.h"
 #include "schedule/task_graph.h"
+#include "schedule/worker_health.h"
 
 namespace jobrunner {
 
@@ -54,6 +55,7 @@ class Scheduler {
     // success of its own in between, gets no more work (while another worker remains). 0: never.
     // A worker with this many failures in a row is given nothing new while the verdict is out
     // (the retries elsewhere), so that a broken worker cannot burn through the manifest first.
+    // The rules are WorkerHealth's.
     int max_worker_failures = 5;
   };
 
@@ -128,7 +130,7 @@ class Scheduler {
   std::uint64_t Retried() const { return retried_; }
   std::uint64_t Interrupted() const { return interrupted_; }
   // Workers taken out of rotation by max_worker_failures, in the order it happened.
-  const std::vector<int>& RetiredWorkers() const { return retired_; }
+  const std::vector<int>& RetiredWorkers() const { return health_.retired(); }
 
   // When a waiting retry becomes due; nullopt when none waits.
   std::optional<std::int64_t> NextRetryAt() const;
@@ -148,12 +150,8 @@ class Scheduler {
     std::size_t reserved_group = 0;
     double mean_duration_ms = 0;  // of its tasks so far, recent ones weighing most
     double last_duration_ms = 0;
-    int samples = 0;                   // results seen, up to max_prefetch
-    int failures_fixed_elsewhere = 0;  // since its last success
-    // Failures since its last success, less those of tasks that then failed elsewhere too.
-    int unexplained_failures = 0;
-    bool suspended = false;  // unexplained_failures reached max_worker_failures
-    bool retired = false;
+    int samples = 0;  // results seen, up to max_prefetch
+    WorkerHealth::Record health;
   };
   struct InFlight {
     int worker = 0;
@@ -203,11 +201,8 @@ class Scheduler {
   void Reserve(Hold& hold);
   void GiveHold(int worker, const Hold& hold, std::vector<Assignment>& out);
   void ReleaseReservation(int worker);
-  bool Blocked(const Worker& worker) const;
+  bool Blocked(const Worker& worker) const { return health_.Blocked(worker.health); }
   void CollectSkipped();
-  void BlameFailure(int failed_on, int succeeded_on);
-  void UpdateSuspicion(Worker& worker);
-  std::size_t InRotation() const { return workers_.size() - retired_.size(); }
 
   std::uint64_t task_count_;
   Options options_;
@@ -223,8 +218,7 @@ class Scheduler {
   std::uint64_t finals_[kOutcomeCount] = {};
   std::uint64_t retried_ = 0;
   std::uint64_t interrupted_ = 0;
-  std::vector<int> retired_;
-  std::size_t suspended_count_ = 0;
+  WorkerHealth health_;
   // Something that can give a worker room (a result, a new worker) happened since the last
   // Assign. Without it, and with no retry waiting, Assign has nothing to give: its last call
   // filled every worker's room or ran out of tasks. Spares the scan over all workers in the
