@@ -1,0 +1,214 @@
+#include "schedule/placement.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace jobrunner {
+namespace {
+// What a task of a manifest without resource fields asks for.
+const ResourceNeeds& Nothing() {
+  static const ResourceNeeds kNothing;
+  return kNothing;
+}
+}  // namespace
+
+void Placement::SetNeeds(std::vector<ResourceNeeds> needs, std::size_t group_count) {
+  const bool any =
+      std::any_of(needs.begin(), needs.end(), [](const ResourceNeeds& n) { return !n.Default(); });
+  needs_.clear();
+  if (!any) return;  // every task takes one slot: the plain path, with no per-task lookups
+  needs_ = std::move(needs);
+  needs_.resize(std::max(needs_.size(), group_count));
+}
+
+const ResourceNeeds& Placement::NeedsOf(std::size_t group) const {
+  return group < needs_.size() ? needs_[group] : Nothing();
+}
+
+std::optional<std::size_t> Placement::GroupFittingNowhere(const SchedulerState& state) const {
+  for (std::size_t g = 0; g < needs_.size(); ++g) {
+    if (needs_[g].Default()) continue;
+    const bool fits = std::any_of(state.workers.begin(), state.workers.end(), [&](const auto& w) {
+      return CouldHold(w.second.capacity, needs_[g]);
+    });
+    if (!fits) return g;
+  }
+  return std::nullopt;
+}
+
+bool Placement::FitsNow(const SchedulerState& state, const WorkerState& w, const Hold& hold,
+                        bool slots_only) const {
+  const ResourceNeeds& needs = NeedsOf(hold.group);
+  const bool reserved = w.reserved_for != WorkerState::kNoTask && w.reserved_for != hold.index;
+  if (needs.Plain() && !reserved) return state.Room(w, slots_only) > 0;
+  if (state.Blocked(w)) return false;
+  const ResourceNeeds& aside = reserved ? NeedsOf(w.reserved_group) : Nothing();
+  const int aside_cores = reserved ? aside.Cores() : 0;
+  if (w.used_cores + aside_cores + needs.Cores() > w.slots) return false;
+  if (needs.memory > 0 && w.used_memory + aside.memory + needs.memory > w.capacity.memory) {
+    return false;
+  }
+  if (needs.gpus == 0) return true;
+  const auto free = std::count(w.gpu_busy.begin(), w.gpu_busy.end(), false);
+  return free >= aside.gpus + needs.gpus;
+}
+
+bool Placement::RoomForFresh(const SchedulerState& state, const WorkerState& w,
+                             bool slots_only) const {
+  if (w.reserved_for == WorkerState::kNoTask) return state.Room(w, slots_only) > 0;
+  return !slots_only
+             ? false
+             : !state.Blocked(w) && w.used_cores + NeedsOf(w.reserved_group).Cores() < w.slots;
+}
+
+bool Placement::OtherWorkerCouldHold(const SchedulerState& state, const Hold& hold) const {
+  const ResourceNeeds& needs = NeedsOf(hold.group);
+  return std::any_of(state.workers.begin(), state.workers.end(), [&](const auto& entry) {
+    return entry.first != hold.failed_on && !entry.second.health.retired &&
+           CouldHold(entry.second.capacity, needs);
+  });
+}
+
+bool Placement::MayTake(const SchedulerState& state, int id, const WorkerState& w,
+                        const Hold& hold) const {
+  if (w.health.retired) return false;
+  if (!CouldHold(w.capacity, NeedsOf(hold.group))) return false;
+  // A retry goes to another worker than the one it failed on, as long as another could run it.
+  return id != hold.failed_on || !OtherWorkerCouldHold(state, hold);
+}
+
+int Placement::FindPlace(const SchedulerState& state, const Hold& hold, bool slots_only) const {
+  for (const auto& [id, w] : state.workers) {
+    if (MayTake(state, id, w, hold) && FitsNow(state, w, hold, slots_only)) return id;
+  }
+  return -1;
+}
+
+void Placement::Reserve(SchedulerState& state, Hold& hold) {
+  int chosen = -1;
+  int most_free = -1;
+  for (const auto& [id, w] : state.workers) {
+    if (w.reserved_for != WorkerState::kNoTask || state.Blocked(w) ||
+        !MayTake(state, id, w, hold)) {
+      continue;
+    }
+    if (w.slots - w.used_cores > most_free) {
+      most_free = w.slots - w.used_cores;
+      chosen = id;
+    }
+  }
+  hold.reserved = chosen;
+  if (chosen < 0) return;
+  state.workers[chosen].reserved_for = hold.index;
+  state.workers[chosen].reserved_group = hold.group;
+}
+
+void Placement::ReleaseReservation(SchedulerState& state, int worker) {
+  auto it = state.workers.find(worker);
+  if (it == state.workers.end() || it->second.reserved_for == WorkerState::kNoTask) return;
+  it->second.reserved_for = WorkerState::kNoTask;
+  for (Hold& hold : held_) {
+    if (hold.reserved == worker) hold.reserved = -1;
+  }
+}
+
+void Placement::GiveHold(SchedulerState& state, int worker, const Hold& hold,
+                         std::vector<Assignment>& out) {
+  if (hold.reserved >= 0 && state.workers[hold.reserved].reserved_for == hold.index) {
+    state.workers[hold.reserved].reserved_for = WorkerState::kNoTask;
+  }
+  const ResourceNeeds& needs = NeedsOf(hold.group);
+  WorkerState& w = state.workers[worker];
+  InFlight task{worker, hold.attempt, hold.failures, hold.failed_on, needs.Cores(), needs.memory,
+                {}};
+  for (std::size_t g = 0; g < w.gpu_busy.size() && task.gpus.size() < std::size_t(needs.gpus);
+       ++g) {
+    if (w.gpu_busy[g]) continue;
+    w.gpu_busy[g] = true;
+    task.gpus.push_back(static_cast<int>(g));
+  }
+  w.in_flight++;
+  w.used_cores += task.cores;
+  w.used_memory += task.memory;
+  out.push_back(Assignment{worker, hold.index, hold.attempt, task.gpus});
+  state.running[hold.index] = std::move(task);
+}
+
+void Placement::PlaceOrHold(SchedulerState& state, Hold hold, bool slots_only,
+                            std::vector<Assignment>& out) {
+  const int worker = FindPlace(state, hold, slots_only);
+  if (worker >= 0) {
+    GiveHold(state, worker, hold, out);
+    return;
+  }
+  Reserve(state, hold);
+  held_.push_back(hold);
+}
+
+void Placement::PlaceHeld(SchedulerState& state, bool slots_only, std::vector<Assignment>& out) {
+  // A first attempt with no reservation can go only where an earlier task of its group (same
+  // needs) could have gone: once one found neither a place nor a worker to reserve, the others
+  // of its group need not be tried this round.
+  std::vector<bool> stuck(needs_.size(), false);
+  for (auto it = held_.begin(); it != held_.end();) {
+    Hold& hold = *it;
+    if (hold.reserved < 0 && hold.failed_on < 0 && stuck[hold.group]) {
+      ++it;
+      continue;
+    }
+    const int worker = FindPlace(state, hold, slots_only);
+    if (worker >= 0) {
+      GiveHold(state, worker, hold, out);
+      it = held_.erase(it);
+      continue;
+    }
+    if (hold.reserved < 0) Reserve(state, hold);
+    if (hold.reserved < 0 && hold.failed_on < 0) stuck[hold.group] = true;
+    ++it;
+  }
+}
+
+void Placement::PullFresh(SchedulerState& state, bool slots_only, std::vector<Assignment>& out) {
+  // Fresh tasks are taken only while some worker has room, each placed where it fits (first fit,
+  // in rank order) or held.
+  for (auto& [id, w] : state.workers) {
+    while (held_.size() < kMaxHeld && RoomForFresh(state, w, slots_only)) {
+      const std::optional<std::uint64_t> next = state.graph.Next();
+      if (!next) return;
+      Hold hold;
+      hold.index = *next;
+      hold.group = static_cast<std::size_t>(state.graph.GroupOf(*next));
+      auto prior = state.prior.find(*next);
+      if (prior != state.prior.end()) {
+        hold.attempt = prior->second.last_attempt + 1;
+        hold.failures = prior->second.failures;
+        state.prior.erase(prior);
+      }
+      PlaceOrHold(state, hold, slots_only, out);
+    }
+  }
+}
+
+void Placement::Assign(SchedulerState& state, std::int64_t now_ms, std::vector<Assignment>& out) {
+  // Due retries first, as on the plain path.
+  for (auto it = state.retries.begin(); it != state.retries.end();) {
+    if (it->due_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    Hold hold;
+    hold.index = it->index;
+    hold.attempt = it->attempt;
+    hold.failures = it->failures;
+    hold.failed_on = it->failed_on;
+    hold.group = static_cast<std::size_t>(state.graph.GroupOf(it->index));
+    it = state.retries.erase(it);
+    PlaceOrHold(state, hold, /*slots_only=*/true, out);
+  }
+  for (bool slots_only : {true, false}) {
+    PlaceHeld(state, slots_only, out);
+    PullFresh(state, slots_only, out);
+  }
+}
+
+}  // namespace jobrunner
