@@ -12,14 +12,26 @@ TaskGraph::TaskGraph(std::uint64_t task_count)
 
 TaskGraph::TaskGraph(std::vector<Group> groups, std::vector<Edge> edges)
     : groups_(std::move(groups)) {
+  LayOutGroups();
+  const std::vector<InEdge> in_edges = IndexEdges(std::move(edges));
+  GiveSlotsToDependentGroups(in_edges);
+  CountDependencies(in_edges);
+  if (FindCycle(in_edges)) return;
+  ReadyTasksWithoutDependencies();
+  AdvanceCursor();
+}
+
+void TaskGraph::LayOutGroups() {
   for (const Group& g : groups_) {
     first_.push_back(task_count_);
     task_count_ += g.size;
   }
   first_.push_back(task_count_);
+}
 
+std::vector<TaskGraph::InEdge> TaskGraph::IndexEdges(std::vector<Edge> edges) const {
   // Edges as (dependent, dependency key), without duplicates or references out of range.
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> in_edges;
+  std::vector<InEdge> in_edges;
   in_edges.reserve(edges.size());
   for (const Edge& e : edges) {
     if (e.task >= task_count_ || e.on >= (e.on_group ? groups_.size() : task_count_)) continue;
@@ -28,9 +40,12 @@ TaskGraph::TaskGraph(std::vector<Group> groups, std::vector<Edge> edges)
   edges = {};
   std::sort(in_edges.begin(), in_edges.end());
   in_edges.erase(std::unique(in_edges.begin(), in_edges.end()), in_edges.end());
+  return in_edges;
+}
 
+void TaskGraph::GiveSlotsToDependentGroups(const std::vector<InEdge>& in_edges) {
   // Groups with a dependent task get per-task state for all their tasks; the others are walked
-  // by the cursor.
+  // by the cursor, in order of priority.
   slot_base_.assign(groups_.size(), kNone);
   for (const auto& [task, key] : in_edges) slot_base_[GroupOf(task)] = 0;
   std::uint64_t slots = 0;
@@ -48,6 +63,9 @@ TaskGraph::TaskGraph(std::vector<Group> groups, std::vector<Edge> edges)
   pending_.assign(slots, 0);
   skipped_.assign(slots, false);
   waiting_ = slots;
+}
+
+void TaskGraph::CountDependencies(const std::vector<InEdge>& in_edges) {
   group_target_.assign(groups_.size(), false);
   group_failed_.assign(groups_.size(), false);
   group_unsucceeded_.assign(groups_.size(), 0);
@@ -61,25 +79,42 @@ TaskGraph::TaskGraph(std::vector<Group> groups, std::vector<Edge> edges)
     }
   }
   std::sort(out_.begin(), out_.end());
+}
 
-  // Kahn's algorithm over the tasks with dependencies: what never becomes ready when everything
-  // succeeds lies on a cycle or behind one. A dependency on a task or group without dependencies
-  // of its own is met from the start.
-  std::vector<std::uint32_t> unmet(slots, 0);
-  std::vector<std::uint64_t> group_unmet(groups_.size(), 0);
+bool TaskGraph::FindCycle(const std::vector<InEdge>& in_edges) {
+  Unmet unmet = CountUnmet(in_edges);
+  MeetInOrder(unmet);
+  if (std::none_of(unmet.tasks.begin(), unmet.tasks.end(), [](std::uint32_t n) { return n > 0; })) {
+    return false;
+  }
+  WalkCycle(in_edges, unmet);
+  return true;
+}
+
+TaskGraph::Unmet TaskGraph::CountUnmet(const std::vector<InEdge>& in_edges) const {
+  // A dependency on a task or group without dependencies of its own is met from the start.
+  Unmet unmet;
+  unmet.tasks.assign(pending_.size(), 0);
+  unmet.groups.assign(groups_.size(), 0);
   for (std::size_t g = 0; g < groups_.size(); ++g) {
-    if (slot_base_[g] != kNone) group_unmet[g] = groups_[g].size;
+    if (slot_base_[g] != kNone) unmet.groups[g] = groups_[g].size;
   }
   for (const auto& [task, key] : in_edges) {
-    const bool met = key >= task_count_ ? group_unmet[key - task_count_] == 0
+    const bool met = key >= task_count_ ? unmet.groups[key - task_count_] == 0
                                         : slot_base_[GroupOf(key)] == kNone;
-    if (!met) ++unmet[Slot(task)];
+    if (!met) ++unmet.tasks[Slot(task)];
   }
+  return unmet;
+}
+
+void TaskGraph::MeetInOrder(Unmet& unmet) const {
+  // Kahn's algorithm over the tasks with dependencies, as if every task succeeded: what is left
+  // unmet lies on a cycle or behind one.
   std::deque<std::uint64_t> queue;  // keys whose dependents may now have one fewer unmet
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     if (slot_base_[g] == kNone) continue;
     for (std::uint64_t t = First(g); t < End(g); ++t) {
-      if (unmet[Slot(t)] == 0) queue.push_back(t);
+      if (unmet.tasks[Slot(t)] == 0) queue.push_back(t);
     }
   }
   std::vector<std::uint64_t> dependents;
@@ -89,39 +124,21 @@ TaskGraph::TaskGraph(std::vector<Group> groups, std::vector<Edge> edges)
     dependents.clear();
     AddOutEdges(key, dependents);
     for (std::uint64_t d : dependents) {
-      if (--unmet[Slot(d)] == 0) queue.push_back(d);
+      if (--unmet.tasks[Slot(d)] == 0) queue.push_back(d);
     }
     if (key < task_count_) {
       const std::uint64_t g = GroupOf(key);
-      if (group_target_[g] && --group_unmet[g] == 0) queue.push_back(GroupKey(g));
+      if (group_target_[g] && --unmet.groups[g] == 0) queue.push_back(GroupKey(g));
     }
   }
-  if (std::any_of(unmet.begin(), unmet.end(), [](std::uint32_t n) { return n > 0; })) {
-    FindCycle(in_edges, unmet, group_unmet);
-    return;
-  }
-
-  // Tasks of groups with dependencies that have none themselves are ready at once.
-  for (std::size_t g = 0; g < groups_.size(); ++g) {
-    if (slot_base_[g] == kNone) continue;
-    for (std::uint64_t t = First(g); t < End(g); ++t) {
-      if (pending_[Slot(t)] == 0) {
-        ready_.push(Ready{groups_[g].priority, t});
-        --waiting_;
-      }
-    }
-  }
-  AdvanceCursor();
 }
 
-void TaskGraph::FindCycle(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& in_edges,
-                          const std::vector<std::uint32_t>& unmet,
-                          const std::vector<std::uint64_t>& group_unmet) {
+void TaskGraph::WalkCycle(const std::vector<InEdge>& in_edges, const Unmet& unmet) {
   // Every node left unmet has a dependency left unmet, so walking from one to such a dependency
   // must come back to a node already seen: the walk from there on is a cycle.
   const auto unmet_key = [&](std::uint64_t key) {
-    if (key >= task_count_) return group_unmet[key - task_count_] > 0;
-    return slot_base_[GroupOf(key)] != kNone && unmet[Slot(key)] > 0;
+    if (key >= task_count_) return unmet.groups[key - task_count_] > 0;
+    return slot_base_[GroupOf(key)] != kNone && unmet.tasks[Slot(key)] > 0;
   };
   std::uint64_t key = 0;
   while (!unmet_key(key)) ++key;
@@ -147,6 +164,18 @@ void TaskGraph::FindCycle(const std::vector<std::pair<std::uint64_t, std::uint64
   for (std::size_t i = seen[key]; i < path.size(); ++i) {
     const bool group = path[i] >= task_count_;
     cycle_.push_back(Node{group ? path[i] - task_count_ : path[i], group});
+  }
+}
+
+void TaskGraph::ReadyTasksWithoutDependencies() {
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (slot_base_[g] == kNone) continue;
+    for (std::uint64_t t = First(g); t < End(g); ++t) {
+      if (pending_[Slot(t)] == 0) {
+        ready_.push(Ready{groups_[g].priority, t});
+        --waiting_;
+      }
+    }
   }
 }
 

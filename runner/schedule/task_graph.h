@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <queue>
+#include <utility>
 #include <vector>
 
 namespace jobrunner {
@@ -97,9 +98,32 @@ class TaskGraph {
   std::uint64_t Slot(std::uint64_t task) const;
   std::uint64_t GroupKey(std::uint64_t group) const { return task_count_ + group; }
   void AddOutEdges(std::uint64_t key, std::vector<std::uint64_t>& out) const;
-  void FindCycle(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& in_edges,
-                 const std::vector<std::uint32_t>& unmet,
-                 const std::vector<std::uint64_t>& group_unmet);
+
+  // The constructor, step by step.
+  // An edge as (dependent task, dependency key); a key is a task index, or GroupKey(g).
+  using InEdge = std::pair<std::uint64_t, std::uint64_t>;
+  // Dependencies left unmet once every task that can has succeeded, in an order that respects
+  // them: per task of a group with dependencies (by slot), and per group.
+  struct Unmet {
+    std::vector<std::uint32_t> tasks;
+    std::vector<std::uint64_t> groups;
+  };
+  // first_ and task_count_, from the groups' sizes.
+  void LayOutGroups();
+  // The edges that name tasks and groups in range, sorted, each once.
+  std::vector<InEdge> IndexEdges(std::vector<Edge> edges) const;
+  // Per-task state (slots) for the groups with a dependent task; the others go to the cursor.
+  void GiveSlotsToDependentGroups(const std::vector<InEdge>& in_edges);
+  // pending_ per task, out_, and the groups depended on as a whole.
+  void CountDependencies(const std::vector<InEdge>& in_edges);
+  // Fills cycle_ and returns true when the dependencies form a cycle.
+  bool FindCycle(const std::vector<InEdge>& in_edges);
+  Unmet CountUnmet(const std::vector<InEdge>& in_edges) const;
+  void MeetInOrder(Unmet& unmet) const;
+  void WalkCycle(const std::vector<InEdge>& in_edges, const Unmet& unmet);
+  // Tasks of groups with dependencies that have none themselves are ready at once.
+  void ReadyTasksWithoutDependencies();
+
   void Release(std::uint64_t task);
   void Decrement(std::uint64_t task);
   void AdvanceCursor();
