@@ -1,7 +1,10 @@
 #include "schedule/placement.h"
 
 #include <algorithm>
+#include <unordered_set>
 #include <utility>
+
+#include "schedule/invariant.h"
 
 namespace jobrunner {
 namespace {
@@ -209,6 +212,55 @@ void Placement::Assign(SchedulerState& state, std::int64_t now_ms, std::vector<A
     PlaceHeld(state, slots_only, out);
     PullFresh(state, slots_only, out);
   }
+}
+
+void Placement::CheckInvariants(const SchedulerState& state) const {
+  if (!Active()) {
+    CheckInvariant(held_.empty(), "Placement: off the resource path nothing is held");
+  }
+  for (const auto& [index, task] : state.running) {
+    const ResourceNeeds& needs = NeedsOf(state.graph.GroupOf(index));
+    CheckInvariant(task.cores == needs.Cores() && task.memory == needs.memory &&
+                       task.gpus.size() == static_cast<std::size_t>(needs.gpus),
+                   "Placement: an attempt in flight takes what its group asks for", "task",
+                   static_cast<std::int64_t>(index));
+  }
+  std::unordered_set<std::uint64_t> retrying;
+  for (const Retry& r : state.retries) retrying.insert(r.index);
+  std::unordered_set<std::uint64_t> held;
+  std::size_t reserving = 0;
+  for (const Hold& hold : held_) {
+    const auto index_id = static_cast<std::int64_t>(hold.index);
+    CheckInvariant(
+        hold.index < state.graph.task_count() && hold.group == state.graph.GroupOf(hold.index),
+        "Placement: a held task is of the run, with its group", "task", index_id);
+    CheckInvariant(held.insert(hold.index).second, "Placement: a task is held once", "task",
+                   index_id);
+    CheckInvariant(state.running.count(hold.index) == 0 && retrying.count(hold.index) == 0,
+                   "Placement: a held task is neither in flight nor waiting for a retry", "task",
+                   index_id);
+    CheckInvariant(hold.attempt >= 1 && hold.failures >= 0,
+                   "Placement: a held task has an attempt number and a failure count", "task",
+                   index_id);
+    if (hold.reserved < 0) continue;
+    ++reserving;
+    auto worker = state.workers.find(hold.reserved);
+    CheckInvariant(worker != state.workers.end() && worker->second.reserved_for == hold.index &&
+                       worker->second.reserved_group == hold.group,
+                   "Placement: the worker a held task reserved is reserved for it", "task",
+                   index_id);
+  }
+  std::size_t reserved = 0;
+  for (const auto& [id, w] : state.workers) {
+    if (w.reserved_for == WorkerState::kNoTask) continue;
+    ++reserved;
+    CheckInvariant(held.count(w.reserved_for) == 1,
+                   "Placement: a worker is reserved only for a task held", "worker", id);
+    CheckInvariant(!w.health.retired, "Placement: a retired worker is reserved for nothing",
+                   "worker", id);
+  }
+  CheckInvariant(reserved == reserving,
+                 "Placement: each reservation is that of one held task, on one worker");
 }
 
 }  // namespace jobrunner

@@ -49,6 +49,13 @@ class Placement {
   // `worker` left rotation: the task that reserved it, if any, looks for another.
   void ReleaseReservation(SchedulerState& state, int worker);
 
+  // Throws std::logic_error naming the first invariant that does not hold: off the resource
+  // path nothing is held or reserved; every attempt in flight takes what its group asks for; a
+  // held task is of its group, held once, and neither in flight nor waiting for a retry; a
+  // reservation and the held task it is for point at each other, one worker per task and one
+  // task per worker, never on a retired worker. O(state): for tests, after every step.
+  void CheckInvariants(const SchedulerState& state) const;
+
  private:
   // A task that fit on no worker when its turn came (fresh, or a retry that came due).
   struct Hold {

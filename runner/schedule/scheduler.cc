@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "schedule/invariant.h"
+
 namespace jobrunner {
 
 Scheduler::Scheduler(std::uint64_t task_count, Options options)
@@ -206,6 +208,26 @@ std::optional<std::int64_t> Scheduler::NextRetryAt() const {
     if (!next || r.due_ms < *next) next = r.due_ms;
   }
   return next;
+}
+
+void Scheduler::CheckInvariants() const {
+  state_.CheckInvariants();
+  placement_.CheckInvariants(state_);
+  CheckInvariant(task_count_ == state_.graph.task_count(),
+                 "Scheduler: the task count is the graph's");
+  const std::uint64_t accounted = FinalTotal() + settled_count_ + state_.running.size() +
+                                  state_.retries.size() + placement_.Held() + interrupted_ +
+                                  state_.graph.Remaining();
+  CheckInvariant(accounted == task_count_,
+                 "Scheduler: every task is final, settled, in flight, waiting for a retry, held, "
+                 "interrupted or not yet handed out, and only one of these");
+  if (!room_may_have_changed_ && state_.retries.empty()) {
+    Scheduler full(*this);
+    full.room_may_have_changed_ = true;
+    CheckInvariant(full.Assign(0).empty(),
+                   "Scheduler: when nothing gave a worker room since the last Assign, a full "
+                   "Assign gives nothing either");
+  }
 }
 
 }  // namespace jobrunner

@@ -26,7 +26,8 @@ namespace jobrunner {
 // may take work is WorkerHealth's. Tasks that ask for resources (SetNeeds) are placed by
 // Placement; without them, this file's plain path hands out tasks of one slot each.
 //
-// The parts work on one SchedulerState, which this class owns.
+// The parts work on one SchedulerState, which this class owns; CheckInvariants says what holds
+// of it between calls.
 class Scheduler {
  public:
   struct Options {
@@ -110,6 +111,14 @@ class Scheduler {
 
   // When a waiting retry becomes due; nullopt when none waits.
   std::optional<std::int64_t> NextRetryAt() const;
+
+  // Throws std::logic_error naming the first invariant that does not hold between two calls:
+  // SchedulerState's, Placement's, TaskGraph's and WorkerHealth's own; every task is counted
+  // once, as final in this run, settled earlier, in flight, waiting for a retry, held,
+  // interrupted, or not yet handed out; and Assign's shortcut is sound: when it would return at
+  // once, a full Assign would give nothing either. O(state), and copies the scheduler: for tests,
+  // after every step.
+  void CheckInvariants() const;
 
  private:
   // The plain path: every task takes one slot.

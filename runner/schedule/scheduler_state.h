@@ -89,6 +89,14 @@ struct SchedulerState {
     const int prefetch = slots_only ? 0 : w.pace.Prefetch(w.slots, max_prefetch);
     return std::max(0, w.slots + prefetch - w.used_cores);
   }
+
+  // Throws std::logic_error naming the first invariant that does not hold: each worker's
+  // in_flight, used cores, memory and GPUs are those of the attempts in flight on it, no GPU is
+  // taken twice, and no worker is given more memory than it has; an attempt in flight is on a
+  // worker known; a task waits for at most one retry, and not while an attempt of it runs; the
+  // history of an earlier run is kept only for tasks not yet handed out; and the TaskGraph's and
+  // WorkerHealth's own invariants. O(state): for tests, after every step.
+  void CheckInvariants() const;
 };
 
 }  // namespace jobrunner

@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "schedule/invariant.h"
+
 namespace jobrunner {
 
 TaskGraph::TaskGraph(std::uint64_t task_count)
@@ -295,5 +297,121 @@ void TaskGraph::OnFailed(std::uint64_t root) {
 }
 
 std::vector<TaskGraph::Skip> TaskGraph::TakeSkipped() { return std::exchange(skipped_out_, {}); }
+
+std::uint64_t TaskGraph::Remaining() const {
+  std::uint64_t remaining = waiting_ + ready_.size();
+  for (std::size_t i = cursor_group_; i < order_.size(); ++i) {
+    const std::uint64_t g = order_[i];
+    const std::uint64_t from = i == cursor_group_ ? cursor_task_ : First(g);
+    if (settled_.empty()) {
+      remaining += End(g) - from;
+    } else {
+      remaining += static_cast<std::uint64_t>(
+          std::count(settled_.begin() + static_cast<std::ptrdiff_t>(from),
+                     settled_.begin() + static_cast<std::ptrdiff_t>(End(g)), false));
+    }
+  }
+  return remaining;
+}
+
+void TaskGraph::CheckInvariants() const {
+  CheckInvariant(
+      first_.size() == groups_.size() + 1 && first_.front() == 0 && first_.back() == task_count_,
+      "TaskGraph: the groups cover the tasks");
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    CheckInvariant(End(g) - First(g) == groups_[g].size,
+                   "TaskGraph: each group's tasks follow the previous group's", "group",
+                   static_cast<std::int64_t>(g));
+  }
+  CheckInvariant(settled_.empty() || settled_.size() == task_count_,
+                 "TaskGraph: settled has a mark per task once resumed");
+  if (!cycle_.empty()) return;  // a graph with a cycle is never run: the rest need not hold
+
+  // The cursor's groups and the groups with per-task state.
+  std::vector<bool> walked(groups_.size(), false);
+  for (std::size_t i = 0; i < order_.size(); ++i) {
+    const std::uint64_t g = order_[i];
+    CheckInvariant(g < groups_.size() && !walked[g] && slot_base_[g] == kNone,
+                   "TaskGraph: the cursor walks each group without dependencies once", "group",
+                   static_cast<std::int64_t>(g));
+    walked[g] = true;
+    if (i > 0) {
+      const std::uint64_t before = order_[i - 1];
+      CheckInvariant(groups_[before].priority > groups_[g].priority ||
+                         (groups_[before].priority == groups_[g].priority && before < g),
+                     "TaskGraph: the cursor walks groups by priority, then in manifest order",
+                     "group", static_cast<std::int64_t>(g));
+    }
+  }
+  std::uint64_t slots = 0;
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (walked[g]) continue;
+    CheckInvariant(slot_base_[g] == slots,
+                   "TaskGraph: a group the cursor does not walk has per-task state, in order",
+                   "group", static_cast<std::int64_t>(g));
+    slots += groups_[g].size;
+  }
+  CheckInvariant(pending_.size() == slots && skipped_.size() == slots,
+                 "TaskGraph: per-task state covers exactly the groups with dependencies");
+  CheckInvariant(cursor_group_ <= order_.size(), "TaskGraph: the cursor is within its groups");
+  if (cursor_group_ < order_.size()) {
+    const std::uint64_t g = order_[cursor_group_];
+    CheckInvariant(cursor_task_ >= First(g) && cursor_task_ < End(g) && !Settled(cursor_task_),
+                   "TaskGraph: the cursor is at a task of its group that is not settled", "task",
+                   static_cast<std::int64_t>(cursor_task_));
+  }
+
+  // Dependencies: what each task waits for, and which are waiting.
+  CheckInvariant(std::is_sorted(out_.begin(), out_.end()), "TaskGraph: out-edges are sorted");
+  std::vector<std::uint32_t> in_degree(slots, 0);
+  std::vector<bool> targeted(groups_.size(), false);
+  for (const auto& [key, task] : out_) {
+    CheckInvariant(task < task_count_ && slot_base_[GroupOf(task)] != kNone &&
+                       key < task_count_ + groups_.size(),
+                   "TaskGraph: an edge joins a task with dependencies to a task or group", "task",
+                   static_cast<std::int64_t>(task));
+    ++in_degree[Slot(task)];
+    if (key >= task_count_) targeted[key - task_count_] = true;
+  }
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    CheckInvariant(group_target_[g] == targeted[g],
+                   "TaskGraph: a group is marked depended on as a whole exactly when it is",
+                   "group", static_cast<std::int64_t>(g));
+    CheckInvariant(group_unsucceeded_[g] <= (targeted[g] ? groups_[g].size : 0),
+                   "TaskGraph: a group's tasks not yet succeeded are at most its tasks", "group",
+                   static_cast<std::int64_t>(g));
+  }
+  std::uint64_t waiting = 0;
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (walked[g]) continue;
+    for (std::uint64_t t = First(g); t < End(g); ++t) {
+      const std::uint64_t slot = Slot(t);
+      CheckInvariant(pending_[slot] <= in_degree[slot],
+                     "TaskGraph: a task waits for no more dependencies than it has", "task",
+                     static_cast<std::int64_t>(t));
+      if (pending_[slot] > 0 && !skipped_[slot] && !Settled(t)) ++waiting;
+    }
+  }
+  CheckInvariant(waiting_ == waiting,
+                 "TaskGraph: waiting counts the tasks with dependencies not yet met, neither "
+                 "skipped nor settled");
+
+  std::vector<bool> seen_ready(slots, false);
+  for (std::priority_queue<Ready> ready = ready_; !ready.empty(); ready.pop()) {
+    const Ready& r = ready.top();
+    CheckInvariant(r.task < task_count_ && slot_base_[GroupOf(r.task)] != kNone,
+                   "TaskGraph: a ready task belongs to a group with dependencies", "task",
+                   static_cast<std::int64_t>(r.task));
+    const std::uint64_t slot = Slot(r.task);
+    CheckInvariant(pending_[slot] == 0 && !skipped_[slot] && !Settled(r.task) && !seen_ready[slot],
+                   "TaskGraph: a ready task has its dependencies met, is neither skipped nor "
+                   "settled, and is ready once",
+                   "task", static_cast<std::int64_t>(r.task));
+    CheckInvariant(r.priority == groups_[GroupOf(r.task)].priority,
+                   "TaskGraph: a ready task has its group's priority", "task",
+                   static_cast<std::int64_t>(r.task));
+    seen_ready[slot] = true;
+  }
+}
 
 }  // namespace jobrunner

@@ -80,6 +80,18 @@ class TaskGraph {
   // The tasks skipped since the last call, in the order they were skipped.
   std::vector<Skip> TakeSkipped();
 
+  // Tasks not yet handed out, skipped or settled. Walks the groups (and the settled tasks when
+  // resuming): for checks, not for every step of a run.
+  std::uint64_t Remaining() const;
+
+  // Throws std::logic_error naming the first invariant that does not hold: the groups cover the
+  // tasks; every group is walked by the cursor (in order of priority) or has per-task state, not
+  // both; the cursor is at a task of its group that is not settled; `waiting_` counts the tasks
+  // with a dependency not yet met that are neither skipped nor settled; every ready task has its
+  // dependencies met and is neither skipped nor settled, once; no task waits for more
+  // dependencies than it has. O(tasks + edges): for tests, after every step.
+  void CheckInvariants() const;
+
  private:
   struct Ready {
     int priority = 0;

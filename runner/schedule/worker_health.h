@@ -56,6 +56,13 @@ class WorkerHealth {
   const std::vector<int>& retired() const { return retired_; }
   std::size_t InRotation() const { return workers_ - retired_.size(); }
 
+  // Throws std::logic_error naming the first invariant that does not hold of `records` (every
+  // worker's, by id): one record per worker added; a worker is suspended exactly when it is not
+  // retired and its unexplained failures reached max_failures, and the count of suspended workers
+  // says so; the retired list names each retired worker once, and no other; with workers added,
+  // one at least stays in rotation. For tests, after every step.
+  void CheckInvariants(const std::map<int, Record>& records) const;
+
  private:
   void UpdateSuspicion(Record& worker);
 

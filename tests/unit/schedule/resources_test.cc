@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "checked_scheduler.h"
 #include "manifest/manifest.h"
 #include "schedule/scheduler.h"
 #include "schedule/task_graph.h"
@@ -20,6 +21,7 @@ using jobrunner::ResourceNeeds;
 using jobrunner::Scheduler;
 using jobrunner::TaskGraph;
 using jobrunner::WorkerCapacity;
+using jobrunner::testing::CheckedScheduler;
 
 namespace {
 
@@ -44,7 +46,7 @@ WorkerCapacity Capacity(int cores, int gpus = 0, std::uint64_t memory = 64ull <<
 }
 
 // Groups of tasks (an entry each) with what each asks for.
-Scheduler Make(const std::vector<std::pair<std::uint64_t, ResourceNeeds>>& groups) {
+CheckedScheduler Make(const std::vector<std::pair<std::uint64_t, ResourceNeeds>>& groups) {
   std::vector<TaskGraph::Group> g;
   std::vector<ResourceNeeds> needs;
   for (const auto& [size, n] : groups) {
@@ -53,7 +55,7 @@ Scheduler Make(const std::vector<std::pair<std::uint64_t, ResourceNeeds>>& group
   }
   Scheduler::Options options;
   options.retry.backoff_ms = 0;
-  Scheduler s(TaskGraph(g, {}), options);
+  CheckedScheduler s(TaskGraph(g, {}), options);
   s.SetNeeds(needs);
   return s;
 }
@@ -68,9 +70,9 @@ struct Sim {
     std::uint64_t memory;
     std::vector<int> gpus;
   };
-  explicit Sim(Scheduler& scheduler) : s(scheduler) {}
+  explicit Sim(CheckedScheduler& scheduler) : s(scheduler) {}
 
-  Scheduler& s;
+  CheckedScheduler& s;
   std::map<int, WorkerCapacity> capacity;
   std::function<ResourceNeeds(std::uint64_t)> needs_of;
   std::vector<Running> running;
@@ -130,11 +132,11 @@ struct Sim {
 }  // namespace
 
 TEST_CASE("A task goes only to a worker with the cores, GPUs, memory and tags it asks for") {
-  Scheduler s = Make({{1, Needs(4)},
-                      {1, Needs(1, 1)},
-                      {1, Needs(1, 0, 10ull << 30)},
-                      {1, Needs(1, 0, 0, {"fast"})},
-                      {1, Needs(1, 0, 0, {"node:n3"})}});
+  CheckedScheduler s = Make({{1, Needs(4)},
+                             {1, Needs(1, 1)},
+                             {1, Needs(1, 0, 10ull << 30)},
+                             {1, Needs(1, 0, 0, {"fast"})},
+                             {1, Needs(1, 0, 0, {"node:n3"})}});
   s.AddWorker(1, Capacity(2, 0, 8ull << 30, {"node:n1"}));
   s.AddWorker(2, Capacity(4, 0, 8ull << 30, {"node:n2"}));
   s.AddWorker(3, Capacity(2, 1, 16ull << 30, {"fast", "node:n3"}));
@@ -157,7 +159,7 @@ TEST_CASE("A task goes only to a worker with the cores, GPUs, memory and tags it
 }
 
 TEST_CASE("Tasks with tags wait for a worker with those tags, however idle the others") {
-  Scheduler s = Make({{4, Needs(0, 0, 0, {"fast"})}});
+  CheckedScheduler s = Make({{4, Needs(0, 0, 0, {"fast"})}});
   s.AddWorker(1, Capacity(4));
   s.AddWorker(2, Capacity(1, 0, 1ull << 30, {"fast", "node:b"}));
   auto first = s.Assign(0);
@@ -171,7 +173,7 @@ TEST_CASE("Tasks with tags wait for a worker with those tags, however idle the o
 }
 
 TEST_CASE("Two tasks never share a GPU, and each gets ids of its worker") {
-  Scheduler s = Make({{40, Needs(1, 1)}, {20, Needs(2, 2)}, {40, Needs(1)}});
+  CheckedScheduler s = Make({{40, Needs(1, 1)}, {20, Needs(2, 2)}, {40, Needs(1)}});
   Sim sim(s);
   sim.shuffle = true;
   sim.needs_of = [&](std::uint64_t i) {
@@ -190,7 +192,7 @@ TEST_CASE("Two tasks never share a GPU, and each gets ids of its worker") {
 
 TEST_CASE("A 4-core task never shares a 4-slot worker with another task") {
   // Small and big tasks interleaved, results in random order.
-  Scheduler s =
+  CheckedScheduler s =
       Make({{10, Needs(0)}, {5, Needs(4)}, {10, Needs(0)}, {5, Needs(4)}, {10, Needs(1)}});
   Sim sim(s);
   sim.shuffle = true;
@@ -212,7 +214,7 @@ TEST_CASE("A 4-core task never shares a 4-slot worker with another task") {
 }
 
 TEST_CASE("Memory asked for is counted: tasks of 3G run at most two at once on 8G") {
-  Scheduler s = Make({{10, Needs(1, 0, 3ull << 30)}});
+  CheckedScheduler s = Make({{10, Needs(1, 0, 3ull << 30)}});
   Sim sim(s);
   sim.needs_of = [](std::uint64_t) { return Needs(1, 0, 3ull << 30); };
   sim.Add(1, Capacity(16, 0, 8ull << 30));
@@ -227,7 +229,7 @@ TEST_CASE("Memory asked for is counted: tasks of 3G run at most two at once on 8
 TEST_CASE("A big task waiting for cores is not starved by small tasks behind it") {
   // One 4-slot worker: 3 small tasks run, then the 4-core task's turn comes. Small tasks behind
   // it must not take the cores the running ones free.
-  Scheduler s = Make({{3, Needs(0)}, {1, Needs(4)}, {20, Needs(0)}});
+  CheckedScheduler s = Make({{3, Needs(0)}, {1, Needs(4)}, {20, Needs(0)}});
   Sim sim(s);
   sim.needs_of = [](std::uint64_t i) { return i == 3 ? Needs(4) : Needs(1); };
   sim.Add(1, Capacity(4));
@@ -241,7 +243,7 @@ TEST_CASE("A big task waiting for cores is not starved by small tasks behind it"
 
 TEST_CASE("While a big task waits for one worker, the tasks behind it run on the others") {
   // Worker 1 has the only GPU: GPU tasks queue for it, CPU tasks behind them run on worker 2.
-  Scheduler s = Make({{3, Needs(1, 1)}, {4, Needs(0)}});
+  CheckedScheduler s = Make({{3, Needs(1, 1)}, {4, Needs(0)}});
   s.AddWorker(1, Capacity(2, 1));
   s.AddWorker(2, Capacity(2, 0));
   auto first = s.Assign(0);
@@ -262,7 +264,7 @@ TEST_CASE("While a big task waits for one worker, the tasks behind it run on the
 TEST_CASE("A task that takes more than one core is never queued where it cannot start") {
   // Short tasks earn worker 1 a prefetch queue; a 2-core task is given only when its cores are
   // free counting everything queued there.
-  Scheduler s = Make({{200, Needs(0)}, {1, Needs(2)}, {50, Needs(0)}});
+  CheckedScheduler s = Make({{200, Needs(0)}, {1, Needs(2)}, {50, Needs(0)}});
   s.AddWorker(1, Capacity(2));
   int in_flight_cores = 0;
   std::vector<Scheduler::Assignment> flight;
@@ -287,7 +289,7 @@ TEST_CASE("A task that takes more than one core is never queued where it cannot 
 }
 
 TEST_CASE("Tasks asking for nothing keep the plain path and its prefetch") {
-  Scheduler s = Make({{100, Needs(0)}, {100, ResourceNeeds{}}});
+  CheckedScheduler s = Make({{100, Needs(0)}, {100, ResourceNeeds{}}});
   s.AddWorker(1, Capacity(2));
   REQUIRE(s.Assign(0).size() == 2);
   s.OnResult({1, 0, 1, Outcome::kSucceeded, 0, 1.0}, 0);
@@ -296,7 +298,7 @@ TEST_CASE("Tasks asking for nothing keep the plain path and its prefetch") {
 }
 
 TEST_CASE("A retried GPU task goes to another worker with a GPU") {
-  Scheduler s = Make({{1, Needs(1, 1)}});
+  CheckedScheduler s = Make({{1, Needs(1, 1)}});
   s.AddWorker(1, Capacity(2, 1));
   s.AddWorker(2, Capacity(2, 0));
   s.AddWorker(3, Capacity(2, 1));
@@ -311,7 +313,7 @@ TEST_CASE("A retried GPU task goes to another worker with a GPU") {
 }
 
 TEST_CASE("A task that fits on no worker is found, and the message names what it asks") {
-  Scheduler s = Make({{5, Needs(0)}, {2, Needs(8, 1)}, {1, Needs(1, 0, 0, {"bigmem"})}});
+  CheckedScheduler s = Make({{5, Needs(0)}, {2, Needs(8, 1)}, {1, Needs(1, 0, 0, {"bigmem"})}});
   s.AddWorker(1, Capacity(4, 0, 8ull << 30, {"node:a"}));
   s.AddWorker(2, Capacity(2, 2, 16ull << 30, {"node:b"}));
   REQUIRE(s.GroupFittingNowhere() == std::optional<std::size_t>(1));

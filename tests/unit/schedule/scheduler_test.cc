@@ -5,11 +5,13 @@
 #include <map>
 #include <set>
 
+#include "checked_scheduler.h"
 #include "schedule/retry_policy.h"
 
 using jobrunner::Outcome;
 using jobrunner::RetryPolicy;
 using jobrunner::Scheduler;
+using jobrunner::testing::CheckedScheduler;
 
 namespace {
 
@@ -28,7 +30,7 @@ std::map<int, int> PerWorker(const std::vector<Scheduler::Assignment>& given) {
 }  // namespace
 
 TEST_CASE("A new worker is given only as many tasks as it has slots") {
-  Scheduler s(100, Options());
+  CheckedScheduler s(100, Options());
   s.AddWorker(1, 3);
   auto given = s.Assign(0);
   REQUIRE(given.size() == 3);
@@ -39,7 +41,7 @@ TEST_CASE("A new worker is given only as many tasks as it has slots") {
 }
 
 TEST_CASE("A result or a new worker makes room that the next Assign fills, whatever came between") {
-  Scheduler s(100, Options());
+  CheckedScheduler s(100, Options());
   s.AddWorker(1, 2);
   auto first = s.Assign(0);
   REQUIRE(first.size() == 2);
@@ -63,7 +65,7 @@ TEST_CASE("A result or a new worker makes room that the next Assign fills, whate
 }
 
 TEST_CASE("Free slots on every worker are filled before any worker gets prefetch") {
-  Scheduler s(5, Options());
+  CheckedScheduler s(5, Options());
   s.AddWorker(1, 1);
   s.AddWorker(2, 1);
   s.AddWorker(3, 1);
@@ -78,7 +80,7 @@ TEST_CASE("Free slots on every worker are filled before any worker gets prefetch
 }
 
 TEST_CASE("Short tasks earn a worker a prefetch queue and long tasks do not") {
-  Scheduler s(100000, Options());
+  CheckedScheduler s(100000, Options());
   s.AddWorker(1, 2);
   s.AddWorker(2, 2);
   auto first = s.Assign(0);
@@ -106,7 +108,7 @@ TEST_CASE("Short tasks earn a worker a prefetch queue and long tasks do not") {
 }
 
 TEST_CASE("One quick first task does not earn a worker a queue of long ones") {
-  Scheduler s(13, Options());
+  CheckedScheduler s(13, Options());
   s.AddWorker(1, 1);
   s.AddWorker(2, 1);
   s.AddWorker(3, 1);
@@ -119,7 +121,7 @@ TEST_CASE("One quick first task does not earn a worker a queue of long ones") {
 
 TEST_CASE("Every task is handed out exactly once when all succeed") {
   const std::uint64_t n = 1000;
-  Scheduler s(n, Options());
+  CheckedScheduler s(n, Options());
   s.AddWorker(1, 2);
   s.AddWorker(2, 3);
   std::set<std::uint64_t> seen;
@@ -137,7 +139,7 @@ TEST_CASE("Every task is handed out exactly once when all succeed") {
 }
 
 TEST_CASE("A failed attempt is retried after its backoff and on another worker") {
-  Scheduler s(1, Options(100));
+  CheckedScheduler s(1, Options(100));
   s.AddWorker(1, 1);
   s.AddWorker(2, 1);
   auto first = s.Assign(0);
@@ -156,7 +158,7 @@ TEST_CASE("A failed attempt is retried after its backoff and on another worker")
 }
 
 TEST_CASE("With a single worker a retry goes back to the same worker") {
-  Scheduler s(1, Options(0));
+  CheckedScheduler s(1, Options(0));
   s.AddWorker(7, 1);
   s.Assign(0);
   s.OnResult({7, 0, 1, Outcome::kTimedOut, 1, 5}, 0);
@@ -166,7 +168,7 @@ TEST_CASE("With a single worker a retry goes back to the same worker") {
 }
 
 TEST_CASE("A task that fails more often than its retries allow ends failed") {
-  Scheduler s(1, Options(0));
+  CheckedScheduler s(1, Options(0));
   s.AddWorker(1, 1);
   for (int attempt = 1; attempt <= 3; ++attempt) {
     auto given = s.Assign(0);
@@ -181,7 +183,7 @@ TEST_CASE("A task that fails more often than its retries allow ends failed") {
 }
 
 TEST_CASE("A task failing twice then succeeding with two retries ends succeeded") {
-  Scheduler s(1, Options(0));
+  CheckedScheduler s(1, Options(0));
   s.AddWorker(1, 1);
   Outcome outcomes[] = {Outcome::kFailed, Outcome::kFailed, Outcome::kSucceeded};
   for (int attempt = 1; attempt <= 3; ++attempt) {
@@ -195,7 +197,7 @@ TEST_CASE("A task failing twice then succeeding with two retries ends succeeded"
 }
 
 TEST_CASE("Results for attempts not in flight are ignored") {
-  Scheduler s(2, Options());
+  CheckedScheduler s(2, Options());
   s.AddWorker(1, 1);
   s.AddWorker(2, 1);
   auto given = s.Assign(0);
@@ -231,7 +233,7 @@ TEST_CASE("Success, interruption and an exhausted allowance are not retried") {
 }
 
 TEST_CASE("A resumed run skips settled tasks and continues attempt numbers and failures") {
-  Scheduler s(5, Options(0));
+  CheckedScheduler s(5, Options(0));
   std::vector<bool> settled = {true, false, true, false, false};
   std::unordered_map<std::uint64_t, jobrunner::ResumePoint::TaskHistory> prior = {{1, {2, 1}},
                                                                                   {3, {1, 0}}};
@@ -254,7 +256,7 @@ TEST_CASE("A resumed run skips settled tasks and continues attempt numbers and f
 }
 
 TEST_CASE("An interrupted attempt is neither final nor retried") {
-  Scheduler s(1, Options(0));
+  CheckedScheduler s(1, Options(0));
   s.AddWorker(1, 1);
   s.Assign(0);
   CHECK(s.OnResult({1, 0, 1, Outcome::kInterrupted, 3, 5}, 0) == Scheduler::Verdict::kInterrupted);
@@ -267,7 +269,7 @@ TEST_CASE("An interrupted attempt is neither final nor retried") {
 TEST_CASE("A worker whose failures keep succeeding elsewhere is taken out of rotation") {
   Scheduler::Options options = Options(0);
   options.max_worker_failures = 2;
-  Scheduler s(100, options);
+  CheckedScheduler s(100, options);
   s.AddWorker(1, 1);
   s.AddWorker(2, 1);
   int fixed = 0;
@@ -292,7 +294,7 @@ TEST_CASE("A worker whose failures keep succeeding elsewhere is taken out of rot
 TEST_CASE("The last worker in rotation is never retired") {
   Scheduler::Options options = Options(0);
   options.max_worker_failures = 1;
-  Scheduler s(10, options);
+  CheckedScheduler s(10, options);
   s.AddWorker(1, 1);
   for (int round = 0; round < 30 && !s.Finished(); ++round) {
     for (const auto& a : s.Assign(0)) {
@@ -309,7 +311,7 @@ TEST_CASE("A worker whose occasional failures succeed elsewhere stays in rotatio
   // Every tenth task fails on its first attempt wherever it runs: not the worker's fault.
   Scheduler::Options options = Options(0);
   options.max_worker_failures = 2;
-  Scheduler s(400, options);
+  CheckedScheduler s(400, options);
   s.AddWorker(1, 1);
   s.AddWorker(2, 1);
   for (int round = 0; round < 2000 && !s.Finished(); ++round) {
@@ -327,7 +329,7 @@ TEST_CASE("A worker whose occasional failures succeed elsewhere stays in rotatio
 TEST_CASE("A worker with failures in a row gets nothing new until the retries elsewhere decide") {
   Scheduler::Options options = Options(1000);
   options.max_worker_failures = 2;
-  Scheduler s(100, options);
+  CheckedScheduler s(100, options);
   s.AddWorker(1, 1);
   s.AddWorker(2, 1);
   auto first = s.Assign(0);
@@ -352,7 +354,7 @@ TEST_CASE("A worker with failures in a row gets nothing new until the retries el
 TEST_CASE("A task that fails elsewhere too lifts the suspicion it cast on the first worker") {
   Scheduler::Options options = Options(0);
   options.max_worker_failures = 1;
-  Scheduler s(100, options);
+  CheckedScheduler s(100, options);
   s.AddWorker(1, 1);
   s.AddWorker(2, 1);
   auto first = s.Assign(0);
@@ -378,7 +380,7 @@ TEST_CASE("When every worker is suspended they all keep working") {
   // Every task fails on its first attempt everywhere: suspicion must not stall the run.
   Scheduler::Options options = Options(0);
   options.max_worker_failures = 1;
-  Scheduler s(50, options);
+  CheckedScheduler s(50, options);
   s.AddWorker(1, 1);
   s.AddWorker(2, 1);
   for (int round = 0; round < 500 && !s.Finished(); ++round) {

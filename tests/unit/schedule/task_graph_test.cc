@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "checked_scheduler.h"
 #include "manifest/task_graph_builder.h"
 #include "manifest/task_source.h"
 #include "schedule/scheduler.h"
@@ -15,6 +16,8 @@ using jobrunner::ParseManifest;
 using jobrunner::Scheduler;
 using jobrunner::TaskGraph;
 using jobrunner::TaskSource;
+using jobrunner::testing::CheckedScheduler;
+using jobrunner::testing::CheckedTaskGraph;
 
 namespace {
 
@@ -26,15 +29,18 @@ std::vector<TaskGraph::Group> Singles(std::uint64_t n) {
   return std::vector<TaskGraph::Group>(n, TaskGraph::Group{1, 0});
 }
 
-// Everything ready now, taken in order.
-Tasks TakeReady(TaskGraph& g) {
+// Everything ready now, taken in order. A CheckedTaskGraph checks its invariants at every step;
+// the tests of ten thousand tasks take a TaskGraph and check them every so often instead, as a
+// check per step would cost O(tasks) each.
+template <class Graph>
+Tasks TakeReady(Graph& g) {
   Tasks out;
   while (auto t = g.Next()) out.push_back(*t);
   return out;
 }
 
 // Runs the graph to its end with every task succeeding, one task at a time: the order tasks ran.
-Tasks RunAll(TaskGraph& g) {
+Tasks RunAll(CheckedTaskGraph& g) {
   Tasks order;
   while (auto t = g.Next()) {
     order.push_back(*t);
@@ -60,7 +66,7 @@ std::string GraphError(std::string_view yaml) {
 }  // namespace
 
 TEST_CASE("Without dependencies or priorities tasks come in index order") {
-  TaskGraph g(5);
+  CheckedTaskGraph g(5);
   CHECK(g.cycle().empty());
   CHECK(TakeReady(g) == Tasks{0, 1, 2, 3, 4});
   CHECK(g.Exhausted());
@@ -68,7 +74,7 @@ TEST_CASE("Without dependencies or priorities tasks come in index order") {
 
 TEST_CASE("A diamond runs its top, then both sides, then its bottom") {
   // 0 <- 1, 0 <- 2, {1, 2} <- 3
-  TaskGraph g(Singles(4), {Edge{1, 0}, Edge{2, 0}, Edge{3, 1}, Edge{3, 2}});
+  CheckedTaskGraph g(Singles(4), {Edge{1, 0}, Edge{2, 0}, Edge{3, 1}, Edge{3, 2}});
   REQUIRE(g.cycle().empty());
   CHECK(TakeReady(g) == Tasks{0});
   g.OnSucceeded(0);
@@ -92,6 +98,7 @@ TEST_CASE("A chain of ten thousand tasks runs one at a time in order") {
     const auto ready = TakeReady(g);
     REQUIRE(ready == Tasks{expected});
     g.OnSucceeded(expected);
+    if (expected % 1000 == 0) g.CheckInvariants();
   }
   CHECK(g.Exhausted());
 }
@@ -103,14 +110,21 @@ TEST_CASE("Ten thousand tasks fan in to one that waits for the last of them") {
     for (std::uint64_t i = 0; i < n; ++i) edges.push_back(Edge{n, i});
     TaskGraph g(Singles(n + 1), edges);
     Tasks first = TakeReady(g);
+    g.CheckInvariants();
     CHECK(first.size() == n);
-    for (std::uint64_t i = 0; i + 1 < n; ++i) g.OnSucceeded(first[i]);
+    for (std::uint64_t i = 0; i + 1 < n; ++i) {
+      g.OnSucceeded(first[i]);
+      if (i % 1000 == 0) g.CheckInvariants();
+    }
     CHECK(TakeReady(g).empty());
+    g.CheckInvariants();
     g.OnSucceeded(first.back());
     CHECK(TakeReady(g) == Tasks{n});
+    g.CheckInvariants();
   }
   SECTION("as a dependency on the whole group") {
-    TaskGraph g({TaskGraph::Group{n, 0}, TaskGraph::Group{1, 0}}, {Edge{n, 0, /*on_group=*/true}});
+    CheckedTaskGraph g({TaskGraph::Group{n, 0}, TaskGraph::Group{1, 0}},
+                       {Edge{n, 0, /*on_group=*/true}});
     Tasks first = TakeReady(g);
     CHECK(first.size() == n);
     for (std::uint64_t i = 0; i + 1 < n; ++i) g.OnSucceeded(first[i]);
@@ -123,7 +137,8 @@ TEST_CASE("Ten thousand tasks fan in to one that waits for the last of them") {
 
 TEST_CASE("A failure skips its transitive dependents and nothing else") {
   // 0 <- 1 <- 2, 0 <- 3, and 4 <- 5 independent of them; 6 depends on 1 and on 4.
-  TaskGraph g(Singles(7), {Edge{1, 0}, Edge{2, 1}, Edge{3, 0}, Edge{5, 4}, Edge{6, 1}, Edge{6, 4}});
+  CheckedTaskGraph g(Singles(7),
+                     {Edge{1, 0}, Edge{2, 1}, Edge{3, 0}, Edge{5, 4}, Edge{6, 1}, Edge{6, 4}});
   CHECK(TakeReady(g) == Tasks{0, 4});
   g.OnSucceeded(4);
   CHECK(TakeReady(g) == Tasks{5});
@@ -145,7 +160,7 @@ TEST_CASE("A failure skips its transitive dependents and nothing else") {
 }
 
 TEST_CASE("A failure in a group skips what depends on the whole group, once") {
-  TaskGraph g({TaskGraph::Group{3, 0}, TaskGraph::Group{1, 0}}, {Edge{3, 0, true}});
+  CheckedTaskGraph g({TaskGraph::Group{3, 0}, TaskGraph::Group{1, 0}}, {Edge{3, 0, true}});
   CHECK(TakeReady(g) == Tasks{0, 1, 2});
   g.OnFailed(1);
   g.OnFailed(2);
@@ -158,7 +173,7 @@ TEST_CASE("A failure in a group skips what depends on the whole group, once") {
 }
 
 TEST_CASE("Higher priority goes first and equal priorities keep manifest order") {
-  TaskGraph g({{2, 0}, {2, 5}, {1, -1}, {2, 5}}, {});
+  CheckedTaskGraph g({{2, 0}, {2, 5}, {1, -1}, {2, 5}}, {});
   // Groups: 0-1 (0), 2-3 (5), 4 (-1), 5-6 (5).
   CHECK(TakeReady(g) == Tasks{2, 3, 5, 6, 0, 1, 4});
 }
@@ -166,7 +181,7 @@ TEST_CASE("Higher priority goes first and equal priorities keep manifest order")
 TEST_CASE("A task released by its dependencies takes its place by priority among ready tasks") {
   // Group 0: tasks 0-3, priority 0. Task 4: priority 9, depends on task 0. Task 5: priority 0,
   // depends on task 0 too, and comes after every task of group 0 in manifest order.
-  TaskGraph g({{4, 0}, {1, 9}, {1, 0}}, {Edge{4, 0}, Edge{5, 0}});
+  CheckedTaskGraph g({{4, 0}, {1, 9}, {1, 0}}, {Edge{4, 0}, Edge{5, 0}});
   CHECK(g.Next() == 0u);
   g.OnSucceeded(0);
   CHECK(TakeReady(g) == Tasks{4, 1, 2, 3, 5});
@@ -174,7 +189,7 @@ TEST_CASE("A task released by its dependencies takes its place by priority among
 
 TEST_CASE("A cycle is found and named, each node depending on the next") {
   // 0 <- 1 <- 2 <- 0, and 3 depends on the cycle without being on it.
-  TaskGraph g(Singles(4), {Edge{0, 2}, Edge{1, 0}, Edge{2, 1}, Edge{3, 1}});
+  CheckedTaskGraph g(Singles(4), {Edge{0, 2}, Edge{1, 0}, Edge{2, 1}, Edge{3, 1}});
   const auto& cycle = g.cycle();
   REQUIRE(cycle.size() == 3);
   for (std::size_t i = 0; i < cycle.size(); ++i) {
@@ -187,14 +202,15 @@ TEST_CASE("A cycle is found and named, each node depending on the next") {
 }
 
 TEST_CASE("A task depending on itself, or on its own group, is a cycle") {
-  CHECK(TaskGraph(Singles(2), {Edge{1, 1}}).cycle() == std::vector<TaskGraph::Node>{{1, false}});
-  TaskGraph own({{2, 0}}, {Edge{0, 0, true}, Edge{1, 0, true}});
+  CHECK(CheckedTaskGraph(Singles(2), {Edge{1, 1}}).cycle() ==
+        std::vector<TaskGraph::Node>{{1, false}});
+  CheckedTaskGraph own({{2, 0}}, {Edge{0, 0, true}, Edge{1, 0, true}});
   CHECK(own.cycle().size() == 2);
 }
 
 TEST_CASE("On resume, earlier successes count as done and earlier failures skip again") {
   // 0 <- 2, 1 <- 3, 2 <- 4: 0 succeeded earlier, 1 failed for good, 2 was skipped (re-evaluated).
-  TaskGraph g(Singles(5), {Edge{2, 0}, Edge{3, 1}, Edge{4, 2}});
+  CheckedTaskGraph g(Singles(5), {Edge{2, 0}, Edge{3, 1}, Edge{4, 2}});
   g.Resume({true, true, false, false, false}, {1});
   const auto skipped = g.TakeSkipped();
   REQUIRE(skipped.size() == 1);
@@ -206,8 +222,8 @@ TEST_CASE("On resume, earlier successes count as done and earlier failures skip 
 }
 
 TEST_CASE("The scheduler counts skipped tasks as final and finishes") {
-  TaskGraph g(Singles(3), {Edge{1, 0}, Edge{2, 1}});
-  Scheduler s(std::move(g), Scheduler::Options{});
+  CheckedTaskGraph g(Singles(3), {Edge{1, 0}, Edge{2, 1}});
+  CheckedScheduler s(std::move(g), Scheduler::Options{});
   s.AddWorker(1, 2);
   auto given = s.Assign(0);
   REQUIRE(given.size() == 1);
@@ -230,7 +246,7 @@ tasks:
     command: x
     matrix: {n: [b, a]}
 )");
-  TaskGraph g = BuildTaskGraph(source);
+  CheckedTaskGraph g(BuildTaskGraph(source));
   // prep-b is task 2, prep-a task 3; build-a (0) waits for prep-a, build-b (1) for prep-b.
   CHECK(TakeReady(g) == Tasks{2, 3});
   g.OnSucceeded(3);
@@ -248,7 +264,7 @@ tasks:
     command: x
     depends_on: ["part-{n}"]
 )");
-  TaskGraph g = BuildTaskGraph(source);
+  CheckedTaskGraph g(BuildTaskGraph(source));
   CHECK(RunAll(g) == Tasks{0, 1, 2, 3});
 }
 
@@ -311,7 +327,7 @@ tasks:
     command: x
     priority: 1
 )");
-  TaskGraph g = BuildTaskGraph(source);
+  CheckedTaskGraph g(BuildTaskGraph(source));
   CHECK(g.Next() == 1'000'000u);
   CHECK(g.Next() == 0u);
 }
