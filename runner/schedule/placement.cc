@@ -39,12 +39,40 @@ std::optional<std::size_t> Placement::GroupFittingNowhere(const SchedulerState& 
   return std::nullopt;
 }
 
+bool Placement::OthersCouldTakeOver(const SchedulerState& state, int id) const {
+  const WorkerCapacity& leaving = state.workers.at(id).capacity;
+  for (const ResourceNeeds& needs : needs_) {
+    if (!CouldHold(leaving, needs)) continue;
+    const bool other = std::any_of(state.workers.begin(), state.workers.end(), [&](const auto& w) {
+      return w.first != id && !w.second.health.retired && CouldHold(w.second.capacity, needs);
+    });
+    if (!other) return false;
+  }
+  return true;
+}
+
+void Placement::FindGroupsForSuspended(const SchedulerState& state) {
+  for_suspended_.assign(needs_.size(), false);
+  if (state.health.Suspended() == 0) return;
+  for (std::size_t g = 0; g < needs_.size(); ++g) {
+    for_suspended_[g] =
+        std::none_of(state.workers.begin(), state.workers.end(), [&](const auto& w) {
+          return !state.Blocked(w.second) && CouldHold(w.second.capacity, needs_[g]);
+        });
+  }
+}
+
+bool Placement::BlockedFor(const SchedulerState& state, const WorkerState& w,
+                           std::size_t group) const {
+  return state.Blocked(w) && (w.health.retired || !for_suspended_[group]);
+}
+
 bool Placement::FitsNow(const SchedulerState& state, const WorkerState& w, const Hold& hold,
                         bool slots_only) const {
+  if (BlockedFor(state, w, hold.group)) return false;
   const ResourceNeeds& needs = NeedsOf(hold.group);
   const bool reserved = w.reserved_for != WorkerState::kNoTask && w.reserved_for != hold.index;
-  if (needs.Plain() && !reserved) return state.Room(w, slots_only) > 0;
-  if (state.Blocked(w)) return false;
+  if (needs.Plain() && !reserved) return state.RoomIgnoringHealth(w, slots_only) > 0;
   const ResourceNeeds& aside = reserved ? NeedsOf(w.reserved_group) : Nothing();
   const int aside_cores = reserved ? aside.Cores() : 0;
   if (w.used_cores + aside_cores + needs.Cores() > w.slots) return false;
@@ -91,7 +119,7 @@ void Placement::Reserve(SchedulerState& state, Hold& hold) {
   int chosen = -1;
   int most_free = -1;
   for (const auto& [id, w] : state.workers) {
-    if (w.reserved_for != WorkerState::kNoTask || state.Blocked(w) ||
+    if (w.reserved_for != WorkerState::kNoTask || BlockedFor(state, w, hold.group) ||
         !MayTake(state, id, w, hold)) {
       continue;
     }
@@ -193,6 +221,7 @@ void Placement::PullFresh(SchedulerState& state, bool slots_only, std::vector<As
 }
 
 void Placement::Assign(SchedulerState& state, std::int64_t now_ms, std::vector<Assignment>& out) {
+  FindGroupsForSuspended(state);
   // Due retries first, as on the plain path.
   for (auto it = state.retries.begin(); it != state.retries.end();) {
     if (it->due_ms > now_ms) {

@@ -27,6 +27,10 @@ namespace jobrunner {
 // keeps taking the tasks behind it. Held tasks keep their order and reserve workers in turn, one
 // each; at most kMaxHeld are held.
 //
+// A suspended worker (WorkerHealth) still takes the tasks that no worker outside suspension could
+// run: waiting for the verdict on it could hold them for ever, and WorkerHealth lets every worker
+// work when all are suspended for the same reason.
+//
 // The state it works on is the scheduler's (SchedulerState), passed in; it keeps only what each
 // group asks for and the tasks held.
 class Placement {
@@ -46,6 +50,8 @@ class Placement {
   // Hands out work as Scheduler::Assign does, each task only where it fits now: retries that
   // are due, then the tasks held (in order), then fresh ones.
   void Assign(SchedulerState& state, std::int64_t now_ms, std::vector<Assignment>& out);
+  // Every task that worker `id` could run could also run on another worker in rotation.
+  bool OthersCouldTakeOver(const SchedulerState& state, int id) const;
   // `worker` left rotation: the task that reserved it, if any, looks for another.
   void ReleaseReservation(SchedulerState& state, int worker);
 
@@ -74,6 +80,10 @@ class Placement {
   int FindPlace(const SchedulerState& state, const Hold& hold, bool slots_only) const;
   bool FitsNow(const SchedulerState& state, const WorkerState& worker, const Hold& hold,
                bool slots_only) const;
+  // For each group, whether only workers that are suspended could run its tasks now.
+  void FindGroupsForSuspended(const SchedulerState& state);
+  // `worker` may be given no task of `group` now.
+  bool BlockedFor(const SchedulerState& state, const WorkerState& worker, std::size_t group) const;
   // A fresh task taking one core could go to `worker` now.
   bool RoomForFresh(const SchedulerState& state, const WorkerState& worker, bool slots_only) const;
   // Whether worker `id` may ever take `hold`: in rotation, able to hold it, and not the worker a
@@ -86,6 +96,8 @@ class Placement {
 
   std::vector<ResourceNeeds> needs_;  // per group; empty when no task asks for anything
   std::deque<Hold> held_;             // in the order their turn came
+  // Per group, during Assign: only suspended workers could run its tasks (FindGroupsForSuspended).
+  std::vector<bool> for_suspended_;
 };
 
 }  // namespace jobrunner

@@ -166,8 +166,11 @@ Scheduler::Verdict Scheduler::OnResult(const AttemptEnded& ended, std::int64_t n
                      : state_.workers.end();
   if (ended.outcome == Outcome::kSucceeded) {
     state_.health.Succeeded(w.health);
-    if (earlier != state_.workers.end() &&
-        state_.health.FixedElsewhere(task.failed_on, earlier->second.health)) {
+    // A worker that is the only one able to run some tasks stays, whatever its record: without
+    // it they would wait for ever.
+    if (earlier != state_.workers.end() && state_.health.FixedElsewhere(earlier->second.health) &&
+        placement_.OthersCouldTakeOver(state_, task.failed_on)) {
+      state_.health.Retire(task.failed_on, earlier->second.health);
       placement_.ReleaseReservation(state_, task.failed_on);
     }
     finals_[static_cast<int>(ended.outcome)]++;

@@ -85,7 +85,10 @@ struct SchedulerState {
   // How many more tasks of one core `w` may be given now: its free slots, plus its prefetch
   // unless `slots_only`.
   int Room(const WorkerState& w, bool slots_only) const {
-    if (Blocked(w)) return 0;
+    return Blocked(w) ? 0 : RoomIgnoringHealth(w, slots_only);
+  }
+  // The same, whether or not WorkerHealth blocks the worker.
+  int RoomIgnoringHealth(const WorkerState& w, bool slots_only) const {
     const int prefetch = slots_only ? 0 : w.pace.Prefetch(w.slots, max_prefetch);
     return std::max(0, w.slots + prefetch - w.used_cores);
   }

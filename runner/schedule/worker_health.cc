@@ -22,14 +22,17 @@ void WorkerHealth::Failed(Record& worker, Record* earlier) {
   }
 }
 
-bool WorkerHealth::FixedElsewhere(int id, Record& failed) {
+bool WorkerHealth::FixedElsewhere(Record& failed) {
   if (max_failures_ <= 0 || failed.retired) return false;
   if (++failed.failures_fixed_elsewhere < max_failures_) return false;
-  if (InRotation() <= 1) return false;  // the last worker keeps working, whatever its record
-  failed.retired = true;
+  return InRotation() > 1;  // the last worker keeps working, whatever its record
+}
+
+void WorkerHealth::Retire(int id, Record& worker) {
+  if (worker.retired) return;
+  worker.retired = true;
   retired_.push_back(id);
-  UpdateSuspicion(failed);
-  return true;
+  UpdateSuspicion(worker);
 }
 
 void WorkerHealth::UpdateSuspicion(Record& worker) {

@@ -19,7 +19,8 @@ namespace jobrunner {
 // first. A failure is explained, and stops counting towards suspension, when its task fails on
 // the next worker too. When every worker in rotation is suspended they all keep working: then the
 // tasks are more likely at fault than the workers, and waiting would stall the run.
-// max_failures 0: no worker is ever suspended or retired.
+// max_failures 0: no worker is ever suspended or retired. The last worker in rotation is never
+// retired, whatever its record.
 //
 // A worker's Record lives beside the rest of what the scheduler keeps per worker, so that asking
 // whether a worker may take work costs no lookup; this class holds the rules and the counts over
@@ -48,13 +49,16 @@ class WorkerHealth {
   void Succeeded(Record& worker);
   // An attempt failed on `worker`; `earlier` is the other worker its task last failed on, if any.
   void Failed(Record& worker, Record* earlier);
-  // An attempt that had failed on worker `id` (with record `failed`) succeeded on another worker.
-  // Returns whether this retired worker `id`.
-  bool FixedElsewhere(int id, Record& failed);
+  // An attempt that had failed on a worker (with record `failed`) succeeded on another. Returns
+  // whether that worker has now earned retirement: its record says so, and another worker is in
+  // rotation. Retire does it, unless the caller knows a reason to keep it.
+  bool FixedElsewhere(Record& failed);
+  void Retire(int id, Record& worker);
 
   // Workers retired, in the order it happened.
   const std::vector<int>& retired() const { return retired_; }
   std::size_t InRotation() const { return workers_ - retired_.size(); }
+  std::size_t Suspended() const { return suspended_; }
 
   // Throws std::logic_error naming the first invariant that does not hold of `records` (every
   // worker's, by id): one record per worker added; a worker is suspended exactly when it is not

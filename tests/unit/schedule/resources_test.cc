@@ -46,7 +46,8 @@ WorkerCapacity Capacity(int cores, int gpus = 0, std::uint64_t memory = 64ull <<
 }
 
 // Groups of tasks (an entry each) with what each asks for.
-CheckedScheduler Make(const std::vector<std::pair<std::uint64_t, ResourceNeeds>>& groups) {
+CheckedScheduler Make(const std::vector<std::pair<std::uint64_t, ResourceNeeds>>& groups,
+                      int max_worker_failures = Scheduler::Options{}.max_worker_failures) {
   std::vector<TaskGraph::Group> g;
   std::vector<ResourceNeeds> needs;
   for (const auto& [size, n] : groups) {
@@ -55,6 +56,7 @@ CheckedScheduler Make(const std::vector<std::pair<std::uint64_t, ResourceNeeds>>
   }
   Scheduler::Options options;
   options.retry.backoff_ms = 0;
+  options.max_worker_failures = max_worker_failures;
   CheckedScheduler s(TaskGraph(g, {}), options);
   s.SetNeeds(needs);
   return s;
@@ -310,6 +312,60 @@ TEST_CASE("A retried GPU task goes to another worker with a GPU") {
   REQUIRE(second.size() == 1);
   CHECK(second[0].worker == 3);
   CHECK(second[0].attempt == 2);
+}
+
+TEST_CASE("The only worker that could run some tasks is never retired") {
+  // Worker 1 has the only GPU. Its CPU task fails and then succeeds on worker 2: at
+  // max_worker_failures 1 that would retire it, and the GPU tasks could then run nowhere.
+  CheckedScheduler s = Make({{2, Needs(0)}, {2, Needs(1, 1)}}, /*max_worker_failures=*/1);
+  s.AddWorker(1, Capacity(1, 1));
+  s.AddWorker(2, Capacity(1, 0));
+  const auto first = s.Assign(0);
+  REQUIRE(first.size() == 2);
+  REQUIRE(first[0].index == 0);
+  REQUIRE(first[0].worker == 1);
+  CHECK(s.OnResult({1, 0, 1, Outcome::kFailed, 1, 1000.0}, 0) == Scheduler::Verdict::kRetrying);
+  CHECK(s.OnResult({2, 1, 1, Outcome::kSucceeded, 0, 1000.0}, 0) == Scheduler::Verdict::kFinal);
+  const auto retry = s.Assign(0);
+  REQUIRE(retry.size() == 1);
+  CHECK(retry[0].worker == 2);
+  CHECK(s.OnResult({2, 0, 2, Outcome::kSucceeded, 1, 1000.0}, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.RetiredWorkers().empty());
+  // Worker 1 is suspended, its verdict in; the GPU tasks still go to it, one at a time.
+  for (std::uint64_t gpu_task = 2; gpu_task < 4; ++gpu_task) {
+    const auto next = s.Assign(0);
+    REQUIRE(next.size() == 1);
+    CHECK(next[0].index == gpu_task);
+    CHECK(next[0].worker == 1);
+    CHECK(s.OnResult({1, gpu_task, 1, Outcome::kSucceeded, 0, 1000.0}, 0) ==
+          Scheduler::Verdict::kFinal);
+  }
+  CHECK(s.Finished());
+}
+
+TEST_CASE("Tasks that only suspended workers could run still go to them") {
+  // The GPU tasks fail on worker 1, the only one with a GPU, twice in a row: it is suspended,
+  // but no other worker could run them, so they keep going to it rather than wait for ever.
+  CheckedScheduler s = Make({{6, Needs(1, 1)}, {4, Needs(0)}}, /*max_worker_failures=*/2);
+  s.AddWorker(1, Capacity(2, 1));
+  s.AddWorker(2, Capacity(2, 0));
+  int gpu_attempts = 0;
+  for (int round = 0; round < 100 && !s.Finished(); ++round) {
+    for (const auto& a : s.Assign(0)) {
+      const bool gpu = a.index < 6;
+      if (gpu) {
+        CHECK(a.worker == 1);
+        ++gpu_attempts;
+      }
+      s.OnResult(
+          {a.worker, a.index, a.attempt, gpu ? Outcome::kFailed : Outcome::kSucceeded, 0, 1000.0},
+          0);
+    }
+  }
+  CHECK(s.Finished());
+  CHECK(gpu_attempts == 6);
+  CHECK(s.FinalCount(Outcome::kFailed) == 6);
+  CHECK(s.FinalCount(Outcome::kSucceeded) == 4);
 }
 
 TEST_CASE("A task that fits on no worker is found, and the message names what it asks") {
