@@ -95,7 +95,7 @@ bool Placement::RoomForFresh(const SchedulerState& state, const WorkerState& w,
 bool Placement::OtherWorkerCouldHold(const SchedulerState& state, const Hold& hold) const {
   const ResourceNeeds& needs = NeedsOf(hold.group);
   return std::any_of(state.workers.begin(), state.workers.end(), [&](const auto& entry) {
-    return entry.first != hold.failed_on && !entry.second.health.retired &&
+    return entry.first != hold.failed_on && !BlockedFor(state, entry.second, hold.group) &&
            CouldHold(entry.second.capacity, needs);
   });
 }

@@ -87,7 +87,7 @@ class Placement {
   // A fresh task taking one core could go to `worker` now.
   bool RoomForFresh(const SchedulerState& state, const WorkerState& worker, bool slots_only) const;
   // Whether worker `id` may ever take `hold`: in rotation, able to hold it, and not the worker a
-  // retry failed on while another could run it.
+  // retry failed on while another that may take work could run it.
   bool MayTake(const SchedulerState& state, int id, const WorkerState& worker,
                const Hold& hold) const;
   bool OtherWorkerCouldHold(const SchedulerState& state, const Hold& hold) const;

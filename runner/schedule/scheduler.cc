@@ -82,11 +82,12 @@ void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<As
       continue;
     }
     // Another worker than the one that failed, when one has room; the same one only when no
-    // other worker is in rotation.
+    // other worker may take work (in rotation and not suspended): a suspended worker may never
+    // be given work again.
     int chosen = -1;
     int others = 0;
     for (auto& [id, w] : state_.workers) {
-      if (id == it->failed_on || w.health.retired) continue;
+      if (id == it->failed_on || state_.Blocked(w)) continue;
       ++others;
       if (state_.Room(w, slots_only) > 0) {
         chosen = id;

@@ -393,3 +393,28 @@ TEST_CASE("When every worker is suspended they all keep working") {
   CHECK(s.Finished());
   CHECK(s.FinalCount(Outcome::kSucceeded) == 50);
 }
+
+TEST_CASE("A retry does not wait for a worker that is suspended") {
+  // Worker 2's tasks fail for good (no retries) twice in a row: it is suspended, and nothing
+  // will lift that. Task 0 then fails on worker 1 with a retry left: it goes back to worker 1,
+  // the only one that may take work, instead of waiting for worker 2 for ever.
+  Scheduler::Options options = Options(0);
+  options.max_worker_failures = 2;
+  CheckedScheduler s(3, options);
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  const auto first = s.Assign(0);
+  REQUIRE(PerWorker(first) == std::map<int, int>{{1, 1}, {2, 1}});
+  CHECK(s.OnResult({2, 1, 1, Outcome::kFailed, 0, 5}, 0) == Scheduler::Verdict::kFinal);
+  const auto second = s.Assign(0);
+  REQUIRE(second.size() == 1);
+  REQUIRE(second[0].worker == 2);
+  CHECK(s.OnResult({2, 2, 1, Outcome::kFailed, 0, 5}, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.OnResult({1, 0, 1, Outcome::kFailed, 1, 5}, 0) == Scheduler::Verdict::kRetrying);
+  const auto retry = s.Assign(0);
+  REQUIRE(retry.size() == 1);
+  CHECK(retry[0].index == 0);
+  CHECK(retry[0].worker == 1);
+  CHECK(s.OnResult({1, 0, 2, Outcome::kSucceeded, 1, 5}, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.Finished());
+}
