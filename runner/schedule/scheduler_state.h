@@ -62,9 +62,9 @@ struct Retry {
   int failed_on = -1;
 };
 
-// What the scheduler knows, shared by its parts: the plain path (scheduler.cc), placement with
-// resources (placement.cc) and worker health (worker_health.cc). Plain data, with the questions
-// each of them asks.
+// What the scheduler knows, shared by its parts: the plain path (scheduler.cc) and placement
+// with resources (placement.cc) read and change it, and worker health (worker_health.cc) keeps a
+// record per worker in it. Plain data, with the questions each of them asks.
 struct SchedulerState {
   SchedulerState(TaskGraph task_graph, int max_prefetch_per_worker, int max_worker_failures)
       : max_prefetch(max_prefetch_per_worker),
