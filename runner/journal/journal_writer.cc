@@ -6,6 +6,7 @@
 #include <cstring>
 #include <utility>
 
+#include "base/text.h"
 #include "journal/journal.h"
 
 namespace jobrunner {
@@ -22,9 +23,7 @@ std::string SystemError(const std::string& path, const std::string& operation, i
 // A new file's name is only durable once its directory is synced; without this a crash could lose
 // the journal even though its header was synced.
 void SyncParentDirectory(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string dir = DirectoryOf(path);
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw JournalError(SystemError(path, "opening its directory", errno));
   const int result = ::fsync(fd);

@@ -2,14 +2,10 @@
 
 #include <map>
 
+#include "base/text.h"
+
 namespace jobrunner {
 namespace {
-
-std::string Join(const std::set<std::string>& names) {
-  std::string text;
-  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text.empty() ? "none" : text;
-}
 
 KindArgs Reader(const std::vector<std::pair<std::string, std::string>>& args) {
   return KindArgs(std::map<std::string, std::string>(args.begin(), args.end()));
@@ -18,8 +14,9 @@ KindArgs Reader(const std::vector<std::pair<std::string, std::string>>& args) {
 // Throws KindArgError for an argument the kind never asked for: misspelt or misplaced.
 void CheckNoneUnused(const TaskKind& kind, const KindArgs& reader) {
   for (const std::string& name : reader.Unused()) {
-    throw KindArgError(name, "unknown argument '" + name + "' for kind '" + kind.Name() +
-                                 "'; it takes: " + Join(reader.Asked()));
+    throw KindArgError(
+        name, "unknown argument '" + name + "' for kind '" + kind.Name() +
+                  "'; it takes: " + (reader.Asked().empty() ? "none" : Join(reader.Asked(), ", ")));
   }
 }
 

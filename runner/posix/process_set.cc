@@ -19,6 +19,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "base/text.h"
 #include "posix/child_environment.h"
 #include "posix/orphan_guard.h"
 #include "posix/output_capture.h"
@@ -80,11 +81,6 @@ std::string MakePipe(Pipe& pipe) {
   pipe.write_end.Reset(fds[1]);
   if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) return "cannot set up pipe: " + ErrnoText(errno);
   return {};
-}
-
-std::string DirectoryOf(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
 // Output files are created only when the first byte arrives, so a missing or read-only output

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "base/text.h"
 #include "posix/signals.h"
 #include "rundir/run_dir.h"
 #include "worker/kind_helper.h"
@@ -202,13 +203,11 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
       request.env.emplace_back("OMP_NUM_THREADS", std::to_string(task.cores));
     }
     if (!task.gpus.empty()) {
-      std::string ids;
-      for (const std::string& id : task.gpus) ids += (ids.empty() ? "" : ",") + id;
       request.env.erase(
           std::remove_if(request.env.begin(), request.env.end(),
                          [](const auto& var) { return var.first == "CUDA_VISIBLE_DEVICES"; }),
           request.env.end());
-      request.env.emplace_back("CUDA_VISIBLE_DEVICES", ids);
+      request.env.emplace_back("CUDA_VISIBLE_DEVICES", Join(task.gpus, ","));
     }
     // Where the task runs, for scripts that want to know (MPI's own variables are removed).
     request.env.emplace_back("JOBRUNNER_TASK_ID", task.id);

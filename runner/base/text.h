@@ -1,0 +1,20 @@
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+
+namespace jobrunner {
+
+// The strings of `words` with `separator` between them: Join({"a", "b"}, ", ") is "a, b".
+template <class Strings>
+std::string Join(const Strings& words, std::string_view separator) {
+  return fmt::format("{}", fmt::join(words, separator));
+}
+
+// The directory part of `path`, as dirname(1) gives it for paths without a trailing slash:
+// "." when it has no slash, "/" for a file in the root.
+std::string DirectoryOf(const std::string& path);
+
+}  // namespace jobrunner
