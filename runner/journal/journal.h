@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "journal/journal_record.h"
@@ -93,5 +94,11 @@ JournalInfo ReadJournal(const std::string& path,
                         const std::function<void(const JournalRecord&)>& on_record);
 // The same, collecting the records.
 JournalContents ReadJournal(const std::string& path);
+
+// ReadJournal's rules over a journal held in memory; `name` stands for its path in messages.
+JournalInfo ParseJournal(std::string_view bytes, const std::string& name,
+                         const std::function<void(const JournalRecord&)>& on_record);
+// The same, collecting the records.
+JournalContents ParseJournal(std::string_view bytes, const std::string& name);
 
 }  // namespace jobrunner

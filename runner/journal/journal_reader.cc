@@ -1,10 +1,12 @@
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "journal/journal.h"
 
@@ -74,70 +76,90 @@ class SequentialFile {
   std::uint64_t buffer_offset_ = 0;
 };
 
-// Why the record framed by `frame` and starting at `body` is unusable, or empty if it is fine (and
-// then decoded into `record`). An unknown type under a valid CRC is no accident of a crash but a
-// journal from a newer format, so it throws instead.
-std::string CheckRecord(const RecordFrame& frame, SequentialFile& file, std::uint64_t offset,
-                        const std::string& path, std::optional<JournalRecord>& record) {
+// A journal already in memory, read through the same calls as SequentialFile.
+class MemoryBytes {
+ public:
+  explicit MemoryBytes(std::string_view bytes) : bytes_(bytes) {}
+
+  std::uint64_t size() const { return bytes_.size(); }
+  std::string_view Read(std::uint64_t offset, std::size_t n) const {
+    return bytes_.substr(offset, n);
+  }
+  bool OnlyZerosFrom(std::uint64_t offset) const {
+    return bytes_.find_first_not_of('\0', offset) == std::string_view::npos;
+  }
+
+ private:
+  std::string_view bytes_;
+};
+
+// Why the record framed by `frame` and starting at `offset` is unusable, or empty if it is fine
+// (and then decoded into `record`). An unknown type under a valid CRC is no accident of a crash
+// but a journal from a newer format, so it throws instead.
+template <class Bytes>
+std::string CheckRecord(const RecordFrame& frame, Bytes& bytes, std::uint64_t offset,
+                        const std::string& name, std::optional<JournalRecord>& record) {
   if (frame.length == 0 || frame.length > kMaxRecordLength) {
     return "length " + std::to_string(frame.length) + " is out of range";
   }
-  const std::string_view body = file.Read(offset + kRecordFrameSize, frame.length);
+  const std::string_view body = bytes.Read(offset + kRecordFrameSize, frame.length);
   if (Crc32c(body) != frame.crc) return "CRC mismatch";
   const auto type = static_cast<std::uint8_t>(body[0]);
   if (!IsKnownRecordType(type)) {
-    throw JournalError("journal " + path + ": record at offset " + std::to_string(offset) +
-                       " has type " + std::to_string(type) + ", unknown in format version " +
-                       std::to_string(kJournalFormatVersion));
+    throw JournalError(
+        fmt::format("journal {}: record at offset {} has type {}, unknown in format "
+                    "version {}",
+                    name, offset, type, kJournalFormatVersion));
   }
   record = DecodeRecord(body);
   return record ? "" : "payload does not match its type";
 }
 
-std::string TornTail(const std::string& path, std::uint64_t offset, std::uint64_t size,
+std::string TornTail(const std::string& name, std::uint64_t offset, std::uint64_t size,
                      const std::string& why) {
-  return "journal " + path + ": dropped a torn last record at offset " + std::to_string(offset) +
-         " (" + std::to_string(size - offset) + " bytes up to end of file: " + why + ")";
+  return fmt::format(
+      "journal {}: dropped a torn last record at offset {} ({} bytes up to end of file: {})", name,
+      offset, size - offset, why);
 }
 
-}  // namespace
-
-JournalInfo ReadJournal(const std::string& path,
-                        const std::function<void(const JournalRecord&)>& on_record) {
-  SequentialFile file(path);
-  const std::uint64_t size = file.size();
+// The rules of docs/journal-format.md, over a file or bytes in memory; `name` (a path) names the
+// journal in messages.
+template <class Bytes>
+JournalInfo Parse(Bytes& bytes, const std::string& name,
+                  const std::function<void(const JournalRecord&)>& on_record) {
+  const std::uint64_t size = bytes.size();
   JournalInfo info;
   static_cast<JournalHeader&>(info) =
-      DecodeJournalHeader(file.Read(0, std::min<std::uint64_t>(size, kJournalHeaderSize)), path);
+      DecodeJournalHeader(bytes.Read(0, std::min<std::uint64_t>(size, kJournalHeaderSize)), name);
   std::uint64_t offset = kJournalHeaderSize;
   while (offset < size) {
     if (size - offset < kRecordFrameSize) {
-      info.torn_tail = TornTail(path, offset, size, "record frame cut short");
+      info.torn_tail = TornTail(name, offset, size, "record frame cut short");
       break;
     }
-    const RecordFrame frame = DecodeRecordFrame(file.Read(offset, kRecordFrameSize).data());
+    const RecordFrame frame = DecodeRecordFrame(bytes.Read(offset, kRecordFrameSize).data());
     const std::uint64_t end = offset + kRecordFrameSize + frame.length;
     if (end > size) {
       info.torn_tail =
-          TornTail(path, offset, size,
+          TornTail(name, offset, size,
                    "declared length " + std::to_string(frame.length) + " runs past end of file");
       break;
     }
     std::optional<JournalRecord> record;
-    const std::string problem = CheckRecord(frame, file, offset, path, record);
+    const std::string problem = CheckRecord(frame, bytes, offset, name, record);
     if (!problem.empty()) {
       // A crash damages only what was being appended, so a bad record counts as torn when it ends
       // at end of file, or when all that follows it is zeros (blocks the file system allocated
       // but the crash kept from being written; they start at a block boundary, which usually
       // falls inside a record, zeroing its end). Otherwise dropping it would silently drop the
       // records after it too, so it is an error.
-      if (end == size || file.OnlyZerosFrom(end)) {
-        info.torn_tail = TornTail(path, offset, size, problem);
+      if (end == size || bytes.OnlyZerosFrom(end)) {
+        info.torn_tail = TornTail(name, offset, size, problem);
         break;
       }
-      throw JournalError("journal " + path + ": corrupt record at offset " +
-                         std::to_string(offset) + " (" + problem +
-                         "); records after it cannot be trusted");
+      throw JournalError(fmt::format(
+          "journal {}: corrupt record at offset {} ({}); records after it cannot be trusted", name,
+          offset, problem));
     }
     on_record(*record);
     offset = end;
@@ -146,10 +168,34 @@ JournalInfo ReadJournal(const std::string& path,
   return info;
 }
 
+// An on_record that keeps every record.
+std::function<void(const JournalRecord&)> AppendTo(std::vector<JournalRecord>& records) {
+  return [&records](const JournalRecord& record) { records.push_back(record); };
+}
+
+}  // namespace
+
+JournalInfo ReadJournal(const std::string& path,
+                        const std::function<void(const JournalRecord&)>& on_record) {
+  SequentialFile file(path);
+  return Parse(file, path, on_record);
+}
+
 JournalContents ReadJournal(const std::string& path) {
   JournalContents contents;
-  static_cast<JournalInfo&>(contents) = ReadJournal(
-      path, [&contents](const JournalRecord& record) { contents.records.push_back(record); });
+  static_cast<JournalInfo&>(contents) = ReadJournal(path, AppendTo(contents.records));
+  return contents;
+}
+
+JournalInfo ParseJournal(std::string_view bytes, const std::string& name,
+                         const std::function<void(const JournalRecord&)>& on_record) {
+  MemoryBytes memory(bytes);
+  return Parse(memory, name, on_record);
+}
+
+JournalContents ParseJournal(std::string_view bytes, const std::string& name) {
+  JournalContents contents;
+  static_cast<JournalInfo&>(contents) = ParseJournal(bytes, name, AppendTo(contents.records));
   return contents;
 }
 

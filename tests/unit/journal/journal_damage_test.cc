@@ -1,4 +1,6 @@
-// How the reader tells a torn last record (a crash) from corruption (damage to synced data).
+// How the reader tells a torn last record (a crash) from corruption (damage to synced data). The
+// journals are bytes in memory, parsed by the rules ReadJournal applies to a file, so that every
+// offset and every byte can be tried.
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -11,21 +13,34 @@ using namespace jobrunner;
 using namespace jobrunner::journal_test;
 namespace fs = std::filesystem;
 
-TEST_CASE("TruncatedAtEveryByteOffsetNeverCrashesAndKeepsWholeRecords") {
+namespace {
+// The name the damaged journals go by in messages.
+const std::string kName = "journal";
+
+JournalContents Parse(std::string_view bytes) { return ParseJournal(bytes, kName); }
+}  // namespace
+
+TEST_CASE("A journal built in memory holds the bytes the writer writes") {
   TempDir dir;
   const std::vector<JournalRecord> records = SampleRun(12);
   const std::vector<std::uint64_t> ends = WriteJournal(dir / "journal", records);
-  const std::string bytes = ReadFile(dir / "journal");
+  const JournalBytes journal = MakeJournalBytes(records);
+  CHECK(journal.bytes == ReadFile(dir / "journal"));
+  CHECK(journal.ends == ends);
+}
+
+TEST_CASE("TruncatedAtEveryByteOffsetNeverCrashesAndKeepsWholeRecords") {
+  const std::vector<JournalRecord> records = SampleRun(12);
+  const auto [bytes, ends] = MakeJournalBytes(records);
   const std::set<std::uint64_t> boundaries(ends.begin(), ends.end());
-  const std::string cut_path = dir / "cut";
   for (std::uint64_t cut = 0; cut <= bytes.size(); ++cut) {
     INFO("cut at " << cut);
-    WriteBytes(cut_path, bytes.substr(0, cut));
+    const std::string_view kept = std::string_view(bytes).substr(0, cut);
     if (cut < kJournalHeaderSize) {
-      CHECK_THROWS_WITH(ReadJournal(cut_path), Catch::Contains("header is incomplete"));
+      CHECK_THROWS_WITH(Parse(kept), Catch::Contains("header is incomplete"));
       continue;
     }
-    const JournalContents contents = ReadJournal(cut_path);
+    const JournalContents contents = Parse(kept);
     const auto whole =
         static_cast<std::size_t>(std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin());
     CHECK(contents.records == Prefix(records, whole));
@@ -36,18 +51,15 @@ TEST_CASE("TruncatedAtEveryByteOffsetNeverCrashesAndKeepsWholeRecords") {
 }
 
 TEST_CASE("A flipped byte in the last record drops it as a torn tail") {
-  TempDir dir;
   const std::vector<JournalRecord> records = SampleRun(6);
-  const std::vector<std::uint64_t> ends = WriteJournal(dir / "journal", records);
-  const std::string bytes = ReadFile(dir / "journal");
+  const auto [bytes, ends] = MakeJournalBytes(records);
   const std::uint64_t last = ends[ends.size() - 2];
   // From the CRC on: a damaged length is covered by the truncation and any-byte tests.
   for (std::uint64_t at = last + 4; at < bytes.size(); ++at) {
     INFO("flipped byte " << at);
     std::string damaged = bytes;
     damaged[at] ^= 0x5A;
-    WriteBytes(dir / "damaged", damaged);
-    const JournalContents contents = ReadJournal(dir / "damaged");
+    const JournalContents contents = Parse(damaged);
     CHECK(contents.records == Prefix(records, records.size() - 1));
     CHECK(contents.valid_end == last);
     REQUIRE(contents.torn_tail);
@@ -56,34 +68,27 @@ TEST_CASE("A flipped byte in the last record drops it as a torn tail") {
 }
 
 TEST_CASE("A flipped byte in a middle record is corruption naming its offset") {
-  TempDir dir;
-  const std::vector<JournalRecord> records = SampleRun(6);
-  const std::vector<std::uint64_t> ends = WriteJournal(dir / "journal", records);
-  const std::string bytes = ReadFile(dir / "journal");
+  const auto [bytes, ends] = MakeJournalBytes(SampleRun(6));
   const std::uint64_t start = ends[2], end = ends[3];
   for (std::uint64_t at = start + 4; at < end; ++at) {
     INFO("flipped byte " << at);
     std::string damaged = bytes;
     damaged[at] ^= 0x01;
-    WriteBytes(dir / "damaged", damaged);
-    CHECK_THROWS_WITH(ReadJournal(dir / "damaged"),
+    CHECK_THROWS_WITH(Parse(damaged),
                       Catch::Contains("corrupt record at offset " + std::to_string(start)) &&
                           Catch::Contains("cannot be trusted"));
   }
 }
 
 TEST_CASE("A flipped byte anywhere never yields a record that was not written") {
-  TempDir dir;
   const std::vector<JournalRecord> records = SampleRun(6);
-  WriteJournal(dir / "journal", records);
-  const std::string bytes = ReadFile(dir / "journal");
+  const std::string bytes = MakeJournalBytes(records).bytes;
   for (std::size_t at = 0; at < bytes.size(); ++at) {
     INFO("flipped byte " << at);
     std::string damaged = bytes;
     damaged[at] ^= 0x80;
-    WriteBytes(dir / "damaged", damaged);
     try {
-      const JournalContents contents = ReadJournal(dir / "damaged");
+      const JournalContents contents = Parse(damaged);
       CHECK(at >= kJournalHeaderSize);
       CHECK(contents.records == Prefix(records, contents.records.size()));
       CHECK(contents.records.size() < records.size());
@@ -94,13 +99,10 @@ TEST_CASE("A flipped byte anywhere never yields a record that was not written") 
 }
 
 TEST_CASE("A tail of zeros left by a crash is torn, not corrupt") {
-  TempDir dir;
-  const std::string path = dir / "journal";
   const std::vector<JournalRecord> records = SampleRun(3);
-  WriteJournal(path, records);
-  const std::uint64_t size = fs::file_size(path);
-  WriteBytes(path, ReadFile(path) + std::string(4096, '\0'));
-  const JournalContents contents = ReadJournal(path);
+  const std::string bytes = MakeJournalBytes(records).bytes;
+  const std::uint64_t size = bytes.size();
+  const JournalContents contents = Parse(bytes + std::string(4096, '\0'));
   CHECK(contents.records == records);
   CHECK(contents.valid_end == size);
   REQUIRE(contents.torn_tail);
@@ -108,30 +110,22 @@ TEST_CASE("A tail of zeros left by a crash is torn, not corrupt") {
 }
 
 TEST_CASE("A record with a valid CRC but the wrong payload size is torn only at the end") {
-  TempDir dir;
-  const std::string path = dir / "journal";
   const std::vector<JournalRecord> records = SampleRun(2);
-  WriteJournal(path, records);
-  const std::string good = ReadFile(path);
+  const std::string good = MakeJournalBytes(records).bytes;
   const std::string bad = Frame("\x05short");  // a RunEnded payload has 13 bytes, not 5
 
-  WriteBytes(path, good + bad);
-  const JournalContents contents = ReadJournal(path);
+  const JournalContents contents = Parse(good + bad);
   CHECK(contents.records == records);
   REQUIRE(contents.torn_tail);
   CHECK_THAT(*contents.torn_tail, Catch::Contains("payload does not match its type"));
 
   std::string tail;
   AppendFramedRecord(RunEndedRecord{}, tail);
-  WriteBytes(path, good + bad + tail);
-  CHECK_THROWS_WITH(ReadJournal(path),
+  CHECK_THROWS_WITH(Parse(good + bad + tail),
                     Catch::Contains("corrupt record at offset " + std::to_string(good.size())));
 }
 
 TEST_CASE("An unknown record type with a valid CRC is an error even at the end") {
-  TempDir dir;
-  const std::string path = dir / "journal";
-  WriteJournal(path, SampleRun(1));
-  WriteBytes(path, ReadFile(path) + Frame("\x09"));
-  CHECK_THROWS_WITH(ReadJournal(path), Catch::Contains("type 9, unknown in format version 2"));
+  const std::string bytes = MakeJournalBytes(SampleRun(1)).bytes + Frame("\x09");
+  CHECK_THROWS_WITH(Parse(bytes), Catch::Contains("type 9, unknown in format version 2"));
 }

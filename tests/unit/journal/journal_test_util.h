@@ -54,10 +54,12 @@ inline std::vector<JournalRecord> SampleRun(std::uint64_t tasks) {
   return records;
 }
 
+constexpr std::uint64_t kManifestHash = 0xFEEDFACE;
+
 // Writes a journal holding `records` and returns the offset at which each record ends.
 inline std::vector<std::uint64_t> WriteJournal(const std::string& path,
                                                const std::vector<JournalRecord>& records) {
-  JournalWriter writer = JournalWriter::Create(path, 0xFEEDFACE, records.size());
+  JournalWriter writer = JournalWriter::Create(path, kManifestHash, records.size());
   std::vector<std::uint64_t> ends;
   std::uint64_t offset = kJournalHeaderSize;
   for (const JournalRecord& record : records) {
@@ -68,6 +70,22 @@ inline std::vector<std::uint64_t> WriteJournal(const std::string& path,
   }
   writer.Sync();
   return ends;
+}
+
+// The bytes WriteJournal writes, built in memory, with the offset at which each record ends.
+struct JournalBytes {
+  std::string bytes;
+  std::vector<std::uint64_t> ends;
+};
+
+inline JournalBytes MakeJournalBytes(const std::vector<JournalRecord>& records) {
+  JournalBytes journal;
+  journal.bytes = EncodeJournalHeader({kJournalFormatVersion, kManifestHash, records.size()});
+  for (const JournalRecord& record : records) {
+    AppendFramedRecord(record, journal.bytes);
+    journal.ends.push_back(journal.bytes.size());
+  }
+  return journal;
 }
 
 inline std::string LittleEndian32(std::uint32_t value) {
