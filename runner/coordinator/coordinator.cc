@@ -9,7 +9,6 @@
 namespace jobrunner {
 namespace {
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kMaxIdleWait{5};
 // Without a journal, results.jsonl is written at this pace instead of at each journal sync.
@@ -21,16 +20,6 @@ constexpr std::uint64_t kFailuresToReport = 20;
 constexpr std::size_t kFailedInSummary = 10;
 // The most result and data path bytes one TaskOutput record carries (the rest of it is 21 bytes).
 constexpr std::size_t kMaxJournaledOutput = kMaxRecordLength - 1024;
-
-std::int64_t SteadyMs() {
-  return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
-}
-
-std::int64_t UnixMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Describe(const AttemptResult& r) {
   switch (r.outcome) {
@@ -56,7 +45,8 @@ std::string Describe(const AttemptResult& r) {
 
 Coordinator::Coordinator(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
                          ResultsWriter& results, Reporter& reporter, JournalWriter* journal,
-                         RunLedger& ledger, RunOptions options, Scheduler scheduler)
+                         RunLedger& ledger, RunOptions options, Scheduler scheduler,
+                         const Clock& clock)
     : transport_(transport),
       source_(source),
       kinds_(kinds),
@@ -64,23 +54,28 @@ Coordinator::Coordinator(Transport& transport, const TaskSource& source, const K
       reporter_(reporter),
       journal_(journal),
       ledger_(ledger),
+      clock_(clock),
       options_(std::move(options)),
       scheduler_(std::move(scheduler)),
-      started_(Clock::now()),
+      started_(clock_.Now()),
       last_commit_(started_),
-      idle_(kMaxIdleWait) {}
+      idle_(kMaxIdleWait, clock_) {}
 
 std::int64_t Coordinator::ElapsedMs() const {
-  return std::chrono::duration_cast<milliseconds>(Clock::now() - started_).count();
+  return std::chrono::duration_cast<milliseconds>(clock_.Now() - started_).count();
+}
+
+std::int64_t Coordinator::SteadyMs() const {
+  return std::chrono::duration_cast<milliseconds>(clock_.Now().time_since_epoch()).count();
 }
 
 void Coordinator::Record(const JournalRecord& record) {
-  if (journal_ != nullptr) journal_->Add(record);
+  if (journal_ != nullptr) journal_->Add(record, clock_.Now());
   ledger_.Apply(record);
 }
 
 void Coordinator::Commit(bool force) {
-  Clock::time_point now = Clock::now();
+  const std::chrono::steady_clock::time_point now = clock_.Now();
   if (journal_ != nullptr) {
     if (!force && !journal_->SyncDue(now)) return;
     journal_->Sync();
@@ -135,7 +130,7 @@ void Coordinator::WelcomeWorkers() {
     reporter_.Verbose("worker rank " + std::to_string(w.rank) + " on " + w.host + ": " +
                       std::to_string(welcome.slots) + " slots; " + DescribeCapacity(capacity));
   }
-  Record(RunStartedRecord{static_cast<std::uint64_t>(UnixMs()), options_.run_number,
+  Record(RunStartedRecord{static_cast<std::uint64_t>(clock_.UnixMs()), options_.run_number,
                           static_cast<std::uint32_t>(workers_.size())});
   phase_ = Phase::kRunning;
   CheckEveryTaskFits();
@@ -282,7 +277,7 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
         r.index = a.index;
         r.attempt = a.attempt;
         r.outcome = Outcome::kSpawnError;
-        r.start_ms = r.end_ms = UnixMs();
+        r.start_ms = r.end_ms = clock_.UnixMs();
         r.error = *error;
         unstartable.emplace_back(a.worker, std::move(r));
         continue;
@@ -316,7 +311,7 @@ void Coordinator::BeginDrain(const std::string& reason) {
     return;
   }
   phase_ = Phase::kDraining;
-  phase_deadline_ = Clock::now() + milliseconds(options_.drain_grace_ms);
+  phase_deadline_ = clock_.Now() + milliseconds(options_.drain_grace_ms);
   SendToWorkers(Drain{false});
 }
 
@@ -325,12 +320,12 @@ void Coordinator::AdvanceDrain() {
     Finish(ExitStatus(), "");
     return;
   }
-  if (Clock::now() < phase_deadline_) return;
+  if (clock_.Now() < phase_deadline_) return;
   if (phase_ == Phase::kDraining) {
     reporter_.Warn("drain grace over: killing " + std::to_string(scheduler_.Running()) +
                    " running tasks");
     phase_ = Phase::kStopping;
-    phase_deadline_ = Clock::now() + kStopWait;
+    phase_deadline_ = clock_.Now() + kStopWait;
     SendToWorkers(Drain{true});
     return;
   }
@@ -348,7 +343,7 @@ void Coordinator::StopNow(const std::string& reason) {
     record.outcome = JournalOutcome::kInterrupted;
     // The start is unknown (the worker may not have begun it); the end time marks an attempt
     // that may have run, unlike one dropped from a queue, which has neither.
-    record.end_ms = UnixMs();
+    record.end_ms = clock_.UnixMs();
     Record(record);
     results_.FromJournal(source_.Id(u.index), record, /*recovered=*/false);
   }
@@ -395,7 +390,7 @@ void Coordinator::Finish(int exit_status, const std::string& message) {
   for (int worker : scheduler_.RetiredWorkers()) s.retired_workers.push_back(workers_[worker].rank);
   s.exit_status = exit_status;
   s.run_dir = options_.run_dir;
-  Record(RunEndedRecord{static_cast<std::uint64_t>(UnixMs()), exit_status,
+  Record(RunEndedRecord{static_cast<std::uint64_t>(clock_.UnixMs()), exit_status,
                         exit_status == kExitInterrupted});
   results_.Summary(s);
   Commit(/*force=*/true);

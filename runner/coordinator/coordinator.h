@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/exit_status.h"
 #include "coordinator/reporter.h"
 #include "coordinator/results.h"
@@ -44,10 +45,10 @@ struct RunOptions {
 class Coordinator {
  public:
   // `journal` may be null (--no-journal). `ledger` holds what earlier runs recorded, if any.
-  // `kinds` encodes task kinds' arguments and reads their results.
+  // `kinds` encodes task kinds' arguments and reads their results. `clock` tells the time.
   Coordinator(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
               ResultsWriter& results, Reporter& reporter, JournalWriter* journal, RunLedger& ledger,
-              RunOptions options, Scheduler scheduler);
+              RunOptions options, Scheduler scheduler, const Clock& clock = SystemClock());
 
   // Handles what has arrived and sends what is due. Returns how long the caller may wait for
   // messages before the next Step (0: call again at once). Throws JournalError or
@@ -96,6 +97,8 @@ class Coordinator {
   int ExitStatus() const;
   Progress CurrentProgress() const;
   std::int64_t ElapsedMs() const;
+  // The clock's steady time in milliseconds: the scheduler's time.
+  std::int64_t SteadyMs() const;
 
   Transport& transport_;
   const TaskSource& source_;
@@ -104,6 +107,7 @@ class Coordinator {
   Reporter& reporter_;
   JournalWriter* journal_;
   RunLedger& ledger_;
+  const Clock& clock_;
   RunOptions options_;
   Scheduler scheduler_;
   std::map<int, WorkerInfo> workers_;  // by transport rank

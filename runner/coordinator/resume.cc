@@ -1,11 +1,12 @@
 #include "coordinator/resume.h"
 
-#include <chrono>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <type_traits>
 #include <utility>
+
+#include "base/clock.h"
 
 namespace jobrunner {
 namespace {
@@ -111,9 +112,7 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
   // Attempts the earlier run was stopped under may have run partly, or fully without their
   // result reaching the coordinator: they are recorded as interrupted and run again.
   std::vector<RunLedger::Unfinished> in_flight = ledger.InFlight();
-  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
+  const std::int64_t now_ms = UnixMs();
   for (const RunLedger::Unfinished& u : in_flight) {
     if (u.index >= source.size()) continue;
     TaskFinishedRecord record;
@@ -122,7 +121,7 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
     record.worker_rank = u.worker_rank;
     record.outcome = JournalOutcome::kInterrupted;
     record.end_ms = now_ms;  // may have run: see Coordinator::StopNow
-    journal.Add(record);
+    journal.Add(record, SystemClock().Now());
     ledger.Apply(record);
     results.FromJournal(source.Id(u.index), record, /*recovered=*/true);
   }

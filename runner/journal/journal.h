@@ -48,9 +48,9 @@ class JournalWriter {
   // report failure, so call Sync() first wherever the outcome matters.
   ~JournalWriter();
 
-  // Buffers `record`; nothing reaches the file until Sync(). Throws JournalError only for a record
-  // over kMaxRecordLength.
-  void Add(const JournalRecord& record);
+  // Buffers `record`, added at `now` (which SyncDue measures from); nothing reaches the file until
+  // Sync(). Throws JournalError only for a record over kMaxRecordLength.
+  void Add(const JournalRecord& record, std::chrono::steady_clock::time_point now);
   // True when records are buffered and there are kSyncRecords of them, or the oldest was added
   // kSyncInterval or more before `now`.
   bool SyncDue(std::chrono::steady_clock::time_point now) const;

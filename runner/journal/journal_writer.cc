@@ -114,9 +114,9 @@ void JournalWriter::Close() noexcept {
   fd_ = -1;
 }
 
-void JournalWriter::Add(const JournalRecord& record) {
+void JournalWriter::Add(const JournalRecord& record, std::chrono::steady_clock::time_point now) {
   AppendFramedRecord(record, buffer_);
-  if (buffered_records_++ == 0) oldest_buffered_ = std::chrono::steady_clock::now();
+  if (buffered_records_++ == 0) oldest_buffered_ = now;
 }
 
 bool JournalWriter::SyncDue(std::chrono::steady_clock::time_point now) const {

@@ -19,6 +19,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "base/clock.h"
 #include "base/text.h"
 #include "posix/child_environment.h"
 #include "posix/orphan_guard.h"
@@ -37,12 +38,6 @@ constexpr auto kDrainAfterExit = std::chrono::milliseconds(100);
 constexpr std::size_t kReadBufferSize = 64 * 1024;
 // A pipe that is refilled as fast as it is read must not keep Wait from timers and other children.
 constexpr int kMaxReadsPerWakeup = 16;
-
-std::int64_t UnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/clock.h"
+
 namespace jobrunner {
 
 // How long a rank's loop may sleep before it looks for messages again. Nothing while work
@@ -11,14 +13,14 @@ namespace jobrunner {
 // next to no CPU. (Messages cannot wake a sleeping rank: Open MPI is only polled.)
 class IdleBackoff {
  public:
-  using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::milliseconds kStayAwake{20};
 
-  explicit IdleBackoff(std::chrono::milliseconds max) : max_(max) {}
+  explicit IdleBackoff(std::chrono::milliseconds max, const Clock& clock = SystemClock())
+      : max_(max), clock_(&clock) {}
 
   // The wait after a loop turn that did (`active`) or did not do something.
   std::chrono::milliseconds Next(bool active) {
-    const Clock::time_point now = Clock::now();
+    const std::chrono::steady_clock::time_point now = clock_->Now();
     if (active) {
       last_active_ = now;
       wait_ = std::chrono::milliseconds(0);
@@ -33,8 +35,9 @@ class IdleBackoff {
 
  private:
   std::chrono::milliseconds max_;
+  const Clock* clock_;
   std::chrono::milliseconds wait_{0};
-  Clock::time_point last_active_{};
+  std::chrono::steady_clock::time_point last_active_{};
 };
 
 }  // namespace jobrunner

@@ -15,13 +15,7 @@
 
 namespace jobrunner {
 namespace {
-using Clock = std::chrono::steady_clock;
-
-std::int64_t UnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using SteadyTime = std::chrono::steady_clock::time_point;
 }  // namespace
 
 // Threads may not return before the worker exits: waiting longer than this for them would turn
@@ -31,14 +25,16 @@ constexpr std::chrono::seconds kExitWait{2};
 struct KindRunner::Task {
   KindRequest request;
   std::atomic<bool> cancelled{false};
-  std::optional<Clock::time_point> deadline;
+  std::optional<SteadyTime> deadline;
   std::int64_t start_ms = 0;
   bool reported = false;  // its timeout was reported; what it returns is dropped
   std::string data_path;
 };
 
 struct KindRunner::State {
+  explicit State(const Clock& clock) : clock(clock) {}
   ~State() { close(wake_fd); }
+  const Clock& clock;
   std::mutex mutex;
   std::condition_variable wake_threads;
   std::condition_variable all_idle;
@@ -53,7 +49,7 @@ struct KindRunner::State {
   int wake_fd = -1;
 };
 
-KindRunner::KindRunner() : state_(std::make_shared<State>()) {
+KindRunner::KindRunner(const Clock& clock) : state_(std::make_shared<State>(clock)) {
   wake_fd_ = state_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::runtime_error("cannot create an eventfd for task kinds");
 }
@@ -127,9 +123,9 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     state->queue.pop_front();
     ++state->busy;
     Wake(state);
-    task->start_ms = UnixMs();
+    task->start_ms = state->clock.UnixMs();
     if (task->request.timeout_ms > 0) {
-      task->deadline = Clock::now() + std::chrono::milliseconds(task->request.timeout_ms);
+      task->deadline = state->clock.Now() + std::chrono::milliseconds(task->request.timeout_ms);
     }
     state->running.push_back(task);
     lock.unlock();
@@ -149,7 +145,7 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
       exit.outcome = Outcome::kFailed;
       exit.error = "the task threw something other than an exception";
     }
-    exit.end_ms = UnixMs();
+    exit.end_ms = state->clock.UnixMs();
     exit.data_path = task->data_path;
 
     lock.lock();
@@ -172,7 +168,7 @@ std::size_t KindRunner::Busy() const { return state_->busy.load(std::memory_orde
 std::vector<KindExit> KindRunner::Collect() {
   // A worker that runs only commands asks every turn of its loop: no lock, no read then.
   if (unreported_ == 0) return {};
-  const auto now = Clock::now();
+  const SteadyTime now = state_->clock.Now();
   std::lock_guard<std::mutex> lock(state_->mutex);
   // Read under the lock: a result added after it writes the eventfd again.
   std::uint64_t count;
@@ -185,7 +181,7 @@ std::vector<KindExit> KindRunner::Collect() {
     exit.key = task->request.key;
     exit.outcome = Outcome::kTimedOut;
     exit.start_ms = task->start_ms;
-    exit.end_ms = UnixMs();
+    exit.end_ms = state_->clock.UnixMs();
     exit.error = "still running at its timeout; told to stop, its slot stays busy until it does";
     state_->done.push_back(std::move(exit));
   }
@@ -193,10 +189,10 @@ std::vector<KindExit> KindRunner::Collect() {
   return std::exchange(state_->done, {});
 }
 
-std::optional<Clock::time_point> KindRunner::NextDeadline() const {
+std::optional<SteadyTime> KindRunner::NextDeadline() const {
   if (unreported_ == 0) return std::nullopt;
   std::lock_guard<std::mutex> lock(state_->mutex);
-  std::optional<Clock::time_point> next;
+  std::optional<SteadyTime> next;
   for (const auto& task : state_->running) {
     if (task->reported || !task->deadline) continue;
     if (!next || *task->deadline < *next) next = task->deadline;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "schedule/outcome.h"
 
 namespace jobrunner {
@@ -46,7 +47,9 @@ struct KindExit {
 // from exiting: the runner waits a moment for them, then leaves them to the process's end.
 class KindRunner {
  public:
-  KindRunner();
+  // `clock` gives tasks their start and end times and deadlines; it must outlive the threads,
+  // which may outlive the runner (the system clock does).
+  explicit KindRunner(const Clock& clock = SystemClock());
   ~KindRunner();  // cancels every task and waits up to kExitWait for the threads to return
   KindRunner(const KindRunner&) = delete;
   KindRunner& operator=(const KindRunner&) = delete;
@@ -64,7 +67,7 @@ class KindRunner {
   int wake_fd() const { return wake_fd_; }
   // Ended tasks, and tasks that passed their timeout since the last call.
   std::vector<KindExit> Collect();
-  // When the next running task times out; nullopt when none has a timeout.
+  // When the next running task times out, on the clock's Now(); nullopt when none has a timeout.
   std::optional<std::chrono::steady_clock::time_point> NextDeadline() const;
   // Tells every running task to stop; they come back from Collect as they return (as kFailed
   // when they throw on cancellation: the caller decides what a drain makes of them).

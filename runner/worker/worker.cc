@@ -12,13 +12,6 @@
 namespace jobrunner {
 namespace {
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
-
-std::int64_t UnixMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Results wait at most this long for company before they are sent...
 constexpr milliseconds kResultDelay{2};
@@ -33,12 +26,14 @@ constexpr milliseconds kMaxIdleWait{10};
 }  // namespace
 
 Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
-               bool (*received_signal)(int))
+               bool (*received_signal)(int), const Clock& clock)
     : transport_(transport),
       processes_(processes),
+      clock_(clock),
       rank_(hello.rank),
       received_signal_(received_signal),
-      idle_(kMaxIdleWait) {
+      kind_runner_(clock),
+      idle_(kMaxIdleWait, clock) {
   processes_.WakeOn(kind_runner_.wake_fd());
   transport_.Send(kCoordinator, hello);
 }
@@ -92,7 +87,7 @@ bool Worker::HandleMessages() {
 }
 
 void Worker::Queue(AttemptResult result) {
-  if (unsent_.empty()) oldest_unsent_ = Clock::now();
+  if (unsent_.empty()) oldest_unsent_ = clock_.Now();
   unsent_.push_back(std::move(result));
 }
 
@@ -164,7 +159,7 @@ void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
     r.index = task.index;
     r.attempt = task.attempt;
     r.outcome = Outcome::kSpawnError;
-    r.start_ms = r.end_ms = UnixMs();
+    r.start_ms = r.end_ms = clock_.UnixMs();
     r.error = "unknown task kind '" + task.kind + "' on worker rank " + std::to_string(rank_) +
               plugin_errors_;
     Queue(std::move(r));
@@ -232,7 +227,7 @@ bool Worker::StoppedWithRun(const AttemptResult& r) const {
 }
 
 void Worker::ReleaseHeld(bool all) {
-  const auto now = Clock::now();
+  const auto now = clock_.Now();
   for (auto it = held_.begin(); it != held_.end();) {
     if (!all && now < it->first && !StoppedWithRun(it->second)) {
       ++it;
@@ -285,7 +280,7 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
     child_cores_ -= it->second.cores;
     running_.erase(it);
     if (r.outcome == Outcome::kSignaled && IsInterruptSignal(r.signal)) {
-      held_.emplace_back(Clock::now() + kHoldSignaled, std::move(r));
+      held_.emplace_back(clock_.Now() + kHoldSignaled, std::move(r));
       continue;
     }
     Queue(std::move(r));
@@ -310,7 +305,7 @@ void Worker::FlushResults(bool force) {
   if (unsent_.empty()) return;
   // A worker with an empty queue needs the coordinator to hear of free slots now.
   bool due = force || queue_.empty() || unsent_.size() >= kResultBatch ||
-             Clock::now() - oldest_unsent_ >= kResultDelay;
+             clock_.Now() - oldest_unsent_ >= kResultDelay;
   if (!due) return;
   ResultBatch batch;
   batch.results = std::move(unsent_);
@@ -321,12 +316,10 @@ void Worker::FlushResults(bool force) {
 milliseconds Worker::NextWait(milliseconds max_wait) const {
   milliseconds wait = std::min(max_wait, idle_.current());
   if (!unsent_.empty()) wait = std::min(wait, kResultDelay);
-  for (const auto& [until, result] : held_) {
-    wait = std::min(
-        wait, std::max(milliseconds(0), std::chrono::ceil<milliseconds>(until - Clock::now())));
-  }
-  if (auto deadline = kind_runner_.NextDeadline()) {
-    auto until = std::chrono::ceil<milliseconds>(*deadline - Clock::now());
+  std::optional<std::chrono::steady_clock::time_point> next = kind_runner_.NextDeadline();
+  for (const auto& [until, result] : held_) next = next ? std::min(*next, until) : until;
+  if (next) {
+    const auto until = std::chrono::ceil<milliseconds>(*next - clock_.Now());
     wait = std::min(wait, std::max(milliseconds(0), until));
   }
   return wait;

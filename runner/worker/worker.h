@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/clock.h"
 #include "kinds/kind_registry.h"
 #include "posix/process_set.h"
 #include "transport/idle_backoff.h"
@@ -28,9 +29,9 @@ class Worker {
   // (mpirun forwards SIGUSR1 to each rank's group, which briefly holds a task being started;
   // Slurm signals every process of a job): it is reported interrupted, not signaled. Since the
   // task's death may be seen before the signal reaches this process, such a result is held back
-  // a moment (kHoldSignaled) before it is sent.
+  // a moment (kHoldSignaled) before it is sent. `clock` times batches, held results and kinds.
   Worker(Transport& transport, ProcessSet& processes, Hello hello,
-         bool (*received_signal)(int) = nullptr);
+         bool (*received_signal)(int) = nullptr, const Clock& clock = SystemClock());
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -79,6 +80,7 @@ class Worker {
 
   Transport& transport_;
   ProcessSet& processes_;
+  const Clock& clock_;
   int rank_;
   bool (*received_signal_)(int);
   // Results of tasks killed by an interrupt signal, held until the time given.
