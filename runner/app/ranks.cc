@@ -104,7 +104,7 @@ std::unique_ptr<OrphanGuard> StartOrphanGuard(int rank) {
 int CoordinateWorkers(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
                       ResultsWriter& results, Reporter& reporter, JournalWriter* journal,
                       RunLedger& ledger, RunOptions options, Scheduler scheduler) {
-  Coordinator coordinator(transport, source, kinds, results, reporter, journal, ledger,
+  Coordinator coordinator({transport, source, kinds, ledger, results, journal, reporter},
                           std::move(options), std::move(scheduler));
   while (!coordinator.Finished()) {
     milliseconds wait = coordinator.Step();
@@ -124,7 +124,7 @@ int RunLocally(const TaskSource& source, const KindRegistry& kinds, ResultsWrite
   std::unique_ptr<OrphanGuard> guard = StartOrphanGuard(0);
   std::unique_ptr<ProcessSet> processes =
       MakePosixProcessSet(milliseconds(options.kill_grace_ms), guard.get());
-  Coordinator coordinator(*coordinator_end, source, kinds, results, reporter, journal, ledger,
+  Coordinator coordinator({*coordinator_end, source, kinds, ledger, results, journal, reporter},
                           std::move(options), std::move(scheduler));
   Worker worker(*worker_end, *processes, LocalHello(0, worker_settings), ReceivedSignal);
   bool worker_done = false;

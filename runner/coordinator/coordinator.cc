@@ -43,18 +43,15 @@ std::string Describe(const AttemptResult& r) {
 
 }  // namespace
 
-Coordinator::Coordinator(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
-                         ResultsWriter& results, Reporter& reporter, JournalWriter* journal,
-                         RunLedger& ledger, RunOptions options, Scheduler scheduler,
-                         const Clock& clock)
-    : transport_(transport),
-      source_(source),
-      kinds_(kinds),
-      results_(results),
-      reporter_(reporter),
-      journal_(journal),
-      ledger_(ledger),
-      clock_(clock),
+Coordinator::Coordinator(const Parts& parts, RunOptions options, Scheduler scheduler)
+    : transport_(parts.transport),
+      source_(parts.source),
+      kinds_(parts.kinds),
+      ledger_(parts.ledger),
+      results_(parts.results),
+      journal_(parts.journal),
+      reporter_(parts.reporter),
+      clock_(parts.clock),
       options_(std::move(options)),
       scheduler_(std::move(scheduler)),
       started_(clock_.Now()),

@@ -44,11 +44,19 @@ struct RunOptions {
 // results line is backed by the journal and --resume can restore lines a crash lost.
 class Coordinator {
  public:
-  // `journal` may be null (--no-journal). `ledger` holds what earlier runs recorded, if any.
-  // `kinds` encodes task kinds' arguments and reads their results. `clock` tells the time.
-  Coordinator(Transport& transport, const TaskSource& source, const KindRegistry& kinds,
-              ResultsWriter& results, Reporter& reporter, JournalWriter* journal, RunLedger& ledger,
-              RunOptions options, Scheduler scheduler, const Clock& clock = SystemClock());
+  // What a coordinator works with and does not own; each part outlives it.
+  struct Parts {
+    Transport& transport;
+    const TaskSource& source;
+    const KindRegistry& kinds;  // encodes task kinds' arguments and reads their results
+    RunLedger& ledger;          // holds what earlier runs recorded, if any
+    ResultsWriter& results;
+    JournalWriter* journal;  // null with --no-journal
+    Reporter& reporter;
+    const Clock& clock = SystemClock();
+  };
+
+  Coordinator(const Parts& parts, RunOptions options, Scheduler scheduler);
 
   // Handles what has arrived and sends what is due. Returns how long the caller may wait for
   // messages before the next Step (0: call again at once). Throws JournalError or
@@ -103,10 +111,10 @@ class Coordinator {
   Transport& transport_;
   const TaskSource& source_;
   const KindRegistry& kinds_;
-  ResultsWriter& results_;
-  Reporter& reporter_;
-  JournalWriter* journal_;
   RunLedger& ledger_;
+  ResultsWriter& results_;
+  JournalWriter* journal_;
+  Reporter& reporter_;
   const Clock& clock_;
   RunOptions options_;
   Scheduler scheduler_;

@@ -50,8 +50,9 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
   KindRegistry kinds;
   ManualClock clock;
-  Coordinator coordinator(*coordinator_end, source, kinds, results, reporter, &journal, ledger,
-                          options, Scheduler(source.size(), options.scheduler), clock);
+  Coordinator coordinator(
+      {*coordinator_end, source, kinds, ledger, results, &journal, reporter, clock}, options,
+      Scheduler(source.size(), options.scheduler));
   FakeProcessSet processes(std::move(decide));
   Hello hello;
   hello.host = "fakehost";
