@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "coordinator/interrupted.h"
 #include "kinds/kind_binding.h"
 #include "manifest/units.h"
 
@@ -332,18 +333,7 @@ void Coordinator::AdvanceDrain() {
 void Coordinator::StopNow(const std::string& reason) {
   if (phase_ == Phase::kFinished) return;
   reporter_.Warn(reason + ": stopping now");
-  for (const RunLedger::Unfinished& u : ledger_.InFlight()) {
-    TaskFinishedRecord record;
-    record.index = u.index;
-    record.attempt = u.attempt;
-    record.worker_rank = u.worker_rank;
-    record.outcome = JournalOutcome::kInterrupted;
-    // The start is unknown (the worker may not have begun it); the end time marks an attempt
-    // that may have run, unlike one dropped from a queue, which has neither.
-    record.end_ms = clock_.UnixMs();
-    Record(record);
-    results_.FromJournal(source_.Id(u.index), record, /*recovered=*/false);
-  }
+  RecordInFlightAsInterrupted(source_, clock_, /*recovered=*/false, ledger_, journal_, results_);
   Finish(ExitStatus(), "");
 }
 

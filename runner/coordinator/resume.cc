@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/clock.h"
+#include "coordinator/interrupted.h"
 
 namespace jobrunner {
 namespace {
@@ -109,24 +110,10 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
                   " results.jsonl lines from the journal");
   }
 
-  // Attempts the earlier run was stopped under may have run partly, or fully without their
-  // result reaching the coordinator: they are recorded as interrupted and run again.
-  std::vector<RunLedger::Unfinished> in_flight = ledger.InFlight();
-  const std::int64_t now_ms = UnixMs();
-  for (const RunLedger::Unfinished& u : in_flight) {
-    if (u.index >= source.size()) continue;
-    TaskFinishedRecord record;
-    record.index = u.index;
-    record.attempt = u.attempt;
-    record.worker_rank = u.worker_rank;
-    record.outcome = JournalOutcome::kInterrupted;
-    record.end_ms = now_ms;  // may have run: see Coordinator::StopNow
-    journal.Add(record, SystemClock().Now());
-    ledger.Apply(record);
-    results.FromJournal(source.Id(u.index), record, /*recovered=*/true);
-  }
-  if (!in_flight.empty()) {
-    reporter.Info(std::to_string(in_flight.size()) +
+  const std::size_t interrupted = RecordInFlightAsInterrupted(
+      source, SystemClock(), /*recovered=*/true, ledger, &journal, results);
+  if (interrupted > 0) {
+    reporter.Info(std::to_string(interrupted) +
                   " tasks were running when the run stopped; they run again");
   }
   journal.Sync();
