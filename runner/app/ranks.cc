@@ -268,7 +268,7 @@ int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms,
     // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.
     if (PendingInterrupt() == InterruptRequest::kStop) {
       processes->KillAll();
-      _exit(128 + InterruptSignal());
+      _exit(ExitStatusOfSignal(InterruptSignal()));
     }
   }
   return worker.exit_code();

@@ -14,4 +14,8 @@ inline constexpr int kExitInternal = 3;     // a bug, an unexpected system failu
                                             // different builds
 inline constexpr int kExitInterrupted = 4;  // stopped early (drain, signal, full disk): --resume
 
+// A rank that a signal stops before the coordinator can end the run exits as shells report a
+// process the signal killed.
+inline constexpr int ExitStatusOfSignal(int signal) { return 128 + signal; }
+
 }  // namespace jobrunner
