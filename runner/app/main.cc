@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "app/open_run.h"
 #include "app/ranks.h"
 #include "coordinator/reporter.h"
 #include "kinds/kind_registry.h"
