@@ -1,5 +1,7 @@
 #include "coordinator/coordinator.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -87,10 +89,10 @@ void Coordinator::Commit(bool force) {
 void Coordinator::OnHello(int from, const std::string& payload) {
   Hello hello = DecodeValue<Hello>(payload);
   if (hello.protocol_version != kProtocolVersion) {
-    Finish(kExitInternal, "worker rank " + std::to_string(hello.rank) + " on " + hello.host +
-                              " speaks protocol version " + std::to_string(hello.protocol_version) +
-                              ", the coordinator " + std::to_string(kProtocolVersion) +
-                              ": run the same jobrunner build on every node");
+    Finish(kExitInternal,
+           fmt::format("worker rank {} on {} speaks protocol version {}, the coordinator {}: run "
+                       "the same jobrunner build on every node",
+                       hello.rank, hello.host, hello.protocol_version, kProtocolVersion));
     return;
   }
   const int rank = hello.rank;
@@ -125,8 +127,8 @@ void Coordinator::WelcomeWorkers() {
     capacity.tags = w.hello.tags;
     capacity.tags.push_back(NodeTag(w.host));
     scheduler_.AddWorker(from, capacity);
-    reporter_.Verbose("worker rank " + std::to_string(w.rank) + " on " + w.host + ": " +
-                      std::to_string(welcome.slots) + " slots; " + DescribeCapacity(capacity));
+    reporter_.Verbose(fmt::format("worker rank {} on {}: {} slots; {}", w.rank, w.host,
+                                  welcome.slots, DescribeCapacity(capacity)));
   }
   Record(RunStartedRecord{static_cast<std::uint64_t>(clock_.UnixMs()), options_.run_number,
                           static_cast<std::uint32_t>(workers_.size())});
@@ -143,9 +145,10 @@ void Coordinator::CheckEveryTaskFits() {
   std::optional<std::string> why =
       WhyNoWorkerFits(scheduler_.NeedsOf(*group), scheduler_.Capacities());
   const SourcePos& pos = entry.pos;
-  Finish(kExitUsage, pos.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +
-                         ": task " + id + (entry.size() > 1 ? " (and the rest of its entry)" : "") +
-                         " can never run: " + why.value_or("no worker can hold it"));
+  Finish(kExitUsage,
+         fmt::format("{}:{}:{}: task {}{} can never run: {}", pos.file, pos.line, pos.column, id,
+                     entry.size() > 1 ? " (and the rest of its entry)" : "",
+                     why.value_or("no worker can hold it")));
 }
 
 void Coordinator::OnResults(int from, const std::string& payload) {
@@ -211,9 +214,9 @@ void Coordinator::RecordOutput(const AttemptResult& r, const std::string& result
   // written then costs the result of that one attempt, and the run says so.
   if (output.result.size() + output.data.size() > kMaxJournaledOutput) {
     output.result.clear();
-    ReportTrouble("task " + source_.Id(r.index) + ": its result (" +
-                  std::to_string(result_json.size()) +
-                  " bytes) is too large for the journal; only results.jsonl has it");
+    ReportTrouble(fmt::format(
+        "task {}: its result ({} bytes) is too large for the journal; only results.jsonl has it",
+        source_.Id(r.index), result_json.size()));
   }
   Record(output);
 }
@@ -234,8 +237,8 @@ void Coordinator::RecordSkipped() {
 
 void Coordinator::Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w,
                          bool retrying) {
-  std::string what = "task " + id + " attempt " + std::to_string(r.attempt) + " on rank " +
-                     std::to_string(w.rank) + " (" + w.host + ") " + Describe(r);
+  std::string what = fmt::format("task {} attempt {} on rank {} ({}) {}", id, r.attempt, w.rank,
+                                 w.host, Describe(r));
   if (r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kInterrupted) {
     reporter_.Verbose(what);
     return;
@@ -288,10 +291,10 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
   const std::vector<int>& retired = scheduler_.RetiredWorkers();
   for (; retired_reported_ < retired.size(); ++retired_reported_) {
     const WorkerInfo& w = workers_[retired[retired_reported_]];
-    reporter_.Warn(
-        "worker rank " + std::to_string(w.rank) + " on " + w.host +
-        " gets no more tasks: " + std::to_string(options_.scheduler.max_worker_failures) +
-        " tasks failed there and then succeeded elsewhere");
+    reporter_.Warn(fmt::format(
+        "worker rank {} on {} gets no more tasks: {} tasks failed there and then succeeded "
+        "elsewhere",
+        w.rank, w.host, options_.scheduler.max_worker_failures));
   }
 }
 
@@ -301,9 +304,9 @@ void Coordinator::SendToWorkers(const Drain& drain) {
 
 void Coordinator::BeginDrain(const std::string& reason) {
   if (phase_ == Phase::kFinished || Draining()) return;
-  reporter_.Warn(reason + ": draining; no new tasks start, " +
-                 std::to_string(scheduler_.Running()) + " running may finish within " +
-                 FormatDurationMs(options_.drain_grace_ms));
+  reporter_.Warn(fmt::format("{}: draining; no new tasks start, {} running may finish within {}",
+                             reason, scheduler_.Running(),
+                             FormatDurationMs(options_.drain_grace_ms)));
   if (phase_ == Phase::kGreeting) {
     Finish(ExitStatus(), "");
     return;

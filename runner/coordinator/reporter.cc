@@ -1,5 +1,6 @@
 #include "coordinator/reporter.h"
 
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -61,14 +62,10 @@ std::string Reporter::Line(const Progress& p) const {
   } else if (done == p.total) {
     eta = "0s";
   }
-  char line[256];
-  std::snprintf(
-      line, sizeof(line), "%llu/%llu done (%llu failed), %llu running%s, %.1f tasks/s, ETA %s",
-      static_cast<unsigned long long>(done), static_cast<unsigned long long>(p.total),
-      static_cast<unsigned long long>(p.failed), static_cast<unsigned long long>(p.running),
-      p.retrying > 0 ? (", " + std::to_string(p.retrying) + " awaiting retry").c_str() : "", rate,
-      eta.c_str());
-  return line;
+  const std::string retrying =
+      p.retrying > 0 ? fmt::format(", {} awaiting retry", p.retrying) : std::string();
+  return fmt::format("{}/{} done ({} failed), {} running{}, {:.1f} tasks/s, ETA {}", done, p.total,
+                     p.failed, p.running, retrying, rate, eta);
 }
 
 void Reporter::Update(const Progress& p) {

@@ -1,5 +1,7 @@
 #include "coordinator/resume.h"
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -37,9 +39,9 @@ std::uint64_t ManifestHash(const std::string& text) {
 
 std::string DescribeManifestChange(const std::string& before, const std::string& now,
                                    std::uint64_t tasks_before, std::uint64_t tasks_now) {
-  std::string out = tasks_before == tasks_now ? "the same " + std::to_string(tasks_now) + " tasks"
-                                              : std::to_string(tasks_before) + " tasks before, " +
-                                                    std::to_string(tasks_now) + " now";
+  std::string out = tasks_before == tasks_now
+                        ? fmt::format("the same {} tasks", tasks_now)
+                        : fmt::format("{} tasks before, {} now", tasks_before, tasks_now);
   std::istringstream a(before), b(now);
   std::string line_a, line_b;
   for (int line = 1;; ++line) {
@@ -47,8 +49,8 @@ std::string DescribeManifestChange(const std::string& before, const std::string&
     bool more_b = static_cast<bool>(std::getline(b, line_b));
     if (!more_a && !more_b) break;
     if (more_a && more_b && line_a == line_b) continue;
-    out += "; line " + std::to_string(line) + " was " + (more_a ? Quoted(line_a) : "absent") +
-           ", is " + (more_b ? Quoted(line_b) : "absent");
+    out += fmt::format("; line {} was {}, is {}", line, more_a ? Quoted(line_a) : "absent",
+                       more_b ? Quoted(line_b) : "absent");
     break;
   }
   return out;
@@ -70,10 +72,11 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
         DescribeManifestChange(ReadFile(options.run_dir + "/manifest.yaml"), options.manifest_text,
                                info.task_count, source.size());
     if (!options.force) {
-      throw ResumeError("the manifest differs from the one " + options.run_dir +
-                        " was started with (" + change +
-                        "); resume with the original manifest, or add --force to go on with this "
-                        "one (tasks are matched by their position in the manifest)");
+      throw ResumeError(fmt::format(
+          "the manifest differs from the one {} was started with ({}); resume with the original "
+          "manifest, or add --force to go on with this one (tasks are matched by their position "
+          "in the manifest)",
+          options.run_dir, change));
     }
     reporter.Warn("resuming with a changed manifest (" + change + ")");
   }

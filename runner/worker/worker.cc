@@ -1,5 +1,7 @@
 #include "worker/worker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
@@ -160,8 +162,8 @@ void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
     r.attempt = task.attempt;
     r.outcome = Outcome::kSpawnError;
     r.start_ms = r.end_ms = clock_.UnixMs();
-    r.error = "unknown task kind '" + task.kind + "' on worker rank " + std::to_string(rank_) +
-              plugin_errors_;
+    r.error =
+        fmt::format("unknown task kind '{}' on worker rank {}{}", task.kind, rank_, plugin_errors_);
     Queue(std::move(r));
     return;
   }
