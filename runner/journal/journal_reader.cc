@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "base/status.h"
 #include "journal/journal.h"
 
 namespace jobrunner {
@@ -93,17 +94,17 @@ class MemoryBytes {
   std::string_view bytes_;
 };
 
-// Why the record framed by `frame` and starting at `offset` is unusable, or empty if it is fine
-// (and then decoded into `record`). An unknown type under a valid CRC is no accident of a crash
-// but a journal from a newer format, so it throws instead.
+// The record framed by `frame` and starting at `offset`, or why it is unusable. An unknown type
+// under a valid CRC is no accident of a crash but a journal from a newer format, so it throws
+// instead.
 template <class Bytes>
-std::string CheckRecord(const RecordFrame& frame, Bytes& bytes, std::uint64_t offset,
-                        const std::string& name, std::optional<JournalRecord>& record) {
+StatusOr<JournalRecord> CheckRecord(const RecordFrame& frame, Bytes& bytes, std::uint64_t offset,
+                                    const std::string& name) {
   if (frame.length == 0 || frame.length > kMaxRecordLength) {
-    return "length " + std::to_string(frame.length) + " is out of range";
+    return Status::Error("length " + std::to_string(frame.length) + " is out of range");
   }
   const std::string_view body = bytes.Read(offset + kRecordFrameSize, frame.length);
-  if (Crc32c(body) != frame.crc) return "CRC mismatch";
+  if (Crc32c(body) != frame.crc) return Status::Error("CRC mismatch");
   const auto type = static_cast<std::uint8_t>(body[0]);
   if (!IsKnownRecordType(type)) {
     throw JournalError(
@@ -111,8 +112,9 @@ std::string CheckRecord(const RecordFrame& frame, Bytes& bytes, std::uint64_t of
                     "version {}",
                     name, offset, type, kJournalFormatVersion));
   }
-  record = DecodeRecord(body);
-  return record ? "" : "payload does not match its type";
+  std::optional<JournalRecord> record = DecodeRecord(body);
+  if (!record) return Status::Error("payload does not match its type");
+  return std::move(*record);
 }
 
 std::string TornTail(const std::string& name, std::uint64_t offset, std::uint64_t size,
@@ -145,9 +147,9 @@ JournalInfo Parse(Bytes& bytes, const std::string& name,
                    "declared length " + std::to_string(frame.length) + " runs past end of file");
       break;
     }
-    std::optional<JournalRecord> record;
-    const std::string problem = CheckRecord(frame, bytes, offset, name, record);
-    if (!problem.empty()) {
+    const StatusOr<JournalRecord> record = CheckRecord(frame, bytes, offset, name);
+    if (!record.ok()) {
+      const std::string& problem = record.status().message();
       // A crash damages only what was being appended, so a bad record counts as torn when it ends
       // at end of file, or when all that follows it is zeros (blocks the file system allocated
       // but the crash kept from being written; they start at a block boundary, which usually
