@@ -70,7 +70,7 @@ std::int64_t Coordinator::SteadyMs() const {
 }
 
 void Coordinator::Record(const JournalRecord& record) {
-  if (journal_ != nullptr) journal_->Add(record, clock_.Now());
+  if (journal_ != nullptr) journal_->Add(record, clock_);
   ledger_.Apply(record);
 }
 

@@ -16,7 +16,7 @@ std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& c
     // The start is unknown (the worker may not have begun it); the end time marks an attempt
     // that may have run, unlike one dropped from a worker's queue, which has neither.
     record.end_ms = clock.UnixMs();
-    if (journal != nullptr) journal->Add(record, clock.Now());
+    if (journal != nullptr) journal->Add(record, clock);
     ledger.Apply(record);
     results.FromJournal(source.Id(u.index), record, recovered);
     ++closed;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "journal/journal_record.h"
 
 namespace jobrunner {
@@ -48,9 +49,10 @@ class JournalWriter {
   // report failure, so call Sync() first wherever the outcome matters.
   ~JournalWriter();
 
-  // Buffers `record`, added at `now` (which SyncDue measures from); nothing reaches the file until
-  // Sync(). Throws JournalError only for a record over kMaxRecordLength.
-  void Add(const JournalRecord& record, std::chrono::steady_clock::time_point now);
+  // Buffers `record`; nothing reaches the file until Sync(). `clock` is the one SyncDue's `now`
+  // comes from: it is read only when `record` is the first of a batch, not once per record.
+  // Throws JournalError only for a record over kMaxRecordLength.
+  void Add(const JournalRecord& record, const Clock& clock);
   // True when records are buffered and there are kSyncRecords of them, or the oldest was added
   // kSyncInterval or more before `now`.
   bool SyncDue(std::chrono::steady_clock::time_point now) const;

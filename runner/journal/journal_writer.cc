@@ -114,9 +114,9 @@ void JournalWriter::Close() noexcept {
   fd_ = -1;
 }
 
-void JournalWriter::Add(const JournalRecord& record, std::chrono::steady_clock::time_point now) {
+void JournalWriter::Add(const JournalRecord& record, const Clock& clock) {
   AppendFramedRecord(record, buffer_);
-  if (buffered_records_++ == 0) oldest_buffered_ = now;
+  if (buffered_records_++ == 0) oldest_buffered_ = clock.Now();
 }
 
 bool JournalWriter::SyncDue(std::chrono::steady_clock::time_point now) const {

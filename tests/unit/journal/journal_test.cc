@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "journal_test_util.h"
+#include "manual_clock.h"
 
 using namespace jobrunner;
 using namespace jobrunner::journal_test;
@@ -55,7 +56,7 @@ TEST_CASE("Every record type survives a round trip with values at their extremes
   const std::string path = dir / "journal";
   {
     JournalWriter writer = JournalWriter::Create(path, kU64, 0);
-    for (const JournalRecord& record : records) writer.Add(record, kSomeTime);
+    for (const JournalRecord& record : records) writer.Add(record, SystemClock());
     writer.Sync();
   }
   const JournalContents contents = ReadJournal(path);
@@ -167,7 +168,7 @@ TEST_CASE("A version-1 journal still reads, and resuming it appends the newer re
   REQUIRE(before.records.size() == 1);
   {
     JournalWriter writer = JournalWriter::Append(path, before.valid_end);
-    writer.Add(TaskOutputRecord{1, 1, "7", ""}, kSomeTime);
+    writer.Add(TaskOutputRecord{1, 1, "7", ""}, SystemClock());
     writer.Sync();
   }
   const JournalContents after = ReadJournal(path);
@@ -198,7 +199,7 @@ TEST_CASE("Append after a torn tail cuts it off, and later reads see old and new
   {
     JournalWriter writer = JournalWriter::Append(path, before.valid_end);
     CHECK(fs::file_size(path) == before.valid_end);
-    for (const JournalRecord& record : second) writer.Add(record, kSomeTime);
+    for (const JournalRecord& record : second) writer.Add(record, SystemClock());
     writer.Sync();
   }
   const JournalContents after = ReadJournal(path);
@@ -224,11 +225,13 @@ TEST_CASE("Added records stay in memory until Sync writes them all") {
   TempDir dir;
   const std::string path = dir / "journal";
   using std::chrono::milliseconds;
-  const std::chrono::steady_clock::time_point first_add{std::chrono::hours(1)};
+  ManualClock clock;
+  const auto first_add = clock.Now();
   JournalWriter writer = JournalWriter::Create(path, 1, 3);
   CHECK_FALSE(writer.SyncDue(first_add + std::chrono::hours(1)));
   for (std::uint64_t i = 0; i < 3; ++i) {
-    writer.Add(TaskDispatchedRecord{i, 1, 1}, first_add + milliseconds(i));
+    writer.Add(TaskDispatchedRecord{i, 1, 1}, clock);
+    clock.Advance(milliseconds(1));
   }
   CHECK(fs::file_size(path) == kJournalHeaderSize);
   CHECK_FALSE(writer.SyncDue(first_add));
@@ -242,14 +245,13 @@ TEST_CASE("Added records stay in memory until Sync writes them all") {
 
 TEST_CASE("A full batch of records makes a sync due before the interval passes") {
   TempDir dir;
-  const std::chrono::steady_clock::time_point added_at{std::chrono::hours(1)};
+  const ManualClock clock;
+  const auto before_add = clock.Now();
   JournalWriter writer = JournalWriter::Create(dir / "journal", 1, 1);
-  for (std::size_t i = 1; i < JournalWriter::kSyncRecords; ++i) {
-    writer.Add(RunEndedRecord{}, added_at);
-  }
-  CHECK_FALSE(writer.SyncDue(added_at));
-  writer.Add(RunEndedRecord{}, added_at);
-  CHECK(writer.SyncDue(added_at));
+  for (std::size_t i = 1; i < JournalWriter::kSyncRecords; ++i) writer.Add(RunEndedRecord{}, clock);
+  CHECK_FALSE(writer.SyncDue(before_add));
+  writer.Add(RunEndedRecord{}, clock);
+  CHECK(writer.SyncDue(before_add));
 }
 
 TEST_CASE("Destroying or replacing a writer syncs what it holds, and moving it moves the file") {
@@ -257,11 +259,11 @@ TEST_CASE("Destroying or replacing a writer syncs what it holds, and moving it m
   const std::string path = dir / "journal";
   {
     JournalWriter first = JournalWriter::Create(path, 1, 2);
-    first.Add(TaskDispatchedRecord{0, 1, 1}, kSomeTime);
+    first.Add(TaskDispatchedRecord{0, 1, 1}, SystemClock());
     JournalWriter second = std::move(first);
-    second.Add(TaskDispatchedRecord{1, 1, 1}, kSomeTime);
+    second.Add(TaskDispatchedRecord{1, 1, 1}, SystemClock());
     JournalWriter third = JournalWriter::Create(dir / "other", 1, 0);
-    third.Add(RunEndedRecord{}, kSomeTime);
+    third.Add(RunEndedRecord{}, SystemClock());
     third = std::move(second);
   }
   CHECK(ReadJournal(dir / "other").records == std::vector<JournalRecord>{RunEndedRecord{}});
@@ -274,9 +276,10 @@ TEST_CASE("A record over the length limit is refused and leaves the writer usabl
   TempDir dir;
   const std::string path = dir / "journal";
   JournalWriter writer = JournalWriter::Create(path, 1, 1);
-  CHECK_THROWS_WITH(writer.Add(TaskSkippedRecord{0, std::string(kMaxRecordLength, 'x')}, kSomeTime),
-                    Catch::Contains("exceeds the limit"));
-  writer.Add(TaskSkippedRecord{0, "fits"}, kSomeTime);
+  CHECK_THROWS_WITH(
+      writer.Add(TaskSkippedRecord{0, std::string(kMaxRecordLength, 'x')}, SystemClock()),
+      Catch::Contains("exceeds the limit"));
+  writer.Add(TaskSkippedRecord{0, "fits"}, SystemClock());
   writer.Sync();
   const std::vector<JournalRecord> expected{TaskSkippedRecord{0, "fits"}};
   CHECK(ReadJournal(path).records == expected);
@@ -287,7 +290,7 @@ TEST_CASE("A full disk makes Sync throw with the system's reason, every time") {
   const int fd = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
   REQUIRE(fd >= 0);
   JournalWriter writer = JournalWriter::Adopt(fd, "/dev/full");
-  writer.Add(RunStartedRecord{1, 1, 1}, kSomeTime);
+  writer.Add(RunStartedRecord{1, 1, 1}, SystemClock());
   CHECK_THROWS_WITH(writer.Sync(), Catch::Contains("No space left on device"));
   CHECK_THROWS_WITH(writer.Sync(), Catch::Contains("No space left on device"));
 }
@@ -305,16 +308,15 @@ TEST_CASE("Group commit costs a fraction of an fsync per record", "[.][benchmark
   const double grouped = time_ms([&] {
     JournalWriter writer = JournalWriter::Create(dir / "grouped", 1, kRecords);
     for (std::uint64_t i = 0; i < kRecords; ++i) {
-      const auto now = std::chrono::steady_clock::now();
-      writer.Add(Finished(i, JournalOutcome::kSucceeded), now);
-      if (writer.SyncDue(now)) writer.Sync();
+      writer.Add(Finished(i, JournalOutcome::kSucceeded), SystemClock());
+      if (writer.SyncDue(std::chrono::steady_clock::now())) writer.Sync();
     }
     writer.Sync();
   });
   const double per_record = time_ms([&] {
     JournalWriter writer = JournalWriter::Create(dir / "per_record", 1, kRecords);
     for (std::uint64_t i = 0; i < kRecords; ++i) {
-      writer.Add(Finished(i, JournalOutcome::kSucceeded), kSomeTime);
+      writer.Add(Finished(i, JournalOutcome::kSucceeded), SystemClock());
       writer.Sync();
     }
   });

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -55,9 +54,6 @@ inline std::vector<JournalRecord> SampleRun(std::uint64_t tasks) {
   return records;
 }
 
-// Any moment will do where a writer's sync timing does not matter.
-inline const std::chrono::steady_clock::time_point kSomeTime{};
-
 constexpr std::uint64_t kManifestHash = 0xFEEDFACE;
 
 // Writes a journal holding `records` and returns the offset at which each record ends.
@@ -67,7 +63,7 @@ inline std::vector<std::uint64_t> WriteJournal(const std::string& path,
   std::vector<std::uint64_t> ends;
   std::uint64_t offset = kJournalHeaderSize;
   for (const JournalRecord& record : records) {
-    writer.Add(record, kSomeTime);
+    writer.Add(record, SystemClock());
     std::string framed;
     AppendFramedRecord(record, framed);
     ends.push_back(offset += framed.size());
