@@ -6,6 +6,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "base/text.h"
+
 namespace jobrunner {
 namespace {
 
@@ -30,12 +32,6 @@ std::string FormatBytes(std::uint64_t bytes) {
     std::snprintf(buffer, sizeof buffer, "%.1f%s", value, kUnits[unit]);
   }
   return buffer;
-}
-
-std::string JoinTags(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const std::string& tag : tags) out += (out.empty() ? "" : ", ") + tag;
-  return out;
 }
 
 bool HasTags(const WorkerCapacity& worker, const std::vector<std::string>& tags) {
@@ -72,14 +68,14 @@ std::string DescribeNeeds(const ResourceNeeds& needs) {
   std::string out = Plural(needs.Cores(), "core", "cores");
   if (needs.gpus > 0) out += ", " + Plural(needs.gpus, "GPU", "GPUs");
   if (needs.memory > 0) out += ", " + FormatBytes(needs.memory) + " memory";
-  if (!needs.tags.empty()) out += ", tags " + JoinTags(needs.tags);
+  if (!needs.tags.empty()) out += ", tags " + Join(needs.tags, ", ");
   return out;
 }
 
 std::string DescribeCapacity(const WorkerCapacity& worker) {
   return Plural(worker.cores, "core (slot)", "cores (slots)") + ", " +
          Plural(worker.gpus, "GPU", "GPUs") + ", " + FormatBytes(worker.memory) + " memory" +
-         (worker.tags.empty() ? "" : ", tags " + JoinTags(worker.tags));
+         (worker.tags.empty() ? "" : ", tags " + Join(worker.tags, ", "));
 }
 
 std::optional<std::string> WhyNoWorkerFits(const ResourceNeeds& needs,
@@ -101,7 +97,7 @@ std::optional<std::string> WhyNoWorkerFits(const ResourceNeeds& needs,
   }
   if (!unknown.empty()) {
     why += " (no worker has " + std::string(unknown.size() == 1 ? "tag " : "tags ") +
-           JoinTags(unknown) + "; see --worker-tags)";
+           Join(unknown, ", ") + "; see --worker-tags)";
   } else if (needs.gpus > 0 && std::none_of(workers.begin(), workers.end(),
                                             [](const WorkerCapacity& w) { return w.gpus > 0; })) {
     why += " (no worker has GPUs: see --gpus-per-worker)";
