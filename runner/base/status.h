@@ -17,6 +17,12 @@ class [[nodiscard]] Status {
  public:
   static Status Ok() { return Status(); }
   static Status Error(std::string message) { return Status(std::move(message)); }
+  // With a number saying what kind of failure it was, for callers that treat some kinds apart.
+  static Status Error(std::string message, int code) {
+    Status status(std::move(message));
+    status.code_ = code;
+    return status;
+  }
 
   bool ok() const { return !message_; }
   // Empty when ok().
@@ -24,12 +30,16 @@ class [[nodiscard]] Status {
     static const std::string kNone;
     return message_ ? *message_ : kNone;
   }
+  // 0 when ok() or when the failure carries no number. posix/ functions give a failed system
+  // call's errno.
+  int code() const { return code_; }
 
  private:
   Status() = default;
   explicit Status(std::string message) : message_(std::move(message)) {}
 
   std::optional<std::string> message_;
+  int code_ = 0;
 };
 
 // A value, or the Status that says why there is none.

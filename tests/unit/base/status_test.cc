@@ -24,3 +24,11 @@ TEST_CASE("A StatusOr holds either a value or the error that explains its absenc
   CHECK_FALSE(missing.ok());
   CHECK(missing.status().message() == "cannot read hostfile h.txt");
 }
+
+TEST_CASE("An error may carry a code that says what kind of failure it was") {
+  CHECK(Status::Ok().code() == 0);
+  CHECK(Status::Error("bad flag").code() == 0);
+  const Status full = Status::Error("No space left on device", 28);
+  CHECK(full.message() == "No space left on device");
+  CHECK(full.code() == 28);
+}
