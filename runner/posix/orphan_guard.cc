@@ -1,13 +1,17 @@
 #include "posix/orphan_guard.h"
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <vector>
+
+#include "posix/signals.h"
+#include "posix/spawn.h"
 
 namespace jobrunner {
 namespace {
@@ -31,49 +35,35 @@ std::string Failed(const char* what) { return std::string(what) + ": " + std::st
 }  // namespace
 
 std::unique_ptr<OrphanGuard> OrphanGuard::Start(const std::string& executable, std::string& error) {
-  const int table_fd = memfd_create("jobrunner-orphan-guard", MFD_CLOEXEC);
-  if (table_fd < 0 || ftruncate(table_fd, kTableBytes) != 0) {
+  UniqueFd table_fd(memfd_create("jobrunner-orphan-guard", MFD_CLOEXEC));
+  if (!table_fd || ftruncate(table_fd.get(), kTableBytes) != 0) {
     error = Failed("orphan guard table");
-    if (table_fd >= 0) close(table_fd);
     return nullptr;
   }
-  std::int32_t* table = MapTable(table_fd);
+  std::int32_t* table = MapTable(table_fd.get());
   int fds[2];
   if (table == nullptr || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
     error = Failed(table == nullptr ? "orphan guard table" : "socketpair");
     if (table != nullptr) munmap(table, kTableBytes);
-    close(table_fd);
     return nullptr;
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, table_fd, kTableFd);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Its own group, so that a signal to the worker's group (mpirun ending a job) spares it.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  char* argv[] = {const_cast<char*>("jobrunner"), const_cast<char*>("--orphan-guard"), nullptr};
-  pid_t pid = 0;
-  int result = posix_spawn(&pid, executable.c_str(), &actions, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  close(fds[1]);
-  close(table_fd);  // the mapping stays
-  if (result != 0) {
-    close(fds[0]);
+  UniqueFd ours(fds[0]), guards(fds[1]);
+  SpawnRequest spawn;
+  const std::vector<std::string> command = {"jobrunner", "--orphan-guard"};
+  spawn.SetCommand(command);
+  spawn.program = executable.c_str();
+  spawn.fds = {{STDIN_FILENO, guards.get()}, {kTableFd, table_fd.get()}};
+  StatusOr<pid_t> pid = Spawn(spawn);
+  if (!pid.ok()) {
     munmap(table, kTableBytes);
-    error = "cannot start " + executable + " --orphan-guard: " + std::strerror(result);
+    error = "cannot start " + executable + " --orphan-guard: " + pid.status().message();
     return nullptr;
   }
-  return std::unique_ptr<OrphanGuard>(new OrphanGuard(fds[0], table));
+  // The guard has its copies; the table stays mapped here after its fd is closed.
+  return std::unique_ptr<OrphanGuard>(new OrphanGuard(std::move(ours), table));
 }
 
-OrphanGuard::~OrphanGuard() {
-  close(socket_fd_);
-  munmap(table_, kTableBytes);
-}
+OrphanGuard::~OrphanGuard() { munmap(table_, kTableBytes); }
 
 void OrphanGuard::Watch(pid_t pgid) {
   std::size_t slot;
@@ -101,10 +91,7 @@ int RunOrphanGuard() {
   // The terminal's Ctrl-C and mpirun's signals are for the worker; the guard outlives them to
   // do its one job. So does a drain's SIGUSR1, which Slurm sends to every process of a job step
   // when srun forwards it or `scancel --signal=USR1` names the step.
-  signal(SIGINT, SIG_IGN);
-  signal(SIGTERM, SIG_IGN);
-  signal(SIGHUP, SIG_IGN);
-  signal(SIGUSR1, SIG_IGN);
+  IgnoreInterruptSignals();
   const std::int32_t* table = MapTable(kTableFd);
   close(kTableFd);
   // Nothing is sent over the socket: the read returns when the worker's end closes, as the

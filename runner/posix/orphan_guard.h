@@ -7,7 +7,10 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
+
+#include "posix/unique_fd.h"
 
 namespace jobrunner {
 
@@ -23,7 +26,8 @@ class OrphanGuard {
  public:
   // Starts the guard as `executable --orphan-guard`; nullptr (and `error` set) when it cannot.
   static std::unique_ptr<OrphanGuard> Start(const std::string& executable, std::string& error);
-  ~OrphanGuard();  // a clean close: every group has been forgotten, so the guard just exits
+  // A clean close: every group has been forgotten, so the guard just exits.
+  ~OrphanGuard();
   OrphanGuard(const OrphanGuard&) = delete;
   OrphanGuard& operator=(const OrphanGuard&) = delete;
 
@@ -35,10 +39,10 @@ class OrphanGuard {
   static constexpr std::size_t kTableEntries = 1 << 16;  // 256 KiB, touched only as used
 
  private:
-  OrphanGuard(int socket_fd, std::int32_t* table) : socket_fd_(socket_fd), table_(table) {}
+  OrphanGuard(UniqueFd socket, std::int32_t* table) : socket_(std::move(socket)), table_(table) {}
 
-  int socket_fd_;
-  std::int32_t* table_;                          // kTableEntries group ids; 0: a free entry
+  UniqueFd socket_;      // the worker's end: the guard sees it close when the worker ends
+  std::int32_t* table_;  // kTableEntries group ids; 0: a free entry
   std::unordered_map<pid_t, std::size_t> slot_;  // group id -> its entry
   std::vector<std::size_t> free_;                // entries cleared by Forget
   std::size_t used_ = 0;                         // entries [0, used_) have been handed out

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "posix/unique_fd.h"
+
 namespace jobrunner {
 
 // One stream of a child's output on its way into a file. The file is created (truncated) on the
@@ -14,9 +16,6 @@ class OutputCapture {
  public:
   OutputCapture() = default;  // discards everything, counts nothing
   OutputCapture(std::string path, std::uint64_t max_bytes);
-  OutputCapture(OutputCapture&& other) noexcept;
-  OutputCapture& operator=(OutputCapture&& other) noexcept;
-  ~OutputCapture();
 
   void Append(const char* data, std::size_t size);
   void Finish();
@@ -34,7 +33,7 @@ class OutputCapture {
   std::uint64_t max_bytes_ = 0;
   std::uint64_t bytes_ = 0;
   std::uint64_t written_ = 0;  // bytes of output in the file, not counting the marker
-  int fd_ = -1;
+  UniqueFd file_;
   bool truncated_ = false;
   std::string error_;
 };

@@ -2,28 +2,27 @@
 
 #include "posix/process_set.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
-#include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <system_error>
-#include <tuple>
 
 #include "base/clock.h"
 #include "base/text.h"
 #include "posix/child_environment.h"
+#include "posix/file.h"
 #include "posix/orphan_guard.h"
 #include "posix/output_capture.h"
+#include "posix/pipe.h"
+#include "posix/spawn.h"
+#include "posix/unique_fd.h"
 
 extern char** environ;
 
@@ -41,40 +40,11 @@ constexpr int kMaxReadsPerWakeup = 16;
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    Reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-struct Pipe {
-  UniqueFd read_end;  // the parent's, non-blocking
-  UniqueFd write_end;
-};
-
-// The parent's fds stay close-on-exec; posix_spawn's dup2 gives the child its own copy.
-std::string MakePipe(Pipe& pipe) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return "cannot create pipe: " + ErrnoText(errno);
-  pipe.read_end.Reset(fds[0]);
-  pipe.write_end.Reset(fds[1]);
-  if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) return "cannot set up pipe: " + ErrnoText(errno);
+// The parent's read end is non-blocking, so that one busy pipe never holds up the others.
+std::string MakeOutputPipe(Pipe& pipe) {
+  StatusOr<Pipe> made = MakePipe(/*nonblocking_read=*/true);
+  if (!made.ok()) return "cannot create pipe: " + made.status().message();
+  pipe = std::move(*made);
   return {};
 }
 
@@ -96,60 +66,6 @@ std::string CheckOutputDirectories(const ProcessRequest& request) {
   }
   return {};
 }
-
-// Whether `name` (without '/') names a file in some directory of this process's PATH.
-bool FoundInPath(const std::string& name) {
-  if (name.find('/') != std::string::npos) return true;  // not a PATH lookup
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/bin:/usr/bin";
-  std::size_t start = 0;
-  while (start <= dirs.size()) {
-    std::size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string dir = end > start ? dirs.substr(start, end - start) : ".";
-    if (access((dir + "/" + name).c_str(), F_OK) == 0) return true;
-    start = end + 1;
-  }
-  return false;
-}
-
-// glibc's posix_spawn reports a failing chdir or exec as its return value, both often ENOENT;
-// looking at the cwd afterwards tells them apart without a cost on the successful path.
-std::string DescribeSpawnError(int error, const ProcessRequest& request) {
-  if (!request.cwd.empty()) {
-    struct stat st;
-    int cwd_error = 0;
-    if (stat(request.cwd.c_str(), &st) != 0) {
-      cwd_error = errno;
-    } else if (!S_ISDIR(st.st_mode)) {
-      cwd_error = ENOTDIR;
-    } else if (access(request.cwd.c_str(), X_OK) != 0) {
-      cwd_error = errno;
-    }
-    if (cwd_error != 0) {
-      return "cannot change directory to " + request.cwd + ": " + ErrnoText(cwd_error);
-    }
-  }
-  // A bare name is looked up in PATH, and glibc reports EACCES when any PATH directory was
-  // unreadable even if the program exists nowhere: say "no such file" when that is the truth.
-  if ((error == EACCES || error == ENOENT) && !FoundInPath(request.argv[0])) error = ENOENT;
-  std::string text = ErrnoText(error);  // "No such file or directory: foo" reads oddly
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  return text + ": " + request.argv[0];
-}
-
-struct SpawnAttributes {
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  SpawnAttributes() {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-  }
-  ~SpawnAttributes() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-};
 
 struct Child {
   ProcessExit result;
@@ -185,7 +101,7 @@ class PosixProcessSet final : public ProcessSet {
   void WakeOn(int fd) override { wake_fd_ = fd; }
 
  private:
-  std::string Spawn(const ProcessRequest& request, Child& child);
+  std::string StartChild(const ProcessRequest& request, Child& child);
   void FireTimers(Clock::time_point now);
   Clock::time_point NextDeadline() const;
   void Poll(Clock::duration timeout);
@@ -199,6 +115,7 @@ class PosixProcessSet final : public ProcessSet {
   OrphanGuard* guard_;
   UniqueFd dev_null_;  // every child's stdin; opened once rather than once per spawn
   ChildEnvironment environment_;
+  SpawnRequest spawn_;  // refilled for every child, so that starting one allocates nothing
   std::vector<std::unique_ptr<Child>> children_;
   std::vector<ProcessExit> finished_;  // not yet returned by Wait
   std::vector<pollfd> poll_fds_;       // reused by every Poll
@@ -209,19 +126,18 @@ class PosixProcessSet final : public ProcessSet {
 };
 
 PosixProcessSet::PosixProcessSet(std::chrono::milliseconds kill_grace, OrphanGuard* guard)
-    : kill_grace_(kill_grace),
-      guard_(guard),
-      dev_null_(open("/dev/null", O_RDWR | O_CLOEXEC)),
-      environment_(environ),
-      buffer_(kReadBufferSize) {
-  if (!dev_null_) throw std::system_error(errno, std::generic_category(), "open /dev/null");
+    : kill_grace_(kill_grace), guard_(guard), environment_(environ), buffer_(kReadBufferSize) {
+  StatusOr<UniqueFd> dev_null = OpenFile("/dev/null", OpenFlags::kRead | OpenFlags::kWrite);
+  if (!dev_null.ok()) throw std::runtime_error("open /dev/null: " + dev_null.status().message());
+  dev_null_ = std::move(*dev_null);
+  spawn_.search_path = true;  // a task's command is looked up in PATH, as a shell would
 }
 
 void PosixProcessSet::Start(ProcessRequest request) {
   auto child = std::make_unique<Child>();
   child->result.key = request.key;
   child->result.start_ms = UnixMs();
-  std::string error = Spawn(request, *child);
+  std::string error = StartChild(request, *child);
   if (!error.empty()) {
     child->result.outcome = Outcome::kSpawnError;
     child->result.error = std::move(error);
@@ -238,57 +154,37 @@ void PosixProcessSet::Start(ProcessRequest request) {
 // Returns why the child could not be started, or "" with `child` running. Running out of fds or
 // processes is reported the same way rather than thrown: the worker survives it, and the retry
 // policy decides whether the attempt is worth repeating.
-std::string PosixProcessSet::Spawn(const ProcessRequest& request, Child& child) {
+std::string PosixProcessSet::StartChild(const ProcessRequest& request, Child& child) {
   if (request.argv.empty()) return "empty command";
   if (std::string error = CheckOutputDirectories(request); !error.empty()) return error;
 
-  SpawnAttributes spawn;
-  posix_spawnattr_setflags(&spawn.attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&spawn.attr, 0);  // its own group, so a timeout kills all of it
-  // An MPI rank may block or ignore signals (SIGPIPE above all); the child must not inherit that.
-  sigset_t signals;
-  sigemptyset(&signals);
-  posix_spawnattr_setsigmask(&spawn.attr, &signals);
-  sigfillset(&signals);
-  posix_spawnattr_setsigdefault(&spawn.attr, &signals);
-
-  if (!request.cwd.empty())
-    posix_spawn_file_actions_addchdir_np(&spawn.actions, request.cwd.c_str());
-  posix_spawn_file_actions_adddup2(&spawn.actions, dev_null_.get(), STDIN_FILENO);
   // An empty path discards the stream without a pipe; one path for both streams shares one pipe,
   // so the file interleaves them in the order written (counted as stdout).
   Pipe out, err;
-  for (auto [path, fd, pipe] : {std::tuple{&request.stdout_path, STDOUT_FILENO, &out},
-                                std::tuple{&request.stderr_path, STDERR_FILENO, &err}}) {
-    if (path->empty()) {
-      posix_spawn_file_actions_adddup2(&spawn.actions, dev_null_.get(), fd);
-    } else if (fd == STDERR_FILENO && request.stderr_path == request.stdout_path) {
-      posix_spawn_file_actions_adddup2(&spawn.actions, out.write_end.get(), fd);
-    } else {
-      if (std::string error = MakePipe(*pipe); !error.empty()) return error;
-      posix_spawn_file_actions_adddup2(&spawn.actions, pipe->write_end.get(), fd);
-    }
+  int child_stdout = dev_null_.get(), child_stderr = dev_null_.get();
+  if (!request.stdout_path.empty()) {
+    if (std::string error = MakeOutputPipe(out); !error.empty()) return error;
+    child_stdout = out.write_end.get();
   }
-  // Libraries in the parent (MPI among them) may leave fds without close-on-exec.
-  posix_spawn_file_actions_addclosefrom_np(&spawn.actions, STDERR_FILENO + 1);
-
-  std::vector<char*> argv;
-  for (const auto& arg : request.argv) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-
-  // posix_spawnp searches PATH only when argv[0] has no '/'. glibc runs the child with
-  // CLONE_VFORK, so a failed chdir or exec comes back here rather than as exit status 127.
-  const int error = posix_spawnp(&child.pid, argv[0], &spawn.actions, &spawn.attr, argv.data(),
-                                 environment_.With(request.env));
-  if (error != 0) return DescribeSpawnError(error, request);
+  if (request.stderr_path == request.stdout_path) {
+    child_stderr = child_stdout;
+  } else if (!request.stderr_path.empty()) {
+    if (std::string error = MakeOutputPipe(err); !error.empty()) return error;
+    child_stderr = err.write_end.get();
+  }
+  spawn_.SetCommand(request.argv);
+  spawn_.envp = environment_.With(request.env);
+  spawn_.cwd = request.cwd.empty() ? nullptr : request.cwd.c_str();
+  spawn_.fds.assign({{0, dev_null_.get()}, {1, child_stdout}, {2, child_stderr}});
+  StatusOr<pid_t> pid = Spawn(spawn_);
+  if (!pid.ok()) return pid.status().message();
+  child.pid = *pid;
 
   child.pidfd.Reset(static_cast<int>(syscall(SYS_pidfd_open, child.pid, 0)));
   if (!child.pidfd) {
     const int pidfd_error = errno;
-    kill(-child.pid, SIGKILL);
-    while (waitpid(child.pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    KillProcessGroup(child.pid);
+    (void)jobrunner::Reap(child.pid);
     return "cannot watch child: " + ErrnoText(pidfd_error);
   }
   if (guard_ != nullptr) guard_->Watch(child.pid);

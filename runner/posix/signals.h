@@ -1,5 +1,10 @@
 #pragma once
 
+// Every signal handler and disposition jobrunner sets is set here: the ranks' interrupt
+// handlers, the orphan guard's indifference, and `jobrunner launch`'s forwarding to mpirun.
+
+#include <sys/types.h>
+
 namespace jobrunner {
 
 // What the signals received so far ask for. Handlers only count signals; the rank's loop asks
@@ -21,5 +26,20 @@ int InterruptSignal();
 bool ReceivedSignal(int signal);
 // Whether `signal` is one of those: a task killed by it may have been stopped with the run.
 bool IsInterruptSignal(int signal);
+
+// Makes this process ignore SIGINT, SIGTERM, SIGHUP and SIGUSR1: for the orphan guard, which
+// must outlive the signals meant for its worker to do its one job after it.
+void IgnoreInterruptSignals();
+
+// For a supervisor (`jobrunner launch`): SIGINT, SIGTERM, SIGHUP and SIGUSR1 are passed on, as
+// they came, to the process ForwardSignalsTo names, and the first of them is remembered. SIGPIPE
+// is ignored: the supervisor writes its child's stderr on, and a reader that went away must not
+// end it.
+void InstallSignalForwarding();
+// Where forwarded signals go from now on; 0: nowhere. When a signal already came, `pid` gets it
+// at once: it may have come before `pid` was there to receive it.
+void ForwardSignalsTo(pid_t pid);
+// The first signal InstallSignalForwarding's handlers received; 0 when none came.
+int ForwardedSignal();
 
 }  // namespace jobrunner
