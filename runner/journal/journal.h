@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "journal/journal_record.h"
+#include "posix/unique_fd.h"
 
 namespace jobrunner {
 
@@ -36,10 +38,10 @@ class JournalWriter {
   // Reopens a journal to add records after `valid_end` (from ReadJournal), first cutting off and
   // syncing away any torn tail beyond it.
   static JournalWriter Append(const std::string& path, std::uint64_t valid_end);
-  // Takes ownership of `fd`, open for appending to a journal whose header is already written;
+  // Takes `fd`, open for appending to a journal whose header is already written;
   // `path` names it in error messages. Create and Append are the usual ways in; this lets a caller
   // supply its own descriptor (tests use /dev/full to see a full disk).
-  static JournalWriter Adopt(int fd, std::string path);
+  static JournalWriter Adopt(UniqueFd fd, std::string path);
 
   JournalWriter(JournalWriter&& other) noexcept;
   JournalWriter& operator=(JournalWriter&& other) noexcept;
@@ -61,11 +63,11 @@ class JournalWriter {
   void Sync();
 
  private:
-  JournalWriter(int fd, std::string path);
-  [[noreturn]] void Fail(const char* operation, int error);
+  JournalWriter(UniqueFd fd, std::string path);
+  [[noreturn]] void Fail(const char* operation, const Status& error);
   void Close() noexcept;
 
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string path_;
   std::string buffer_;
   std::size_t buffered_records_ = 0;

@@ -1,15 +1,11 @@
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <string_view>
 
 #include "base/status.h"
 #include "journal/journal.h"
+#include "posix/file.h"
 
 namespace jobrunner {
 namespace {
@@ -19,19 +15,13 @@ namespace {
 class SequentialFile {
  public:
   explicit SequentialFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) Throw("open", errno);
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) {
-      const int error = errno;
-      ::close(fd_);
-      Throw("fstat", error);
-    }
-    size_ = static_cast<std::uint64_t>(st.st_size);
+    StatusOr<UniqueFd> file = OpenFile(path, OpenFlags::kRead);
+    if (!file.ok()) Throw("open", file.status());
+    file_ = std::move(*file);
+    StatusOr<std::uint64_t> size = FileSize(file_.get());
+    if (!size.ok()) Throw("fstat", size.status());
+    size_ = *size;
   }
-  ~SequentialFile() { ::close(fd_); }
-  SequentialFile(const SequentialFile&) = delete;
-  SequentialFile& operator=(const SequentialFile&) = delete;
 
   std::uint64_t size() const { return size_; }
 
@@ -57,21 +47,17 @@ class SequentialFile {
   void Fill(std::uint64_t offset, std::uint64_t n) {
     buffer_.resize(n);
     buffer_offset_ = offset;
-    for (std::uint64_t done = 0; done < n;) {
-      const ssize_t got = ::pread(fd_, buffer_.data() + done, n - done, offset + done);
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) Throw("read", errno);
-      if (got == 0) throw JournalError("journal " + path_ + ": file shrank while being read");
-      done += static_cast<std::uint64_t>(got);
-    }
+    StatusOr<std::size_t> got = ReadAt(file_.get(), buffer_.data(), n, offset);
+    if (!got.ok()) Throw("read", got.status());
+    if (*got < n) throw JournalError("journal " + path_ + ": file shrank while being read");
   }
 
-  [[noreturn]] void Throw(const char* operation, int error) {
-    throw JournalError("journal " + path_ + ": " + operation + " failed: " + std::strerror(error));
+  [[noreturn]] void Throw(const char* operation, const Status& error) {
+    throw JournalError("journal " + path_ + ": " + operation + " failed: " + error.message());
   }
 
   std::string path_;
-  int fd_ = -1;
+  UniqueFd file_;
   std::uint64_t size_ = 0;
   std::string buffer_;
   std::uint64_t buffer_offset_ = 0;

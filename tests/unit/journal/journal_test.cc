@@ -289,9 +289,10 @@ TEST_CASE("A full disk makes Sync throw with the system's reason, every time") {
   // /dev/full fails every write with ENOSPC, as a full disk would.
   const int fd = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
   REQUIRE(fd >= 0);
-  JournalWriter writer = JournalWriter::Adopt(fd, "/dev/full");
+  JournalWriter writer = JournalWriter::Adopt(UniqueFd(fd), "/dev/full");
   writer.Add(RunStartedRecord{1, 1, 1}, SystemClock());
-  CHECK_THROWS_WITH(writer.Sync(), Catch::Contains("No space left on device"));
+  CHECK_THROWS_WITH(writer.Sync(), Catch::Contains("No space left on device") &&
+                                       Catch::Contains("free space on the disk"));
   CHECK_THROWS_WITH(writer.Sync(), Catch::Contains("No space left on device"));
 }
 
