@@ -1,17 +1,13 @@
 #include "coordinator/results.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 
+#include "posix/file.h"
 #include "rundir/run_dir.h"
 
 namespace jobrunner {
@@ -107,24 +103,28 @@ class JsonLine {
   std::string text_;
 };
 
-std::string Errno(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
+std::string Failure(const std::string& what, const std::string& path, const Status& error) {
+  return what + " " + path + ": " + error.message();
 }
 
 // A crash can cut the last line short; it is dropped, and --resume writes it again from the
 // journal.
 void DropPartialLastLine(int fd, const std::string& path) {
-  struct stat st {};
-  if (fstat(fd, &st) != 0) throw ResultsError(Errno("cannot read", path));
-  off_t end = st.st_size;
+  StatusOr<std::uint64_t> size = FileSize(fd);
+  if (!size.ok()) throw ResultsError(Failure("cannot read", path, size.status()));
+  std::uint64_t end = *size;
   char c = '\n';
   while (end > 0) {
-    if (pread(fd, &c, 1, end - 1) != 1) throw ResultsError(Errno("cannot read", path));
+    StatusOr<std::size_t> read = ReadAt(fd, &c, 1, end - 1);
+    if (!read.ok()) throw ResultsError(Failure("cannot read", path, read.status()));
+    if (*read != 1) throw ResultsError("cannot read " + path + ": it shrank while being read");
     if (c == '\n') break;
     --end;
   }
-  if (end != st.st_size && ftruncate(fd, end) != 0) {
-    throw ResultsError(Errno("cannot repair", path));
+  if (end != *size) {
+    if (Status cut = Truncate(fd, end); !cut.ok()) {
+      throw ResultsError(Failure("cannot repair", path, cut));
+    }
   }
 }
 
@@ -132,14 +132,13 @@ void DropPartialLastLine(int fd, const std::string& path) {
 
 ResultsWriter::ResultsWriter(const std::string& run_dir, bool append)
     : run_dir_(run_dir), path_(run_dir + "/results.jsonl") {
-  int mode = append ? O_RDWR : O_WRONLY | O_TRUNC;  // appending reads back the last line
-  fd_ = open(path_.c_str(), mode | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw ResultsError(Errno("cannot create", path_));
-  if (append) DropPartialLastLine(fd_, path_);
-}
-
-ResultsWriter::~ResultsWriter() {
-  if (fd_ >= 0) close(fd_);
+  // Appending reads back the last line.
+  const OpenFlags mode =
+      append ? OpenFlags::kRead | OpenFlags::kWrite : OpenFlags::kWrite | OpenFlags::kTruncate;
+  StatusOr<UniqueFd> file = OpenFile(path_, mode | OpenFlags::kCreate | OpenFlags::kAppend);
+  if (!file.ok()) throw ResultsError(Failure("cannot create", path_, file.status()));
+  file_ = std::move(*file);
+  if (append) DropPartialLastLine(file_.get(), path_);
 }
 
 void ResultsWriter::Line(const std::string& text) {
@@ -211,10 +210,9 @@ void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRe
   // The output files an attempt wrote are where the worker put them; the journal need not say.
   for (const auto& [key, stream] : {std::pair{"stdout", "out"}, {"stderr", "err"}}) {
     const std::string path = AttemptLogPath(run_dir_, task_id, static_cast<int>(r.attempt), stream);
-    struct stat st;
-    const bool found = stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-    line[key] = found ? json(PathInRunDir(run_dir_, path)) : json(nullptr);
-    line[std::string(key) + "_bytes"] = found ? st.st_size : 0;
+    const std::optional<std::uint64_t> size = RegularFileSize(path);
+    line[key] = size ? json(PathInRunDir(run_dir_, path)) : json(nullptr);
+    line[std::string(key) + "_bytes"] = size.value_or(0);
   }
   if (output != nullptr && !output->result.empty()) {
     line["result"] = json::parse(output->result, nullptr, /*allow_exceptions=*/false);
@@ -267,12 +265,8 @@ void ResultsWriter::Summary(const RunSummary& s) {
 }
 
 void ResultsWriter::Flush() {
-  std::size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t n = write(fd_, buffer_.data() + done, buffer_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw ResultsError(Errno("cannot write", path_));
-    done += static_cast<std::size_t>(n);
+  if (Status written = WriteAll(file_.get(), buffer_); !written.ok()) {
+    throw ResultsError(Failure("cannot write", path_, written));
   }
   buffer_.clear();
 }

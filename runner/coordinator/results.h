@@ -8,6 +8,7 @@
 
 #include "coordinator/summary.h"
 #include "journal/journal_record.h"
+#include "posix/unique_fd.h"
 #include "schedule/attempt_result.h"
 
 namespace jobrunner {
@@ -30,7 +31,6 @@ class ResultsWriter {
   // Creates results.jsonl, or with `append` continues it, first dropping a partial last line
   // that a crash may have left. Throws ResultsError when the file cannot be opened.
   ResultsWriter(const std::string& run_dir, bool append);
-  ~ResultsWriter();
   ResultsWriter(const ResultsWriter&) = delete;
   ResultsWriter& operator=(const ResultsWriter&) = delete;
 
@@ -58,7 +58,7 @@ class ResultsWriter {
 
   std::string run_dir_;
   std::string path_;
-  int fd_ = -1;
+  UniqueFd file_;
   std::string buffer_;
 };
 
