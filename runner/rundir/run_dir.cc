@@ -1,15 +1,11 @@
 #include "rundir/run_dir.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
+
+#include "posix/file.h"
 
 namespace jobrunner {
 namespace fs = std::filesystem;
@@ -64,15 +60,15 @@ std::string AttemptLogPath(const std::string& run_dir, const std::string& task_i
 
 RunDirLock::RunDirLock(const std::string& run_dir) {
   std::string path = run_dir + "/.lock";
-  fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
-  if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    close(fd_);
+  StatusOr<UniqueFd> file =
+      OpenFile(path, OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kCreate);
+  if (!file.ok())
+    throw std::runtime_error("cannot create " + path + ": " + file.status().message());
+  if (!TryLockFile(file->get()).ok()) {
     throw std::runtime_error("run directory " + run_dir +
                              " is in use by another jobrunner; wait for that run to end");
   }
+  file_ = std::move(*file);
 }
-
-RunDirLock::~RunDirLock() { close(fd_); }
 
 }  // namespace jobrunner

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "posix/unique_fd.h"
+
 namespace jobrunner {
 
 // Creates the directory a run writes into, with its logs/ subdirectory, and returns its absolute
@@ -22,12 +24,11 @@ std::string AttemptLogPath(const std::string& run_dir, const std::string& task_i
 class RunDirLock {
  public:
   explicit RunDirLock(const std::string& run_dir);
-  ~RunDirLock();
   RunDirLock(const RunDirLock&) = delete;
   RunDirLock& operator=(const RunDirLock&) = delete;
 
  private:
-  int fd_ = -1;
+  UniqueFd file_;  // the lock goes with it
 };
 
 }  // namespace jobrunner
