@@ -1,8 +1,5 @@
 #include "worker/kind_runner.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -12,6 +9,7 @@
 #include <thread>
 
 #include "kinds/kind_context.h"
+#include "posix/event_fd.h"
 
 namespace jobrunner {
 namespace {
@@ -32,8 +30,7 @@ struct KindRunner::Task {
 };
 
 struct KindRunner::State {
-  explicit State(const Clock& clock) : clock(clock) {}
-  ~State() { close(wake_fd); }
+  State(const Clock& clock, EventFd wake) : clock(clock), wake(std::move(wake)) {}
   const Clock& clock;
   std::mutex mutex;
   std::condition_variable wake_threads;
@@ -46,12 +43,14 @@ struct KindRunner::State {
   std::size_t concurrency = 1;
   std::atomic<std::size_t> busy{0};  // running; read without the lock by Busy()
   bool stopping = false;
-  int wake_fd = -1;
+  const EventFd wake;  // readable while `done` waits for Collect
 };
 
-KindRunner::KindRunner(const Clock& clock) : state_(std::make_shared<State>(clock)) {
-  wake_fd_ = state_->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0) throw std::runtime_error("cannot create an eventfd for task kinds");
+KindRunner::KindRunner(const Clock& clock) {
+  StatusOr<EventFd> wake = EventFd::Create();
+  if (!wake.ok()) throw std::runtime_error("cannot create an eventfd for task kinds");
+  state_ = std::make_shared<State>(clock, std::move(*wake));
+  wake_fd_ = state_->wake.fd();
 }
 
 KindRunner::~KindRunner() {
@@ -156,10 +155,7 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     if (!task->reported) state->done.push_back(std::move(exit));
     --state->busy;
     if (state->busy == 0) state->all_idle.notify_all();
-    if (signal) {
-      const std::uint64_t one = 1;
-      [[maybe_unused]] ssize_t ignored = write(state->wake_fd, &one, sizeof one);
-    }
+    if (signal) state->wake.Signal();
   }
 }
 
@@ -171,8 +167,7 @@ std::vector<KindExit> KindRunner::Collect() {
   const SteadyTime now = state_->clock.Now();
   std::lock_guard<std::mutex> lock(state_->mutex);
   // Read under the lock: a result added after it writes the eventfd again.
-  std::uint64_t count;
-  [[maybe_unused]] ssize_t ignored = read(wake_fd_, &count, sizeof count);
+  state_->wake.Clear();
   for (auto& task : state_->running) {
     if (task->reported || !task->deadline || now < *task->deadline) continue;
     task->reported = true;

@@ -1,0 +1,31 @@
+#include "posix/event_fd.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+namespace jobrunner {
+
+StatusOr<EventFd> EventFd::Create() {
+  UniqueFd fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!fd) return Status::Error(std::strerror(errno), errno);
+  return EventFd(std::move(fd));
+}
+
+// Neither can fail in a way worth reporting: the counter cannot overflow at one per Signal, and
+// a Clear of an unsignalled (non-blocking) eventfd just finds nothing.
+void EventFd::Signal() const {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t ignored = write(fd_.get(), &one, sizeof one);
+}
+
+void EventFd::Clear() const {
+  std::uint64_t count;
+  [[maybe_unused]] ssize_t ignored = read(fd_.get(), &count, sizeof count);
+}
+
+}  // namespace jobrunner
