@@ -1,8 +1,8 @@
 #include "kinds/kind_registry.h"
 
-#include <dlfcn.h>
-
 #include <filesystem>
+
+#include "posix/shared_library.h"
 
 namespace jobrunner {
 namespace {
@@ -46,23 +46,23 @@ void KindRegistry::LoadPlugin(const std::string& path) {
   }
   const std::string where = "plugin " + path + ": ";
   if (!std::filesystem::exists(absolute, error)) throw PluginError(where + "no such file");
-  // RTLD_NOW: a missing symbol is reported here, not as a crash in the middle of a run.
-  void* handle = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) throw PluginError(where + "cannot load: " + dlerror());
-  auto api = reinterpret_cast<int (*)()>(dlsym(handle, "jobrunner_task_kind_api"));
-  auto add = reinterpret_cast<void (*)(KindRegistrar&)>(dlsym(handle, "jobrunner_register_kinds"));
+  StatusOr<SharedLibrary> library = SharedLibrary::Load(absolute);
+  if (!library.ok()) throw PluginError(where + "cannot load: " + library.status().message());
+  auto api = library->Function<int (*)()>("jobrunner_task_kind_api");
+  auto add = library->Function<void (*)(KindRegistrar&)>("jobrunner_register_kinds");
   if (api == nullptr || add == nullptr) {
-    dlclose(handle);
     throw PluginError(where +
                       "not a jobrunner plugin (no jobrunner_task_kind_api or "
                       "jobrunner_register_kinds; define them with JOBRUNNER_PLUGIN)");
   }
   if (const int version = api(); version != kTaskKindApi) {
-    dlclose(handle);
     throw PluginError(where + "built for task kind API " + std::to_string(version) +
                       ", this jobrunner has API " + std::to_string(kTaskKindApi) +
                       ": rebuild it against this jobrunner's jobrunner/task_kind.h");
   }
+  // From here on the library stays loaded for the life of the process: the kinds it adds, even
+  // those refused below, have their code in it.
+  library->Keep();
   Collector collector;
   add(collector);
   std::map<std::string, std::string> seen;
@@ -78,7 +78,6 @@ void KindRegistry::LoadPlugin(const std::string& path) {
     }
   }
   if (collector.kinds.empty()) throw PluginError(where + "adds no task kinds");
-  // The library stays loaded for the life of the process: its kinds' code lives in it.
   for (auto& kind : collector.kinds) {
     std::string name = kind->Name();
     kinds_[name] = Entry{std::move(kind), path};
