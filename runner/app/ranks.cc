@@ -1,7 +1,6 @@
 #include "app/ranks.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include "posix/orphan_guard.h"
 #include "posix/process_set.h"
 #include "posix/signals.h"
+#include "posix/this_process.h"
 #include "worker/worker.h"
 
 namespace jobrunner {
@@ -26,7 +26,7 @@ Hello LocalHello(int rank, const WorkerSettings& settings) {
   Hello hello;
   hello.rank = rank;
   hello.host = HostName();
-  hello.pid = static_cast<int>(getpid());
+  hello.pid = ProcessId();
   hello.cores = UsableCores();
   hello.memory = UsableMemory();
   if (settings.gpus_per_worker == 0) {
@@ -194,7 +194,7 @@ int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms,
     // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.
     if (PendingInterrupt() == InterruptRequest::kStop) {
       processes->KillAll();
-      _exit(ExitStatusOfSignal(InterruptSignal()));
+      ExitNow(ExitStatusOfSignal(InterruptSignal()));
     }
   }
   return worker.exit_code();

@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
 #include "manifest/units.h"
+#include "posix/this_process.h"
 
 namespace jobrunner {
 namespace {
@@ -31,13 +31,9 @@ bool IsTerminal(const std::string& path) {
 
 ProgressMode DetectProgressMode() {
   if (std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr) {
-    return isatty(STDERR_FILENO) ? ProgressMode::kBar : ProgressMode::kLog;
+    return StderrIsTerminal() ? ProgressMode::kBar : ProgressMode::kLog;
   }
-  char target[256] = {};
-  std::string link = "/proc/" + std::to_string(getppid()) + "/fd/2";
-  ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
-  return n > 0 && IsTerminal(std::string(target, static_cast<std::size_t>(n))) ? ProgressMode::kBar
-                                                                               : ProgressMode::kLog;
+  return IsTerminal(ParentStderrTarget()) ? ProgressMode::kBar : ProgressMode::kLog;
 }
 
 Reporter::Reporter(ProgressMode mode, Verbosity verbosity)
