@@ -1,22 +1,12 @@
 #include "launch/launch.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/file.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -32,6 +23,11 @@
 #include "launch/launch_command.h"
 #include "launch/lost_host.h"
 #include "manifest/units.h"
+#include "posix/file.h"
+#include "posix/pipe.h"
+#include "posix/signals.h"
+#include "posix/spawn.h"
+#include "posix/this_process.h"
 #include "rundir/run_dir.h"
 
 namespace jobrunner {
@@ -42,27 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 // A relaunch with less of --time-limit left than this would spend it starting up and draining.
 constexpr std::int64_t kLeastTimeToLaunchMs = 5000;
-
-// mpirun's pid while it runs, for the signal handler; the first signal that asks us to stop.
-std::atomic<pid_t> g_mpirun{0};
-volatile sig_atomic_t g_stop_signal = 0;
-
-// Ctrl-C, SIGTERM, SIGHUP and SIGUSR1 go to mpirun as they came (mpirun forwards SIGUSR1 to
-// every rank: a drain) and end the supervision: whatever mpirun then does, nothing is relaunched.
-void ForwardSignal(int sig) {
-  if (g_stop_signal == 0) g_stop_signal = sig;
-  pid_t pid = g_mpirun.load();
-  if (pid > 0) kill(pid, sig);
-}
-
-void InstallSignalForwarding() {
-  struct sigaction action {};
-  action.sa_handler = ForwardSignal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaction(sig, &action, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 void Log(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void Log(const char* format, ...) {
@@ -91,35 +66,17 @@ std::vector<std::string> Names(const std::vector<Host>& hosts) {
   return names;
 }
 
-int StatusOf(int wait_status) {
-  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
-  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-  return kExitInternal;
-}
-
-// Starts argv in a process group of its own, stdin from /dev/null, stdout as ours, stderr to
-// `stderr_fd` (-1: ours; -2: /dev/null). Returns the pid, or -1 with errno set.
-pid_t Spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd) {
-  std::vector<char*> args;
-  for (const std::string& word : argv) args.push_back(const_cast<char*>(word.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid != 0) {
-    if (pid > 0) setpgid(pid, pid);  // also in the parent: no race with a signal to the group
-    return pid;
-  }
-  setpgid(0, 0);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE}) sigaction(sig, &dfl, nullptr);
-  int null = open("/dev/null", O_RDWR);
-  dup2(null, 0);
-  if (stdout_fd == -2) dup2(null, 1);
-  if (stderr_fd == -2) dup2(null, 2);
-  if (stderr_fd >= 0) dup2(stderr_fd, 2);
-  execvp(args[0], args.data());
-  std::fprintf(stderr, "jobrunner launch: cannot run %s: %s\n", args[0], std::strerror(errno));
-  _exit(127);
+// Starts argv (looked up in PATH) in a process group of its own, with stdin from /dev/null and
+// `fds` set up besides; the other standard streams are ours. Like any wrapper, it passes on the
+// fds it was given.
+StatusOr<pid_t> Start(const std::vector<std::string>& argv, std::initializer_list<ChildFd> fds) {
+  SpawnRequest spawn;
+  spawn.SetCommand(argv);
+  spawn.search_path = true;
+  spawn.close_other_fds = false;
+  spawn.fds = {{0, kDevNull}};
+  spawn.fds.insert(spawn.fds.end(), fds);
+  return Spawn(spawn);
 }
 
 // Which hosts answer `AGENT HOST true` within the timeout; all probes run at once.
@@ -128,23 +85,29 @@ std::map<std::string, bool> Probe(const std::vector<Host>& hosts, const LaunchOp
   std::map<std::string, bool> answered;
   for (const Host& host : hosts) {
     answered[host.name] = false;
-    pid_t pid = Spawn(ProbeCommand(options.rsh_agent, host.name, options.probe_timeout_ms), -2, -2);
-    if (pid > 0) running[pid] = host.name;
+    StatusOr<pid_t> pid =
+        Start(ProbeCommand(options.rsh_agent, host.name, options.probe_timeout_ms),
+              {{1, kDevNull}, {2, kDevNull}});
+    if (pid.ok()) running[*pid] = host.name;  // one that cannot start does not answer
   }
   Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(options.probe_timeout_ms);
   while (!running.empty() && Clock::now() < deadline) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid > 0 && running.count(pid)) {
-      answered[running[pid]] = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      running.erase(pid);
-    } else if (pid <= 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    bool reaped = false;
+    for (auto it = running.begin(); it != running.end();) {
+      std::optional<ChildEnd> end = TryReap(it->first);
+      if (!end) {
+        ++it;
+        continue;
+      }
+      answered[it->second] = end->signal == 0 && end->exit_code == 0;
+      it = running.erase(it);
+      reaped = true;
     }
+    if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   for (const auto& [pid, name] : running) {  // too slow: counts as not answering
-    kill(-pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
+    KillProcessGroup(pid);
+    (void)Reap(pid);
   }
   return answered;
 }
@@ -159,16 +122,20 @@ struct MpirunEnd {
 MpirunEnd RunMpirun(const std::vector<std::string>& argv) {
   MpirunEnd end;
   Clock::time_point start = Clock::now();
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = Spawn(argv, -1, pipe_fds[1]);
-  close(pipe_fds[1]);
-  if (pid < 0) {
-    close(pipe_fds[0]);
-    throw std::runtime_error(std::string("cannot start mpirun: ") + std::strerror(errno));
+  StatusOr<Pipe> stderr_pipe = MakePipe(/*nonblocking_read=*/false);
+  if (!stderr_pipe.ok()) throw std::runtime_error("pipe failed: " + stderr_pipe.status().message());
+  StatusOr<pid_t> started = Start(argv, {{2, stderr_pipe->write_end.get()}});
+  stderr_pipe->write_end.Reset();
+  if (!started.ok()) {
+    // As a shell would have it: the status of a command that could not run.
+    Log("cannot start mpirun: %s", started.status().message().c_str());
+    end.status = 127;
+    end.seconds = SecondsSince(start);
+    return end;
   }
-  g_mpirun = pid;
-  if (g_stop_signal != 0) kill(pid, g_stop_signal);  // a signal that came before the pid was set
+  const pid_t pid = *started;
+  const int from_mpirun = stderr_pipe->read_end.get();
+  ForwardSignalsTo(pid);
   std::string line;
   auto scan = [&](const char* data, std::size_t size) {
     for (std::size_t i = 0; i < size; ++i) {
@@ -184,12 +151,11 @@ MpirunEnd RunMpirun(const std::vector<std::string>& argv) {
   std::optional<Clock::time_point> exited_at, stop_seen_at;
   while (true) {
     if (!exited) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
+      if (std::optional<ChildEnd> ended = TryReap(pid)) {
         exited = true;
         exited_at = Clock::now();
-        end.status = StatusOf(status);
-        g_mpirun = 0;
+        end.status = ended->ShellStatus();
+        ForwardSignalsTo(0);
       }
     }
     // Daemons and agents hold mpirun's stderr too; a daemon cut off from the network may live on
@@ -197,35 +163,28 @@ MpirunEnd RunMpirun(const std::vector<std::string>& argv) {
     if (exited && (!pipe_open || Clock::now() - *exited_at > std::chrono::milliseconds(300))) {
       break;
     }
-    if (!exited && g_stop_signal != 0) {
+    if (!exited && ForwardedSignal() != 0) {
       // mpirun can hang after SIGTERM when a host is cut off: end its process group after 10 s.
       if (!stop_seen_at) stop_seen_at = Clock::now();
-      if (Clock::now() - *stop_seen_at > std::chrono::seconds(10)) kill(-pid, SIGKILL);
+      if (Clock::now() - *stop_seen_at > std::chrono::seconds(10)) KillProcessGroup(pid);
     }
     if (!pipe_open) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    struct pollfd fd = {pipe_fds[0], POLLIN, 0};
-    int ready = poll(&fd, 1, 50);
-    if (ready > 0) {
+    if (WaitReadable(from_mpirun, std::chrono::milliseconds(50))) {
       char buffer[8192];
-      ssize_t n = read(pipe_fds[0], buffer, sizeof(buffer));
-      if (n > 0) {
-        ssize_t written = 0;
-        while (written < n) {
-          ssize_t w = write(2, buffer + written, static_cast<std::size_t>(n - written));
-          if (w <= 0 && errno != EINTR) break;
-          if (w > 0) written += w;
-        }
-        scan(buffer, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
+      StatusOr<std::size_t> n = ReadSome(from_mpirun, buffer, sizeof(buffer));
+      if (n.ok() && *n > 0) {
+        // Passed on as it came; a stderr that cannot be written loses it, not the supervision.
+        (void)WriteAll(kStandardError, std::string_view(buffer, *n));
+        scan(buffer, *n);
+      } else {
         pipe_open = false;
       }
     }
   }
   if (!line.empty()) scan("\n", 1);
-  close(pipe_fds[0]);
   end.seconds = SecondsSince(start);
   return end;
 }
@@ -256,27 +215,24 @@ Summaries ReadSummaries(const std::string& run_dir) {
 // Waits (at most `limit`) until no jobrunner holds the run directory's lock: the aborted
 // launch's coordinator may still be ending when mpirun has already gone.
 void WaitForLock(const std::string& run_dir, std::chrono::seconds limit) {
-  std::string path = run_dir + "/.lock";
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
+  StatusOr<UniqueFd> lock = OpenFile(run_dir + "/.lock", OpenFlags::kRead);
+  if (!lock.ok()) return;
   Clock::time_point deadline = Clock::now() + limit;
-  while (flock(fd, LOCK_EX | LOCK_NB) != 0 && Clock::now() < deadline && g_stop_signal == 0) {
+  while (!TryLockFile(lock->get()).ok() && Clock::now() < deadline && ForwardedSignal() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  close(fd);  // releases the lock if we got it
-}
+}  // closing the file releases the lock if we got it
 
 class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && *base ? base : "/tmp") + "/jobrunner-launch.XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("cannot create a temporary directory: " +
-                               std::string(std::strerror(errno)));
+    StatusOr<std::string> made = MakeTempDirectory(
+        std::string(base != nullptr && *base ? base : "/tmp") + "/jobrunner-launch.");
+    if (!made.ok()) {
+      throw std::runtime_error("cannot create a temporary directory: " + made.status().message());
     }
-    path_ = pattern;
+    path_ = std::move(*made);
   }
   ~TempDir() {
     std::error_code ignored;
@@ -340,7 +296,7 @@ int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDi
       }
     }
     std::vector<std::string> argv =
-        MpirunCommand(options, hosts, hostfile, jobrunner, geteuid() == 0,
+        MpirunCommand(options, hosts, hostfile, jobrunner, RunningAsRoot(),
                       JobrunnerFlags(flags, run_dir, resume, launch == 1, time_left_ms));
     Log("launch %d (at most %d) on %zu host(s): %s; %d ranks; run directory %s", launch,
         options.max_launches, hosts.size(), Join(Names(hosts), ", ").c_str(), TotalRanks(hosts),
@@ -352,9 +308,9 @@ int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDi
     run_status = new_summary ? *after.last_status : end.status;
     Clock::time_point ended = Clock::now();
 
-    if (g_stop_signal != 0) {
-      Log("stopped by signal %d: mpirun ended with status %d; not relaunching",
-          static_cast<int>(g_stop_signal), end.status);
+    if (ForwardedSignal() != 0) {
+      Log("stopped by signal %d: mpirun ended with status %d; not relaunching", ForwardedSignal(),
+          end.status);
       return run_status;
     }
     // The run ended on its own (all done, tasks failed, or a usage error): jobrunner said so in
@@ -404,7 +360,7 @@ int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDi
       return run_status;
     }
     WaitForLock(run_dir, std::chrono::seconds(30));
-    if (g_stop_signal != 0) return run_status;
+    if (ForwardedSignal() != 0) return run_status;
     // A launch that ended before the coordinator wrote a journal left nothing to resume.
     resume = fs::exists(run_dir + "/journal");
     Log("relaunching on %s, %.1fs after mpirun ended", Join(Names(hosts), ", ").c_str(),
