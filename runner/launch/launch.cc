@@ -255,116 +255,179 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-// Everything after the options are parsed: the loop of launches.
-// `deadline`: when --time-limit, counted from the launch's start, runs out.
-int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDirFlags& flags,
-              std::string run_dir, bool resume, std::optional<Clock::time_point> deadline) {
-  TempDir temp;
-  std::string jobrunner = options.jobrunner.empty() ? SelfExecutable() : options.jobrunner;
-  std::vector<std::string> left_out;
+// What the supervision knows from one launch to the next.
+struct Supervision {
+  Supervision(const LaunchOptions& options, std::vector<Host> hosts, const RunDirFlags& flags,
+              std::string run_dir, bool resume, std::optional<Clock::time_point> deadline)
+      : options(options),
+        flags(flags),
+        run_dir(std::move(run_dir)),
+        deadline(deadline),
+        jobrunner(options.jobrunner.empty() ? SelfExecutable() : options.jobrunner),
+        hosts(std::move(hosts)),
+        resume(resume) {}
 
-  std::map<std::string, bool> answered = Probe(hosts, options);
+  const LaunchOptions& options;
+  const RunDirFlags& flags;
+  const std::string run_dir;
+  // When --time-limit, counted from the launch's start, runs out.
+  const std::optional<Clock::time_point> deadline;
+  const std::string jobrunner;  // what the ranks run
+  const TempDir temp;           // the hostfiles
+  std::vector<Host> hosts;      // those the next launch runs on
+  std::vector<std::string> left_out;
+  bool resume;                 // the next launch continues the run
+  int status = kExitInternal;  // the last launch's
+};
+
+// How one launch ended.
+struct LaunchEnd {
+  MpirunEnd mpirun;
+  bool new_summary = false;      // jobrunner wrote a summary line during it
+  bool run_dir_visible = false;  // results.jsonl is there to read
+  Clock::time_point at;
+};
+
+// Before the first launch: leaves out the hosts that do not answer. False when none does.
+bool LeaveOutSilentHosts(Supervision& run) {
+  std::map<std::string, bool> answered = Probe(run.hosts, run.options);
   std::vector<Host> reachable;
-  for (const Host& host : hosts) {
+  for (const Host& host : run.hosts) {
     if (answered[host.name]) {
       reachable.push_back(host);
     } else {
       Log("%s does not answer through '%s' within %.1fs: leaving it out", host.name.c_str(),
-          options.rsh_agent.c_str(), options.probe_timeout_ms / 1000.0);
-      left_out.push_back(host.name);
+          run.options.rsh_agent.c_str(), run.options.probe_timeout_ms / 1000.0);
+      run.left_out.push_back(host.name);
     }
   }
-  hosts = reachable;
-  if (hosts.empty()) {
+  run.hosts = reachable;
+  return !run.hosts.empty();
+}
+
+// What --time-limit leaves for the next launch; nullopt without one.
+std::optional<std::int64_t> TimeLeftMs(const Supervision& run) {
+  if (!run.deadline) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*run.deadline - Clock::now())
+      .count();
+}
+
+// Runs mpirun once on run.hosts, and takes the run's status from it: jobrunner's when it wrote
+// a summary, mpirun's otherwise.
+LaunchEnd LaunchOnce(Supervision& run, int launch, std::optional<std::int64_t> time_left_ms) {
+  std::string hostfile = run.temp.path() + "/hosts-" + std::to_string(launch);
+  std::ofstream(hostfile) << MpirunHostfile(run.hosts);
+  std::vector<std::string> argv =
+      MpirunCommand(run.options, run.hosts, hostfile, run.jobrunner, RunningAsRoot(),
+                    JobrunnerFlags(run.flags, run.run_dir, run.resume, launch == 1, time_left_ms));
+  Log("launch %d (at most %d) on %zu host(s): %s; %d ranks; run directory %s", launch,
+      run.options.max_launches, run.hosts.size(), Join(Names(run.hosts), ", ").c_str(),
+      TotalRanks(run.hosts), run.run_dir.c_str());
+  LaunchEnd end;
+  int summaries_before = ReadSummaries(run.run_dir).count;
+  end.mpirun = RunMpirun(argv);
+  Summaries after = ReadSummaries(run.run_dir);
+  end.new_summary = after.count > summaries_before && after.last_status.has_value();
+  end.run_dir_visible = after.visible;
+  end.at = Clock::now();
+  run.status = end.new_summary ? *after.last_status : end.mpirun.status;
+  return end;
+}
+
+// Whether the supervision is over after a launch, as a signal or the run itself decided; says
+// which.
+bool SupervisionOver(const Supervision& run, int launch, const LaunchEnd& end) {
+  if (ForwardedSignal() != 0) {
+    Log("stopped by signal %d: mpirun ended with status %d; not relaunching", ForwardedSignal(),
+        end.mpirun.status);
+    return true;
+  }
+  // The run ended on its own (all done, tasks failed, or a usage error): jobrunner said so in
+  // a summary. Without a summary, only when the run directory is not visible here and mpirun
+  // itself says it went well.
+  bool ended_on_its_own =
+      end.new_summary ? run.status <= kExitUsage : (!end.run_dir_visible && end.mpirun.status == 0);
+  if (ended_on_its_own) {
+    Log("the run ended with status %d after %d launch(es)%s%s", run.status, launch,
+        run.left_out.empty() ? "" : "; hosts left out: ", Join(run.left_out, ", ").c_str());
+  }
+  return ended_on_its_own;
+}
+
+// After a launch that ended early: probes the hosts, weighs what mpirun blamed, and leaves out
+// the hosts lost. False (after saying why) when there is nothing to relaunch: no host was lost,
+// or none is left.
+bool LeaveOutLostHosts(Supervision& run, const LaunchEnd& end) {
+  std::map<std::string, bool> answered = Probe(run.hosts, run.options);
+  std::vector<HostEvidence> evidence;
+  for (const Host& host : run.hosts) evidence.push_back({host.name, answered[host.name], false});
+  for (const std::string& name : end.mpirun.blamed) {
+    const Host* host = FindHost(run.hosts, name);
+    if (host != nullptr) evidence[static_cast<std::size_t>(host - run.hosts.data())].blamed = true;
+  }
+  LostHosts lost = DecideLostHosts(evidence);
+  Log("mpirun ended after %.1fs with status %d%s", end.mpirun.seconds, end.mpirun.status,
+      end.new_summary ? (", jobrunner's status " + std::to_string(run.status)).c_str() : "");
+  if (lost.hosts.empty()) {
+    Log("every host answers and mpirun reported none lost: not relaunching (status %d)",
+        run.status);
+    return false;
+  }
+  for (const std::string& reason : lost.reasons) Log("lost %s", reason.c_str());
+  std::vector<Host> kept;
+  for (const Host& host : run.hosts) {
+    if (std::find(lost.hosts.begin(), lost.hosts.end(), host.name) == lost.hosts.end()) {
+      kept.push_back(host);
+    }
+  }
+  run.left_out.insert(run.left_out.end(), lost.hosts.begin(), lost.hosts.end());
+  run.hosts = kept;
+  if (run.hosts.empty()) {
+    Log("no host left; the run stays unfinished (status %d); continue it with --resume %s",
+        run.status, run.run_dir.c_str());
+    return false;
+  }
+  return true;
+}
+
+// Whether the run may be launched again: --max-launches is not reached, and the aborted
+// launch's coordinator has let go of the run directory (or 30 s passed). Then the next launch
+// resumes the run, if it got as far as a journal.
+bool ReadyToRelaunch(Supervision& run, int launch) {
+  if (launch >= run.options.max_launches) {
+    Log("--max-launches %d reached; the run stays unfinished (status %d); continue it with "
+        "--resume %s",
+        run.options.max_launches, run.status, run.run_dir.c_str());
+    return false;
+  }
+  WaitForLock(run.run_dir, std::chrono::seconds(30));
+  if (ForwardedSignal() != 0) return false;
+  // A launch that ended before the coordinator wrote a journal left nothing to resume.
+  run.resume = fs::exists(run.run_dir + "/journal");
+  return true;
+}
+
+// Everything after the options are parsed: the loop of launches. Returns the run's status.
+int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDirFlags& flags,
+              std::string run_dir, bool resume, std::optional<Clock::time_point> deadline) {
+  Supervision run(options, std::move(hosts), flags, std::move(run_dir), resume, deadline);
+  if (!LeaveOutSilentHosts(run)) {
     Log("no host answers; nothing ran");
     return kExitUsage;
   }
-
-  int run_status = kExitInternal;
   for (int launch = 1;; ++launch) {
-    std::string hostfile = temp.path() + "/hosts-" + std::to_string(launch);
-    std::ofstream(hostfile) << MpirunHostfile(hosts);
-    std::optional<std::int64_t> time_left_ms;
-    if (deadline) {
-      time_left_ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
-      if (*time_left_ms < kLeastTimeToLaunchMs) {
-        Log("--time-limit leaves %.1fs: not launching again; the run stays unfinished (status "
-            "%d); continue it with --resume %s",
-            static_cast<double>(*time_left_ms) / 1000.0, run_status, run_dir.c_str());
-        return run_status;
-      }
+    const std::optional<std::int64_t> time_left_ms = TimeLeftMs(run);
+    if (time_left_ms && *time_left_ms < kLeastTimeToLaunchMs) {
+      Log("--time-limit leaves %.1fs: not launching again; the run stays unfinished (status %d); "
+          "continue it with --resume %s",
+          static_cast<double>(*time_left_ms) / 1000.0, run.status, run.run_dir.c_str());
+      return run.status;
     }
-    std::vector<std::string> argv =
-        MpirunCommand(options, hosts, hostfile, jobrunner, RunningAsRoot(),
-                      JobrunnerFlags(flags, run_dir, resume, launch == 1, time_left_ms));
-    Log("launch %d (at most %d) on %zu host(s): %s; %d ranks; run directory %s", launch,
-        options.max_launches, hosts.size(), Join(Names(hosts), ", ").c_str(), TotalRanks(hosts),
-        run_dir.c_str());
-    int summaries_before = ReadSummaries(run_dir).count;
-    MpirunEnd end = RunMpirun(argv);
-    Summaries after = ReadSummaries(run_dir);
-    bool new_summary = after.count > summaries_before && after.last_status.has_value();
-    run_status = new_summary ? *after.last_status : end.status;
-    Clock::time_point ended = Clock::now();
-
-    if (ForwardedSignal() != 0) {
-      Log("stopped by signal %d: mpirun ended with status %d; not relaunching", ForwardedSignal(),
-          end.status);
-      return run_status;
-    }
-    // The run ended on its own (all done, tasks failed, or a usage error): jobrunner said so in
-    // a summary. Without a summary, only when the run directory is not visible here and mpirun
-    // itself says it went well.
-    bool ended_on_its_own =
-        new_summary ? run_status <= kExitUsage : (!after.visible && end.status == 0);
-    if (ended_on_its_own) {
-      Log("the run ended with status %d after %d launch(es)%s%s", run_status, launch,
-          left_out.empty() ? "" : "; hosts left out: ", Join(left_out, ", ").c_str());
-      return run_status;
-    }
-
-    answered = Probe(hosts, options);
-    std::vector<HostEvidence> evidence;
-    for (const Host& host : hosts) evidence.push_back({host.name, answered[host.name], false});
-    for (const std::string& name : end.blamed) {
-      const Host* host = FindHost(hosts, name);
-      if (host != nullptr) evidence[static_cast<std::size_t>(host - hosts.data())].blamed = true;
-    }
-    LostHosts lost = DecideLostHosts(evidence);
-    Log("mpirun ended after %.1fs with status %d%s", end.seconds, end.status,
-        new_summary ? (", jobrunner's status " + std::to_string(run_status)).c_str() : "");
-    if (lost.hosts.empty()) {
-      Log("every host answers and mpirun reported none lost: not relaunching (status %d)",
-          run_status);
-      return run_status;
-    }
-    for (const std::string& reason : lost.reasons) Log("lost %s", reason.c_str());
-    std::vector<Host> kept;
-    for (const Host& host : hosts) {
-      if (std::find(lost.hosts.begin(), lost.hosts.end(), host.name) == lost.hosts.end()) {
-        kept.push_back(host);
-      }
-    }
-    left_out.insert(left_out.end(), lost.hosts.begin(), lost.hosts.end());
-    hosts = kept;
-    if (hosts.empty()) {
-      Log("no host left; the run stays unfinished (status %d); continue it with --resume %s",
-          run_status, run_dir.c_str());
-      return run_status;
-    }
-    if (launch >= options.max_launches) {
-      Log("--max-launches %d reached; the run stays unfinished (status %d); continue it with "
-          "--resume %s",
-          options.max_launches, run_status, run_dir.c_str());
-      return run_status;
-    }
-    WaitForLock(run_dir, std::chrono::seconds(30));
-    if (ForwardedSignal() != 0) return run_status;
-    // A launch that ended before the coordinator wrote a journal left nothing to resume.
-    resume = fs::exists(run_dir + "/journal");
-    Log("relaunching on %s, %.1fs after mpirun ended", Join(Names(hosts), ", ").c_str(),
-        SecondsSince(ended));
+    const LaunchEnd end = LaunchOnce(run, launch, time_left_ms);
+    if (SupervisionOver(run, launch, end)) return run.status;
+    if (!LeaveOutLostHosts(run, end) || !ReadyToRelaunch(run, launch)) return run.status;
+    Log("relaunching on %s, %.1fs after mpirun ended", Join(Names(run.hosts), ", ").c_str(),
+        SecondsSince(end.at));
   }
 }
 
