@@ -187,9 +187,6 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--run-kind") {
     return jobrunner::RunKindHelper(argv[2], argv[3]);
   }
-  // The multi-host supervisor (see launch.h), which runs mpirun itself.
-  if (argc >= 2 && std::string(argv[1]) == "launch")
-    return jobrunner::RunLaunch(argc - 2, argv + 2);
   using jobrunner::Flags;
   Flags flags;
   jobrunner::RunSettings& s = flags.settings;
@@ -250,14 +247,20 @@ int main(int argc, char** argv) {
   app.add_flag("--list-kinds", flags.list_kinds,
                "List the task kinds (built-in and from --plugin) and exit");
   app.set_version_flag("--version", std::string("jobrunner ") + JOBRUNNER_VERSION);
+  // The multi-host supervisor (see launch.h), which runs mpirun itself.
+  jobrunner::LaunchOptions launch_options;
+  CLI::App* launch = jobrunner::AddLaunchCommand(app, launch_options);
   try {
-    app.parse(argc, argv);
+    const jobrunner::Status launch_error =
+        jobrunner::ParseCommandLine(app, {argv + 1, argv + argc}, launch_options);
+    if (!launch_error.ok()) return jobrunner::LaunchUsageError(launch_error.message());
   } catch (const CLI::Success& e) {  // --help or --version
     return jobrunner::IsRankZero() ? app.exit(e) : 0;
   } catch (const CLI::ParseError& e) {
     jobrunner::UsageError(e.what());
     return jobrunner::kExitUsage;
   }
+  if (launch->parsed()) return jobrunner::RunLaunch(launch_options);
   if (flags.list_kinds) return jobrunner::ListKinds(s.plugins);
   if (manifest->count() == 0) {
     jobrunner::UsageError("a manifest is required");

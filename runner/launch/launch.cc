@@ -250,11 +250,6 @@ std::string SelfExecutable() {
   return error ? "jobrunner" : self.string();
 }
 
-int Usage(const std::string& message) {
-  std::fprintf(stderr, "jobrunner launch: %s (see jobrunner launch --help)\n", message.c_str());
-  return kExitUsage;
-}
-
 // What the supervision knows from one launch to the next.
 struct Supervision {
   Supervision(const LaunchOptions& options, std::vector<Host> hosts, const RunDirFlags& flags,
@@ -407,6 +402,11 @@ bool ReadyToRelaunch(Supervision& run, int launch) {
   return true;
 }
 
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "jobrunner launch: %s (see jobrunner launch --help)\n", message.c_str());
+  return kExitUsage;
+}
+
 // Everything after the options are parsed: the loop of launches. Returns the run's status.
 int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDirFlags& flags,
               std::string run_dir, bool resume, std::optional<Clock::time_point> deadline) {
@@ -433,14 +433,9 @@ int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDi
 
 }  // namespace
 
-int RunLaunch(int argc, char** args) {
-  std::vector<std::string> words(args, args + argc);
-  LaunchOptions options;
-  if (std::string error = ParseLaunchOptions(words, options); !error.empty()) return Usage(error);
-  if (options.help) {
-    std::fputs(kLaunchHelp, stdout);
-    return 0;
-  }
+int LaunchUsageError(const std::string& message) { return Usage(message); }
+
+int RunLaunch(const LaunchOptions& options) {
   HostListResult hosts;
   if (!options.hostfile.empty()) {
     std::ifstream in(options.hostfile);

@@ -7,10 +7,17 @@
 // leaves it out and continues the run with --resume on the others, until the run ends, no host
 // is left or --max-launches is reached.
 
+#include <string>
+
+#include "launch/launch_command.h"
+
 namespace jobrunner {
 
-// `args` are the words after `launch`. Returns the process's exit status: the last launch's
-// (jobrunner's summary status when it wrote one, else mpirun's), or 2 for a usage error.
-int RunLaunch(int argc, char** args);
+// `options` as ParseCommandLine filled them in. Returns the process's exit status: the last
+// launch's (jobrunner's summary status when it wrote one, else mpirun's), or 2 for a usage error.
+int RunLaunch(const LaunchOptions& options);
+
+// Says what is wrong with launch's command line, on stderr; returns the exit status for it.
+int LaunchUsageError(const std::string& message);
 
 }  // namespace jobrunner

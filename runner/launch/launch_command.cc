@@ -1,5 +1,6 @@
 #include "launch/launch_command.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <optional>
 #include <sstream>
@@ -8,31 +9,16 @@
 
 namespace jobrunner {
 
-const char* const kLaunchHelp =
-    "jobrunner launch: run a manifest under mpirun on several hosts and keep going when one is "
-    "lost.\n"
-    "  jobrunner launch [OPTIONS] -- MANIFEST [JOBRUNNER FLAGS]\n"
+namespace {
+
+constexpr const char* kDescription =
+    "Run a manifest under mpirun on several hosts and keep going when one is lost";
+constexpr const char* kFooter =
+    "After the options: -- MANIFEST [JOBRUNNER FLAGS], passed on to every launch.\n"
     "When mpirun ends early, the hosts that do not answer through the rsh agent or that mpirun\n"
     "reported lost are left out and the run continues with --resume on the others.\n"
-    "Options:\n"
-    "  --hostfile FILE      hosts, one a line: NAME [slots=N] (N worker ranks; # comments)\n"
-    "  --hosts LIST         hosts as NAME[:N],NAME[:N],... instead of --hostfile\n"
-    "  --ranks-per-host N   worker ranks on a host that gives no N (default 1); the first\n"
-    "                       host also runs rank 0, the coordinator\n"
-    "  --rsh-agent CMD      how mpirun and the probes reach a host (default: ssh)\n"
-    "  --interface IF       network (interface or CIDR) for MPI traffic: btl_tcp_if_include\n"
-    "                       and oob_tcp_if_include\n"
-    "  --probe-timeout DUR  how long a host may take to answer a probe (default 5s)\n"
-    "  --max-launches N     launch mpirun at most N times (default 10)\n"
-    "  --mca KEY VALUE      an MCA parameter for mpirun; overrides the launch's own (repeatable)\n"
-    "  --mpirun-arg ARG     one more mpirun argument (repeatable)\n"
-    "  --mpirun PATH        the mpirun to run (default: mpirun)\n"
-    "  --jobrunner PATH     the jobrunner the ranks run, the same path on every host\n"
-    "                       (default: this binary)\n"
     "Exit status: that of the last launch (see jobrunner --help); 2 for a usage error or when\n"
-    "no host answers at the start.\n";
-
-namespace {
+    "no host answers at the start.";
 
 std::optional<int> ParseInt(const std::string& text, int low, int high) {
   if (text.empty() || text.size() > 9 ||
@@ -44,89 +30,142 @@ std::optional<int> ParseInt(const std::string& text, int low, int high) {
   return value;
 }
 
+// A whole number from `low` to `high` into `target`. CLI11 reports a refused one as
+// "--flag: expected a number from 1 to 1024, got 'x'".
+void AddCount(CLI::App& command, const char* name, int& target, int low, int high,
+              const char* description) {
+  command
+      .add_option_function<std::string>(
+          name,
+          [&target, low, high](const std::string& text) { target = *ParseInt(text, low, high); },
+          description)
+      ->type_name("N")
+      ->check(CLI::Validator(
+          [low, high](const std::string& text) -> std::string {
+            if (ParseInt(text, low, high)) return "";
+            return "expected a number from " + std::to_string(low) + " to " + std::to_string(high) +
+                   ", got '" + text + "'";
+          },
+          ""));
+}
+
+// CLI11 reports an option that ran out of words as "--hosts: 1 required LIST missing".
+std::string MissingValue(const CLI::App& command, const CLI::ArgumentMismatch& error) {
+  const std::string text = error.what();
+  const std::string name = text.substr(0, text.find(':'));
+  if (name == "--mca") return "--mca needs a KEY and a VALUE";
+  if (command.get_option_no_throw(name) != nullptr) return name + " needs a value";
+  return text;
+}
+
+// What parsing alone does not check.
+Status CheckLaunchOptions(const CLI::App& command, std::vector<std::string> run_words,
+                          LaunchOptions& options) {
+  const std::vector<std::string> unknown = command.remaining();
+  if (!unknown.empty()) {
+    return Status::Error("unknown option '" + unknown.front() +
+                         "'; the manifest and jobrunner's flags go after --");
+  }
+  if (SplitWords(options.rsh_agent).empty()) return Status::Error("--rsh-agent is empty");
+  if (options.hostfile.empty() == options.hosts.empty()) {
+    return Status::Error("give the hosts with either --hostfile or --hosts");
+  }
+  if (run_words.empty()) {
+    return Status::Error("no manifest: expected -- MANIFEST [JOBRUNNER FLAGS]");
+  }
+  options.manifest = run_words.front();
+  options.run_flags.assign(run_words.begin() + 1, run_words.end());
+  return Status::Ok();
+}
+
 }  // namespace
 
-std::string ParseLaunchOptions(const std::vector<std::string>& args, LaunchOptions& options) {
-  std::size_t i = 0;
-  // The value of the option at args[i]: after '=' in the same word, or the next word.
-  auto value = [&](const std::string& name, const std::string& word,
-                   std::string& out) -> std::string {
-    if (word.size() > name.size() && word[name.size()] == '=') {
-      out = word.substr(name.size() + 1);
-      return "";
+CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
+  CLI::App* command = app.add_subcommand("launch", kDescription);
+  command->footer(kFooter);
+  // Words that are not launch's options are reported by ParseCommandLine, in launch's words.
+  command->allow_extras();
+  // As before CLI11 parsed them, an option given twice keeps its last value.
+  command->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  command
+      ->add_option("--hostfile", options.hostfile,
+                   "Hosts, one a line: NAME [slots=N] (N worker ranks; # comments)")
+      ->type_name("FILE");
+  command
+      ->add_option("--hosts", options.hosts, "Hosts as NAME[:N],NAME[:N],... instead of --hostfile")
+      ->type_name("LIST");
+  AddCount(*command, "--ranks-per-host", options.ranks_per_host, 1, 1024,
+           "Worker ranks on a host that gives no N (default 1); the first host also runs rank "
+           "0, the coordinator");
+  command
+      ->add_option("--rsh-agent", options.rsh_agent,
+                   "How mpirun and the probes reach a host (default: ssh)")
+      ->type_name("CMD");
+  command
+      ->add_option("--interface", options.interface,
+                   "Network (interface or CIDR) for MPI traffic: btl_tcp_if_include and "
+                   "oob_tcp_if_include")
+      ->type_name("IF");
+  command
+      ->add_option_function<std::string>(
+          "--probe-timeout",
+          [&options](const std::string& text) {
+            options.probe_timeout_ms = *ParseDurationMs(text);
+          },
+          "How long a host may take to answer a probe (default 5s)")
+      ->type_name("DUR")
+      ->check(CLI::Validator(
+          [](const std::string& text) -> std::string {
+            const std::optional<std::int64_t> ms = ParseDurationMs(text);
+            if (ms && *ms > 0) return "";
+            return "expected a duration like 500ms or 5s, got '" + text + "'";
+          },
+          ""));
+  AddCount(*command, "--max-launches", options.max_launches, 1, 1000,
+           "Launch mpirun at most N times (default 10)");
+  command
+      ->add_option("--mca", options.mca,
+                   "An MCA parameter for mpirun; overrides the launch's own (repeatable)")
+      ->type_name("KEY VALUE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  command->add_option("--mpirun-arg", options.mpirun_args, "One more mpirun argument (repeatable)")
+      ->type_name("ARG")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  command->add_option("--mpirun", options.mpirun, "The mpirun to run (default: mpirun)")
+      ->type_name("PATH");
+  command
+      ->add_option("--jobrunner", options.jobrunner,
+                   "The jobrunner the ranks run, the same path on every host (default: this "
+                   "binary)")
+      ->type_name("PATH");
+  return command;
+}
+
+Status ParseCommandLine(CLI::App& app, std::vector<std::string> words, LaunchOptions& options) {
+  CLI::App* command = app.get_subcommand("launch");
+  std::vector<std::string> run_words;
+  if (!words.empty() && words.front() == "launch") {
+    auto separator = std::find(words.begin() + 1, words.end(), "--");
+    if (separator != words.end()) {
+      run_words.assign(separator + 1, words.end());
+      words.erase(separator, words.end());
     }
-    if (i + 1 >= args.size() || args[i + 1] == "--") return name + " needs a value";
-    out = args[++i];
-    return "";
-  };
-  auto is = [](const std::string& word, const std::string& name) {
-    return word == name || word.rfind(name + "=", 0) == 0;
-  };
-  bool separator = false;
-  for (; i < args.size(); ++i) {
-    const std::string& word = args[i];
-    std::string text, error;
-    if (word == "--") {
-      separator = true;
-      ++i;
-      break;
-    } else if (word == "-h" || word == "--help") {
-      options.help = true;
-      return "";
-    } else if (is(word, "--hostfile")) {
-      error = value("--hostfile", word, options.hostfile);
-    } else if (is(word, "--hosts")) {
-      error = value("--hosts", word, options.hosts);
-    } else if (is(word, "--ranks-per-host")) {
-      if ((error = value("--ranks-per-host", word, text)).empty()) {
-        std::optional<int> n = ParseInt(text, 1, 1024);
-        if (!n) error = "--ranks-per-host: expected a number from 1 to 1024, got '" + text + "'";
-        options.ranks_per_host = n.value_or(1);
-      }
-    } else if (is(word, "--rsh-agent")) {
-      error = value("--rsh-agent", word, options.rsh_agent);
-      if (error.empty() && SplitWords(options.rsh_agent).empty()) error = "--rsh-agent is empty";
-    } else if (is(word, "--interface")) {
-      error = value("--interface", word, options.interface);
-    } else if (is(word, "--probe-timeout")) {
-      if ((error = value("--probe-timeout", word, text)).empty()) {
-        std::optional<std::int64_t> ms = ParseDurationMs(text);
-        if (!ms || *ms <= 0) {
-          error = "--probe-timeout: expected a duration like 500ms or 5s, got '" + text + "'";
-        }
-        options.probe_timeout_ms = ms.value_or(0);
-      }
-    } else if (is(word, "--max-launches")) {
-      if ((error = value("--max-launches", word, text)).empty()) {
-        std::optional<int> n = ParseInt(text, 1, 1000);
-        if (!n) error = "--max-launches: expected a number from 1 to 1000, got '" + text + "'";
-        options.max_launches = n.value_or(1);
-      }
-    } else if (word == "--mca") {
-      if (i + 2 >= args.size()) {
-        error = "--mca needs a KEY and a VALUE";
-      } else {
-        options.mca.emplace_back(args[i + 1], args[i + 2]);
-        i += 2;
-      }
-    } else if (is(word, "--mpirun-arg")) {
-      if ((error = value("--mpirun-arg", word, text)).empty()) options.mpirun_args.push_back(text);
-    } else if (is(word, "--mpirun")) {
-      error = value("--mpirun", word, options.mpirun);
-    } else if (is(word, "--jobrunner")) {
-      error = value("--jobrunner", word, options.jobrunner);
-    } else {
-      error = "unknown option '" + word + "'; the manifest and jobrunner's flags go after --";
-    }
-    if (!error.empty()) return error;
   }
-  if (options.hostfile.empty() == options.hosts.empty()) {
-    return "give the hosts with either --hostfile or --hosts";
+  std::reverse(words.begin(), words.end());  // CLI11 takes them last first
+  try {
+    app.parse(words);
+  } catch (const CLI::ArgumentMismatch& e) {
+    if (!command->parsed()) throw;
+    return Status::Error(MissingValue(*command, e));
+  } catch (const CLI::Success&) {
+    throw;
+  } catch (const CLI::ParseError& e) {
+    if (!command->parsed()) throw;
+    return Status::Error(e.what());
   }
-  if (!separator || i >= args.size()) return "no manifest: expected -- MANIFEST [JOBRUNNER FLAGS]";
-  options.manifest = args[i];
-  options.run_flags.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
-  return "";
+  if (!command->parsed()) return Status::Ok();
+  return CheckLaunchOptions(*command, std::move(run_words), options);
 }
 
 std::string SplitRunDirFlags(const std::vector<std::string>& flags, RunDirFlags& split) {

@@ -1,7 +1,8 @@
 #pragma once
 
-// The command lines of `jobrunner launch`: its own options, the jobrunner flags it passes on
-// (and rewrites to resume), and the mpirun command of each launch. Pure: no I/O.
+// The command lines of `jobrunner launch`: its own options (a CLI11 subcommand of jobrunner's
+// command line), the jobrunner flags it passes on (and rewrites to resume), and the mpirun
+// command of each launch. Pure: no I/O.
 
 #include <cstdint>
 #include <optional>
@@ -9,7 +10,12 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
 #include "launch/host_list.h"
+
+namespace CLI {
+class App;
+}
 
 namespace jobrunner {
 
@@ -24,17 +30,20 @@ struct LaunchOptions {
   std::vector<std::pair<std::string, std::string>> mca;  // --mca KEY VALUE, in order
   std::vector<std::string> mpirun_args;                  // --mpirun-arg
   std::string mpirun = "mpirun";
-  std::string jobrunner;  // --jobrunner; empty: this binary
-  bool help = false;
+  std::string jobrunner;               // --jobrunner; empty: this binary
   std::string manifest;                // after --
   std::vector<std::string> run_flags;  // jobrunner flags after the manifest
 };
 
-// Parses `launch`'s arguments (without the word `launch`). Returns an error message, or "" with
-// `options` filled in.
-std::string ParseLaunchOptions(const std::vector<std::string>& args, LaunchOptions& options);
+// Adds `launch` and its options to jobrunner's command line `app`; parsing fills `options`.
+CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options);
 
-extern const char* const kLaunchHelp;
+// Parses jobrunner's command line `words` (those after the program's name) with `app`, to which
+// AddLaunchCommand added `launch`. When the words start with `launch`, those after its first --
+// are not parsed: they are the manifest and jobrunner's flags, passed on to every launch. Returns
+// launch's usage errors, in its own words ("--hosts needs a value"); --help, --version and the
+// errors of the rest of the command line are thrown, as CLI::App::parse throws them.
+Status ParseCommandLine(CLI::App& app, std::vector<std::string> words, LaunchOptions& options);
 
 // The run directory flags among the jobrunner flags, which the launch must know and rewrite.
 struct RunDirFlags {

@@ -1,5 +1,6 @@
 // The pure parts of `jobrunner launch`: host lists, its command lines, and which hosts a launch
 // that ended early has lost.
+#include <CLI/CLI.hpp>
 #include <catch2/catch.hpp>
 
 #include "launch/host_list.h"
@@ -16,8 +17,12 @@ std::vector<std::string> Names(const std::vector<Host>& hosts) {
   return names;
 }
 
+// Parses launch's words as `jobrunner launch ...` would; its usage error, or "".
 std::string ParseArgs(std::vector<std::string> args, LaunchOptions& options) {
-  return ParseLaunchOptions(args, options);
+  CLI::App app;
+  AddLaunchCommand(app, options);
+  args.insert(args.begin(), "launch");
+  return ParseCommandLine(app, args, options).message();
 }
 
 }  // namespace
@@ -132,6 +137,21 @@ TEST_CASE("launch's options come before --, the manifest and jobrunner's flags a
   CHECK(o.mpirun_args == std::vector<std::string>{"--display-map"});
   CHECK(o.manifest == "m.yaml");
   CHECK(o.run_flags == std::vector<std::string>{"--slots", "4"});
+}
+
+TEST_CASE("launch's repeatable options keep every value in order, and others the last one") {
+  LaunchOptions o;
+  REQUIRE(ParseArgs({"--hosts=a", "--mca", "btl", "tcp,self", "--mca", "oob", "tcp", "--mpirun-arg",
+                     "-x", "--mpirun-arg=--display-map", "--max-launches", "2", "--max-launches=4",
+                     "--", "m.yaml", "--", "--slots"},
+                    o) == "");
+  CHECK(o.hosts == "a");
+  CHECK(o.mca ==
+        std::vector<std::pair<std::string, std::string>>{{"btl", "tcp,self"}, {"oob", "tcp"}});
+  CHECK(o.mpirun_args == std::vector<std::string>{"-x", "--display-map"});
+  CHECK(o.max_launches == 4);
+  CHECK(o.manifest == "m.yaml");
+  CHECK(o.run_flags == std::vector<std::string>{"--", "--slots"});
 }
 
 TEST_CASE("Bad launch options are refused with a message") {
