@@ -2,11 +2,15 @@
 #   cmake -DLAYER=<name> -DFORBIDDEN=<regex> -DSTAMP=<file> -P check_includes.cmake <files...>
 # Fails the build when a file includes a header that matches FORBIDDEN: system and library
 # headers cannot be kept out by include paths alone, so this reads the include lines.
+# The files are the arguments after the script's own path.
 set(files "")
+set(script_at -1)
 math(EXPR last "${CMAKE_ARGC} - 1")
 foreach(i RANGE 0 ${last})
-  if(CMAKE_ARGV${i} MATCHES "\\.(h|cc)$")
+  if(script_at GREATER_EQUAL 0 AND i GREATER script_at)
     list(APPEND files "${CMAKE_ARGV${i}}")
+  elseif(CMAKE_ARGV${i} STREQUAL "-P")
+    math(EXPR script_at "${i} + 1")
   endif()
 endforeach()
 set(problems "")
