@@ -18,4 +18,7 @@ inline constexpr int kExitInterrupted = 4;  // stopped early (drain, signal, ful
 // process the signal killed.
 inline constexpr int ExitStatusOfSignal(int signal) { return 128 + signal; }
 
+// `jobrunner launch` when mpirun cannot be started, as shells report a command they cannot run.
+inline constexpr int kExitCannotStart = 127;
+
 }  // namespace jobrunner

@@ -127,9 +127,8 @@ MpirunEnd RunMpirun(const std::vector<std::string>& argv) {
   StatusOr<pid_t> started = Start(argv, {{2, stderr_pipe->write_end.get()}});
   stderr_pipe->write_end.Reset();
   if (!started.ok()) {
-    // As a shell would have it: the status of a command that could not run.
     Log("cannot start mpirun: %s", started.status().message().c_str());
-    end.status = 127;
+    end.status = kExitCannotStart;
     end.seconds = SecondsSince(start);
     return end;
   }

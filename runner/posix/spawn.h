@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/exit_status.h"
 #include "base/status.h"
 
 namespace jobrunner {
@@ -65,7 +66,7 @@ struct ChildEnd {
   int signal = 0;  // 0: it exited
 
   // As a shell reports it: the exit code, or 128 + the signal.
-  int ShellStatus() const { return signal != 0 ? 128 + signal : exit_code; }
+  int ShellStatus() const { return signal != 0 ? ExitStatusOfSignal(signal) : exit_code; }
 };
 
 // Reaps child `pid` if it has ended; nullopt while it runs (or when it is not ours to reap).
