@@ -127,7 +127,7 @@ int ListKinds(const std::vector<std::string>& flag_plugins) {
     for (const auto& [kind, origin] : kinds.List()) {
       std::printf("%-16s %s (%s)\n", kind->Name(), kind->Description(), origin.c_str());
     }
-    return 0;
+    return kExitSucceeded;
   } catch (const PluginError& e) {
     std::fprintf(stderr, "jobrunner: %s\n", e.what());
     return kExitUsage;
@@ -143,7 +143,7 @@ int Check(const std::string& manifest, const std::vector<std::string>& flag_plug
     BuildTaskGraph(source);  // dependencies: unknown ids and cycles
     std::printf("%s: ok, %llu tasks from %zu entries\n", manifest.c_str(),
                 static_cast<unsigned long long>(source.size()), source.manifest().entries.size());
-    return 0;
+    return kExitSucceeded;
   } catch (const std::exception& e) {  // ManifestError, PluginError
     std::fprintf(stderr, "jobrunner: %s\n", e.what());
     return kExitUsage;

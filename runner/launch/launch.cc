@@ -1,7 +1,8 @@
 #include "launch/launch.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "base/exit_status.h"
+#include "base/text.h"
 #include "launch/host_list.h"
 #include "launch/launch_command.h"
 #include "launch/lost_host.h"
@@ -39,25 +41,14 @@ using Clock = std::chrono::steady_clock;
 // A relaunch with less of --time-limit left than this would spend it starting up and draining.
 constexpr std::int64_t kLeastTimeToLaunchMs = 5000;
 
-void Log(const char* format, ...) __attribute__((format(printf, 1, 2)));
-void Log(const char* format, ...) {
-  char text[4096];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(text, sizeof(text), format, args);
-  va_end(args);
-  std::fprintf(stderr, "jobrunner launch: %s\n", text);
+template <class... Args>
+void Log(fmt::format_string<Args...> format, Args&&... args) {
+  fmt::print(stderr, "jobrunner launch: {}\n", fmt::format(format, std::forward<Args>(args)...));
   std::fflush(stderr);
 }
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string Join(const std::vector<std::string>& words, const char* separator) {
-  std::string out;
-  for (const std::string& word : words) out += (out.empty() ? "" : separator) + word;
-  return out;
 }
 
 std::vector<std::string> Names(const std::vector<Host>& hosts) {
@@ -127,7 +118,7 @@ MpirunEnd RunMpirun(const std::vector<std::string>& argv) {
   StatusOr<pid_t> started = Start(argv, {{2, stderr_pipe->write_end.get()}});
   stderr_pipe->write_end.Reset();
   if (!started.ok()) {
-    Log("cannot start mpirun: %s", started.status().message().c_str());
+    Log("cannot start mpirun: {}", started.status().message());
     end.status = kExitCannotStart;
     end.seconds = SecondsSince(start);
     return end;
@@ -290,8 +281,8 @@ bool LeaveOutSilentHosts(Supervision& run) {
     if (answered[host.name]) {
       reachable.push_back(host);
     } else {
-      Log("%s does not answer through '%s' within %.1fs: leaving it out", host.name.c_str(),
-          run.options.rsh_agent.c_str(), run.options.probe_timeout_ms / 1000.0);
+      Log("{} does not answer through '{}' within {:.1f}s: leaving it out", host.name,
+          run.options.rsh_agent, run.options.probe_timeout_ms / 1000.0);
       run.left_out.push_back(host.name);
     }
   }
@@ -314,9 +305,9 @@ LaunchEnd LaunchOnce(Supervision& run, int launch, std::optional<std::int64_t> t
   std::vector<std::string> argv =
       MpirunCommand(run.options, run.hosts, hostfile, run.jobrunner, RunningAsRoot(),
                     JobrunnerFlags(run.flags, run.run_dir, run.resume, launch == 1, time_left_ms));
-  Log("launch %d (at most %d) on %zu host(s): %s; %d ranks; run directory %s", launch,
-      run.options.max_launches, run.hosts.size(), Join(Names(run.hosts), ", ").c_str(),
-      TotalRanks(run.hosts), run.run_dir.c_str());
+  Log("launch {} (at most {}) on {} host(s): {}; {} ranks; run directory {}", launch,
+      run.options.max_launches, run.hosts.size(), Join(Names(run.hosts), ", "),
+      TotalRanks(run.hosts), run.run_dir);
   LaunchEnd end;
   int summaries_before = ReadSummaries(run.run_dir).count;
   end.mpirun = RunMpirun(argv);
@@ -332,7 +323,7 @@ LaunchEnd LaunchOnce(Supervision& run, int launch, std::optional<std::int64_t> t
 // which.
 bool SupervisionOver(const Supervision& run, int launch, const LaunchEnd& end) {
   if (ForwardedSignal() != 0) {
-    Log("stopped by signal %d: mpirun ended with status %d; not relaunching", ForwardedSignal(),
+    Log("stopped by signal {}: mpirun ended with status {}; not relaunching", ForwardedSignal(),
         end.mpirun.status);
     return true;
   }
@@ -342,8 +333,8 @@ bool SupervisionOver(const Supervision& run, int launch, const LaunchEnd& end) {
   bool ended_on_its_own =
       end.new_summary ? run.status <= kExitUsage : (!end.run_dir_visible && end.mpirun.status == 0);
   if (ended_on_its_own) {
-    Log("the run ended with status %d after %d launch(es)%s%s", run.status, launch,
-        run.left_out.empty() ? "" : "; hosts left out: ", Join(run.left_out, ", ").c_str());
+    Log("the run ended with status {} after {} launch(es){}{}", run.status, launch,
+        run.left_out.empty() ? "" : "; hosts left out: ", Join(run.left_out, ", "));
   }
   return ended_on_its_own;
 }
@@ -360,14 +351,14 @@ bool LeaveOutLostHosts(Supervision& run, const LaunchEnd& end) {
     if (host != nullptr) evidence[static_cast<std::size_t>(host - run.hosts.data())].blamed = true;
   }
   LostHosts lost = DecideLostHosts(evidence);
-  Log("mpirun ended after %.1fs with status %d%s", end.mpirun.seconds, end.mpirun.status,
-      end.new_summary ? (", jobrunner's status " + std::to_string(run.status)).c_str() : "");
+  Log("mpirun ended after {:.1f}s with status {}{}", end.mpirun.seconds, end.mpirun.status,
+      end.new_summary ? (", jobrunner's status " + std::to_string(run.status)) : "");
   if (lost.hosts.empty()) {
-    Log("every host answers and mpirun reported none lost: not relaunching (status %d)",
+    Log("every host answers and mpirun reported none lost: not relaunching (status {})",
         run.status);
     return false;
   }
-  for (const std::string& reason : lost.reasons) Log("lost %s", reason.c_str());
+  for (const std::string& reason : lost.reasons) Log("lost {}", reason);
   std::vector<Host> kept;
   for (const Host& host : run.hosts) {
     if (std::find(lost.hosts.begin(), lost.hosts.end(), host.name) == lost.hosts.end()) {
@@ -377,8 +368,8 @@ bool LeaveOutLostHosts(Supervision& run, const LaunchEnd& end) {
   run.left_out.insert(run.left_out.end(), lost.hosts.begin(), lost.hosts.end());
   run.hosts = kept;
   if (run.hosts.empty()) {
-    Log("no host left; the run stays unfinished (status %d); continue it with --resume %s",
-        run.status, run.run_dir.c_str());
+    Log("no host left; the run stays unfinished (status {}); continue it with --resume {}",
+        run.status, run.run_dir);
     return false;
   }
   return true;
@@ -389,9 +380,9 @@ bool LeaveOutLostHosts(Supervision& run, const LaunchEnd& end) {
 // resumes the run, if it got as far as a journal.
 bool ReadyToRelaunch(Supervision& run, int launch) {
   if (launch >= run.options.max_launches) {
-    Log("--max-launches %d reached; the run stays unfinished (status %d); continue it with "
-        "--resume %s",
-        run.options.max_launches, run.status, run.run_dir.c_str());
+    Log("--max-launches {} reached; the run stays unfinished (status {}); continue it with "
+        "--resume {}",
+        run.options.max_launches, run.status, run.run_dir);
     return false;
   }
   WaitForLock(run.run_dir, std::chrono::seconds(30));
@@ -417,15 +408,15 @@ int Supervise(const LaunchOptions& options, std::vector<Host> hosts, const RunDi
   for (int launch = 1;; ++launch) {
     const std::optional<std::int64_t> time_left_ms = TimeLeftMs(run);
     if (time_left_ms && *time_left_ms < kLeastTimeToLaunchMs) {
-      Log("--time-limit leaves %.1fs: not launching again; the run stays unfinished (status %d); "
-          "continue it with --resume %s",
-          static_cast<double>(*time_left_ms) / 1000.0, run.status, run.run_dir.c_str());
+      Log("--time-limit leaves {:.1f}s: not launching again; the run stays unfinished (status {}); "
+          "continue it with --resume {}",
+          static_cast<double>(*time_left_ms) / 1000.0, run.status, run.run_dir);
       return run.status;
     }
     const LaunchEnd end = LaunchOnce(run, launch, time_left_ms);
     if (SupervisionOver(run, launch, end)) return run.status;
     if (!LeaveOutLostHosts(run, end) || !ReadyToRelaunch(run, launch)) return run.status;
-    Log("relaunching on %s, %.1fs after mpirun ended", Join(Names(run.hosts), ", ").c_str(),
+    Log("relaunching on {}, {:.1f}s after mpirun ended", Join(Names(run.hosts), ", "),
         SecondsSince(end.at));
   }
 }
@@ -493,7 +484,7 @@ int RunLaunch(const LaunchOptions& options) {
   try {
     status = Supervise(options, hosts.hosts, flags, run_dir, resume, deadline);
   } catch (const std::exception& e) {
-    Log("internal error: %s", e.what());
+    Log("internal error: {}", e.what());
   }
   // A run directory this launch made and in which nothing ran (no host answered) goes again.
   std::error_code ignored;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "base/exit_status.h"
 #include "kinds/kind_context.h"
 #include "kinds/kind_registry.h"
 
@@ -77,9 +78,9 @@ int RunKindHelper(const std::string& encoded_invocation, const std::string& outp
   }
   if (!WriteOutput(output, output_path)) {
     std::fprintf(stderr, "jobrunner: cannot write %s\n", output_path.c_str());
-    return 1;
+    return kExitTasksFailed;
   }
-  return output.ok ? 0 : 1;
+  return output.ok ? kExitSucceeded : kExitTasksFailed;
 }
 
 std::optional<KindHelperOutput> ReadKindHelperOutput(const std::string& path) {
