@@ -31,20 +31,19 @@ const ResourceNeeds& Placement::NeedsOf(std::size_t group) const {
 std::optional<std::size_t> Placement::GroupFittingNowhere(const SchedulerState& state) const {
   for (std::size_t g = 0; g < needs_.size(); ++g) {
     if (needs_[g].Default()) continue;
-    const bool fits = std::any_of(state.workers.begin(), state.workers.end(), [&](const auto& w) {
-      return CouldHold(w.second.capacity, needs_[g]);
-    });
+    const bool fits = state.AnyWorker(
+        [&](int, const WorkerState& w) { return CouldHold(w.capacity, needs_[g]); });
     if (!fits) return g;
   }
   return std::nullopt;
 }
 
 bool Placement::OthersCouldTakeOver(const SchedulerState& state, int id) const {
-  const WorkerCapacity& leaving = state.workers.at(id).capacity;
+  const WorkerCapacity& leaving = state.Worker(id).capacity;
   for (const ResourceNeeds& needs : needs_) {
     if (!CouldHold(leaving, needs)) continue;
-    const bool other = std::any_of(state.workers.begin(), state.workers.end(), [&](const auto& w) {
-      return w.first != id && !w.second.health.retired && CouldHold(w.second.capacity, needs);
+    const bool other = state.AnyWorker([&](int other_id, const WorkerState& w) {
+      return other_id != id && !w.health.retired && CouldHold(w.capacity, needs);
     });
     if (!other) return false;
   }
@@ -55,10 +54,9 @@ void Placement::FindGroupsForSuspended(const SchedulerState& state) {
   for_suspended_.assign(needs_.size(), false);
   if (state.health.Suspended() == 0) return;
   for (std::size_t g = 0; g < needs_.size(); ++g) {
-    for_suspended_[g] =
-        std::none_of(state.workers.begin(), state.workers.end(), [&](const auto& w) {
-          return !state.Blocked(w.second) && CouldHold(w.second.capacity, needs_[g]);
-        });
+    for_suspended_[g] = !state.AnyWorker([&](int, const WorkerState& w) {
+      return !state.Blocked(w) && CouldHold(w.capacity, needs_[g]);
+    });
   }
 }
 
@@ -94,9 +92,9 @@ bool Placement::RoomForFresh(const SchedulerState& state, const WorkerState& w,
 
 bool Placement::OtherWorkerCouldHold(const SchedulerState& state, const Hold& hold) const {
   const ResourceNeeds& needs = NeedsOf(hold.group);
-  return std::any_of(state.workers.begin(), state.workers.end(), [&](const auto& entry) {
-    return entry.first != hold.failed_on && !BlockedFor(state, entry.second, hold.group) &&
-           CouldHold(entry.second.capacity, needs);
+  return state.AnyWorker([&](int id, const WorkerState& w) {
+    return id != hold.failed_on && !BlockedFor(state, w, hold.group) &&
+           CouldHold(w.capacity, needs);
   });
 }
 
@@ -109,7 +107,8 @@ bool Placement::MayTake(const SchedulerState& state, int id, const WorkerState& 
 }
 
 int Placement::FindPlace(const SchedulerState& state, const Hold& hold, bool slots_only) const {
-  for (const auto& [id, w] : state.workers) {
+  for (int id : state.worker_ids) {
+    const WorkerState& w = state.Worker(id);
     if (MayTake(state, id, w, hold) && FitsNow(state, w, hold, slots_only)) return id;
   }
   return -1;
@@ -118,7 +117,8 @@ int Placement::FindPlace(const SchedulerState& state, const Hold& hold, bool slo
 void Placement::Reserve(SchedulerState& state, Hold& hold) {
   int chosen = -1;
   int most_free = -1;
-  for (const auto& [id, w] : state.workers) {
+  for (int id : state.worker_ids) {
+    const WorkerState& w = state.Worker(id);
     if (w.reserved_for != WorkerState::kNoTask || BlockedFor(state, w, hold.group) ||
         !MayTake(state, id, w, hold)) {
       continue;
@@ -130,14 +130,13 @@ void Placement::Reserve(SchedulerState& state, Hold& hold) {
   }
   hold.reserved = chosen;
   if (chosen < 0) return;
-  state.workers[chosen].reserved_for = hold.index;
-  state.workers[chosen].reserved_group = hold.group;
+  state.Worker(chosen).reserved_for = hold.index;
+  state.Worker(chosen).reserved_group = hold.group;
 }
 
 void Placement::ReleaseReservation(SchedulerState& state, int worker) {
-  auto it = state.workers.find(worker);
-  if (it == state.workers.end() || it->second.reserved_for == WorkerState::kNoTask) return;
-  it->second.reserved_for = WorkerState::kNoTask;
+  if (!state.Has(worker) || state.Worker(worker).reserved_for == WorkerState::kNoTask) return;
+  state.Worker(worker).reserved_for = WorkerState::kNoTask;
   for (Hold& hold : held_) {
     if (hold.reserved == worker) hold.reserved = -1;
   }
@@ -145,11 +144,11 @@ void Placement::ReleaseReservation(SchedulerState& state, int worker) {
 
 void Placement::GiveHold(SchedulerState& state, int worker, const Hold& hold,
                          std::vector<Assignment>& out) {
-  if (hold.reserved >= 0 && state.workers[hold.reserved].reserved_for == hold.index) {
-    state.workers[hold.reserved].reserved_for = WorkerState::kNoTask;
+  if (hold.reserved >= 0 && state.Worker(hold.reserved).reserved_for == hold.index) {
+    state.Worker(hold.reserved).reserved_for = WorkerState::kNoTask;
   }
   const ResourceNeeds& needs = NeedsOf(hold.group);
-  WorkerState& w = state.workers[worker];
+  WorkerState& w = state.Worker(worker);
   InFlight task{worker, hold.attempt, hold.failures, hold.failed_on, needs.Cores(), needs.memory,
                 {}};
   for (std::size_t g = 0; g < w.gpu_busy.size() && task.gpus.size() < std::size_t(needs.gpus);
@@ -163,6 +162,7 @@ void Placement::GiveHold(SchedulerState& state, int worker, const Hold& hold,
   w.used_memory += task.memory;
   out.push_back(Assignment{worker, hold.index, hold.attempt, task.gpus});
   state.running[hold.index] = std::move(task);
+  state.UpdateRoom(worker);
 }
 
 void Placement::PlaceOrHold(SchedulerState& state, Hold hold, bool slots_only,
@@ -202,8 +202,8 @@ void Placement::PlaceHeld(SchedulerState& state, bool slots_only, std::vector<As
 void Placement::PullFresh(SchedulerState& state, bool slots_only, std::vector<Assignment>& out) {
   // Fresh tasks are taken only while some worker has room, each placed where it fits (first fit,
   // in rank order) or held.
-  for (auto& [id, w] : state.workers) {
-    while (held_.size() < kMaxHeld && RoomForFresh(state, w, slots_only)) {
+  for (int id : state.worker_ids) {
+    while (held_.size() < kMaxHeld && RoomForFresh(state, state.Worker(id), slots_only)) {
       const std::optional<std::uint64_t> next = state.graph.Next();
       if (!next) return;
       Hold hold;
@@ -222,19 +222,14 @@ void Placement::PullFresh(SchedulerState& state, bool slots_only, std::vector<As
 
 void Placement::Assign(SchedulerState& state, std::int64_t now_ms, std::vector<Assignment>& out) {
   FindGroupsForSuspended(state);
-  // Due retries first, as on the plain path.
-  for (auto it = state.retries.begin(); it != state.retries.end();) {
-    if (it->due_ms > now_ms) {
-      ++it;
-      continue;
-    }
+  // Due retries first, as on the plain path; each is placed or held.
+  for (const Retry& r : state.retries.TakeDue(now_ms)) {
     Hold hold;
-    hold.index = it->index;
-    hold.attempt = it->attempt;
-    hold.failures = it->failures;
-    hold.failed_on = it->failed_on;
-    hold.group = static_cast<std::size_t>(state.graph.GroupOf(it->index));
-    it = state.retries.erase(it);
+    hold.index = r.index;
+    hold.attempt = r.attempt;
+    hold.failures = r.failures;
+    hold.failed_on = r.failed_on;
+    hold.group = static_cast<std::size_t>(state.graph.GroupOf(r.index));
     PlaceOrHold(state, hold, /*slots_only=*/true, out);
   }
   for (bool slots_only : {true, false}) {
@@ -255,7 +250,7 @@ void Placement::CheckInvariants(const SchedulerState& state) const {
                    static_cast<std::int64_t>(index));
   }
   std::unordered_set<std::uint64_t> retrying;
-  for (const Retry& r : state.retries) retrying.insert(r.index);
+  state.retries.ForEach([&](const Retry& r) { retrying.insert(r.index); });
   std::unordered_set<std::uint64_t> held;
   std::size_t reserving = 0;
   for (const Hold& hold : held_) {
@@ -273,14 +268,14 @@ void Placement::CheckInvariants(const SchedulerState& state) const {
                    index_id);
     if (hold.reserved < 0) continue;
     ++reserving;
-    auto worker = state.workers.find(hold.reserved);
-    CheckInvariant(worker != state.workers.end() && worker->second.reserved_for == hold.index &&
-                       worker->second.reserved_group == hold.group,
-                   "Placement: the worker a held task reserved is reserved for it", "task",
-                   index_id);
+    CheckInvariant(
+        state.Has(hold.reserved) && state.Worker(hold.reserved).reserved_for == hold.index &&
+            state.Worker(hold.reserved).reserved_group == hold.group,
+        "Placement: the worker a held task reserved is reserved for it", "task", index_id);
   }
   std::size_t reserved = 0;
-  for (const auto& [id, w] : state.workers) {
+  for (int id : state.worker_ids) {
+    const WorkerState& w = state.Worker(id);
     if (w.reserved_for == WorkerState::kNoTask) continue;
     ++reserved;
     CheckInvariant(held.count(w.reserved_for) == 1,

@@ -1,6 +1,8 @@
 #include "schedule/scheduler.h"
 
 #include <algorithm>
+#include <limits>
+#include <stdexcept>
 
 #include "schedule/invariant.h"
 
@@ -12,7 +14,8 @@ Scheduler::Scheduler(std::uint64_t task_count, Options options)
 Scheduler::Scheduler(TaskGraph graph, Options options)
     : task_count_(graph.task_count()),
       retry_(options.retry),
-      state_(std::move(graph), options.max_prefetch, options.max_worker_failures) {}
+      state_(std::move(graph), options.max_prefetch, options.max_queued,
+             options.max_worker_failures) {}
 
 void Scheduler::Resume(ResumePoint point) {
   point.settled.resize(task_count_, false);
@@ -46,13 +49,16 @@ void Scheduler::AddWorker(int worker, int slots) {
 }
 
 void Scheduler::AddWorker(int worker, const WorkerCapacity& capacity) {
-  auto [entry, added] = state_.workers.try_emplace(worker);
-  if (added) state_.health.Added();
-  WorkerState& w = entry->second;
+  if (worker < 0) throw std::invalid_argument("Scheduler: a worker id is not negative");
+  const bool again = state_.Has(worker);
+  WorkerState& w = state_.AddWorker(worker);
+  if (again) state_.slots -= static_cast<std::uint64_t>(w.slots);
   w.slots = std::max(1, capacity.cores);
   w.capacity = capacity;
   w.capacity.cores = w.slots;
   w.gpu_busy.assign(static_cast<std::size_t>(std::max(0, capacity.gpus)), false);
+  state_.slots += static_cast<std::uint64_t>(w.slots);
+  state_.UpdateRoom(worker);
   room_may_have_changed_ = true;
 }
 
@@ -62,82 +68,109 @@ std::optional<std::size_t> Scheduler::GroupFittingNowhere() const {
 
 std::vector<WorkerCapacity> Scheduler::Capacities() const {
   std::vector<WorkerCapacity> out;
-  for (const auto& [id, w] : state_.workers) out.push_back(w.capacity);
+  for (int id : state_.worker_ids) out.push_back(state_.Worker(id).capacity);
   return out;
 }
 
 void Scheduler::Give(int worker, std::uint64_t index, int attempt, int failures, int failed_on,
                      std::vector<Assignment>& out) {
-  WorkerState& w = state_.workers[worker];
+  WorkerState& w = state_.Worker(worker);
   w.in_flight++;
   w.used_cores++;
   state_.running[index] = InFlight{worker, attempt, failures, failed_on, 1, 0, {}};
   out.push_back(Assignment{worker, index, attempt, {}});
+  state_.UpdateRoom(worker);
 }
 
-void Scheduler::GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<Assignment>& out) {
-  for (auto it = state_.retries.begin(); it != state_.retries.end();) {
-    if (it->due_ms > now_ms) {
-      ++it;
-      continue;
-    }
-    // Another worker than the one that failed, when one has room; the same one only when no
-    // other worker may take work (in rotation and not suspended): a suspended worker may never
-    // be given work again.
-    int chosen = -1;
-    int others = 0;
-    for (auto& [id, w] : state_.workers) {
-      if (id == it->failed_on || state_.Blocked(w)) continue;
-      ++others;
-      if (state_.Room(w, slots_only) > 0) {
-        chosen = id;
-        break;  // the first with room; `others` only has to say whether there is any
-      }
-    }
-    auto same = state_.workers.find(it->failed_on);
-    if (chosen < 0 && others == 0 && same != state_.workers.end() &&
-        state_.Room(same->second, slots_only) > 0) {
-      chosen = it->failed_on;
-    }
+int Scheduler::PlaceRetry(const Retry& retry, bool slots_only) const {
+  // Another worker than the one that failed, when one has room; the same one only when no
+  // other worker may take work (in rotation and not suspended): a suspended worker may never
+  // be given work again. The sets hold only workers that may take work.
+  const WorkerSet& with_room = slots_only ? state_.with_free_slots : state_.with_room;
+  int chosen = with_room.NextFrom(0);
+  if (chosen == retry.failed_on) chosen = with_room.NextFrom(retry.failed_on + 1);
+  if (chosen >= 0) return chosen;
+  const bool failed_on_may_work =
+      state_.Has(retry.failed_on) && !state_.Worker(retry.failed_on).blocked;
+  const std::size_t others = state_.unblocked - (failed_on_may_work ? 1 : 0);
+  return others == 0 && with_room.Contains(retry.failed_on) ? retry.failed_on : -1;
+}
+
+void Scheduler::GiveRetries(std::vector<Retry>& due, bool slots_only,
+                            std::vector<Assignment>& out) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    // Beyond the slots, the queue limit must leave room too (see Assign).
+    const WorkerSet& with_room = slots_only ? state_.with_free_slots : state_.with_room;
+    const bool may_queue = slots_only || state_.QueueLimitLeft() > 0;
+    const int chosen = with_room.empty() || !may_queue ? -1 : PlaceRetry(due[i], slots_only);
     if (chosen < 0) {
-      ++it;
+      if (kept != i) due[kept] = due[i];
+      ++kept;
       continue;
     }
-    Give(chosen, it->index, it->attempt, it->failures, it->failed_on, out);
-    it = state_.retries.erase(it);
+    const Retry& r = due[i];
+    Give(chosen, r.index, r.attempt, r.failures, r.failed_on, out);
   }
+  due.resize(kept);
+}
+
+bool Scheduler::FillWithFresh(int id, bool slots_only, std::vector<Assignment>& out) {
+  for (int room = state_.Room(state_.Worker(id), slots_only); room > 0; --room) {
+    const std::optional<std::uint64_t> next = state_.graph.Next();
+    if (!next) return false;
+    const std::uint64_t index = *next;
+    auto prior = state_.prior.find(index);
+    if (prior == state_.prior.end()) {
+      Give(id, index, 1, 0, -1, out);
+    } else {
+      Give(id, index, prior->second.last_attempt + 1, prior->second.failures, -1, out);
+      state_.prior.erase(prior);
+    }
+  }
+  return true;
 }
 
 void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
-  if (state_.graph.Exhausted()) return;  // every worker would be visited for nothing
-  for (auto& [id, w] : state_.workers) {
-    for (int room = state_.Room(w, slots_only); room > 0; --room) {
-      const std::optional<std::uint64_t> next = state_.graph.Next();
-      if (!next) return;
-      const std::uint64_t index = *next;
-      auto prior = state_.prior.find(index);
-      if (prior == state_.prior.end()) {
-        Give(id, index, 1, 0, -1, out);
-      } else {
-        Give(id, index, prior->second.last_attempt + 1, prior->second.failures, -1, out);
-        state_.prior.erase(prior);
+  if (state_.graph.Exhausted()) return;
+  if (slots_only) {
+    for (int id = state_.with_free_slots.NextFrom(0); id >= 0;
+         id = state_.with_free_slots.NextFrom(id + 1)) {
+      if (!FillWithFresh(id, true, out)) return;
+    }
+    return;
+  }
+  // Round the workers with room from prefetch_from_, while the queue limit leaves room.
+  const int start = prefetch_from_;
+  for (int lap = 0; lap < 2; ++lap) {
+    for (int id = state_.with_room.NextFrom(lap == 0 ? start : 0);
+         id >= 0 && (lap == 0 || id < start); id = state_.with_room.NextFrom(id + 1)) {
+      if (state_.QueueLimitLeft() == 0) {
+        prefetch_from_ = id;
+        return;
       }
+      prefetch_from_ = id + 1;
+      if (!FillWithFresh(id, false, out)) return;
     }
   }
 }
 
 std::vector<Scheduler::Assignment> Scheduler::Assign(std::int64_t now_ms) {
   std::vector<Assignment> out;
-  if (!room_may_have_changed_ && state_.retries.empty()) return out;
+  if (!room_may_have_changed_ && !state_.retries.FallsDueBy(now_ms)) return out;
   room_may_have_changed_ = false;
   if (placement_.Active()) {
     placement_.Assign(state_, now_ms, out);
     return out;
   }
-  for (bool slots_only : {true, false}) {
-    GiveRetries(now_ms, slots_only, out);
-    GiveFresh(slots_only, out);
-  }
+  std::vector<Retry>& due = state_.retries.Due(now_ms);
+  GiveRetries(due, /*slots_only=*/true, out);
+  GiveFresh(/*slots_only=*/true, out);
+  // With no room left under the queue limit, prefetch could give only what the free slots
+  // took above.
+  if (state_.QueueLimitLeft() == 0) return out;
+  GiveRetries(due, /*slots_only=*/false, out);
+  GiveFresh(/*slots_only=*/false, out);
   return out;
 }
 
@@ -148,9 +181,19 @@ Scheduler::Verdict Scheduler::OnResult(const AttemptEnded& ended, std::int64_t n
     return Verdict::kIgnored;
   }
   room_may_have_changed_ = true;
-  InFlight task = std::move(it->second);
+  const InFlight task = std::move(it->second);
   state_.running.erase(it);
-  WorkerState& w = state_.workers[ended.worker];
+  const Verdict verdict = Judge(ended, task, now_ms);
+  // What the worker has in flight changed, and maybe its pace and health; and the health of the
+  // worker the task failed on before.
+  state_.UpdateRoom(ended.worker);
+  if (task.failed_on >= 0 && task.failed_on != ended.worker) state_.UpdateRoom(task.failed_on);
+  return verdict;
+}
+
+Scheduler::Verdict Scheduler::Judge(const AttemptEnded& ended, const InFlight& task,
+                                    std::int64_t now_ms) {
+  WorkerState& w = state_.Worker(ended.worker);
   w.in_flight--;
   w.used_cores -= task.cores;
   w.used_memory -= task.memory;
@@ -162,24 +205,23 @@ Scheduler::Verdict Scheduler::OnResult(const AttemptEnded& ended, std::int64_t n
   w.pace.Record(ended.duration_ms, state_.max_prefetch);
 
   // The worker the task failed on before, when another: this attempt says something about it.
-  auto earlier = task.failed_on >= 0 && task.failed_on != ended.worker
-                     ? state_.workers.find(task.failed_on)
-                     : state_.workers.end();
+  WorkerState* earlier = task.failed_on >= 0 && task.failed_on != ended.worker
+                             ? &state_.Worker(task.failed_on)
+                             : nullptr;
   if (ended.outcome == Outcome::kSucceeded) {
     state_.health.Succeeded(w.health);
     // A worker that is the only one able to run some tasks stays, whatever its record: without
     // it they would wait for ever.
-    if (earlier != state_.workers.end() && state_.health.FixedElsewhere(earlier->second.health) &&
+    if (earlier != nullptr && state_.health.FixedElsewhere(earlier->health) &&
         placement_.OthersCouldTakeOver(state_, task.failed_on)) {
-      state_.health.Retire(task.failed_on, earlier->second.health);
+      state_.health.Retire(task.failed_on, earlier->health);
       placement_.ReleaseReservation(state_, task.failed_on);
     }
     finals_[static_cast<int>(ended.outcome)]++;
     state_.graph.OnSucceeded(ended.index);
     return Verdict::kFinal;
   }
-  state_.health.Failed(w.health,
-                       earlier != state_.workers.end() ? &earlier->second.health : nullptr);
+  state_.health.Failed(w.health, earlier != nullptr ? &earlier->health : nullptr);
   const int failures = task.failures + 1;
   const std::optional<std::int64_t> delay =
       retry_.RetryDelayMs(ended.outcome, failures, ended.retries_allowed);
@@ -189,7 +231,7 @@ Scheduler::Verdict Scheduler::OnResult(const AttemptEnded& ended, std::int64_t n
     CollectSkipped();
     return Verdict::kFinal;
   }
-  state_.retries.push_back(
+  state_.retries.Add(
       Retry{ended.index, ended.attempt + 1, failures, now_ms + *delay, ended.worker});
   retried_++;
   return Verdict::kRetrying;
@@ -206,14 +248,6 @@ std::uint64_t Scheduler::FinalTotal() const {
   return total;
 }
 
-std::optional<std::int64_t> Scheduler::NextRetryAt() const {
-  std::optional<std::int64_t> next;
-  for (const Retry& r : state_.retries) {
-    if (!next || r.due_ms < *next) next = r.due_ms;
-  }
-  return next;
-}
-
 void Scheduler::CheckInvariants() const {
   state_.CheckInvariants();
   placement_.CheckInvariants(state_);
@@ -225,12 +259,13 @@ void Scheduler::CheckInvariants() const {
   CheckInvariant(accounted == task_count_,
                  "Scheduler: every task is final, settled, in flight, waiting for a retry, held, "
                  "interrupted or not yet handed out, and only one of these");
-  if (!room_may_have_changed_ && state_.retries.empty()) {
+  if (!room_may_have_changed_) {
+    // At a time before any backoff ends: what is already due, and fresh tasks.
     Scheduler full(*this);
     full.room_may_have_changed_ = true;
-    CheckInvariant(full.Assign(0).empty(),
-                   "Scheduler: when nothing gave a worker room since the last Assign, a full "
-                   "Assign gives nothing either");
+    CheckInvariant(full.Assign(std::numeric_limits<std::int64_t>::min()).empty(),
+                   "Scheduler: when nothing gave a worker room since the last Assign and no "
+                   "retry fell due, a full Assign gives nothing either");
   }
 }
 

@@ -33,6 +33,9 @@ class Scheduler {
   struct Options {
     RetryPolicy retry;
     int max_prefetch = 1024;  // per worker
+    // Tasks queued beyond the slots over all workers, so that rank 0's memory does not grow with
+    // workers × max_prefetch. 0: the larger of 65,536 and twice the slots of all workers.
+    std::uint64_t max_queued = 0;
     // A worker on which this many tasks in a row failed that then succeeded elsewhere, with no
     // success of its own in between, gets no more work (while another worker remains). 0: never.
     // A worker with this many failures in a row is given nothing new while the verdict is out
@@ -85,7 +88,10 @@ class Scheduler {
 
   // Hands out work: retries that are due first (to another worker than the one that failed,
   // when another has room), then fresh tasks in manifest order. Fills free slots on every worker
-  // before any prefetch, so that a short run spreads over all workers.
+  // (in rank order) before any prefetch, so that a short run spreads over all workers; prefetch
+  // goes round the workers from where the last Assign left off, so that none is always last
+  // when the queue limit over all workers binds. Costs per task handed out and per worker given
+  // some, not per worker: the workers with room are kept in sets as they change.
   std::vector<Assignment> Assign(std::int64_t now_ms);
 
   // An attempt ended; a retry it earns is due after its backoff from `now_ms`.
@@ -109,8 +115,8 @@ class Scheduler {
   // Workers taken out of rotation by max_worker_failures, in the order it happened.
   const std::vector<int>& RetiredWorkers() const { return state_.health.retired(); }
 
-  // When a waiting retry becomes due; nullopt when none waits.
-  std::optional<std::int64_t> NextRetryAt() const;
+  // When the earliest waiting retry becomes (or became) due; nullopt when none waits.
+  std::optional<std::int64_t> NextRetryAt() const { return state_.retries.NextDueAt(); }
 
   // Throws std::logic_error naming the first invariant that does not hold between two calls:
   // SchedulerState's, Placement's, TaskGraph's and WorkerHealth's own; every task is counted
@@ -122,11 +128,18 @@ class Scheduler {
 
  private:
   // The plain path: every task takes one slot.
-  void GiveRetries(std::int64_t now_ms, bool slots_only, std::vector<Assignment>& out);
+  // Gives the `due` retries that a worker with room may take, and leaves the others in `due`.
+  void GiveRetries(std::vector<Retry>& due, bool slots_only, std::vector<Assignment>& out);
+  // The worker a due retry goes to, or -1 when none may take it now.
+  int PlaceRetry(const Retry& retry, bool slots_only) const;
   void GiveFresh(bool slots_only, std::vector<Assignment>& out);
+  // Gives worker `id` fresh tasks up to its room; false once the graph has none ready.
+  bool FillWithFresh(int id, bool slots_only, std::vector<Assignment>& out);
   void Give(int worker, std::uint64_t index, int attempt, int failures, int failed_on,
             std::vector<Assignment>& out);
   void CollectSkipped();
+  // OnResult's verdict on an attempt no longer in flight, and what it changes in the state.
+  Verdict Judge(const AttemptEnded& ended, const InFlight& task, std::int64_t now_ms);
 
   std::uint64_t task_count_;
   RetryPolicy retry_;
@@ -138,10 +151,10 @@ class Scheduler {
   std::uint64_t retried_ = 0;
   std::uint64_t interrupted_ = 0;
   // Something that can give a worker room (a result, a new worker) happened since the last
-  // Assign. Without it, and with no retry waiting, Assign has nothing to give: its last call
-  // filled every worker's room or ran out of tasks. Spares the scan over all workers in the
-  // coordinator's idle steps.
+  // Assign. Without it, and with no retry falling due, Assign has nothing to give: its last call
+  // filled every worker's room or ran out of tasks.
   bool room_may_have_changed_ = true;
+  int prefetch_from_ = 0;  // the worker the next prefetch round starts at
 };
 
 }  // namespace jobrunner

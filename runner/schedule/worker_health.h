@@ -42,8 +42,10 @@ class WorkerHealth {
 
   // The worker may be given nothing new.
   bool Blocked(const Record& worker) const {
-    return worker.retired || (worker.suspended && suspended_ < InRotation());
+    return worker.retired || (worker.suspended && !AllSuspended());
   }
+  // Every worker in rotation is suspended (or none is in rotation): then none is blocked for it.
+  bool AllSuspended() const { return suspended_ >= InRotation(); }
 
   // An attempt succeeded on `worker`.
   void Succeeded(Record& worker);

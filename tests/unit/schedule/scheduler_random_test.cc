@@ -71,6 +71,9 @@ struct RandomRun {
     Scheduler::Options options;
     options.retry.backoff_ms = OneIn(2) ? 0 : 50;
     options.max_worker_failures = Between(0, 3);
+    // Sometimes a queue limit over all workers that binds, or a small one per worker.
+    options.max_queued = OneIn(2) ? static_cast<std::uint64_t>(Between(1, 6)) : 0;
+    options.max_prefetch = OneIn(3) ? Between(1, 4) : options.max_prefetch;
     CheckedScheduler s(TaskGraph(groups, edges), options);
     s.SetNeeds(needs);
     if (OneIn(3)) {

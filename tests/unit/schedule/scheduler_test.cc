@@ -418,3 +418,107 @@ TEST_CASE("A retry does not wait for a worker that is suspended") {
   CHECK(s.OnResult({1, 0, 2, Outcome::kSucceeded, 1, 5}, 0) == Scheduler::Verdict::kFinal);
   CHECK(s.Finished());
 }
+
+TEST_CASE("Tasks queued beyond the slots are bounded over all workers, not only per worker") {
+  Scheduler::Options options = Options();
+  options.max_queued = 10;
+  CheckedScheduler s(100000, options);
+  for (int w = 1; w <= 4; ++w) s.AddWorker(w, 1);
+  // Every worker reports 1 ms tasks, one per round: each would queue 20 on its own.
+  std::map<int, std::vector<Scheduler::Assignment>> on;
+  for (int round = 0; round < 60; ++round) {
+    for (const auto& a : s.Assign(0)) on[a.worker].push_back(a);
+    CHECK(s.Running() <= 4 + 10);
+    for (auto& [worker, given] : on) {
+      REQUIRE(!given.empty());
+      const auto a = given.front();
+      given.erase(given.begin());
+      s.OnResult({a.worker, a.index, a.attempt, Outcome::kSucceeded, 0, 1.0}, 0);
+    }
+  }
+  s.Assign(0);
+  CHECK(s.Running() == 4 + 10);
+}
+
+TEST_CASE("When the queue limit binds, prefetch goes round the workers") {
+  Scheduler::Options options = Options();
+  options.max_queued = 2;
+  CheckedScheduler s(100000, options);
+  for (int w = 1; w <= 5; ++w) s.AddWorker(w, 1);
+  std::map<int, std::vector<Scheduler::Assignment>> on;
+  std::map<int, int> most_held;
+  for (int round = 0; round < 40; ++round) {
+    for (const auto& a : s.Assign(0)) on[a.worker].push_back(a);
+    for (auto& [worker, given] : on) {
+      most_held[worker] = std::max(most_held[worker], static_cast<int>(given.size()));
+      const auto a = given.front();
+      given.erase(given.begin());
+      s.OnResult({a.worker, a.index, a.attempt, Outcome::kSucceeded, 0, 1.0}, 0);
+    }
+  }
+  // Each worker had a task queued behind its running one at some point, not only the first.
+  REQUIRE(most_held.size() == 5);
+  for (const auto& [worker, held] : most_held) {
+    INFO("worker " << worker);
+    CHECK(held >= 2);
+    CHECK(held <= 1 + 2);
+  }
+}
+
+TEST_CASE("A retry that falls due while every worker is busy goes to the first worker to free up") {
+  CheckedScheduler s(100, Options(10));
+  s.AddWorker(1, 1);
+  s.AddWorker(2, 1);
+  s.AddWorker(3, 1);
+  auto first = s.Assign(0);
+  REQUIRE(first.size() == 3);
+  // Task 0 fails on worker 1, whose slot the next fresh task takes at once.
+  REQUIRE(s.OnResult({1, 0, 1, Outcome::kFailed, 1, 1000}, 0) == Scheduler::Verdict::kRetrying);
+  auto refill = s.Assign(0);
+  REQUIRE(refill.size() == 1);
+  CHECK(refill[0].worker == 1);
+  // Due at 10, with no slot free: it waits, and is not lost.
+  CHECK(s.Assign(20).empty());
+  CHECK(s.WaitingRetries() == 1);
+  // Worker 3 frees up: the retry goes there before any fresh task.
+  REQUIRE(s.OnResult({3, 2, 1, Outcome::kSucceeded, 0, 1000}, 30) == Scheduler::Verdict::kFinal);
+  auto retry = s.Assign(30);
+  REQUIRE(retry.size() == 1);
+  CHECK(retry[0].index == 0);
+  CHECK(retry[0].attempt == 2);
+  CHECK(retry[0].worker == 3);
+  CHECK(s.WaitingRetries() == 0);
+}
+
+TEST_CASE("Retries are not queued beyond the limit over all workers") {
+  Scheduler::Options options = Options(0);
+  options.max_queued = 1;
+  CheckedScheduler s(100, options);
+  s.AddWorker(1, 3);
+  s.AddWorker(2, 1);
+  auto first = s.Assign(0);
+  REQUIRE(PerWorker(first) == std::map<int, int>{{1, 3}, {2, 1}});
+  // Worker 2 shows short tasks twice, which earns it a queue of two.
+  REQUIRE(s.OnResult({2, 3, 1, Outcome::kSucceeded, 0, 1.0}, 0) == Scheduler::Verdict::kFinal);
+  auto second = s.Assign(0);
+  REQUIRE(second.size() == 2);
+  REQUIRE(s.OnResult({2, second[0].index, 1, Outcome::kSucceeded, 0, 1.0}, 0) ==
+          Scheduler::Verdict::kFinal);
+  // Worker 1's three tasks fail: their retries may go to worker 2 only, and only one may wait
+  // there behind its running task.
+  for (std::uint64_t index = 0; index < 3; ++index) {
+    REQUIRE(s.OnResult({1, index, 1, Outcome::kFailed, 1, 1.0}, 0) ==
+            Scheduler::Verdict::kRetrying);
+  }
+  auto third = s.Assign(0);
+  int retries_given = 0;
+  for (const auto& a : third) {
+    if (a.attempt == 2) {
+      CHECK(a.worker == 2);
+      ++retries_given;
+    }
+  }
+  CHECK(retries_given == 1);
+  CHECK(s.WaitingRetries() == 2);
+  CHECK(s.Running() == 4 + 1);
+}
