@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "coordinator/interrupted.h"
@@ -57,6 +58,8 @@ Coordinator::Coordinator(const Parts& parts, RunOptions options, Scheduler sched
       clock_(parts.clock),
       options_(std::move(options)),
       scheduler_(std::move(scheduler)),
+      workers_(static_cast<std::size_t>(transport_.size())),
+      batches_(workers_.size()),
       started_(clock_.Now()),
       last_commit_(started_),
       idle_(kMaxIdleWait, clock_) {}
@@ -98,20 +101,25 @@ void Coordinator::OnHello(int from, const std::string& payload) {
   const int rank = hello.rank;
   const std::string host = hello.host;
   const int cores = std::max(1, hello.cores);
-  workers_[from] = WorkerInfo{std::move(hello), rank, host, cores, {}};
+  WorkerInfo& w = Worker(from);
+  if (!w.greeted) ++greeted_;
+  w = WorkerInfo{true, std::move(hello), rank, host, cores, {}};
 }
 
 void Coordinator::WelcomeWorkers() {
   // A node's cores, memory and GPUs are shared among the worker ranks on it.
   std::map<std::string, int> per_host;
   std::vector<GpuReport> gpu_reports;
-  for (const auto& [from, w] : workers_) {
+  for (const WorkerInfo& w : workers_) {
+    if (!w.greeted) continue;
     per_host[w.host]++;
     gpu_reports.push_back(GpuReport{w.host, w.hello.gpus, w.hello.gpus_per_worker});
   }
   const std::vector<std::vector<std::string>> gpus = GpusPerWorker(gpu_reports);
   std::size_t i = 0;
-  for (auto& [from, w] : workers_) {
+  for (int from = 0; from < static_cast<int>(workers_.size()); ++from) {
+    WorkerInfo& w = Worker(from);
+    if (!w.greeted) continue;
     w.gpu_ids = gpus[i++];
     Welcome welcome;
     welcome.slots = options_.slots > 0 ? options_.slots : std::max(1, w.cores / per_host[w.host]);
@@ -131,7 +139,7 @@ void Coordinator::WelcomeWorkers() {
                                   welcome.slots, DescribeCapacity(capacity)));
   }
   Record(RunStartedRecord{static_cast<std::uint64_t>(clock_.UnixMs()), options_.run_number,
-                          static_cast<std::uint32_t>(workers_.size())});
+                          static_cast<std::uint32_t>(greeted_)});
   phase_ = Phase::kRunning;
   CheckEveryTaskFits();
 }
@@ -168,7 +176,7 @@ std::string Coordinator::ResultJson(const AttemptResult& r) const {
 }
 
 void Coordinator::Accept(int from, const AttemptResult& r) {
-  const WorkerInfo& w = workers_[from];
+  const WorkerInfo& w = Worker(from);
   if (r.index >= source_.size()) return;
   std::int64_t duration = r.end_ms - r.start_ms;
   Scheduler::AttemptEnded ended;
@@ -262,14 +270,12 @@ void Coordinator::ReportTrouble(const std::string& what) {
 
 void Coordinator::Dispatch(std::int64_t now_ms) {
   RecordSkipped();  // those --resume found, whose dependencies failed in an earlier run
-  std::map<int, TaskBatch> batches;
   std::vector<std::pair<int, AttemptResult>> unstartable;
   for (const Scheduler::Assignment& a : scheduler_.Assign(now_ms)) {
-    Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt),
-                                workers_[a.worker].rank});
+    const WorkerInfo& w = Worker(a.worker);
+    Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt), w.rank});
     TaskSpec task = source_.Render(a.index, a.attempt);
-    for (int g : a.gpus)
-      task.gpus.push_back(workers_[a.worker].gpu_ids[static_cast<std::size_t>(g)]);
+    for (int g : a.gpus) task.gpus.push_back(w.gpu_ids[static_cast<std::size_t>(g)]);
     if (!task.kind.empty()) {
       if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
         // Arguments this kind cannot take (a matrix value that is not a number, say): the
@@ -284,13 +290,19 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
         continue;
       }
     }
-    batches[a.worker].tasks.push_back(std::move(task));
+    std::vector<TaskSpec>& batch = batches_[static_cast<std::size_t>(a.worker)].tasks;
+    if (batch.empty()) batched_.push_back(a.worker);
+    batch.push_back(std::move(task));
   }
-  for (const auto& [worker, batch] : batches) transport_.Send(worker, batch);
+  for (int worker : batched_) {
+    // Sent, then given back: a batch kept between Steps would keep its capacity too.
+    transport_.Send(worker, std::exchange(batches_[static_cast<std::size_t>(worker)], {}));
+  }
+  batched_.clear();
   for (const auto& [worker, r] : unstartable) Accept(worker, r);
   const std::vector<int>& retired = scheduler_.RetiredWorkers();
   for (; retired_reported_ < retired.size(); ++retired_reported_) {
-    const WorkerInfo& w = workers_[retired[retired_reported_]];
+    const WorkerInfo& w = Worker(retired[retired_reported_]);
     reporter_.Warn(fmt::format(
         "worker rank {} on {} gets no more tasks: {} tasks failed there and then succeeded "
         "elsewhere",
@@ -298,8 +310,11 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
   }
 }
 
-void Coordinator::SendToWorkers(const Drain& drain) {
-  for (const auto& [from, w] : workers_) transport_.Send(from, drain);
+template <class Message>
+void Coordinator::SendToWorkers(const Message& message) {
+  for (int from = 0; from < static_cast<int>(workers_.size()); ++from) {
+    if (Worker(from).greeted) transport_.Send(from, message);
+  }
 }
 
 void Coordinator::BeginDrain(const std::string& reason) {
@@ -361,7 +376,7 @@ void Coordinator::Finish(int exit_status, const std::string& message) {
   if (phase_ == Phase::kFinished) return;
   phase_ = Phase::kFinished;
   exit_status_ = exit_status;
-  for (const auto& [from, w] : workers_) transport_.Send(from, Shutdown{exit_status, message});
+  SendToWorkers(Shutdown{exit_status, message});
   if (!message.empty()) reporter_.Error(message);
 
   RunSummary s;
@@ -377,7 +392,7 @@ void Coordinator::Finish(int exit_status, const std::string& message) {
   s.slowest = slowest_.Sorted();
   s.failed = failed_;
   s.failed_total = ledger_.failed() + ledger_.skipped();
-  for (int worker : scheduler_.RetiredWorkers()) s.retired_workers.push_back(workers_[worker].rank);
+  for (int worker : scheduler_.RetiredWorkers()) s.retired_workers.push_back(Worker(worker).rank);
   s.exit_status = exit_status;
   s.run_dir = options_.run_dir;
   Record(RunEndedRecord{static_cast<std::uint64_t>(clock_.UnixMs()), exit_status,
@@ -400,7 +415,7 @@ milliseconds Coordinator::Step() {
     if (e->tag == Tag::kResultBatch) OnResults(e->from, e->payload);
   }
   if (phase_ == Phase::kFinished) return milliseconds(0);
-  if (phase_ == Phase::kGreeting && static_cast<int>(workers_.size()) == transport_.size() - 1) {
+  if (phase_ == Phase::kGreeting && greeted_ == transport_.size() - 1) {
     WelcomeWorkers();
   }
   if (phase_ == Phase::kRunning && options_.drain_at_ms && ElapsedMs() >= *options_.drain_at_ms) {

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +76,7 @@ class Coordinator {
  private:
   enum class Phase { kGreeting, kRunning, kDraining, kStopping, kFinished };
   struct WorkerInfo {
+    bool greeted = false;  // it said Hello
     Hello hello;
     int rank = 0;
     std::string host;
@@ -101,7 +101,10 @@ class Coordinator {
   void Record(const JournalRecord& record);
   void Commit(bool force);
   void Finish(int exit_status, const std::string& message);
-  void SendToWorkers(const Drain& drain);
+  // Sends `message` to every worker that said Hello.
+  template <class Message>
+  void SendToWorkers(const Message& message);
+  WorkerInfo& Worker(int rank) { return workers_[static_cast<std::size_t>(rank)]; }
   int ExitStatus() const;
   Progress CurrentProgress() const;
   std::int64_t ElapsedMs() const;
@@ -118,7 +121,12 @@ class Coordinator {
   const Clock& clock_;
   RunOptions options_;
   Scheduler scheduler_;
-  std::map<int, WorkerInfo> workers_;  // by transport rank
+  // By transport rank, so that a result finds its worker without a search among 10^5 of them.
+  std::vector<WorkerInfo> workers_;
+  int greeted_ = 0;  // workers that said Hello
+  // What Dispatch sends each worker in one Step (by transport rank), and who gets one.
+  std::vector<TaskBatch> batches_;
+  std::vector<int> batched_;
   Phase phase_ = Phase::kGreeting;
   int exit_status_ = 0;
   std::chrono::steady_clock::time_point started_;
