@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -47,6 +48,8 @@ struct Config {
   int workers_per_host = 64;
   double fail = 0;
   bool journal = true;
+  bool one_thread = false;       // the simulated workers in the coordinator's thread
+  std::uint64_t max_queued = 0;  // Scheduler::Options::max_queued (0: its default)
   double limit_s = 300;
   std::string manifest;  // a user's manifest instead of the generated one
 };
@@ -57,7 +60,7 @@ struct Row {
   double run_s = 0;              // first Step to the end of the run
   double coord_cpu_s = 0;        // thread CPU time inside Coordinator::Step
   double coord_wall_s = 0;       // wall time inside Coordinator::Step (CPU, plus waits on the disk)
-  double sim_cpu_s = 0;          // CPU of the simulated workers and of this loop
+  double sim_cpu_s = 0;          // CPU of the simulated workers
   std::uint64_t tasks = 0;       // in the manifest
   std::uint64_t settled = 0;     // tasks with a final outcome
   std::uint64_t attempts = 0;    // results the workers sent
@@ -116,6 +119,35 @@ std::string GeneratedManifest(std::uint64_t tasks) {
          std::to_string(tasks) + "]}\n";
 }
 
+// SimCluster::Run on a thread of its own, stopped and joined however the row ends.
+class WorkersThread {
+ public:
+  explicit WorkersThread(SimCluster& cluster)
+      : cluster_(cluster), thread_([this] {
+          cluster_.Run(stop_);
+          cpu_s_ = ThreadCpuS();
+        }) {}
+  ~WorkersThread() { Join(); }
+  WorkersThread(const WorkersThread&) = delete;
+  WorkersThread& operator=(const WorkersThread&) = delete;
+
+  // Stops the workers and returns the CPU time their thread used.
+  double Join() {
+    if (thread_.joinable()) {
+      stop_ = true;
+      cluster_.WakeUp();
+      thread_.join();
+    }
+    return cpu_s_;
+  }
+
+ private:
+  SimCluster& cluster_;
+  std::atomic<bool> stop_{false};
+  double cpu_s_ = 0;
+  std::thread thread_;
+};
+
 Row RunOne(const Config& c, const std::string& run_dir) {
   Row row;
   Clock::time_point t0 = Clock::now();
@@ -131,6 +163,7 @@ Row RunOne(const Config& c, const std::string& run_dir) {
   RunOptions options;
   options.run_dir = run_dir;
   options.slots = c.slots;
+  options.scheduler.max_queued = c.max_queued;
   row.startup_s = Seconds(Clock::now() - t0);
 
   ClusterOptions cluster_options;
@@ -148,10 +181,13 @@ Row RunOne(const Config& c, const std::string& run_dir) {
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.limit_s));
+  // The simulated workers on a thread of their own, unless --one-thread.
+  std::optional<WorkersThread> workers;
+  if (!c.one_thread) workers.emplace(cluster);
   const double process_cpu_start = ProcessCpuS();
   while (!coordinator.Finished()) {
-    // What a real rank 0 does (CoordinateWorkers in runner/ranks.cc): Step, and sleep as long as
-    // Step says. The simulated workers meanwhile keep time on their own.
+    // What a real rank 0 does (CoordinateWorkers in runner/app/ranks.cc): Step, and sleep as long
+    // as Step says. The simulated workers meanwhile keep time on their own.
     double cpu0 = ThreadCpuS();
     Clock::time_point wall0 = Clock::now();
     std::chrono::milliseconds wait = coordinator.Step();
@@ -163,12 +199,16 @@ Row RunOne(const Config& c, const std::string& run_dir) {
     row.coord_cpu_s += ThreadCpuS() - cpu0;
     row.coord_wall_s += Seconds(Clock::now() - wall0);
     ++row.steps;
-    cluster.Step();
+    if (c.one_thread) cluster.Step();
     if (wait.count() > 0 && !coordinator.Finished()) std::this_thread::sleep_for(wait);
   }
-  cluster.Step();  // delivers the Shutdowns
+  if (c.one_thread) {
+    cluster.Step();  // delivers the Shutdowns
+    row.sim_cpu_s = ProcessCpuS() - process_cpu_start - row.coord_cpu_s;
+  } else {
+    row.sim_cpu_s = workers->Join();  // the workers' last Step delivers the Shutdowns
+  }
   row.run_s = Seconds(Clock::now() - start);
-  row.sim_cpu_s = ProcessCpuS() - process_cpu_start - row.coord_cpu_s;
   row.settled = ledger.succeeded() + ledger.failed() + ledger.skipped();
   row.attempts = cluster.stats().results;
   row.dispatched = cluster.stats().tasks;
@@ -378,6 +418,12 @@ int Main(int argc, char** argv) {
                  "Share of first attempts that fail and are retried once, 0..1 (default: 0)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--no-journal", no_journal, "Run without a journal");
+  app.add_flag("--one-thread", base.one_thread,
+               "Run the simulated workers in the coordinator's thread, taking turns with it, "
+               "instead of on a thread of their own");
+  app.add_option("--max-queued", base.max_queued,
+                 "Tasks queued beyond the slots over all workers (default: the scheduler's, "
+                 "max(65536, 2 x slots))");
   app.add_option("--limit", base.limit_s,
                  "Seconds a configuration may run before it is stopped (default: 300)")
       ->check(CLI::Range(1.0, 86400.0));

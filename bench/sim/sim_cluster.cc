@@ -1,6 +1,9 @@
 #include "sim_cluster.h"
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 #include <utility>
 
@@ -37,8 +40,9 @@ double Uniform(std::uint64_t index, std::uint64_t salt) {
 
 }  // namespace
 
-// Rank 0's view of the simulated world: what the coordinator sends is kept for the next Step,
-// what the workers send waits in the inbox.
+// Rank 0's view of the simulated world: what the coordinator sends is kept for the workers' next
+// Step, what the workers send waits in the inbox. The coordinator and the workers may run on two
+// threads: both queues are guarded, and a send wakes the workers' thread.
 class SimCluster::Endpoint final : public Transport {
  public:
   explicit Endpoint(int size) : size_(size) {}
@@ -47,35 +51,60 @@ class SimCluster::Endpoint final : public Transport {
 
   void SendBytes(int to, Tag tag, std::string payload) override {
     if (to <= 0 || to >= size_) throw std::logic_error("send to a rank outside the simulation");
-    sent.push_back(Envelope{to, tag, std::move(payload)});  // `from` holds the destination
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      sent_.push_back(Envelope{to, tag, std::move(payload)});  // `from` holds the destination
+    }
+    something_sent_.notify_one();
   }
 
   std::optional<Envelope> Receive() override {
-    if (inbox.empty()) return std::nullopt;
-    Envelope e = std::move(inbox.front());
-    inbox.pop_front();
-    inbox_bytes -= e.payload.size();
-    results_taken += inbox_results.front();
-    inbox_results.pop_front();
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (inbox_.empty()) return std::nullopt;
+    Envelope e = std::move(inbox_.front());
+    inbox_.pop_front();
+    inbox_bytes_ -= e.payload.size();
+    results_taken_ += inbox_results_.front();
+    inbox_results_.pop_front();
     return e;
-  }
-
-  void Post(Envelope e, std::size_t results) {
-    inbox_bytes += e.payload.size();
-    inbox_results.push_back(results);
-    inbox.push_back(std::move(e));
   }
 
   bool Flush() override { return true; }
 
-  std::deque<Envelope> inbox;
-  std::size_t inbox_bytes = 0;
-  std::deque<std::size_t> inbox_results;  // results in each inbox message
-  std::uint64_t results_taken = 0;
-  std::vector<Envelope> sent;
+  // The workers' side.
+  void Post(Envelope e, std::size_t results, ClusterStats& stats) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    inbox_bytes_ += e.payload.size();
+    inbox_results_.push_back(results);
+    inbox_.push_back(std::move(e));
+    stats.peak_inbox_messages = std::max(stats.peak_inbox_messages, inbox_.size());
+    stats.peak_inbox_bytes = std::max(stats.peak_inbox_bytes, inbox_bytes_);
+  }
+  std::vector<Envelope> TakeSent() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::exchange(sent_, {});
+  }
+  std::uint64_t results_taken() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return results_taken_;
+  }
+  // Waits until the coordinator sends something, `stop` is set, or `ms` pass.
+  void WaitForSend(double ms, const std::atomic<bool>& stop) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    something_sent_.wait_for(lock, std::chrono::duration<double, std::milli>(ms),
+                             [&] { return !sent_.empty() || stop; });
+  }
+  void WakeUp() { something_sent_.notify_all(); }
 
  private:
   int size_;
+  mutable std::mutex mutex_;
+  std::condition_variable something_sent_;
+  std::deque<Envelope> inbox_;
+  std::size_t inbox_bytes_ = 0;
+  std::deque<std::size_t> inbox_results_;  // results in each inbox message
+  std::uint64_t results_taken_ = 0;
+  std::vector<Envelope> sent_;
 };
 
 SimCluster::SimCluster(ClusterOptions options)
@@ -91,7 +120,7 @@ SimCluster::SimCluster(ClusterOptions options)
     hello.host = "node-" + std::to_string((rank - 1) / std::max(1, options_.workers_per_host));
     hello.pid = 100000 + rank;
     hello.cores = std::max(1, options_.workers_per_host);
-    endpoint_->Post(Envelope{rank, Tag::kHello, EncodeValue(hello)}, 0);
+    endpoint_->Post(Envelope{rank, Tag::kHello, EncodeValue(hello)}, 0, stats_);
   }
 }
 
@@ -199,15 +228,13 @@ void SimCluster::SendDueResults(double now_ms, bool force) {
       for (std::size_t i = from; i < to; ++i) batch.results.push_back(ResultOf(w.unsent[i]));
       ++stats_.result_batches;
       stats_.results += batch.results.size();
-      endpoint_->Post(Envelope{worker, Tag::kResultBatch, EncodeValue(batch)},
-                      batch.results.size());
+      endpoint_->Post(Envelope{worker, Tag::kResultBatch, EncodeValue(batch)}, batch.results.size(),
+                      stats_);
     }
     w.unsent.clear();
     w.listed = false;
   }
   results_due_.resize(kept);
-  stats_.peak_inbox_messages = std::max(stats_.peak_inbox_messages, endpoint_->inbox.size());
-  stats_.peak_inbox_bytes = std::max(stats_.peak_inbox_bytes, endpoint_->inbox_bytes);
 }
 
 void SimCluster::EndTasksUntil(double now_ms) {
@@ -223,10 +250,8 @@ void SimCluster::Step() {
   // Tasks that ended while the coordinator worked first: their slots were free before the new
   // tasks arrived. Then the new tasks, and what of them ended at once (tasks of no duration).
   EndTasksUntil(now_ms);
-  std::vector<Envelope> sent = std::move(endpoint_->sent);
-  endpoint_->sent.clear();
-  for (const Envelope& message : sent) Deliver(message, now_ms);
-  stats_.results_taken = endpoint_->results_taken;
+  for (const Envelope& message : endpoint_->TakeSent()) Deliver(message, now_ms);
+  stats_.results_taken = endpoint_->results_taken();
   stats_.peak_in_flight = std::max(stats_.peak_in_flight, stats_.tasks - stats_.results_taken);
   EndTasksUntil(now_ms);
   SendDueResults(now_ms, /*force=*/false);
@@ -243,5 +268,18 @@ std::optional<double> SimCluster::NextDueInMs() const {
   }
   return due;
 }
+
+void SimCluster::Run(const std::atomic<bool>& stop) {
+  while (!stop) {
+    Step();
+    // Results due in a worker are batched for up to kResultDelayMs, so that is the longest
+    // anything waits here unless a task ends later.
+    const double wait_ms = NextDueInMs().value_or(kResultDelayMs);
+    if (wait_ms > 0) endpoint_->WaitForSend(wait_ms, stop);
+  }
+  Step();
+}
+
+void SimCluster::WakeUp() { endpoint_->WakeUp(); }
 
 }  // namespace jobrunner::sim

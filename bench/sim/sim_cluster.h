@@ -8,11 +8,13 @@
 // ms. Their tasks take no CPU: each ends at a simulated time, so the coordinator is the only real
 // cost.
 //
-// Single-threaded: the caller alternates Coordinator::Step and SimCluster::Step. Task times are
-// real (steady clock) times, so a task that ended while the coordinator was busy is reported
-// with the time it ended, and the next queued task started then, as a worker running beside the
-// coordinator would have done.
+// The workers run on a thread of their own (Run), as real workers run on other cores than rank
+// 0's, or in the caller's thread, which then alternates Coordinator::Step and SimCluster::Step.
+// Task times are real (steady clock) times, so a task that ended while the simulation was busy
+// is reported with the time it ended, and the next queued task started then, as a worker
+// running beside the coordinator would have done.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -71,6 +73,13 @@ class SimCluster {
   // Steady-clock milliseconds until something is due in the workers (a task end or a result
   // batch); nullopt when nothing is pending there.
   std::optional<double> NextDueInMs() const;
+
+  // Plays the workers' part on the calling thread until `stop` is set: Step, then sleep until
+  // something is due or the coordinator sends something. Delivers what was sent last (the
+  // Shutdowns) before it returns.
+  void Run(const std::atomic<bool>& stop);
+  // Wakes Run's sleep (after `stop` is set).
+  void WakeUp();
 
   const ClusterStats& stats() const { return stats_; }
   bool AllShutDown() const { return stats_.shutdowns == static_cast<std::uint64_t>(workers_); }
