@@ -1,9 +1,13 @@
 #pragma once
 
+#include <boost/serialization/level.hpp>
+#include <boost/serialization/tracking.hpp>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "base/plain_sequence.h"
 
 namespace jobrunner {
 
@@ -30,11 +34,21 @@ struct TaskSpec {
   int cores = 0;
   std::vector<std::string> gpus;
 
+  // Sent by the million: written plainly (see plain_sequence.h).
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& index& attempt& id& argv& cwd& env& timeout_ms& retries& kind& args& kind_args& isolate&
-        cores& gpus;
+    ar& index& attempt& id;
+    SerializePlainSequence(ar, argv);
+    ar& cwd;
+    SerializePlainSequence(ar, env);
+    ar& timeout_ms& retries& kind;
+    SerializePlainSequence(ar, args);
+    ar& kind_args& isolate& cores;
+    SerializePlainSequence(ar, gpus);
   }
 };
 
 }  // namespace jobrunner
+
+BOOST_CLASS_IMPLEMENTATION(jobrunner::TaskSpec, boost::serialization::object_serializable)
+BOOST_CLASS_TRACKING(jobrunner::TaskSpec, boost::serialization::track_never)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <boost/serialization/level.hpp>
+#include <boost/serialization/tracking.hpp>
 #include <cstdint>
 #include <string>
 
@@ -36,3 +38,7 @@ struct AttemptResult {
 };
 
 }  // namespace jobrunner
+
+// Sent by the million: no class information or tracking (see base/plain_sequence.h).
+BOOST_CLASS_IMPLEMENTATION(jobrunner::AttemptResult, boost::serialization::object_serializable)
+BOOST_CLASS_TRACKING(jobrunner::AttemptResult, boost::serialization::track_never)

@@ -11,16 +11,19 @@
 // A worker never waits for a reply between two tasks: the coordinator keeps a few tasks queued
 // at each worker (credits = slots + prefetch), and results travel in batches.
 
+#include <boost/serialization/level.hpp>
+#include <boost/serialization/tracking.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "base/plain_sequence.h"
 #include "manifest/task_spec.h"
 #include "schedule/attempt_result.h"
 
 namespace jobrunner {
 
-inline constexpr int kProtocolVersion = 3;
+inline constexpr int kProtocolVersion = 4;
 
 enum class Tag : int { kHello = 1, kWelcome, kTaskBatch, kResultBatch, kDrain, kShutdown };
 
@@ -56,12 +59,13 @@ struct Welcome {
   }
 };
 
+// The two messages sent for every task are written plainly (see base/plain_sequence.h).
 struct TaskBatch {
   std::vector<TaskSpec> tasks;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& tasks;
+    SerializePlainSequence(ar, tasks);
   }
 };
 
@@ -70,7 +74,7 @@ struct ResultBatch {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& results;
+    SerializePlainSequence(ar, results);
   }
 };
 
@@ -126,3 +130,8 @@ struct TagOf<Shutdown> {
 };
 
 }  // namespace jobrunner
+
+BOOST_CLASS_IMPLEMENTATION(jobrunner::TaskBatch, boost::serialization::object_serializable)
+BOOST_CLASS_TRACKING(jobrunner::TaskBatch, boost::serialization::track_never)
+BOOST_CLASS_IMPLEMENTATION(jobrunner::ResultBatch, boost::serialization::object_serializable)
+BOOST_CLASS_TRACKING(jobrunner::ResultBatch, boost::serialization::track_never)

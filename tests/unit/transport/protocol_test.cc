@@ -1,0 +1,107 @@
+#include "transport/protocol.h"
+
+#include <catch2/catch.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "transport/transport.h"
+
+using jobrunner::AttemptResult;
+using jobrunner::DecodeValue;
+using jobrunner::EncodeValue;
+using jobrunner::Outcome;
+using jobrunner::ResultBatch;
+using jobrunner::TaskBatch;
+using jobrunner::TaskSpec;
+
+TEST_CASE("A TaskBatch comes back field for field, every list and pair in order") {
+  TaskSpec first;
+  first.index = 12345678901ull;
+  first.attempt = 3;
+  first.id = "sweep-7";
+  first.argv = {"/bin/sh", "-c", "echo 'a b'", ""};
+  first.cwd = "/work/dir";
+  first.env = {{"A", "1"}, {"EMPTY", ""}};
+  first.timeout_ms = 90'000;
+  first.retries = 2;
+  first.cores = 4;
+  first.gpus = {"0", "3"};
+  TaskSpec second;
+  second.index = 1;
+  second.kind = "word_count";
+  second.args = {{"path", "in.txt"}};
+  second.kind_args = std::string("\0\x01\xff", 3);
+  second.isolate = true;
+  TaskBatch batch;
+  batch.tasks = {first, second, TaskSpec{}};
+
+  const TaskBatch back = DecodeValue<TaskBatch>(EncodeValue(batch));
+  REQUIRE(back.tasks.size() == 3);
+  const TaskSpec& a = back.tasks[0];
+  CHECK(a.index == first.index);
+  CHECK(a.attempt == 3);
+  CHECK(a.id == "sweep-7");
+  CHECK(a.argv == first.argv);
+  CHECK(a.cwd == "/work/dir");
+  CHECK(a.env == first.env);
+  CHECK(a.timeout_ms == 90'000);
+  CHECK(a.retries == 2);
+  CHECK(a.cores == 4);
+  CHECK(a.gpus == first.gpus);
+  const TaskSpec& b = back.tasks[1];
+  CHECK(b.kind == "word_count");
+  CHECK(b.args == second.args);
+  CHECK(b.kind_args == second.kind_args);
+  CHECK(b.isolate);
+  CHECK(b.argv.empty());
+  CHECK(back.tasks[2].id.empty());
+}
+
+TEST_CASE("A ResultBatch comes back field for field") {
+  AttemptResult r;
+  r.index = 9;
+  r.attempt = 2;
+  r.outcome = Outcome::kSignaled;
+  r.exit_code = 0;
+  r.signal = 9;
+  r.start_ms = 1700000000123;
+  r.end_ms = 1700000000456;
+  r.stdout_path = "/run/logs/t.2.out";
+  r.stderr_path = "/run/logs/t.2.err";
+  r.stdout_bytes = 64;
+  r.stderr_bytes = 1ull << 40;
+  r.stdout_truncated = true;
+  r.error = "killed";
+  r.kind_result = std::string("\x00\x02", 2);
+  r.data_path = "/run/data/t.2";
+  ResultBatch batch;
+  batch.results = {r, AttemptResult{}};
+
+  const ResultBatch back = DecodeValue<ResultBatch>(EncodeValue(batch));
+  REQUIRE(back.results.size() == 2);
+  const AttemptResult& a = back.results[0];
+  CHECK(a.index == 9);
+  CHECK(a.attempt == 2);
+  CHECK(a.outcome == Outcome::kSignaled);
+  CHECK(a.signal == 9);
+  CHECK(a.start_ms == r.start_ms);
+  CHECK(a.end_ms == r.end_ms);
+  CHECK(a.stdout_path == r.stdout_path);
+  CHECK(a.stderr_path == r.stderr_path);
+  CHECK(a.stdout_bytes == 64);
+  CHECK(a.stderr_bytes == r.stderr_bytes);
+  CHECK(a.stdout_truncated);
+  CHECK_FALSE(a.stderr_truncated);
+  CHECK(a.error == "killed");
+  CHECK(a.kind_result == r.kind_result);
+  CHECK(a.data_path == r.data_path);
+  CHECK(back.results[1].stdout_path.empty());
+}
+
+TEST_CASE("A TaskBatch cut short does not decode") {
+  TaskBatch batch;
+  batch.tasks.resize(2);
+  batch.tasks[1].argv = {"a long enough argument"};
+  const std::string bytes = EncodeValue(batch);
+  CHECK_THROWS(DecodeValue<TaskBatch>(bytes.substr(0, bytes.size() - 5)));
+}
