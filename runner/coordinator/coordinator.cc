@@ -245,9 +245,12 @@ void Coordinator::RecordSkipped() {
 
 void Coordinator::Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w,
                          bool retrying) {
+  const bool trouble = r.outcome != Outcome::kSucceeded && r.outcome != Outcome::kInterrupted;
+  // Formatted for every attempt, the line cost as much as the scheduler's work on it.
+  if (!trouble && reporter_.verbosity() != Verbosity::kVerbose) return;
   std::string what = fmt::format("task {} attempt {} on rank {} ({}) {}", id, r.attempt, w.rank,
                                  w.host, Describe(r));
-  if (r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kInterrupted) {
+  if (!trouble) {
     reporter_.Verbose(what);
     return;
   }
