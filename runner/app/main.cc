@@ -1,6 +1,8 @@
 // jobrunner: a job farm over MPI. Rank 0 coordinates, the other ranks run tasks; with one rank,
-// rank 0 does both. This file owns the command line, the exit statuses and the only catch of
-// unexpected exceptions.
+// rank 0 does both, and started without an MPI launcher it does so without MPI (launcher.h). This
+// file owns the command line, the exit statuses and the only catch of unexpected exceptions.
+
+#include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/mpi/environment.hpp>
@@ -10,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "app/launcher.h"
 #include "app/open_run.h"
 #include "app/ranks.h"
 #include "coordinator/reporter.h"
@@ -30,7 +33,7 @@ namespace {
 constexpr const char* kDescription =
     "jobrunner: run the tasks of a YAML manifest across MPI ranks.\n"
     "  mpirun -n N jobrunner [OPTIONS] MANIFEST   (rank 0 coordinates, ranks 1..N-1 run tasks)\n"
-    "  jobrunner [OPTIONS] MANIFEST               (one process does both)\n"
+    "  jobrunner [OPTIONS] MANIFEST               (one process does both, without MPI)\n"
     "Exit status: 0 all tasks succeeded, 1 some task failed after its retries,\n"
     "2 manifest or usage error, 3 internal error, 4 stopped early (continue with --resume).\n"
     "SIGUSR1 (mpirun forwards it) or a first Ctrl-C drains the run; SIGTERM stops it at once.";
@@ -49,6 +52,7 @@ struct Flags {
   bool verbose = false;
   bool check = false;
   bool list_kinds = false;
+  bool local = false;
 };
 
 // Ranks other than 0 stay silent about usage, so mpirun -n 8 prints one message, not eight.
@@ -150,10 +154,35 @@ int Check(const std::string& manifest, const std::vector<std::string>& flag_plug
   }
 }
 
+// Local mode: the coordinator and one worker in this process, and no MPI (see launcher.h).
+int RunLocal(const Flags& flags, Verbosity verbosity) {
+  std::unique_ptr<Transport> world = MakeWorldOfOne();
+  InstallInterruptHandlers();
+  try {
+    Reporter reporter(ToProgressMode(flags.progress), verbosity);
+    return RunCoordinatorRank(*world, flags.settings, reporter);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jobrunner: internal error: %s\n", e.what());
+    return kExitInternal;
+  }
+}
+
 int Run(const Flags& flags) {
   Verbosity verbosity = flags.quiet     ? Verbosity::kQuiet
                         : flags.verbose ? Verbosity::kVerbose
                                         : Verbosity::kNormal;
+  const LaunchEnvironment launch =
+      DetectLaunch(flags.local, [](const char* name) { return std::getenv(name); });
+  if (!launch.mpi) {
+    if (launch.ranks > 1) {
+      UsageError(fmt::format(
+          "--local: this process is one of {} ranks a launcher started, and each would run "
+          "every task; run jobrunner --local without a launcher, or without --local under one",
+          launch.ranks));
+      return kExitUsage;
+    }
+    return RunLocal(flags, verbosity);
+  }
   // Ranks never wait inside MPI (they sleep in ppoll and poll with iprobe), so Open MPI's yield
   // when idle, which --oversubscribe turns on, only adds a sched_yield to every poll: about 3% of
   // the rate of /bin/true tasks. Read by MPI_Init; a user's own setting wins.
@@ -244,6 +273,9 @@ int main(int argc, char** argv) {
                  "Load task kinds from this shared library (repeatable; see "
                  "jobrunner/task_kind.h)")
       ->allow_extra_args(false);
+  app.add_flag("--local", flags.local,
+               "Run in this process without MPI, even where a launcher's variables are set "
+               "(default: without MPI unless an MPI launcher started this process)");
   app.add_flag("--list-kinds", flags.list_kinds,
                "List the task kinds (built-in and from --plugin) and exit");
   app.set_version_flag("--version", std::string("jobrunner ") + JOBRUNNER_VERSION);

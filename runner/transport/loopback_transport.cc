@@ -1,4 +1,5 @@
 #include <deque>
+#include <stdexcept>
 
 #include "transport/transport.h"
 
@@ -33,7 +34,21 @@ class LoopbackTransport final : public Transport {
   std::shared_ptr<Queue> inbox_, outbox_;
 };
 
+// Rank 0 alone: nothing to send to, nothing arrives.
+class WorldOfOne final : public Transport {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void SendBytes(int to, Tag /*tag*/, std::string /*payload*/) override {
+    throw std::logic_error("a send to rank " + std::to_string(to) + " in a world of one rank");
+  }
+  std::optional<Envelope> Receive() override { return std::nullopt; }
+  bool Flush() override { return true; }
+};
+
 }  // namespace
+
+std::unique_ptr<Transport> MakeWorldOfOne() { return std::make_unique<WorldOfOne>(); }
 
 std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> MakeLoopbackPair() {
   auto to_zero = std::make_shared<Queue>();

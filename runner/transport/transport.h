@@ -41,6 +41,10 @@ class Transport {
 // The world communicator, through Boost.MPI. MPI must be initialised.
 std::unique_ptr<Transport> MakeMpiTransport();
 
+// A world of one rank without MPI (local mode): rank 0 runs its worker in process, over a
+// loopback pair, so there is no other rank to talk to.
+std::unique_ptr<Transport> MakeWorldOfOne();
+
 // Two ends joined in memory: rank 0 and rank 1 of a world of two. Runs the coordinator and a
 // worker in one process (mpirun -n 1) and stands in for MPI in tests.
 std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> MakeLoopbackPair();
