@@ -41,6 +41,10 @@ class Systems:
         return mpirun(ranks) + [self.jobrunner_bin, "-q", "--slots", str(slots), "--out", out,
                                 *flags, manifest]
 
+    def jobrunner_local(self, manifest, out, *flags):
+        """jobrunner started without a launcher: local mode, no MPI (one process, 2 slots)."""
+        return [self.jobrunner_bin, "-q", "--slots", "2", "--out", out, *flags, manifest]
+
     def jobrunner_check(self, manifest):
         return [self.jobrunner_bin, "--check", manifest]
 
@@ -96,18 +100,24 @@ def _epoch(iso):
         tzinfo=datetime.timezone.utc).timestamp()
 
 
-def jobrunner_attempts(run_dir):
-    """(start, end) epoch seconds of every attempt in a run's results.jsonl (1 ms resolution)."""
-    spans = []
+def jobrunner_records(run_dir):
+    """The attempt lines of a run's results.jsonl, as dicts (none if it cannot be read)."""
+    records = []
     try:
         with open(os.path.join(run_dir, "results.jsonl")) as f:
             for line in f:
                 record = json.loads(line)
-                if "summary" not in record and record.get("start") and record.get("end"):
-                    spans.append((_epoch(record["start"]), _epoch(record["end"])))
+                if "summary" not in record:
+                    records.append(record)
     except (OSError, ValueError):
         pass
-    return spans
+    return records
+
+
+def jobrunner_attempts(run_dir):
+    """(start, end) epoch seconds of every attempt in a run's results.jsonl (1 ms resolution)."""
+    return [(_epoch(r["start"]), _epoch(r["end"])) for r in jobrunner_records(run_dir)
+            if r.get("start") and r.get("end")]
 
 
 def jobrunner_summary(run_dir):

@@ -49,14 +49,16 @@ class Bench:
         self._counter += 1
         return os.path.join(self.tmp, f"{self._counter:04d}-{name}")
 
-    def compare(self, workload, group, tasks, contenders):
-        """Runs the contenders, appends one row each; returns {system: chosen Measurement}."""
+    def compare(self, workload, group, tasks, contenders, repeat=None):
+        """Runs the contenders, appends one row each; returns {system: chosen Measurement}.
+        `repeat` runs each (default: --repeat)."""
+        repeat = repeat or self.config.repeat
         runs = {c.system: [] for c in contenders}
-        for attempt in range(self.config.repeat):
+        for attempt in range(repeat):
             for c in contenders:
                 if c.unavailable or (attempt > 0 and not c.repeats):
                     continue
-                runs_of_c = self.config.repeat if c.repeats else 1
+                runs_of_c = repeat if c.repeats else 1
                 self.log(f"{workload}: {c.system} (run {attempt + 1}/{runs_of_c})")
                 m = measure.run(c.argv(), c.timeout_s, env=c.env)
                 if m.ok and c.inspect:
@@ -88,7 +90,10 @@ class Bench:
     # --- contenders that recur ---------------------------------------------------------------
 
     def jobrunner(self, ranks, manifest, tasks, *flags, reference=False, label=""):
+        """jobrunner under mpirun -n `ranks`; ranks 0: started alone, in local mode (no MPI)."""
         def argv():
+            if ranks == 0:
+                return self.systems.jobrunner_local(manifest, self.path("run"), *flags)
             return self.systems.jobrunner(ranks, manifest, self.path("run"), *flags)
 
         def inspect(m):
@@ -100,7 +105,8 @@ class Bench:
             shutil.rmtree(out, ignore_errors=True)  # 10^4 results each: keep /tmp small
             return extra
 
-        name = f"jobrunner -n {ranks}" + (f" {label}" if label else "")
+        name = (f"jobrunner -n {ranks}" if ranks else "jobrunner (local mode)") + (
+            f" {label}" if label else "")
         return Contender(name, argv, 30 + tasks * 0.01, inspect=inspect, reference=reference)
 
     def parallel(self, command, tasks, argfile):
@@ -400,3 +406,43 @@ def _overhead_target(bench, chosen, slow, fast, name):
     for row in bench.rows:
         if row.system == slow and row.group.startswith("W5"):
             row.note = f"overhead {text}; " + row.note
+
+
+# --- W8 ---------------------------------------------------------------------------------------
+
+W8_RUNS = 10
+W8_TARGET_S = 0.050
+W8_FIRST_TASK_TARGET_S = 0.020
+
+
+def w8_one_task(bench):
+    """One /bin/true, launch to exit: what a user waits for when a tool is started for a little
+    work. Local mode (no MPI), mpirun -n 1, xargs, GNU parallel and the C reference, W8_RUNS runs
+    each whatever --repeat says, interleaved; the median is shown."""
+    command = ["/bin/true"]
+    manifest = write_manifest(bench.path("w8.yaml"), command, 1)
+    argfile = write_argfile(bench.path("w8.args"), 1)
+    s = bench.systems
+    local = bench.jobrunner(0, manifest, 1, reference=True)
+    parallel = bench.parallel(command, 1, argfile)
+    parallel.repeats = True  # one task: ten runs cost seconds
+    chosen = bench.compare("W8 one /bin/true, launch to exit", "W8", 1, [
+        local,
+        bench.jobrunner(1, manifest, 1),
+        Contender("xargs -P2", lambda: s.xargs(argfile, command), 30),
+        parallel,
+        bench.spawn_ref(command, 1),
+    ], repeat=W8_RUNS)
+    m = chosen.get(local.system)
+    if not (m and m.ok):
+        bench.targets.append(report.Target("W8: a one-task run in local mode", "the run failed"))
+        return
+    bench.targets.append(report.Target(
+        f"W8: jobrunner (local mode) runs one task, launch to exit, in < {W8_TARGET_S * 1000:.0f} ms "
+        f"(median of {W8_RUNS})", f"{m.wall_s * 1000:.1f} ms", m.wall_s < W8_TARGET_S))
+    first = m.extra.get("startup_s")
+    if first is not None:
+        bench.targets.append(report.Target(
+            f"W8: its first task starts < {W8_FIRST_TASK_TARGET_S * 1000:.0f} ms after launch "
+            "(the median run)", f"{first * 1000:.0f} ms (results.jsonl's start, 1 ms resolution)",
+            first < W8_FIRST_TASK_TARGET_S))
