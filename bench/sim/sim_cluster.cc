@@ -231,7 +231,9 @@ void SimCluster::SendDueResults(double now_ms, bool force) {
       endpoint_->Post(Envelope{worker, Tag::kResultBatch, EncodeValue(batch)}, batch.results.size(),
                       stats_);
     }
-    w.unsent.clear();
+    // Given back, not kept: a vector keeps its largest size, and over a long run every worker's
+    // would reach a full batch, which a real worker's memory holds, not rank 0's.
+    w.unsent = {};
     w.listed = false;
   }
   results_due_.resize(kept);
