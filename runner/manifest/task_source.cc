@@ -292,13 +292,18 @@ bool Disjoint(const std::string& a, const std::string& b) {
 
 bool TaskSource::IdsProvablyUnique() const {
   std::vector<std::string> prefixes;
+  prefixes.reserve(manifest_.entries.size());
   for (const TaskEntry& entry : manifest_.entries) {
     std::string prefix;
     if (!IdsProvablyDistinct(entry, prefix)) return false;
-    for (const std::string& other : prefixes) {
-      if (!Disjoint(prefix, other)) return false;
-    }
     prefixes.push_back(std::move(prefix));
+  }
+  // Two prefixes overlap when one begins the other. In sorted order every prefix that lies
+  // between such a pair begins with the shorter one too, so comparing neighbours finds an overlap
+  // if there is any: O(n log n) instead of every pair, which took minutes at 10^5 entries.
+  std::sort(prefixes.begin(), prefixes.end());
+  for (std::size_t i = 1; i < prefixes.size(); ++i) {
+    if (!Disjoint(prefixes[i - 1], prefixes[i])) return false;
   }
   return true;
 }

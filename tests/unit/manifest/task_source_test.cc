@@ -375,3 +375,28 @@ TEST_CASE("Ids the shape cannot prove unique are checked one by one") {
           .CheckUniqueIds(),
       Catch::Contains("duplicate task id 't-5'"));
 }
+
+TEST_CASE("Entries whose ids may meet are found however many entries lie between them") {
+  // b-{n} makes b-7; the entries between and around them sort between the two prefixes or not.
+  std::string yaml = "version: 1\ntasks:\n  - id: b-7\n    command: x\n";
+  for (int i = 0; i < 1000; ++i) {
+    yaml += "  - id: a" + std::to_string(i) + "-{n}\n    command: x\n    matrix: {n: [1]}\n";
+    yaml += "  - id: b-{n}x" + std::to_string(i) + "\n    command: x\n    matrix: {n: [1]}\n";
+  }
+  yaml += "  - id: b-{n}\n    command: x\n    matrix: {n: {range: [0, 9]}}\n";
+  const TaskSource source = Source(yaml);
+  CHECK_FALSE(source.IdsProvablyUnique());
+  CHECK_THAT(UniqueIdsError(source), Catch::Contains("duplicate task id 'b-7'"));
+}
+
+TEST_CASE("A hundred thousand entries with distinct ids are proven unique by their shape") {
+  std::string yaml = "version: 1\ntasks:\n";
+  for (int i = 0; i < 100'000; ++i) {
+    // Of one width, so that no id begins another.
+    std::string number = std::to_string(i);
+    yaml += "  - id: t" + std::string(6 - number.size(), '0') + number + "\n    command: x\n";
+  }
+  const TaskSource source = Source(yaml);
+  CHECK(source.IdsProvablyUnique());
+  CHECK(UniqueIdsError(source) == "no error");
+}
