@@ -1,7 +1,10 @@
 #include "manifest/task_graph_builder.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace jobrunner {
@@ -62,12 +65,36 @@ IdKey KeyOf(std::string_view id) {
   return IdKey{std::hash<std::string_view>{}(id), fnv};
 }
 
-bool SameTemplate(const Template& x, const Template& y) {
-  return std::equal(x.parts().begin(), x.parts().end(), y.parts().begin(), y.parts().end(),
-                    [](const Template::Part& p, const Template::Part& q) {
-                      return p.is_placeholder == q.is_placeholder && p.text == q.text;
-                    });
+// Equal for two templates exactly when their parts are: each part as its kind, its length and
+// its text, so that no two different sequences of parts give the same key.
+std::string KeyOfTemplate(const Template& t) {
+  std::string key;
+  for (const Template::Part& part : t.parts()) {
+    key += part.is_placeholder ? 'p' : 't';
+    key += std::to_string(part.text.size()) + ':' + part.text;
+  }
+  return key;
 }
+
+// The first entry whose id is written as `id`, looked up in a table built on first use: a
+// dependency on a whole entry is resolved in constant time however many entries there are.
+class EntryById {
+ public:
+  explicit EntryById(const std::vector<TaskEntry>& entries) : entries_(entries) {}
+  std::optional<std::size_t> Find(const Template& id) {
+    if (first_.empty()) {
+      for (std::size_t e = 0; e < entries_.size(); ++e)
+        first_.emplace(KeyOfTemplate(entries_[e].id), e);
+    }
+    const auto it = first_.find(KeyOfTemplate(id));
+    if (it == first_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  const std::vector<TaskEntry>& entries_;
+  std::unordered_map<std::string, std::size_t> first_;
+};
 
 // A template as a manifest would write it.
 std::string TextOf(const Template& t) {
@@ -127,6 +154,7 @@ TaskGraph BuildTaskGraph(const TaskSource& source) {
   std::uint64_t most = 0;  // ids depends_on may name, at most
   for (const TaskEntry& entry : entries) most += entry.size() * entry.depends_on.size();
   IdTable slots(most);
+  EntryById entries_by_id(entries);
   for (std::size_t e = 0; e < entries.size(); ++e) {
     const TaskEntry& entry = entries[e];
     for (std::uint32_t j = 0; j < entry.depends_on.size(); ++j) {
@@ -136,13 +164,11 @@ TaskGraph BuildTaskGraph(const TaskSource& source) {
         return !IsMatrixName(entry, n);
       });
       if (foreign != names.end()) {
-        const auto whole = std::find_if(entries.begin(), entries.end(), [&](const TaskEntry& f) {
-          return SameTemplate(f.id, tmpl);
-        });
+        const std::optional<std::size_t> whole = entries_by_id.Find(tmpl);
         const bool none_own = std::none_of(names.begin(), names.end(), [&](const std::string& n) {
           return IsMatrixName(entry, n);
         });
-        if (whole == entries.end() || !none_own) {
+        if (!whole || !none_own) {
           std::string matrix;
           for (const MatrixAxis& axis : entry.matrix)
             matrix += (matrix.empty() ? "" : ", ") + axis.name;
@@ -155,7 +181,7 @@ TaskGraph BuildTaskGraph(const TaskSource& source) {
                                        "of its tasks)"
                                  : ""));
         }
-        const auto g = static_cast<std::uint64_t>(whole - entries.begin());
+        const std::uint64_t g = *whole;
         const std::uint64_t first = source.FirstIndexOf(e);
         for (std::uint64_t t = first; t < first + entry.size(); ++t) {
           edges.push_back(TaskGraph::Edge{t, g, /*on_group=*/true});

@@ -268,6 +268,23 @@ tasks:
   CHECK(RunAll(g) == Tasks{0, 1, 2, 3});
 }
 
+TEST_CASE("Many entries may depend on every task of one entry, the first with that id") {
+  std::string yaml = "version: 1\ntasks:\n";
+  for (int i = 0; i < 1000; ++i) {
+    yaml += "  - id: t" + std::to_string(i) + "\n    command: x\n    depends_on: [\"part-{n}\"]\n";
+  }
+  // Two entries written alike: the first is the one meant (their ids differ by their values).
+  yaml += "  - id: part-{n}\n    command: x\n    matrix: {n: [0, 1]}\n";
+  yaml += "  - id: part-{n}\n    command: x\n    matrix: {n: [2]}\n";
+  TaskGraph g = BuildTaskGraph(Source(yaml));
+  CHECK(TakeReady(g) == Tasks{1000, 1001, 1002});
+  g.OnSucceeded(1000);
+  g.OnSucceeded(1002);
+  CHECK(TakeReady(g).empty());
+  g.OnSucceeded(1001);
+  CHECK(TakeReady(g).size() == 1000);
+}
+
 TEST_CASE("An unknown task id in depends_on is an error at its element") {
   CHECK(GraphError(R"(
 version: 1
