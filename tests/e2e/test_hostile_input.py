@@ -292,6 +292,31 @@ def test_a_manifest_just_under_the_size_cap_does_not_crash_with_1_gib_of_memory(
         expect_clean_refusal(rc, err, "--check")
 
 
+def test_a_hundred_thousand_entries_are_checked_and_run(sandbox):
+    """10^5 entries listed one by one (ids t0000000 ... of one width, each depending on every
+    task of the last entry, `prep-{n}`, as written there), 100002 tasks of the noop kind.
+    Proves: --check exits 0 and counts 100002 tasks from 100001 entries, and a run under mpirun
+    exits 0 with every task succeeded. Start-up used to compare every entry's id with every
+    other's, twice (proving the ids unique, and finding the entry `prep-{n}` names): 10^10 steps,
+    minutes here, so the time limits (a guard against a hang, not a measurement) failed it."""
+    if not only_at_np_2(sandbox):
+        return
+    entries = 100_000
+    manifest = sandbox.path / "entries.yaml"
+    with open(manifest, "w") as f:
+        f.write("version: 1\ntasks:\n")
+        f.write("".join(f"  - id: t{i:07d}\n    kind: noop\n    depends_on: ['prep-{{n}}']\n"
+                        for i in range(entries)))
+        f.write("  - id: prep-{n}\n    kind: noop\n    matrix:\n      n: [a, b]\n")
+    rc, out, err, _, _ = check_manifest(sandbox, manifest, limit_s=60)
+    expect_equal(rc, 0, f"--check exit status (stderr {err[-500:]!r})")
+    expect_in(f"ok, {entries + 2} tasks from {entries + 1} entries", out, "--check output")
+    run_dir = sandbox.path / "run"
+    run = run_jobrunner(sandbox, "--out", run_dir, manifest, limit_s=180, run_dir=run_dir)
+    expect_equal(run.rc, 0, f"exit status of the run (stderr {run.stderr[-500:]!r})")
+    expect_each_succeeded_exactly_once(run.attempts, entries + 2, allow_interrupted=False)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tasks
 
