@@ -68,6 +68,10 @@ void UsageError(const std::string& message) {
 
 bool ParseDurationFlag(const char* flag, const std::string& text, std::int64_t& out) {
   std::optional<std::int64_t> ms = ParseDurationMs(text);
+  if (std::optional<std::string> over = DurationOverLimit(text)) {
+    UsageError(std::string(flag) + ": " + *over);
+    return false;
+  }
   if (!ms) {
     UsageError(std::string(flag) + ": expected a duration like 500ms, 30s, 10m or 2h, got '" +
                text + "'");
@@ -81,6 +85,10 @@ bool ParseDurationFlag(const char* flag, const std::string& text, std::int64_t& 
 bool Complete(Flags& flags) {
   RunOptions& options = flags.settings.options;
   std::optional<std::uint64_t> max_output = ParseByteSize(flags.max_output);
+  if (std::optional<std::string> over = ByteSizeOverLimit(flags.max_output)) {
+    UsageError("--max-output: " + *over);
+    return false;
+  }
   if (!max_output || *max_output == 0) {
     UsageError("--max-output: expected a size like 64K, 100M or 2G, got '" + flags.max_output +
                "'");

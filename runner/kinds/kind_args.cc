@@ -53,6 +53,9 @@ bool KindArgs::Bool(const std::string& name, bool fallback) const {
 std::int64_t KindArgs::DurationMs(const std::string& name) const {
   const std::string text = String(name);
   if (std::optional<std::int64_t> ms = ParseDurationMs(text)) return *ms;
+  if (std::optional<std::string> over = DurationOverLimit(text)) {
+    throw KindArgError(name, "argument '" + name + "': " + *over);
+  }
   throw KindArgError(name, "argument '" + name + "' is '" + text +
                                "'; expected a duration such as 500ms, 30s, 10m or 2h");
 }

@@ -268,6 +268,9 @@ class Parser {
     if (const MapField* field = FindField(fields, "memory")) {
       const std::string text = in_.Scalar(field->value, "memory", "a size like 512M or 8G");
       const std::optional<std::uint64_t> bytes = ParseByteSize(text);
+      if (const std::optional<std::string> over = ByteSizeOverLimit(text)) {
+        FailAt(field->value.pos, "memory " + *over);
+      }
       if (!bytes) {
         FailAt(field->value.pos, "bad size '" + text +
                                      "' for memory: expected a number with an "
@@ -484,6 +487,9 @@ class Parser {
   std::int64_t ParseTimeout(const LocatedNode& node) const {
     const std::string text = in_.Scalar(node, "timeout", "a duration like 30s");
     const std::optional<std::int64_t> ms = ParseDurationMs(text);
+    if (const std::optional<std::string> over = DurationOverLimit(text)) {
+      FailAt(node.pos, "timeout " + *over);
+    }
     if (!ms) {
       FailAt(node.pos, "bad duration '" + text +
                            "' for timeout: expected a number with a unit, like 500ms, 30s, 10m "

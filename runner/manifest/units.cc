@@ -9,12 +9,14 @@ namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// Reads the leading run of digits of `text` into `value`; false when there is none or it
-// overflows.
-bool TakeUnsigned(std::string_view& text, std::uint64_t& value) {
+// Reads the leading run of digits of `text` into `value`; false when there is none. A number too
+// large for 64 bits is read whole and sets `overflow`, so that the caller can still tell a
+// well-formed but too large value from a malformed one.
+bool TakeUnsigned(std::string_view& text, std::uint64_t& value, bool& overflow) {
   // Unlike strtoull, from_chars takes no sign and no leading space.
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc()) return false;
+  if (error == std::errc::invalid_argument) return false;
+  overflow = overflow || error == std::errc::result_out_of_range;
   text.remove_prefix(static_cast<std::size_t>(end - text.data()));
   return true;
 }
@@ -29,15 +31,21 @@ struct DurationUnit {
 constexpr DurationUnit kDurationUnits[] = {
     {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}};
 
-}  // namespace
+// A number read from text: nullopt when the text is malformed, otherwise the value, or
+// `too_large` when it is over the limit (or over 64 bits).
+template <class T>
+struct Reading {
+  T value = 0;
+  bool too_large = false;
+};
 
-std::optional<std::int64_t> ParseDurationMs(std::string_view text) {
+std::optional<Reading<std::int64_t>> ReadDuration(std::string_view text) {
   if (text.empty()) return std::nullopt;
-  std::int64_t total = 0;
+  Reading<std::int64_t> reading;
   std::size_t next_unit = 0;  // index into kDurationUnits of the largest unit still allowed
   while (!text.empty()) {
     std::uint64_t amount = 0;
-    if (!TakeUnsigned(text, amount)) return std::nullopt;
+    if (!TakeUnsigned(text, amount, reading.too_large)) return std::nullopt;
     std::size_t unit_length = 0;
     while (unit_length < text.size() && !IsDigit(text[unit_length])) ++unit_length;
     const std::string_view unit = text.substr(0, unit_length);
@@ -51,16 +59,17 @@ std::optional<std::int64_t> ParseDurationMs(std::string_view text) {
     std::int64_t part = 0;
     // The builtins compute exactly and report whether the result fits in an int64.
     if (__builtin_mul_overflow(amount, kDurationUnits[u].ms, &part) ||
-        __builtin_add_overflow(total, part, &total)) {
-      return std::nullopt;
+        __builtin_add_overflow(reading.value, part, &reading.value)) {
+      reading.too_large = true;
     }
   }
-  return total;
+  reading.too_large = reading.too_large || reading.value > kMaxDurationMs;
+  return reading;
 }
 
-std::optional<std::uint64_t> ParseByteSize(std::string_view text) {
-  std::uint64_t value = 0;
-  if (!TakeUnsigned(text, value)) return std::nullopt;
+std::optional<Reading<std::uint64_t>> ReadByteSize(std::string_view text) {
+  Reading<std::uint64_t> reading;
+  if (!TakeUnsigned(text, reading.value, reading.too_large)) return std::nullopt;
 
   std::string unit;  // what follows the number, in lower case
   for (char c : text) unit += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -71,8 +80,39 @@ std::optional<std::uint64_t> ParseByteSize(std::string_view text) {
   // What may follow: nothing, "B", or, after a prefix, "iB".
   if (!(unit.empty() || unit == "b" || (shift != 0 && unit == "ib"))) return std::nullopt;
 
-  if (value > (UINT64_MAX >> shift)) return std::nullopt;
-  return value << shift;
+  reading.too_large = reading.too_large || reading.value > (kMaxByteSize >> shift);
+  if (!reading.too_large) reading.value <<= shift;
+  return reading;
+}
+
+// The limits as the messages below name them.
+static_assert(kMaxDurationMs == std::int64_t{8760} * 3'600'000);
+static_assert(kMaxByteSize == std::uint64_t{1024} << 40);
+
+}  // namespace
+
+std::optional<std::int64_t> ParseDurationMs(std::string_view text) {
+  const std::optional<Reading<std::int64_t>> reading = ReadDuration(text);
+  if (!reading || reading->too_large) return std::nullopt;
+  return reading->value;
+}
+
+std::optional<std::string> DurationOverLimit(std::string_view text) {
+  const std::optional<Reading<std::int64_t>> reading = ReadDuration(text);
+  if (!reading || !reading->too_large) return std::nullopt;
+  return std::string(text) + " is longer than 8760h (365 days), the longest duration accepted";
+}
+
+std::optional<std::uint64_t> ParseByteSize(std::string_view text) {
+  const std::optional<Reading<std::uint64_t>> reading = ReadByteSize(text);
+  if (!reading || reading->too_large) return std::nullopt;
+  return reading->value;
+}
+
+std::optional<std::string> ByteSizeOverLimit(std::string_view text) {
+  const std::optional<Reading<std::uint64_t>> reading = ReadByteSize(text);
+  if (!reading || !reading->too_large) return std::nullopt;
+  return std::string(text) + " is larger than 1024T, the largest size accepted";
 }
 
 std::string FormatDurationMs(std::int64_t ms) {

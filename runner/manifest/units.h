@@ -7,12 +7,30 @@
 
 namespace jobrunner {
 
-// Durations as users write them: "500ms", "30s", "10m", "2h", and sums such as "1h30m".
-// Returns milliseconds, or nullopt for anything else (no unit, negative, overflow, unknown unit).
-std::optional<std::int64_t> ParseDurationMs(std::string_view text);
+// The longest duration accepted anywhere (timeouts, grace periods, back-off, time limits, kinds'
+// arguments): 8760h, a year. No batch job or task limit comes near it, so a longer one is a typo;
+// and every deadline computed from one (now + timeout + kill grace, in nanoseconds of the
+// monotonic clock, which lasts 292 years) stays far from overflowing.
+inline constexpr std::int64_t kMaxDurationMs = std::int64_t{365} * 24 * 3'600'000;
 
-// Byte sizes: "512", "64K", "100M", "2G" (powers of 1024; an optional trailing "B" or "iB").
+// The largest byte size accepted (memory:, --max-output): 1024T (2^50 bytes, a pebibyte), more
+// than any node has; sums of sizes (the memory a worker's tasks hold) then stay far below 2^64.
+inline constexpr std::uint64_t kMaxByteSize = std::uint64_t{1} << 50;
+
+// Durations as users write them: "500ms", "30s", "10m", "2h", and sums such as "1h30m".
+// Returns milliseconds, or nullopt for anything else (no unit, negative, unknown unit, or longer
+// than kMaxDurationMs).
+std::optional<std::int64_t> ParseDurationMs(std::string_view text);
+// For a well-formed duration that ParseDurationMs refused as too long, what to say instead of
+// "bad duration": "2562048h is longer than 8760h (365 days), the longest duration accepted";
+// nullopt for any other text.
+std::optional<std::string> DurationOverLimit(std::string_view text);
+
+// Byte sizes: "512", "64K", "100M", "2G" (powers of 1024; an optional trailing "B" or "iB"), at
+// most kMaxByteSize.
 std::optional<std::uint64_t> ParseByteSize(std::string_view text);
+// As DurationOverLimit, for sizes: "2048T is larger than 1024T, the largest size accepted".
+std::optional<std::string> ByteSizeOverLimit(std::string_view text);
 
 // "1.5s", "250ms", "2m03s", "1h02m": for progress lines and the summary.
 std::string FormatDurationMs(std::int64_t ms);

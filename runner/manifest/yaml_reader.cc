@@ -120,6 +120,9 @@ std::int64_t YamlReader::Integer(const LocatedNode& node, const std::string& lab
   std::int64_t value = 0;
   const char* end = text.data() + text.size();
   auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (error == std::errc::result_out_of_range && stop == end) {
+    FailAt(node.pos, label + " " + text + " is out of range; expected " + expected);
+  }
   if (text.empty() || error != std::errc() || stop != end) {
     FailAt(node.pos, "wrong type for " + label + ": expected " + expected + ", got " +
                          DescribeNode(node.yaml));

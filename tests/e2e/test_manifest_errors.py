@@ -72,6 +72,20 @@ def test_a_bad_duration_names_its_value(sandbox):
         """, "5:14", "bad duration '10 parsecs'")
 
 
+def test_a_timeout_longer_than_a_year_names_its_value_and_nothing_runs(sandbox):
+    """`timeout: 2562048h` once passed and then timed out every attempt at once (an overflow):
+    it is reported at its value, line 5 column 14, as longer than the longest accepted."""
+    expect_manifest_error(sandbox, """\
+        version: 1
+        tasks:
+          - id: a
+            command: "touch ran"
+            timeout: 2562048h
+        """, "5:14", "timeout 2562048h is longer than 8760h (365 days), the longest duration "
+                     "accepted")
+    expect(not (sandbox.path / "ran").exists(), "a task ran although the manifest had an error")
+
+
 def test_an_unterminated_quote_is_a_syntax_error_not_a_swallowed_task(sandbox):
     """A missing closing quote must not make the rest of the file part of one string: here it
     would turn task b into text of task a's command and run only a. Whichever position the
@@ -109,6 +123,23 @@ def test_a_bad_max_output_exits_2_with_one_message(sandbox):
     run = sandbox.run("manifest.yaml", "--max-output", "nonsense", every_rank_status=True)
     expect_usage_error(sandbox, run, "--max-output: expected a size like 64K, 100M or 2G, "
                                      "got 'nonsense'")
+
+
+def test_durations_and_sizes_beyond_their_limits_in_flags_exit_2_with_one_message(sandbox):
+    """--kill-grace 2562048h (which overflowed), --time-limit 9000h and --max-output 2048T: each
+    a usage error saying the value is beyond the limit, printed by rank 0 alone."""
+    sandbox.write("manifest.yaml", """\
+        version: 1
+        tasks:
+          - id: a
+            command: ["true"]
+        """)
+    for flag, value, message in (
+            ("--kill-grace", "2562048h", "longer than 8760h (365 days)"),
+            ("--time-limit", "9000h", "longer than 8760h (365 days)"),
+            ("--max-output", "2048T", "larger than 1024T, the largest size accepted")):
+        run = sandbox.run("manifest.yaml", flag, value, every_rank_status=True)
+        expect_usage_error(sandbox, run, f"{flag}: {value} is {message}")
 
 
 def test_an_out_directory_holding_a_run_is_refused(sandbox):

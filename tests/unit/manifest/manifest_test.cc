@@ -7,6 +7,8 @@
 #include <fstream>
 #include <string>
 
+#include "manifest/units.h"
+
 using jobrunner::LoadManifest;
 using jobrunner::Manifest;
 using jobrunner::ManifestError;
@@ -576,6 +578,70 @@ tasks: [{id: a, command: x}]
        "30s, 10m or 2h");
 }
 
+TEST_CASE("A timeout longer than a year is an error at its value, in a task or in defaults") {
+  // 2562048h once passed, and then timed out every attempt at once (an overflow).
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: a
+    command: x
+    timeout: 2562048h
+)") == "m.yaml:5:14: timeout 2562048h is longer than 8760h (365 days), the longest duration "
+       "accepted");
+  CHECK(ErrorOf(R"(
+version: 1
+defaults:
+  timeout: 99999999999999999999999s
+tasks: [{id: a, command: x}]
+)") == "m.yaml:3:12: timeout 99999999999999999999999s is longer than 8760h (365 days), the "
+       "longest duration accepted");
+  CHECK(Parse("version: 1\ntasks: [{id: a, command: x, timeout: 8760h}]\n").entries[0].timeout_ms ==
+        jobrunner::kMaxDurationMs);
+}
+
+TEST_CASE("Memory over 1024T is an error at its value") {
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: a
+    command: x
+    memory: 2048T
+)") == "m.yaml:5:13: memory 2048T is larger than 1024T, the largest size accepted");
+  CHECK(ErrorOf(R"(
+version: 1
+defaults:
+  memory: 99999999999999999999999
+tasks: [{id: a, command: x}]
+)") == "m.yaml:3:11: memory 99999999999999999999999 is larger than 1024T, the largest size "
+       "accepted");
+}
+
+TEST_CASE("An integer beyond 64 bits is out of range, not of the wrong type") {
+  const std::string head = "version: 1\ntasks:\n  - id: a\n    command: x\n";
+  CHECK(ErrorOf(head + "    retries: 99999999999999999999\n") ==
+        "m.yaml:5:14: retries 99999999999999999999 is out of range; expected an integer from 0 "
+        "to 100");
+  CHECK(ErrorOf(head + "    priority: -99999999999999999999\n") ==
+        "m.yaml:5:15: priority -99999999999999999999 is out of range; expected an integer");
+  CHECK(ErrorOf(head + "    cores: 4294967297\n") ==
+        "m.yaml:5:12: cores 4294967297 is out of range; expected an integer from 1 to 4096");
+  CHECK(ErrorOf(head + "    matrix: {n: {range: [0, 9223372036854775808]}}\n") ==
+        "m.yaml:5:29: range stop of matrix n 9223372036854775808 is out of range; expected an "
+        "integer");
+}
+
+TEST_CASE("The widest matrix ranges are counted without overflow") {
+  const Manifest m = Parse(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: x\n    matrix:\n"
+      "      n: {range: [-9223372036854775808, 9223372036854775807]}\n"
+      "  - id: u-{n}\n    command: x\n    matrix:\n"
+      "      n: {range: [9223372036854775807, -9223372036854775808, -9223372036854775808]}\n");
+  CHECK(m.entries[0].size() == UINT64_MAX);
+  CHECK(m.entries[0].matrix[0].ValueAt(UINT64_MAX - 1) == "9223372036854775806");
+  CHECK(m.entries[1].size() == 2);
+  CHECK(m.entries[1].matrix[0].ValueAt(1) == "-1");
+}
+
 TEST_CASE("An empty command is an error, as a string or as a list") {
   CHECK(ErrorOf(R"(
 version: 1
@@ -719,8 +785,8 @@ TEST_CASE("A matrix range must hold two or three integers and not be empty") {
         "m.yaml:6:18: wrong type for range of matrix n: expected [start, stop] or [start, stop, "
         "step], got '5'");
   CHECK(ErrorOf(head + "      n: {range: [0, 99999999999999999999]}\n") ==
-        "m.yaml:6:22: wrong type for range stop of matrix n: expected an integer, got "
-        "'99999999999999999999'");
+        "m.yaml:6:22: range stop of matrix n 99999999999999999999 is out of range; expected an "
+        "integer");
 }
 
 TEST_CASE("A matrix axis must be a list or a range map") {

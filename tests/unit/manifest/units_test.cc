@@ -38,13 +38,28 @@ TEST_CASE("A duration with a sign, spaces or units out of order is rejected") {
   }
 }
 
-TEST_CASE("A duration that does not fit in 64 bits of milliseconds is rejected") {
-  CHECK(ParseDurationMs("9223372036854775807ms") == INT64_MAX);
-  CHECK_FALSE(ParseDurationMs("9223372036854775808ms"));
-  CHECK_FALSE(ParseDurationMs("99999999999999999999999s"));
-  CHECK(ParseDurationMs("2562047788015h") == 2562047788015 * 3'600'000);
-  CHECK_FALSE(ParseDurationMs("2562047788016h"));
-  CHECK_FALSE(ParseDurationMs("2562047788015h1000000000m"));
+TEST_CASE("A duration longer than a year is rejected, and said to be too long") {
+  CHECK(ParseDurationMs("8760h") == jobrunner::kMaxDurationMs);
+  CHECK(ParseDurationMs("525600m") == jobrunner::kMaxDurationMs);
+  // 2562048h passed once, and overflowed as nanoseconds: every attempt timed out at once.
+  for (const char* text :
+       {"8760h1ms", "8761h", "2562048h", "9223372036854775807ms", "9223372036854775808ms",
+        "99999999999999999999999s", "2562047788016h", "2562047788015h1000000000m"}) {
+    INFO(text);
+    CHECK_FALSE(ParseDurationMs(text));
+    CHECK(jobrunner::DurationOverLimit(text) ==
+          std::string(text) + " is longer than 8760h (365 days), the longest duration accepted");
+  }
+}
+
+TEST_CASE("A malformed duration is not said to be too long") {
+  for (const char* text : {"", "10", "1d", "99999999999999999999999", "-99999999999999999999h",
+                           "99999999999999999999x", "8761h1h"}) {
+    INFO(text);
+    CHECK_FALSE(ParseDurationMs(text));
+    CHECK_FALSE(jobrunner::DurationOverLimit(text));
+  }
+  CHECK_FALSE(jobrunner::DurationOverLimit("8760h"));
 }
 
 TEST_CASE("A byte size is a number with an optional binary unit") {
@@ -75,12 +90,20 @@ TEST_CASE("A byte size with garbage, a sign or a fraction is rejected") {
   }
 }
 
-TEST_CASE("A byte size that does not fit in 64 bits is rejected") {
-  CHECK(ParseByteSize("18446744073709551615") == UINT64_MAX);
-  CHECK_FALSE(ParseByteSize("18446744073709551616"));
-  CHECK(ParseByteSize("16777215T") == 16777215ull << 40);
-  CHECK_FALSE(ParseByteSize("16777216T"));
-  CHECK_FALSE(ParseByteSize("17179869184G"));
+TEST_CASE("A byte size over 1024T is rejected, and said to be too large") {
+  CHECK(ParseByteSize("1024T") == jobrunner::kMaxByteSize);
+  CHECK(ParseByteSize("1125899906842624") == jobrunner::kMaxByteSize);
+  for (const char* text : {"1025T", "1125899906842625", "18446744073709551615",
+                           "18446744073709551616", "99999999999999999999999K", "16777216G"}) {
+    INFO(text);
+    CHECK_FALSE(ParseByteSize(text));
+    CHECK(jobrunner::ByteSizeOverLimit(text) ==
+          std::string(text) + " is larger than 1024T, the largest size accepted");
+  }
+  for (const char* text : {"", "12X", "99999999999999999999999Q", "-5"}) {
+    INFO(text);
+    CHECK_FALSE(jobrunner::ByteSizeOverLimit(text));
+  }
 }
 
 TEST_CASE("Short durations are formatted in milliseconds") {
