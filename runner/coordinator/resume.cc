@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "coordinator/interrupted.h"
+#include "schedule/resume_point.h"
 
 namespace jobrunner {
 namespace {
@@ -66,6 +67,15 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
     throw ResumeError(std::string(e.what()) + "; cannot resume " + options.run_dir);
   }
   if (info.torn_tail) reporter.Warn("journal: " + *info.torn_tail + " (ignored)");
+  if (ledger.highest_attempt() > static_cast<std::uint32_t>(kMaxAttempt)) {
+    const std::uint64_t task = ledger.highest_attempt_task();
+    throw ResumeError(fmt::format(
+        "the journal records attempt {} of task {}, more than the {} a task may have: it was "
+        "altered or damaged; cannot resume {}",
+        ledger.highest_attempt(),
+        task < source.size() ? source.Id(task) : "number " + std::to_string(task), kMaxAttempt,
+        options.run_dir));
+  }
 
   if (info.manifest_hash != ManifestHash(options.manifest_text)) {
     std::string change =

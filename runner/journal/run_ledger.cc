@@ -25,7 +25,14 @@ void RunLedger::Forget(std::uint64_t index) {
   open_.erase(it);
 }
 
+void RunLedger::NoteAttempt(std::uint64_t index, std::uint32_t attempt) {
+  if (attempt <= highest_attempt_) return;
+  highest_attempt_ = attempt;
+  highest_attempt_task_ = index;
+}
+
 void RunLedger::OnFinished(const TaskFinishedRecord& r) {
+  NoteAttempt(r.index, r.attempt);
   if (r.index >= succeeded_.size() || succeeded_[r.index]) return;
   if (r.outcome == JournalOutcome::kSucceeded) {
     succeeded_[r.index] = true;
@@ -53,6 +60,7 @@ void RunLedger::Apply(const JournalRecord& record) {
         if constexpr (std::is_same_v<T, RunStartedRecord>) {
           ++runs_;
         } else if constexpr (std::is_same_v<T, TaskDispatchedRecord>) {
+          NoteAttempt(r.index, r.attempt);
           if (r.index >= succeeded_.size() || succeeded_[r.index]) return;
           Update(r.index, [&r](History& h) {
             h.last_attempt = std::max(h.last_attempt, r.attempt);

@@ -30,6 +30,10 @@ class RunLedger {
   std::uint64_t failed() const { return failed_count_; }
   std::uint64_t skipped() const { return skipped_count_; }
   bool IsSucceeded(std::uint64_t index) const { return succeeded_[index]; }
+  // The highest attempt number any dispatch or end of an attempt names, and its task (the first
+  // to reach it): checked against kMaxAttempt before a resumed run continues the numbers.
+  std::uint32_t highest_attempt() const { return highest_attempt_; }
+  std::uint64_t highest_attempt_task() const { return highest_attempt_task_; }
 
   struct Unfinished {
     std::uint64_t index = 0;
@@ -56,6 +60,7 @@ class RunLedger {
   };
 
   void OnFinished(const TaskFinishedRecord& r);
+  void NoteAttempt(std::uint64_t index, std::uint32_t attempt);
   // Every change to a History goes through here, so that the counts follow its flags.
   template <class Change>
   void Update(std::uint64_t index, Change change);
@@ -67,6 +72,8 @@ class RunLedger {
   std::uint64_t failed_count_ = 0;                   // open_ entries with failed_for_good
   std::uint64_t skipped_count_ = 0;                  // open_ entries with skipped
   std::uint32_t runs_ = 0;
+  std::uint32_t highest_attempt_ = 0;
+  std::uint64_t highest_attempt_task_ = 0;
 };
 
 }  // namespace jobrunner

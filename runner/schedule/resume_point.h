@@ -6,6 +6,12 @@
 
 namespace jobrunner {
 
+// The highest attempt number a task may reach. Far above what any run comes to (a run adds at
+// most retries + 1, so 101, attempts to a task), and far enough below 2^31 that the arithmetic
+// on attempt numbers (ints) cannot overflow: --resume refuses a journal that names a higher one,
+// since only an altered or damaged journal can.
+inline constexpr int kMaxAttempt = 1'000'000'000;
+
 // What earlier runs of a run directory left for a resumed run to start from: the journal's
 // verdict (RunLedger::ResumeState) in the terms the scheduler takes (Scheduler::Resume). A plain
 // value, so that neither of the two has to know the other.

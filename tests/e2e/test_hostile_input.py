@@ -12,14 +12,16 @@ import os
 import resource
 import shlex
 import signal
+import struct
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from harness import (IS_ROOT, expect, expect_equal, expect_in, jobrunner_binary, run_tests)
-from reliability import (direct_env, expect_each_succeeded_exactly_once, file_listing,
-                         only_at_np_2, read_all_results, resume, run_jobrunner, skip)
+from reliability import (FRAME_SIZE, crc32c, direct_env, expect_each_succeeded_exactly_once,
+                         file_listing, only_at_np_2, read_all_results, read_journal, resume,
+                         run_jobrunner, skip)
 
 MiB = 1 << 20
 
@@ -384,6 +386,41 @@ def test_tasks_that_cannot_start_are_spawn_errors_retried_per_policy(sandbox):
         for a in attempts:
             expect_in(path, a.get("error", ""), f"error of {task} attempt {a['attempt']}")
     expect_equal(run.summary["outcomes"]["spawn_error"], 3, "summary spawn_error")
+
+
+def test_a_journal_with_an_attempt_near_int32_max_is_refused_on_resume(sandbox):
+    """A run whose one task fails for good, its journal then altered (CRCs fixed up) so that the
+    task's attempts read 2147483647. Proves: --resume --retry-failed exits 2 naming the task,
+    the number and the limit, and runs nothing, where the next attempt number overflowed."""
+    if not only_at_np_2(sandbox):
+        return
+    manifest = sandbox.write("manifest.yaml", """\
+        version: 1
+        tasks:
+          - id: flaky
+            command: "echo ran >> runs; exit 3"
+        """)
+    run_dir = sandbox.path / "run"
+    first = run_jobrunner(sandbox, "--out", run_dir, manifest, run_dir=run_dir)
+    expect_equal(first.rc, 1, "exit status of the first run")
+    journal = run_dir / "journal"
+    data = bytearray(journal.read_bytes())
+    _, records, tail = read_journal(journal)
+    expect_equal(tail, b"", "bytes after the journal's last record")
+    altered = 0
+    for offset, end, record in records:
+        if record["type"] in ("TaskDispatched", "TaskFinished"):
+            body = FRAME_SIZE + 1 + 8  # frame, type, index: the attempt follows
+            struct.pack_into("<I", data, offset + body, 2**31 - 1)
+            struct.pack_into("<I", data, offset + 4, crc32c(data[offset + FRAME_SIZE:end]))
+            altered += 1
+    expect_equal(altered, 2, "records naming an attempt")
+    journal.write_bytes(data)
+    final = resume(sandbox, run_dir, manifest, "--retry-failed")
+    expect_equal(final.rc, 2, f"exit status of the resume (stderr {final.stderr[-500:]!r})")
+    expect_in("the journal records attempt 2147483647 of task flaky, more than the 1000000000 a "
+              "task may have", final.stderr, "message")
+    expect_equal((sandbox.path / "runs").read_text(), "ran\n", "runs of the task")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -118,3 +118,20 @@ TEST_CASE("The counts match the tasks' last records over long random histories")
     }
   }
 }
+
+TEST_CASE("The highest attempt number of any record is kept with its task, for resume to check") {
+  RunLedger ledger(3);
+  CHECK(ledger.highest_attempt() == 0);
+  ledger.Apply(TaskDispatchedRecord{1, 2, 1});
+  ledger.Apply(Finished(1, 2, JournalOutcome::kFailed, /*will_retry=*/true));
+  ledger.Apply(TaskDispatchedRecord{2, 1, 1});
+  CHECK(ledger.highest_attempt() == 2);
+  CHECK(ledger.highest_attempt_task() == 1);
+  // A number no run could have reached (an altered journal) is seen whether it comes with a
+  // dispatch or only with an end.
+  ledger.Apply(Finished(2, 4'294'967'295u, JournalOutcome::kInterrupted));
+  CHECK(ledger.highest_attempt() == 4'294'967'295u);
+  CHECK(ledger.highest_attempt_task() == 2);
+  ledger.Apply(TaskDispatchedRecord{0, 2'147'483'647u, 1});
+  CHECK(ledger.highest_attempt_task() == 2);
+}
