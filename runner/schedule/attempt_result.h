@@ -3,6 +3,7 @@
 #include <boost/serialization/level.hpp>
 #include <boost/serialization/tracking.hpp>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include "schedule/outcome.h"
@@ -34,6 +35,13 @@ struct AttemptResult {
     ar& index& attempt& outcome& exit_code& signal& start_ms& end_ms& stdout_path& stderr_path&
         stdout_bytes& stderr_bytes& stdout_truncated& stderr_truncated& error& kind_result&
             data_path;
+    // An outcome read from bytes indexes per-outcome counts: anything else is not a result.
+    if constexpr (Archive::is_loading::value) {
+      if (static_cast<int>(outcome) >= kOutcomeCount) {
+        throw std::out_of_range("outcome " + std::to_string(static_cast<int>(outcome)) +
+                                " is unknown");
+      }
+    }
   }
 };
 

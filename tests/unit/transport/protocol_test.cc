@@ -1,13 +1,19 @@
+// DecodeValue on the protocol's messages: every field comes back, and bytes from a damaged message
+// or another build must be a DecodeError, never a crash, an invalid value or a huge allocation.
 #include "transport/protocol.h"
 
+#include <jobrunner/serialize.h>
+
 #include <catch2/catch.hpp>
-#include <stdexcept>
+#include <cstring>
 #include <string>
 
 #include "transport/transport.h"
 
 using jobrunner::AttemptResult;
+using jobrunner::DecodeError;
 using jobrunner::DecodeValue;
+using jobrunner::Drain;
 using jobrunner::EncodeValue;
 using jobrunner::Outcome;
 using jobrunner::ResultBatch;
@@ -98,10 +104,63 @@ TEST_CASE("A ResultBatch comes back field for field") {
   CHECK(back.results[1].stdout_path.empty());
 }
 
-TEST_CASE("A TaskBatch cut short does not decode") {
+namespace {
+
+TaskBatch SampleBatch() {
+  TaskSpec spec;
+  spec.index = 7;
+  spec.attempt = 2;
+  spec.id = "t-7";
+  spec.argv = {"/bin/sh", "-c", "echo 7"};
+  spec.env = {{"A", "1"}};
+  spec.gpus = {"0", "1"};
   TaskBatch batch;
-  batch.tasks.resize(2);
-  batch.tasks[1].argv = {"a long enough argument"};
-  const std::string bytes = EncodeValue(batch);
-  CHECK_THROWS(DecodeValue<TaskBatch>(bytes.substr(0, bytes.size() - 5)));
+  batch.tasks = {spec, spec};
+  return batch;
+}
+
+}  // namespace
+
+TEST_CASE("A message cut short anywhere is a DecodeError") {
+  const std::string bytes = EncodeValue(SampleBatch());
+  for (std::size_t size = 0; size < bytes.size(); ++size) {
+    INFO(size);
+    CHECK_THROWS_AS(DecodeValue<TaskBatch>(bytes.substr(0, size)), DecodeError);
+  }
+}
+
+namespace {
+
+// Replaces the first 8 bytes of `bytes` that read `was` (a count or a length) by `now`.
+std::string Replace(std::string bytes, std::uint64_t was, std::uint64_t now) {
+  const std::size_t at = bytes.find(std::string(reinterpret_cast<const char*>(&was), sizeof was));
+  REQUIRE(at != std::string::npos);
+  std::memcpy(&bytes[at], &now, sizeof now);
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("A count or a length beyond the bytes left is refused before anything is allocated") {
+  const std::string bytes = EncodeValue(SampleBatch());
+  // The task count, 2, is the first 8 bytes that read 2; the id's length, 3, the first that read 3.
+  CHECK_THROWS_WITH(DecodeValue<TaskBatch>(Replace(bytes, 2, std::uint64_t{1} << 40)),
+                    Catch::StartsWith("a collection of 1099511627776 with only"));
+  CHECK_THROWS_WITH(DecodeValue<TaskBatch>(Replace(bytes, 3, std::uint64_t{1} << 62)),
+                    Catch::StartsWith("a string of 4611686018427387904 with only"));
+}
+
+TEST_CASE("A boolean other than 0 or 1 is a DecodeError") {
+  std::string bytes = EncodeValue(Drain{true});
+  REQUIRE(bytes.back() == 1);  // after the class's version and tracking bytes
+  bytes.back() = 7;
+  CHECK_THROWS_WITH(DecodeValue<Drain>(bytes), "a boolean is 7, not 0 or 1");
+}
+
+TEST_CASE("An attempt result with an unknown outcome is a DecodeError") {
+  ResultBatch batch;
+  batch.results.push_back(AttemptResult{});
+  batch.results[0].outcome = static_cast<Outcome>(200);
+  CHECK_THROWS_WITH(DecodeValue<ResultBatch>(EncodeValue(batch)),
+                    "cannot decode: outcome 200 is unknown");
 }
