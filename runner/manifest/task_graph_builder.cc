@@ -158,7 +158,10 @@ TaskGraph BuildTaskGraph(const TaskSource& source) {
   for (std::size_t e = 0; e < entries.size(); ++e) {
     const TaskEntry& entry = entries[e];
     for (std::uint32_t j = 0; j < entry.depends_on.size(); ++j) {
-      const auto& [tmpl, pos] = entry.depends_on[j];
+      // Not a structured binding: the lambdas below capture it, which C++17 allows only for
+      // variables (clang refuses it).
+      const Template& tmpl = entry.depends_on[j].first;
+      const SourcePos& pos = entry.depends_on[j].second;
       const std::vector<std::string> names = tmpl.Names();
       const auto foreign = std::find_if(names.begin(), names.end(), [&](const std::string& n) {
         return !IsMatrixName(entry, n);
