@@ -23,9 +23,11 @@
 #include "manifest/units.h"
 #include "posix/orphan_guard.h"
 #include "posix/signals.h"
+#include "posix/this_process.h"
 #include "schedule/resources.h"
 #include "transport/transport.h"
 #include "worker/kind_helper.h"
+#include "worker/kind_runner.h"
 
 namespace jobrunner {
 namespace {
@@ -308,5 +310,12 @@ int main(int argc, char** argv) {
   }
   if (flags.check) return jobrunner::Check(s.manifest, s.plugins);
   if (!jobrunner::Complete(flags)) return jobrunner::kExitUsage;
-  return jobrunner::Run(flags);
+  const int status = jobrunner::Run(flags);
+  // A kind that ignored its timeout may still be running on its thread, and may return any
+  // moment: ending now without static destructors keeps it from using what they destroy.
+  if (jobrunner::KindRunner::StillRunningAnywhere() > 0) {
+    std::fflush(nullptr);
+    jobrunner::ExitNow(status);
+  }
+  return status;
 }

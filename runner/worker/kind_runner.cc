@@ -20,6 +20,11 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 // a stuck kind into a stuck run.
 constexpr std::chrono::seconds kExitWait{2};
 
+namespace {
+// Every runner's State::busy, summed (see StillRunningAnywhere).
+std::atomic<std::size_t> still_running_anywhere{0};
+}  // namespace
+
 struct KindRunner::Task {
   KindRequest request;
   std::atomic<bool> cancelled{false};
@@ -121,6 +126,7 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     std::shared_ptr<Task> task = std::move(state->queue.front());
     state->queue.pop_front();
     ++state->busy;
+    ++still_running_anywhere;
     Wake(state);
     task->start_ms = state->clock.UnixMs();
     if (task->request.timeout_ms > 0) {
@@ -154,12 +160,15 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     const bool signal = !task->reported && state->done.empty();
     if (!task->reported) state->done.push_back(std::move(exit));
     --state->busy;
+    --still_running_anywhere;
     if (state->busy == 0) state->all_idle.notify_all();
     if (signal) state->wake.Signal();
   }
 }
 
 std::size_t KindRunner::Busy() const { return state_->busy.load(std::memory_order_relaxed); }
+
+std::size_t KindRunner::StillRunningAnywhere() { return still_running_anywhere.load(); }
 
 std::vector<KindExit> KindRunner::Collect() {
   // A worker that runs only commands asks every turn of its loop: no lock, no read then.

@@ -73,6 +73,12 @@ class KindRunner {
   // when they throw on cancellation: the caller decides what a drain makes of them).
   void CancelAll();
 
+  // Tasks of every runner still inside their kind, counting those of destroyed runners. A kind
+  // that returns after the process has begun to exit would use static objects already destroyed
+  // (the serializers that encode its result), so while this is not 0 the process must end
+  // without destroying them: std::_Exit rather than a return from main.
+  static std::size_t StillRunningAnywhere();
+
  private:
   struct Task;
   struct State;

@@ -89,3 +89,49 @@ TEST_CASE("A concurrency of zero holds queued kinds back until it is raised") {
   CHECK(exits[0].key == 7);
   CHECK(exits[0].outcome == Outcome::kSucceeded);
 }
+
+namespace {
+
+// A kind that ignores cancellation: its tasks wait until the test opens the gate.
+class Gate final : public jobrunner::TypedTaskKind<jobrunner::NoValue, jobrunner::NoValue> {
+ public:
+  const char* Name() const override { return "gate"; }
+  jobrunner::NoValue ReadArgs(const jobrunner::KindArgs&) const override { return {}; }
+  jobrunner::NoValue Execute(const jobrunner::NoValue&, jobrunner::TaskContext&) const override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    opened_.wait(lock, [this] { return open_; });
+    return {};
+  }
+  std::string ToJson(const jobrunner::NoValue&) const override { return ""; }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = true;
+    opened_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable opened_;
+  bool open_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("A task its runner left running is counted until its kind returns") {
+  // The process must not destroy its static objects while such a task may still use them.
+  Gate gate;
+  const std::size_t before = KindRunner::StillRunningAnywhere();
+  {
+    KindRunner runner;
+    runner.Start({Request(1, &gate)});
+    for (int i = 0; i < 1000 && runner.Busy() == 0; ++i) poll(nullptr, 0, 10);
+    REQUIRE(runner.Busy() == 1);
+    CHECK(KindRunner::StillRunningAnywhere() == before + 1);
+  }  // waits a moment for the task, then leaves it running
+  CHECK(KindRunner::StillRunningAnywhere() == before + 1);
+  gate.Open();
+  for (int i = 0; i < 1000 && KindRunner::StillRunningAnywhere() > before; ++i) {
+    poll(nullptr, 0, 10);
+  }
+  CHECK(KindRunner::StillRunningAnywhere() == before);
+}
