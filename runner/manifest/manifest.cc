@@ -1,6 +1,8 @@
 #include "manifest/manifest.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -8,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <sstream>
 #include <unordered_map>
 
 #include "manifest/units.h"
@@ -511,6 +514,36 @@ class Parser {
   YamlReader in_;
 };
 
+// Where the first two documents of `text` start (fewer when it has fewer). yaml-cpp 0.7's LoadAll
+// never returns on some malformed input: a lone ',' makes it add null documents, none of which
+// consumes the ',', until memory runs out (fixed upstream after 0.7). So the manifest is loaded
+// with YAML::Load, which reads one document, and documents are counted here, with a parser told
+// to stop at the second.
+std::vector<YAML::Mark> DocumentStarts(const std::string& text) {
+  class Starts final : public YAML::EventHandler {
+   public:
+    std::vector<YAML::Mark> marks;
+    void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  };
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  Starts starts;
+  while (starts.marks.size() < 2 && parser.HandleNextDocument(starts)) {
+  }
+  return starts.marks;
+}
+
 }  // namespace
 
 ManifestError::ManifestError(const SourcePos& pos, const std::string& message)
@@ -547,9 +580,11 @@ std::uint64_t TaskEntry::size() const {
 
 Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name) {
   const YamlReader reader(file_name, yaml_text);
-  std::vector<YAML::Node> documents;
+  YAML::Node document;
+  std::vector<YAML::Mark> starts;
   try {
-    documents = YAML::LoadAll(yaml_text);
+    starts = DocumentStarts(yaml_text);
+    document = YAML::Load(yaml_text);
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp's own message for this is "bad file".
     FailAt(reader.Pos(e.mark), "YAML nesting too deep (" + std::to_string(e.depth()) +
@@ -563,16 +598,22 @@ Manifest ParseManifest(const std::string& yaml_text, const std::string& file_nam
   } catch (const YAML::ParserException& e) {
     FailAt(reader.Pos(e.mark), "YAML syntax error: " + e.msg);
   }
-  if (documents.empty() || documents[0].IsNull()) {
-    FailAt({file_name, 1, 1}, "empty manifest; expected a map with version: 1 and tasks");
+  if (starts.size() > 1) {
+    // A document that starts where the previous one did: the parser stopped at a token it could
+    // not use, such as a ',' outside brackets.
+    if (starts[1].pos == starts[0].pos) {
+      FailAt(reader.Pos(starts[1]), std::string("YAML syntax error: unexpected '") +
+                                        yaml_text[static_cast<std::size_t>(starts[1].pos)] + "'");
+    }
+    FailAt(reader.Pos(starts[1]), "a second YAML document; a manifest is a single document");
   }
-  if (documents.size() > 1) {
-    FailAt(reader.Pos(documents[1]), "a second YAML document; a manifest is a single document");
+  if (document.IsNull()) {
+    FailAt({file_name, 1, 1}, "empty manifest; expected a map with version: 1 and tasks");
   }
   Manifest manifest;
   manifest.path = file_name;
   manifest.entries =
-      Parser(file_name, yaml_text).ParseRoot(reader.Locate(documents[0]), manifest.plugins);
+      Parser(file_name, yaml_text).ParseRoot(reader.Locate(document), manifest.plugins);
   return manifest;
 }
 

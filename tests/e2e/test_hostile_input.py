@@ -246,6 +246,21 @@ def test_deeply_nested_yaml_is_a_clear_error(sandbox):
     expect_in("nesting too deep", run.stderr, "message of a run")
 
 
+def test_a_stray_comma_is_a_syntax_error_not_a_parse_without_end(sandbox):
+    """A manifest that is a lone `,`, and a valid one with a `,` line after its comment header
+    (as a fuzzer found it), under a 1 GiB address-space limit. Proves: --check exits 2 at once
+    with "YAML syntax error: unexpected ','" at the comma; yaml-cpp's LoadAll read it as empty
+    documents without end, until memory ran out (here: "not enough memory", after seconds)."""
+    if not only_at_np_2(sandbox):
+        return
+    cases = {"comma": ",\n", "after-comments": "# a sweep\n# of tasks\n  , version: 1\n"}
+    for name, text in cases.items():
+        manifest = sandbox.write(f"{name}.yaml", text)
+        rc, _, err, _, _ = check_manifest(sandbox, manifest, limit_s=20, address_space=1 << 30)
+        expect_clean_refusal(rc, err, name)
+        expect_in("YAML syntax error: unexpected ','", err, f"{name}: message")
+
+
 def big_task_list(path, size):
     """A manifest of explicit tasks (no matrix) of about `size` bytes."""
     with open(path, "w") as f:

@@ -337,7 +337,14 @@ version: 1
 tasks: [{id: a, command: x}]
 ---
 version: 1
-)") == "m.yaml:4:1: a second YAML document; a manifest is a single document");
+)") == "m.yaml:3:1: a second YAML document; a manifest is a single document");
+}
+
+TEST_CASE("A comma outside brackets is a syntax error at it, not a parse without end") {
+  // yaml-cpp 0.7's LoadAll read it as endless empty documents until memory ran out.
+  CHECK(ErrorOf(",") == "m.yaml:1:1: YAML syntax error: unexpected ','");
+  CHECK(ErrorOf("# a comment\n  , version: 1\n") ==
+        "m.yaml:2:3: YAML syntax error: unexpected ','");
 }
 
 TEST_CASE("An unknown top-level field is an error at its key") {
