@@ -457,6 +457,9 @@ int RunLaunch(const LaunchOptions& options) {
   std::optional<Clock::time_point> deadline;
   if (!flags.time_limit.empty()) {
     std::optional<std::int64_t> limit_ms = ParseDurationMs(flags.time_limit);
+    if (const std::optional<std::string> over = DurationOverLimit(flags.time_limit)) {
+      return Usage("--time-limit: " + *over);
+    }
     if (!limit_ms || *limit_ms <= 0) {
       return Usage("--time-limit: bad duration '" + flags.time_limit +
                    "'; expected a number and a unit, like 30s, 10m or 2h");

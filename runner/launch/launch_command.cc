@@ -118,6 +118,7 @@ CLI::App* AddLaunchCommand(CLI::App& app, LaunchOptions& options) {
           [](const std::string& text) -> std::string {
             const std::optional<std::int64_t> ms = ParseDurationMs(text);
             if (ms && *ms > 0) return "";
+            if (const std::optional<std::string> over = DurationOverLimit(text)) return *over;
             return "expected a duration like 500ms or 5s, got '" + text + "'";
           },
           ""));

@@ -166,6 +166,8 @@ TEST_CASE("Bad launch options are refused with a message") {
   CHECK(error({"--hosts", "a", "m.yaml"}).find("unknown option 'm.yaml'") == 0);
   CHECK(error({"--hosts", "a", "--slots", "2", "--", "m"}).find("unknown option '--slots'") == 0);
   CHECK(error({"--hosts", "a", "--probe-timeout", "5", "--", "m"}).find("--probe-timeout:") == 0);
+  CHECK_THAT(error({"--hosts", "a", "--probe-timeout", "2562048h", "--", "m"}),
+             Catch::Contains("2562048h is longer than 8760h (365 days)"));
   CHECK(error({"--hosts", "a", "--max-launches", "0", "--", "m"}).find("--max-launches:") == 0);
   CHECK(error({"--hosts", "a", "--ranks-per-host", "-1", "--", "m"}).find("--ranks-per-host") == 0);
   CHECK(error({"--hosts"}) == "--hosts needs a value");
