@@ -16,5 +16,12 @@ std::string Join(const Strings& words, std::string_view separator) {
 // The directory part of `path`, as dirname(1) gives it for paths without a trailing slash:
 // "." when it has no slash, "/" for a file in the root.
 std::string DirectoryOf(const std::string& path);
+// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
+// U+10FFFF).
+bool IsValidUtf8(std::string_view text);
+
+// The part of `path` after its last slash, as basename(1) gives it for paths without a trailing
+// slash: the whole path when it has no slash.
+std::string BaseNameOf(const std::string& path);
 
 }  // namespace jobrunner

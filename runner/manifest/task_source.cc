@@ -8,6 +8,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "base/text.h"
+
 namespace jobrunner {
 namespace {
 
@@ -67,10 +69,18 @@ void CheckIdIsUsable(const TaskEntry& entry, const std::string& id) {
     problem = "ids name output files, so they cannot contain '/'";
   } else if (std::any_of(id.begin(), id.end(), IsControl)) {
     problem = "it contains a control character";
+  } else if (!IsValidUtf8(id)) {
+    // results.jsonl is UTF-8 JSON: an id that is not would be written as another string than the
+    // file names it gives, and name no file.
+    problem = "ids name output files and results.jsonl lines, so they must be valid UTF-8";
   }
   if (problem.empty()) return;
   std::string shown = id.substr(0, kMaxIdLength);
   std::replace_if(shown.begin(), shown.end(), IsControl, '?');
+  if (!IsValidUtf8(shown)) {
+    std::replace_if(
+        shown.begin(), shown.end(), [](char c) { return c & 0x80; }, '?');
+  }
   throw ManifestError(entry.id_pos, "bad task id '" + shown + "': " + problem);
 }
 
@@ -232,7 +242,7 @@ std::size_t LongestValue(const MatrixAxis& axis) {
 
 bool UsableText(std::string_view text) {
   return text.find('/') == std::string_view::npos &&
-         std::none_of(text.begin(), text.end(), IsControl);
+         std::none_of(text.begin(), text.end(), IsControl) && IsValidUtf8(text);
 }
 
 // Whether the ids of `entry` are, without rendering one, all usable and all different: every

@@ -4,6 +4,9 @@
 #include <chrono>
 #include <string>
 
+#include "base/text.h"
+
+using jobrunner::IsValidUtf8;
 using jobrunner::ManifestError;
 using jobrunner::ParseManifest;
 using jobrunner::TaskSource;
@@ -316,6 +319,30 @@ TEST_CASE("Ids that cannot name an output file are errors at the id") {
              Catch::EndsWith("': it is longer than 200 bytes"));
   CHECK(UniqueIdsError(SourceWithId("...")) == "no error");
   CHECK(UniqueIdsError(SourceWithId("caf\\u00e9 1")) == "no error");
+}
+
+TEST_CASE("Ids that are not valid UTF-8 are errors at the id, shown without the bad bytes") {
+  const std::string message =
+      "': ids name output files and results.jsonl lines, so they must be valid UTF-8";
+  // Raw bytes in the manifest (a double-quoted "\xff" would be the character U+00FF).
+  for (const char* id : {"bad-\xff", "cut-\xc3", "overlong-\xc0\xaf", "surrogate-\xed\xa0\x80"}) {
+    CAPTURE(id);
+    const std::string error = UniqueIdsError(SourceWithId(id));
+    CHECK_THAT(error, Catch::StartsWith("m.yaml:3:9: bad task id '") && Catch::EndsWith(message));
+    CHECK(error.find('\xff') == std::string::npos);
+    CHECK(IsValidUtf8(error));
+  }
+  CHECK(UniqueIdsError(SourceWithId("bad-\xff")) == "m.yaml:3:9: bad task id 'bad-?" + message);
+  CHECK(UniqueIdsError(SourceWithId("\xe6\x97\xa5\xf0\x9f\x98\x80")) == "no error");
+}
+
+TEST_CASE("A matrix value that is not valid UTF-8 makes its id an error") {
+  const TaskSource source = Source(
+      "version: 1\ntasks:\n  - id: f-{file}\n    command: x\n"
+      "    matrix: {file: [ok, \"b\xe9"
+      "d\"]}\n");
+  CHECK_THAT(UniqueIdsError(source), Catch::StartsWith("m.yaml:3:9: bad task id 'f-b?d'") &&
+                                         Catch::EndsWith("must be valid UTF-8"));
 }
 
 TEST_CASE("A matrix value can make an id unusable") {
