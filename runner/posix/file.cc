@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -59,6 +60,40 @@ StatusOr<std::size_t> ReadAt(int fd, char* data, std::size_t size, std::uint64_t
     done += static_cast<std::size_t>(n);
   }
   return done;
+}
+
+StatusOr<std::string> ReadRest(int fd, std::uint64_t offset, std::size_t limit) {
+  constexpr std::size_t kChunk = 64 * 1024;
+  std::string text;
+  while (text.size() < limit) {
+    const std::size_t had = text.size();
+    const std::size_t wanted = std::min(kChunk, limit - had);
+    text.resize(had + wanted);
+    StatusOr<std::size_t> got = ReadAt(fd, text.data() + had, wanted, offset + had);
+    if (!got.ok()) return got.status();
+    text.resize(had + *got);
+    if (*got < wanted) break;  // the end of the file
+  }
+  return text;
+}
+
+Status ForEachLine(int fd, const std::function<void(std::string_view)>& on_line) {
+  constexpr std::size_t kChunk = 1 << 20;
+  std::string pending;
+  for (std::uint64_t offset = 0;;) {
+    StatusOr<std::string> chunk = ReadRest(fd, offset, kChunk);
+    if (!chunk.ok()) return chunk.status();
+    if (chunk->empty()) break;
+    offset += chunk->size();
+    pending += *chunk;
+    std::size_t start = 0;
+    for (std::size_t end; (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {
+      on_line(std::string_view(pending).substr(start, end - start));
+    }
+    pending.erase(0, start);
+  }
+  if (!pending.empty()) on_line(pending);
+  return Status::Ok();
 }
 
 Status WriteAll(int fd, std::string_view data) {

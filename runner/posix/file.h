@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,11 @@ std::optional<std::uint64_t> RegularFileSize(const std::string& path);
 // Reads up to `size` bytes at `offset` without moving the file position; fewer only at end of
 // file (0 there). Interrupted reads are retried.
 StatusOr<std::size_t> ReadAt(int fd, char* data, std::size_t size, std::uint64_t offset);
+// Reads the open file from `offset` to its end, or up to `limit` bytes: fewer only at its end.
+StatusOr<std::string> ReadRest(int fd, std::uint64_t offset, std::size_t limit);
+// Calls `on_line` with each line of the open file, without its newline (and with a last line that
+// has none), reading a chunk at a time from the start: a file of any size, in little memory.
+Status ForEachLine(int fd, const std::function<void(std::string_view)>& on_line);
 // Writes all of `data`, however many write(2) calls that takes; interrupted writes are retried.
 Status WriteAll(int fd, std::string_view data);
 

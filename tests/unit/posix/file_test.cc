@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "temp_dir.h"
 
@@ -33,6 +35,20 @@ TEST_CASE("A file written, synced and read back through posix/ holds what was wr
   CHECK(RegularFileSize(dir / "f") == 5u);
   CHECK_FALSE(RegularFileSize(dir.str()));  // a directory
   CHECK_FALSE(RegularFileSize(dir / "missing"));
+}
+
+TEST_CASE("ReadRest reads from an offset to the end or the limit, ForEachLine line by line") {
+  TempDir dir;
+  StatusOr<UniqueFd> file = OpenFile(dir / "f", kCreateNew | OpenFlags::kRead);
+  REQUIRE(file.ok());
+  const std::string long_line(200'000, 'x');  // longer than one chunk of ReadRest
+  REQUIRE(WriteAll(file->get(), "one\n\n" + long_line + "\nlast, no newline").ok());
+  CHECK(*ReadRest(file->get(), 4, 100) == "\n" + long_line.substr(0, 99));
+  CHECK(ReadRest(file->get(), 0, 1 << 20)->size() == 4 + 1 + long_line.size() + 1 + 16);
+  CHECK(ReadRest(file->get(), 1 << 20, 10)->empty());
+  std::vector<std::string> lines;
+  REQUIRE(ForEachLine(file->get(), [&](std::string_view line) { lines.emplace_back(line); }).ok());
+  CHECK(lines == std::vector<std::string>{"one", "", long_line, "last, no newline"});
 }
 
 TEST_CASE("Opening fails with the system's reason and its errno") {
