@@ -12,6 +12,7 @@
 #include <new>
 #include <sstream>
 #include <unordered_map>
+#include <utility>
 
 #include "manifest/units.h"
 #include "manifest/yaml_reader.h"
@@ -118,10 +119,10 @@ class Parser {
  public:
   Parser(const std::string& file, std::string_view text) : in_(file, text) {}
 
-  std::vector<TaskEntry> ParseRoot(const LocatedNode& root, std::vector<PluginRef>& plugins) const {
+  void ParseRoot(const LocatedNode& root, Manifest& manifest) const {
     const std::vector<MapField> fields =
         in_.Fields(root, "manifest", "a map with version and tasks",
-                   {"version", "plugins", "defaults", "tasks"});
+                   {"version", "plugins", "python", "defaults", "tasks"});
     const LocatedNode& version = Require(fields, "version", root, "manifest").value;
     const std::int64_t number = in_.Integer(version, "version", "the integer 1");
     if (number != 1) {
@@ -132,8 +133,11 @@ class Parser {
            in_.Sequence(field->value, "plugins", "a list of shared library paths")) {
         std::string path = in_.Scalar(element, "plugin", "a shared library path");
         if (path.empty()) FailAt(element.pos, "empty plugin path; expected a shared library path");
-        plugins.push_back(PluginRef{std::move(path), element.pos});
+        manifest.plugins.push_back(PluginRef{std::move(path), element.pos});
       }
+    }
+    if (const MapField* field = FindField(fields, "python")) {
+      manifest.python = ParsePython(field->value);
     }
     Defaults defaults;
     if (const MapField* field = FindField(fields, "defaults"))
@@ -142,12 +146,73 @@ class Parser {
     const LocatedNode& tasks = Require(fields, "tasks", root, "manifest").value;
     const std::vector<LocatedNode> elements = in_.Sequence(tasks, "tasks", "a list of tasks");
     if (elements.empty()) FailAt(tasks.pos, "tasks is empty; expected at least one task");
-    std::vector<TaskEntry> entries;
-    for (const LocatedNode& element : elements) entries.push_back(ParseTask(element, defaults));
-    return entries;
+    for (const LocatedNode& element : elements) {
+      manifest.entries.push_back(ParseTask(element, defaults));
+    }
   }
 
  private:
+  PythonSettings ParsePython(const LocatedNode& node) const {
+    const std::vector<MapField> fields = in_.Fields(
+        node, "python", "a map of path, setup and executable", {"path", "setup", "executable"});
+    PythonSettings python;
+    python.pos = node.pos;
+    if (const MapField* field = FindField(fields, "path")) {
+      python.path_given = true;
+      python.pos = field->value.pos;
+      for (const LocatedNode& element :
+           in_.Sequence(field->value, "python.path", "a list of directories")) {
+        std::string dir = in_.Scalar(element, "python.path", "a directory");
+        if (dir.empty()) FailAt(element.pos, "empty directory in python.path");
+        python.path.push_back(std::move(dir));
+      }
+    }
+    if (const MapField* field = FindField(fields, "setup")) {
+      python.setup = in_.Scalar(field->value, "python.setup", "module:function");
+      python.setup_pos = field->value.pos;
+      CheckFunctionName(python.setup, field->value.pos, "python.setup");
+    }
+    if (const MapField* field = FindField(fields, "executable")) {
+      python.executable = in_.Scalar(field->value, "python.executable", "a path to python3");
+      python.executable_pos = field->value.pos;
+      if (python.executable.empty()) {
+        FailAt(field->value.pos,
+               "empty python.executable; expected a path such as "
+               "/usr/bin/python3 or a virtual environment's bin/python");
+      }
+    }
+    return python;
+  }
+
+  // "module:function" with dotted identifiers on both sides: what the helper can look up.
+  static void CheckFunctionName(const std::string& text, const SourcePos& pos,
+                                const std::string& label) {
+    const auto dotted_identifier = [](std::string_view part) {
+      if (part.empty() || part.front() == '.' || part.back() == '.') return false;
+      bool start = true;
+      for (char c : part) {
+        const bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+                            static_cast<unsigned char>(c) >= 0x80;
+        const bool digit = c >= '0' && c <= '9';
+        if (c == '.') {
+          if (start) return false;
+          start = true;
+        } else if (letter || (digit && !start)) {
+          start = false;
+        } else {
+          return false;
+        }
+      }
+      return true;
+    };
+    const std::size_t colon = text.find(':');
+    if (colon == std::string::npos || !dotted_identifier(std::string_view(text).substr(0, colon)) ||
+        !dotted_identifier(std::string_view(text).substr(colon + 1))) {
+      FailAt(pos,
+             "bad " + label + " '" + text + "'; expected module:function, like mypkg.tasks:fit");
+    }
+  }
+
   Defaults ParseDefaults(const LocatedNode& node) const {
     const std::vector<MapField> fields =
         in_.Fields(node, "defaults",
@@ -194,6 +259,7 @@ class Parser {
     }
     if (kind != nullptr) {
       ParseKind(*kind, FindField(fields, "args"), FindField(fields, "isolate"), entry);
+      if (entry.kind == kPythonKind) ParsePythonCall(*kind, FindField(fields, "args"), entry);
     } else {
       ParseCommand(Require(fields, "command", node, "task").value, entry);
       for (const char* name : {"args", "isolate"}) {
@@ -299,7 +365,8 @@ class Parser {
     needs.cores = p.cores.value_or(0);
     needs.gpus = p.gpus.value_or(0);
     // CUDA_VISIBLE_DEVICES is set per process: threads of the worker cannot each have theirs.
-    if (needs.gpus > 0 && !entry.kind.empty() && !entry.isolate) {
+    // A Python task's interpreter is a process of its own, so it can have one.
+    if (needs.gpus > 0 && !entry.kind.empty() && !entry.isolate && entry.kind != kPythonKind) {
       FailAt(p.gpus_pos,
              "gpus needs a command, or a kind with isolate: true; an in-process kind cannot be "
              "given its own CUDA_VISIBLE_DEVICES" +
@@ -375,7 +442,11 @@ class Parser {
     entry.kind = in_.Scalar(kind.value, "kind", "the name of a task kind, like hash-file");
     entry.kind_pos = kind.value.pos;
     if (entry.kind.empty()) FailAt(kind.value.pos, "empty kind; expected a task kind name");
-    if (args != nullptr) {
+    if (isolate != nullptr && entry.kind == kPythonKind) {
+      FailAt(isolate->key_pos,
+             "isolate does not apply to kind: python, whose interpreters are processes already");
+    }
+    if (args != nullptr && entry.kind != kPythonKind) {
       for (const MapField& field : in_.Entries(args->value, "args", "a map of name: value")) {
         if (field.value.yaml.IsMap() || field.value.yaml.IsSequence()) {
           FailAt(field.value.pos, "argument '" + field.name + "' is " +
@@ -393,6 +464,97 @@ class Parser {
         FailAt(isolate->value.pos, "isolate is '" + text + "'; expected true or false");
       }
       entry.isolate = text == "true";
+    }
+  }
+
+  // `args: {function: "mod:f", kwargs: {...}, args: [...]}`: any YAML below kwargs and args, its
+  // strings templated.
+  void ParsePythonCall(const MapField& kind, const MapField* args, TaskEntry& entry) const {
+    if (args == nullptr) {
+      FailAt(kind.key_pos,
+             "kind: python needs args with a function, like "
+             "args: {function: \"mypkg.tasks:fit\", kwargs: {alpha: 0.1}}");
+    }
+    const std::vector<MapField> fields =
+        in_.Fields(args->value, "args of kind: python", "a map of function, kwargs and args",
+                   {"function", "kwargs", "args"});
+    const MapField* function = FindField(fields, "function");
+    if (function == nullptr) {
+      FailAt(args->value.pos,
+             "missing field 'function' in args of kind: python; expected "
+             "module:function, like mypkg.tasks:fit");
+    }
+    const SourceTemplate name = ParseTemplate(function->value, "function", "module:function");
+    CheckPlaceholders(name, entry, /*is_id=*/false);
+    if (name.tmpl.IsLiteral())
+      CheckFunctionName(function->value.yaml.Scalar(), name.pos, "function");
+    PythonArgs& call = entry.python;
+    call.function = name.tmpl;
+    call.function_pos = name.pos;
+    call.arguments_pos = args->value.pos;
+    call.call.AppendJson("[");
+    call.call.AppendString(name.tmpl);
+    call.call.AppendJson(",");
+    if (const MapField* list = FindField(fields, "args")) {
+      if (!list->value.yaml.IsSequence()) {
+        FailAt(list->value.pos,
+               "wrong type for args: expected a list of positional arguments, "
+               "got " +
+                   DescribeNode(list->value.yaml));
+      }
+      call.arguments_pos = list->value.pos;
+      AppendJsonValue(list->value, entry, "args", call.call);
+    } else {
+      call.call.AppendJson("[]");
+    }
+    call.call.AppendJson(",");
+    if (const MapField* kwargs = FindField(fields, "kwargs")) {
+      if (!kwargs->value.yaml.IsMap()) {
+        FailAt(kwargs->value.pos, "wrong type for kwargs: expected a map of name: value, got " +
+                                      DescribeNode(kwargs->value.yaml));
+      }
+      call.arguments_pos = kwargs->value.pos;
+      AppendJsonValue(kwargs->value, entry, "kwargs", call.call);
+    } else {
+      call.call.AppendJson("{}");
+    }
+    call.call.AppendJson("]");
+  }
+
+  // A YAML value as JSON: maps, lists, null, plain numbers and booleans as they are; every other
+  // scalar a string, templated.
+  void AppendJsonValue(const LocatedNode& node, const TaskEntry& entry, const std::string& label,
+                       JsonTemplate& json) const {
+    if (node.yaml.IsNull()) {
+      json.AppendJson("null");
+    } else if (node.yaml.IsSequence()) {
+      json.AppendJson("[");
+      bool first = true;
+      for (const LocatedNode& element : in_.Sequence(node, label, "a list")) {
+        if (!std::exchange(first, false)) json.AppendJson(",");
+        AppendJsonValue(element, entry, label, json);
+      }
+      json.AppendJson("]");
+    } else if (node.yaml.IsMap()) {
+      json.AppendJson("{");
+      bool first = true;
+      for (const MapField& field : in_.Entries(node, label, "a map")) {
+        if (!std::exchange(first, false)) json.AppendJson(",");
+        json.AppendJson(JsonString(field.name) + ":");
+        AppendJsonValue(field.value, entry, label + "." + field.name, json);
+      }
+      json.AppendJson("}");
+    } else {
+      const std::string text = in_.Scalar(node, label, "a value");
+      std::optional<std::string> literal;
+      if (node.yaml.Tag() == "?") literal = JsonOfYamlNumberOrBool(text);
+      if (literal) {
+        json.AppendJson(*literal);
+        return;
+      }
+      const SourceTemplate value{Template::Parse(text), node.pos, label};
+      CheckPlaceholders(value, entry, /*is_id=*/false);
+      json.AppendString(value.tmpl);
     }
   }
 
@@ -434,6 +596,9 @@ class Parser {
       for (const LocatedNode& value :
            in_.Sequence(field.value, label, "a list of values or {range: [start, stop]}")) {
         axis.values.push_back(in_.Scalar(value, "a value of " + label, "a string or a number"));
+        std::optional<std::string> json;
+        if (value.yaml.Tag() == "?") json = JsonOfYamlNumberOrBool(axis.values.back());
+        axis.json_values.push_back(json.value_or(""));
       }
       if (axis.values.empty()) {
         FailAt(field.value.pos, "empty list for " + label + "; expected at least one value");
@@ -568,6 +733,11 @@ std::string MatrixAxis::ValueAt(std::uint64_t i) const {
   return std::to_string(static_cast<std::int64_t>(value));
 }
 
+bool Manifest::HasPythonTasks() const {
+  return std::any_of(entries.begin(), entries.end(),
+                     [](const TaskEntry& entry) { return entry.kind == kPythonKind; });
+}
+
 std::uint64_t TaskEntry::size() const {
   std::uint64_t product = 1;
   for (const MatrixAxis& axis : matrix) {
@@ -612,8 +782,7 @@ Manifest ParseManifest(const std::string& yaml_text, const std::string& file_nam
   }
   Manifest manifest;
   manifest.path = file_name;
-  manifest.entries =
-      Parser(file_name, yaml_text).ParseRoot(reader.Locate(document), manifest.plugins);
+  Parser(file_name, yaml_text).ParseRoot(reader.Locate(document), manifest);
   return manifest;
 }
 

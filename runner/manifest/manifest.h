@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "manifest/json_template.h"
 #include "manifest/template.h"
 #include "schedule/resources.h"
 
@@ -45,6 +46,9 @@ struct MatrixAxis {
   bool is_range = false;
   std::int64_t start = 0, stop = 0, step = 1;  // when is_range
   std::vector<std::string> values;             // otherwise
+  // Per value, its JSON when it was written as a plain YAML number or boolean, else empty: what
+  // a `kind: python` argument that is just this placeholder becomes (see JsonTemplate).
+  std::vector<std::string> json_values;
 
   std::uint64_t size() const;
   std::string ValueAt(std::uint64_t i) const;
@@ -61,6 +65,29 @@ struct KindArgument {
   SourcePos pos;  // of the value
 };
 
+// The task kind that calls a Python function in the workers' warm interpreters.
+inline constexpr std::string_view kPythonKind = "python";
+
+// A `kind: python` entry's `args:`: the function to call and what to pass it.
+struct PythonArgs {
+  Template function;  // "module:function", or "package.module:Class.method"
+  SourcePos function_pos;
+  // Renders the call as the helper takes it: ["module:function", [args...], {kwargs...}].
+  JsonTemplate call;
+  SourcePos arguments_pos;  // of `kwargs:` (or `args:`): where a signature mismatch is blamed
+};
+
+// The manifest's `python:`: how workers start their interpreters.
+struct PythonSettings {
+  std::vector<std::string> path;  // sys.path entries as written, relative to the manifest
+  SourcePos pos;                  // of `python:`, or of `path:` when given
+  std::string setup;              // "module:function" called once per interpreter; empty: none
+  SourcePos setup_pos;
+  std::string executable;  // empty: /usr/bin/python3
+  SourcePos executable_pos;
+  bool path_given = false;  // without it, sys.path gets the manifest's directory
+};
+
 // One element of `tasks:`, with defaults already applied. It stands for size() tasks: the
 // cartesian product of its matrix axes (the first axis varies slowest), or one task without one.
 struct TaskEntry {
@@ -72,6 +99,7 @@ struct TaskEntry {
   std::string kind;  // `kind:` instead of `command:`: an in-process task kind (jobs/)
   SourcePos kind_pos;
   std::vector<KindArgument> args;  // a kind's `args:`
+  PythonArgs python;               // `kind: python`'s `args:` instead
   bool isolate = false;            // run the kind in a helper process
   Gather gather = Gather::kNone;
   std::vector<Template> argv;  // when !shell
@@ -103,7 +131,10 @@ struct Manifest {
   std::string path;
   int version = 1;
   std::vector<PluginRef> plugins;
+  PythonSettings python;
   std::vector<TaskEntry> entries;
+
+  bool HasPythonTasks() const;
 };
 
 // Reads and validates a manifest. Throws ManifestError for every problem: YAML syntax, unknown

@@ -18,14 +18,24 @@ constexpr std::size_t kMaxIdLength = 200;
 // matrix into a clear error rather than a failed allocation.
 constexpr std::uint64_t kMaxCheckedTasks = std::uint64_t{1} << 28;
 
-// The matrix values of task `local` of `entry`, one per axis. The index is a mixed-radix number
-// whose lowest digit is the last axis, so the first axis varies slowest.
-std::vector<std::string> AxisValues(const TaskEntry& entry, std::uint64_t local) {
-  std::vector<std::string> values(entry.matrix.size());
+// Which value of each axis task `local` of `entry` has. The index is a mixed-radix number whose
+// lowest digit is the last axis, so the first axis varies slowest.
+std::vector<std::uint64_t> AxisDigits(const TaskEntry& entry, std::uint64_t local) {
+  std::vector<std::uint64_t> digits(entry.matrix.size());
   for (std::size_t k = entry.matrix.size(); k-- > 0;) {
     const std::uint64_t size = entry.matrix[k].size();
-    values[k] = entry.matrix[k].ValueAt(local % size);
+    digits[k] = local % size;
     local /= size;
+  }
+  return digits;
+}
+
+// The matrix values of a task, one per axis, from its digits.
+std::vector<std::string> AxisValues(const TaskEntry& entry,
+                                    const std::vector<std::uint64_t>& digits) {
+  std::vector<std::string> values(entry.matrix.size());
+  for (std::size_t k = 0; k < entry.matrix.size(); ++k) {
+    values[k] = entry.matrix[k].ValueAt(digits[k]);
   }
   return values;
 }
@@ -166,13 +176,14 @@ const TaskEntry& TaskSource::EntryOf(std::uint64_t index) const {
 std::string TaskSource::Id(std::uint64_t index) const {
   const std::size_t e = EntryIndex(index);
   const TaskEntry& entry = manifest_.entries[e];
-  return RenderId(entry, AxisValues(entry, index - first_index_[e]));
+  return RenderId(entry, AxisValues(entry, AxisDigits(entry, index - first_index_[e])));
 }
 
 TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   const std::size_t e = EntryIndex(index);
   const TaskEntry& entry = manifest_.entries[e];
-  const std::vector<std::string> values = AxisValues(entry, index - first_index_[e]);
+  const std::vector<std::uint64_t> digits = AxisDigits(entry, index - first_index_[e]);
+  const std::vector<std::string> values = AxisValues(entry, digits);
 
   TaskSpec spec;
   spec.index = index;
@@ -181,7 +192,20 @@ TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   const std::string attempt_text = std::to_string(attempt);
   const auto lookup = MakeLookup(entry, values, &spec.id, &attempt_text);
 
-  if (!entry.kind.empty()) {
+  if (entry.kind == kPythonKind) {
+    spec.kind = entry.kind;
+    // A placeholder that is a whole argument keeps its value's JSON type: see JsonTemplate.
+    const auto json_lookup = [&](std::string_view name) -> std::string_view {
+      if (name == kAttemptPlaceholder) return attempt_text;
+      for (std::size_t k = 0; k < entry.matrix.size(); ++k) {
+        const MatrixAxis& axis = entry.matrix[k];
+        if (axis.name != name) continue;
+        return axis.is_range ? std::string_view(values[k]) : axis.json_values[digits[k]];
+      }
+      return {};
+    };
+    spec.kind_args = entry.python.call.Render(lookup, json_lookup);
+  } else if (!entry.kind.empty()) {
     spec.kind = entry.kind;
     spec.isolate = entry.isolate;
     for (const KindArgument& arg : entry.args) {

@@ -26,7 +26,8 @@ class TaskSource {
   std::string Id(std::uint64_t index) const;
 
   // The full task for one attempt: id, argv (shell values quoted), cwd, env, timeout, retries,
-  // with {task_id} and {attempt} filled in.
+  // with {task_id} and {attempt} filled in. A `kind: python` task's call is rendered into
+  // kind_args as JSON (see PythonArgs), since no kind encodes it.
   TaskSpec Render(std::uint64_t index, int attempt) const;
 
   // Throws ManifestError when a task id cannot name output files (empty, over 200 bytes, '/',

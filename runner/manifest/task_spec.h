@@ -23,7 +23,8 @@ struct TaskSpec {
   std::int64_t timeout_ms = 0;                           // 0: no time limit
   int retries = 0;  // how many further attempts a failure may have
   // A task kind instead of a command (argv empty): its name, and its arguments, rendered from the
-  // manifest (`args`) and then, on the coordinator, encoded by the kind (`kind_args`).
+  // manifest (`args`) and then, on the coordinator, encoded by the kind (`kind_args`). For
+  // `kind: python`, kind_args is the call as JSON, ["module:function", [args], {kwargs}].
   std::string kind;
   std::vector<std::pair<std::string, std::string>> args;
   std::string kind_args;
