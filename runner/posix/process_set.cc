@@ -98,7 +98,13 @@ class PosixProcessSet final : public ProcessSet {
   std::size_t Running() const override { return children_.size() + finished_.size(); }
   std::vector<ProcessExit> Wait(std::chrono::milliseconds max_wait) override;
   void KillAll() override;
-  void WakeOn(int fd) override { wake_fd_ = fd; }
+  void WakeOn(int fd) override {
+    if (fd < 0) {
+      wake_fds_.clear();
+    } else {
+      wake_fds_.push_back(fd);
+    }
+  }
 
  private:
   std::string StartChild(const ProcessRequest& request, Child& child);
@@ -119,8 +125,8 @@ class PosixProcessSet final : public ProcessSet {
   std::vector<std::unique_ptr<Child>> children_;
   std::vector<ProcessExit> finished_;  // not yet returned by Wait
   std::vector<pollfd> poll_fds_;       // reused by every Poll
-  int wake_fd_ = -1;
-  bool woken_ = false;  // the wake fd was readable at the last Poll
+  std::vector<int> wake_fds_;
+  bool woken_ = false;  // a wake fd was readable at the last Poll
   std::vector<std::pair<Child*, UniqueFd*>> poll_owners_;  // same index; nullptr: the pidfd
   std::vector<char> buffer_;
 };
@@ -257,8 +263,8 @@ void PosixProcessSet::Poll(Clock::duration timeout) {
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   const timespec ts = {static_cast<time_t>(seconds.count()),
                        static_cast<long>(std::chrono::nanoseconds(timeout - seconds).count())};
-  if (wake_fd_ >= 0) {
-    poll_fds_.push_back({wake_fd_, POLLIN, 0});
+  for (int wake_fd : wake_fds_) {
+    poll_fds_.push_back({wake_fd, POLLIN, 0});
     poll_owners_.emplace_back(nullptr, nullptr);
   }
   const int ready = ppoll(poll_fds_.data(), poll_fds_.size(), &ts, nullptr);

@@ -56,8 +56,9 @@ class ProcessSet {
   // Sends SIGKILL to every child's process group and reaps them; for shutdown and aborts.
   virtual void KillAll() = 0;
 
-  // Also end Wait early when `fd` becomes readable (Wait does not read it); -1 for none. How
-  // work done on other threads (task kinds) wakes the owner's loop.
+  // Also end Wait early when `fd` becomes readable (Wait does not read it); each call adds one,
+  // and -1 forgets them all. How work done on other threads (task kinds, Python helpers) wakes
+  // the owner's loop.
   virtual void WakeOn(int /*fd*/) {}
 };
 
