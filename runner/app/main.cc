@@ -14,6 +14,7 @@
 
 #include "app/launcher.h"
 #include "app/open_run.h"
+#include "app/python_check.h"
 #include "app/ranks.h"
 #include "coordinator/reporter.h"
 #include "kinds/kind_registry.h"
@@ -138,6 +139,9 @@ int ListKinds(const std::vector<std::string>& flag_plugins) {
   try {
     KindRegistry kinds;
     for (const std::string& path : flag_plugins) kinds.LoadPlugin(path);
+    std::printf("%-16s %s (%s)\n", "python",
+                "calls a Python function in a warm interpreter: args {function, kwargs, args}",
+                "built-in");
     for (const auto& [kind, origin] : kinds.List()) {
       std::printf("%-16s %s (%s)\n", kind->Name(), kind->Description(), origin.c_str());
     }
@@ -154,6 +158,9 @@ int Check(const std::string& manifest, const std::vector<std::string>& flag_plug
     source.CheckUniqueIds();
     std::vector<std::string> plugins;
     LoadKinds(flag_plugins, source, plugins);
+    if (source.manifest().HasPythonTasks()) {
+      CheckPythonTasks(source, PythonSetupOf(source.manifest()));
+    }
     BuildTaskGraph(source);  // dependencies: unknown ids and cycles
     std::printf("%s: ok, %llu tasks from %zu entries\n", manifest.c_str(),
                 static_cast<unsigned long long>(source.size()), source.manifest().entries.size());

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "app/python_check.h"
 #include "coordinator/resume.h"
 #include "kinds/kind_binding.h"
 #include "manifest/task_graph_builder.h"
@@ -68,6 +69,10 @@ RunPlan PlanRun(const RunSettings& settings) {
   source.CheckUniqueIds();
   RunOptions options = settings.options;
   KindRegistry kinds = LoadKinds(settings.plugins, source, options.plugins);
+  if (source.manifest().HasPythonTasks()) {
+    options.python = PythonSetupOf(source.manifest());
+    CheckPythonTasks(source, options.python);
+  }
   Scheduler scheduler(BuildTaskGraph(source), options.scheduler);
   scheduler.SetNeeds(NeedsOf(source));
   if (settings.time_limit_ms) FitDrainInTimeLimit(*settings.time_limit_ms, options);

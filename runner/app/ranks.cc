@@ -100,7 +100,8 @@ int RunLocally(OpenRun& run, Reporter& reporter, const WorkerSettings& worker_se
       MakePosixProcessSet(milliseconds(run.options.kill_grace_ms), guard.get());
   Coordinator coordinator(PartsOf(run, *coordinator_end, reporter), run.options,
                           std::move(run.scheduler));
-  Worker worker(*worker_end, *processes, LocalHello(0, worker_settings), ReceivedSignal);
+  Worker worker(*worker_end, *processes, LocalHello(0, worker_settings), ReceivedSignal,
+                SystemClock(), guard.get());
   bool worker_done = false;
   while (!worker_done) {
     milliseconds wait = coordinator.Step();
@@ -189,7 +190,8 @@ int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms,
   // which every rank parses alike.
   std::unique_ptr<ProcessSet> processes =
       MakePosixProcessSet(milliseconds(kill_grace_ms), guard.get());
-  Worker worker(transport, *processes, LocalHello(rank, settings), ReceivedSignal);
+  Worker worker(transport, *processes, LocalHello(rank, settings), ReceivedSignal, SystemClock(),
+                guard.get());
   while (!worker.Step(milliseconds(10))) {
     // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.
     if (PendingInterrupt() == InterruptRequest::kStop) {

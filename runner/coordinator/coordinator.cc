@@ -25,16 +25,19 @@ constexpr std::size_t kFailedInSummary = 10;
 // The most result and data path bytes one TaskOutput record carries (the rest of it is 21 bytes).
 constexpr std::size_t kMaxJournaledOutput = kMaxRecordLength - 1024;
 
+// A task kind's error (a Python exception, an interpreter that died) says more than its status.
 std::string Describe(const AttemptResult& r) {
+  const std::string detail = r.error.empty() ? "" : ": " + r.error;
   switch (r.outcome) {
     case Outcome::kSucceeded:
       return "succeeded";
     case Outcome::kFailed:
-      return "failed with exit status " + std::to_string(r.exit_code);
+      return r.error.empty() ? "failed with exit status " + std::to_string(r.exit_code)
+                             : "failed: " + r.error;
     case Outcome::kSignaled:
-      return "was killed by signal " + std::to_string(r.signal);
+      return "was killed by signal " + std::to_string(r.signal) + detail;
     case Outcome::kTimedOut:
-      return "timed out";
+      return "timed out" + detail;
     case Outcome::kSpawnError:
       return "could not start: " + r.error;
     case Outcome::kInterrupted:
@@ -127,6 +130,7 @@ void Coordinator::WelcomeWorkers() {
     welcome.max_output = options_.max_output;
     welcome.kill_grace_ms = options_.kill_grace_ms;
     welcome.plugins = options_.plugins;
+    welcome.python = options_.python;
     transport_.Send(from, welcome);
     WorkerCapacity capacity;
     capacity.cores = welcome.slots;
@@ -166,7 +170,9 @@ void Coordinator::OnResults(int from, const std::string& payload) {
 
 std::string Coordinator::ResultJson(const AttemptResult& r) const {
   if (r.kind_result.empty()) return "";
-  const TaskKind* kind = kinds_.Find(source_.EntryOf(r.index).kind);
+  const std::string& kind_name = source_.EntryOf(r.index).kind;
+  if (kind_name == kPythonKind) return r.kind_result;  // JSON already, from the interpreter
+  const TaskKind* kind = kinds_.Find(kind_name);
   if (kind == nullptr) return "";
   try {
     return kind->ResultJson(r.kind_result);
@@ -279,7 +285,7 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
     Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt), w.rank});
     TaskSpec task = source_.Render(a.index, a.attempt);
     for (int g : a.gpus) task.gpus.push_back(w.gpu_ids[static_cast<std::size_t>(g)]);
-    if (!task.kind.empty()) {
+    if (!task.kind.empty() && task.kind != kPythonKind) {
       if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
         // Arguments this kind cannot take (a matrix value that is not a number, say): the
         // attempt fails here, as a command that cannot be started does on a worker.

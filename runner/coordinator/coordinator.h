@@ -31,6 +31,7 @@ struct RunOptions {
   std::optional<std::int64_t> drain_at_ms;  // run time at which to drain on our own (--time-limit)
   std::uint32_t run_number = 1;             // 1, or 1 + the runs a resumed journal records
   std::vector<std::string> plugins;         // absolute; every worker loads them
+  PythonSetup python;                       // for `kind: python` tasks
   Scheduler::Options scheduler;
 };
 

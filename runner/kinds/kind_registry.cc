@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "manifest/manifest.h"
 #include "posix/shared_library.h"
 
 namespace jobrunner {
@@ -71,6 +72,9 @@ void KindRegistry::LoadPlugin(const std::string& path) {
     if (name.empty()) throw PluginError(where + "a kind has an empty name");
     if (!seen.emplace(name, path).second) {
       throw PluginError(where + "exposes kind '" + name + "' twice");
+    }
+    if (name == kPythonKind) {
+      throw PluginError(where + "kind 'python' is already defined (built-in: Python functions)");
     }
     if (auto it = kinds_.find(name); it != kinds_.end()) {
       throw PluginError(where + "kind '" + name + "' is already defined (" + it->second.origin +

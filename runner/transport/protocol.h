@@ -45,6 +45,18 @@ struct Hello {
   }
 };
 
+// How a worker starts the Python interpreters of `kind: python` tasks (the manifest's `python:`).
+struct PythonSetup {
+  std::string executable = "/usr/bin/python3";  // a path, or a name looked up in PATH
+  std::vector<std::string> path;                // absolute; first on sys.path, in this order
+  std::string setup;  // "module:function" called once per interpreter, or empty
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& executable& path& setup;
+  }
+};
+
 // The coordinator's answer to Hello: how to run tasks.
 struct Welcome {
   int slots = 1;                 // tasks to run at once
@@ -52,10 +64,11 @@ struct Welcome {
   std::uint64_t max_output = 0;  // bytes per stream and attempt
   std::int64_t kill_grace_ms = 0;
   std::vector<std::string> plugins;  // absolute paths of task kind libraries to load
+  PythonSetup python;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& slots& run_dir& max_output& kill_grace_ms& plugins;
+    ar& slots& run_dir& max_output& kill_grace_ms& plugins& python;
   }
 };
 

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "base/text.h"
+#include "manifest/manifest.h"
 #include "posix/signals.h"
 #include "rundir/run_dir.h"
 #include "worker/kind_helper.h"
@@ -28,19 +29,23 @@ constexpr milliseconds kMaxIdleWait{10};
 }  // namespace
 
 Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
-               bool (*received_signal)(int), const Clock& clock)
+               bool (*received_signal)(int), const Clock& clock, OrphanGuard* guard)
     : transport_(transport),
       processes_(processes),
       clock_(clock),
       rank_(hello.rank),
       received_signal_(received_signal),
       kind_runner_(clock),
+      guard_(guard),
       idle_(kMaxIdleWait, clock) {
   processes_.WakeOn(kind_runner_.wake_fd());
   transport_.Send(kCoordinator, hello);
 }
 
-Worker::~Worker() { processes_.WakeOn(-1); }
+Worker::~Worker() {
+  processes_.WakeOn(-1);
+  python_.reset();  // its interpreters end before the process set and the guard do
+}
 
 void Worker::OnWelcome(Welcome welcome) {
   welcome_ = std::move(welcome);
@@ -102,7 +107,11 @@ void Worker::OnDrain(const Drain& drain) {
     Queue(std::move(r));
   }
   queue_.clear();
-  for (std::uint64_t index : kind_runner_.DropQueued()) {
+  std::vector<std::uint64_t> dropped = kind_runner_.DropQueued();
+  if (python_) {
+    for (std::uint64_t index : python_->DropQueued()) dropped.push_back(index);
+  }
+  for (std::uint64_t index : dropped) {
     auto it = running_.find(index);
     if (it == running_.end()) continue;
     AttemptResult r;
@@ -117,6 +126,7 @@ void Worker::OnDrain(const Drain& drain) {
     for (auto& [index, running] : running_) running.killed_by_drain = true;
     processes_.KillAll();
     kind_runner_.CancelAll();
+    if (python_) python_->KillRunning();
   }
 }
 
@@ -132,11 +142,13 @@ void Worker::StartQueued() {
   // waiting for this loop; they get the slots that children and larger kinds leave free. Any
   // other task starts when its cores are free here. The coordinator sends a task of more than
   // one core only when its cores are free, counting what it sent before, so none waits long.
+  // Python calls of one core and no GPU are streamed to the interpreters the same way.
   std::vector<KindRequest> in_process;
+  std::vector<PythonCall> python;
   while (!queue_.empty()) {
     const TaskSpec& next = queue_.front();
     const int cores = std::max(1, next.cores);
-    const bool streamed = !next.kind.empty() && !next.isolate && cores == 1;
+    const bool streamed = !next.kind.empty() && !next.isolate && cores == 1 && next.gpus.empty();
     if (!streamed) {
       const int busy = BusyCores();
       if (busy > 0 && busy + cores > slots) break;
@@ -145,13 +157,69 @@ void Worker::StartQueued() {
     queue_.pop_front();
     if (task.kind.empty()) {
       StartCommand(std::move(task));
+    } else if (task.kind == kPythonKind) {
+      StartPython(std::move(task), python);
     } else {
       StartKind(std::move(task), in_process);
     }
   }
-  const int taken = child_cores_ + kind_extra_cores_;
-  kind_runner_.SetConcurrency(static_cast<std::size_t>(std::max(0, slots - taken)));
+  // The kind runner and the interpreters share the slots left: each may use those the other
+  // does not use now. (Both take work at once only when one worker gets both sorts of task;
+  // one then briefly waits for the other to give a slot back.)
+  const int free = std::max(0, slots - child_cores_ - kind_extra_cores_);
+  kind_runner_.SetConcurrency(static_cast<std::size_t>(std::max(0, free - PythonBusy())));
+  if (python_) {
+    const int kinds = static_cast<int>(kind_runner_.Busy());
+    python_->SetConcurrency(static_cast<std::size_t>(std::max(0, free - kinds)));
+    if (!python.empty()) python_->Start(std::move(python));
+  }
   if (!in_process.empty()) kind_runner_.Start(std::move(in_process));
+}
+
+void Worker::StartPython(TaskSpec task, std::vector<PythonCall>& calls) {
+  if (!python_) {
+    PythonPoolSettings settings;
+    settings.python = welcome_->python;
+    settings.run_dir = welcome_->run_dir;
+    settings.scratch_prefix =
+        welcome_->run_dir + "/logs/.python-rank" + std::to_string(rank_) + "-";
+    settings.max_output = welcome_->max_output;
+    settings.kill_grace = milliseconds(welcome_->kill_grace_ms);
+    settings.max_interpreters = static_cast<std::size_t>(std::max(1, welcome_->slots));
+    python_ = std::make_unique<PythonPool>(std::move(settings), guard_);
+    processes_.WakeOn(python_->wake_fd());
+  }
+  const int cores = std::max(1, task.cores);
+  kind_extra_cores_ += cores - 1;
+  running_[task.index] = Running{task.attempt, "", "", false, "", cores};
+  PythonCall call;
+  call.key = task.index;
+  call.name = task.id + "." + std::to_string(task.attempt);
+  call.call = std::move(task.kind_args);
+  call.timeout_ms = task.timeout_ms;
+  // What the call needs set: its cwd, its env, and as for a command, OMP_NUM_THREADS and
+  // CUDA_VISIBLE_DEVICES. Most calls need nothing, and pay nothing.
+  for (const std::string& id : task.gpus) call.gpus += (call.gpus.empty() ? "" : ",") + id;
+  if (task.cores > 0 && std::none_of(task.env.begin(), task.env.end(), [](const auto& var) {
+        return var.first == "OMP_NUM_THREADS";
+      })) {
+    task.env.emplace_back("OMP_NUM_THREADS", std::to_string(task.cores));
+  }
+  if (!call.gpus.empty()) {
+    task.env.erase(
+        std::remove_if(task.env.begin(), task.env.end(),
+                       [](const auto& var) { return var.first == "CUDA_VISIBLE_DEVICES"; }),
+        task.env.end());
+    task.env.emplace_back("CUDA_VISIBLE_DEVICES", call.gpus);
+  }
+  if (!task.cwd.empty() || !task.env.empty()) {
+    std::string env;
+    for (const auto& [name, value] : task.env) {
+      env += (env.empty() ? "" : ",") + JsonQuote(name) + ":" + JsonQuote(value);
+    }
+    call.context = "{\"cwd\":" + JsonQuote(task.cwd) + ",\"env\":{" + env + "}}";
+  }
+  calls.push_back(std::move(call));
 }
 
 void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
@@ -281,13 +349,17 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
     }
     child_cores_ -= it->second.cores;
     running_.erase(it);
-    if (r.outcome == Outcome::kSignaled && IsInterruptSignal(r.signal)) {
-      held_.emplace_back(clock_.Now() + kHoldSignaled, std::move(r));
-      continue;
-    }
-    Queue(std::move(r));
+    Report(std::move(r));
   }
   ReleaseHeld(/*all=*/false);
+}
+
+void Worker::Report(AttemptResult r) {
+  if (r.outcome == Outcome::kSignaled && IsInterruptSignal(r.signal)) {
+    held_.emplace_back(clock_.Now() + kHoldSignaled, std::move(r));
+    return;
+  }
+  Queue(std::move(r));
 }
 
 void Worker::CollectKinds(std::vector<KindExit> exits) {
@@ -301,6 +373,35 @@ void Worker::CollectKinds(std::vector<KindExit> exits) {
     running_.erase(it);
     Queue(std::move(r));
   }
+}
+
+void Worker::CollectPython(std::vector<PythonExit> exits) {
+  for (PythonExit& x : exits) {
+    auto it = running_.find(x.key);
+    if (it == running_.end()) continue;
+    AttemptResult r;
+    if (!x.started) {  // dropped by a drain before it began: no start time, no output
+      r.index = x.key;
+      r.attempt = it->second.attempt;
+      r.outcome = Outcome::kInterrupted;
+    } else {
+      r = Ended(x.key, it->second, x.outcome, x.start_ms, x.end_ms, std::move(x.error));
+      r.exit_code = x.exit_code;
+      r.signal = x.signal;
+      r.kind_result = std::move(x.result);
+      r.data_path = std::move(x.data_path);
+      r.stdout_path = std::move(x.stdout_path);
+      r.stderr_path = std::move(x.stderr_path);
+      r.stdout_bytes = x.stdout_bytes;
+      r.stderr_bytes = x.stderr_bytes;
+      r.stdout_truncated = x.stdout_truncated;
+      r.stderr_truncated = x.stderr_truncated;
+    }
+    kind_extra_cores_ -= it->second.cores - 1;
+    running_.erase(it);
+    Report(std::move(r));
+  }
+  ReleaseHeld(/*all=*/false);
 }
 
 void Worker::FlushResults(bool force) {
@@ -332,7 +433,9 @@ bool Worker::Step(milliseconds max_wait) {
   if (shutting_down_) {
     processes_.KillAll();
     kind_runner_.CancelAll();
+    if (python_) python_->KillRunning();
     Collect(processes_.Wait(milliseconds(0)));
+    if (python_) CollectPython(python_->Collect());
     ReleaseHeld(/*all=*/true);
     CollectKinds(kind_runner_.Collect());
     FlushResults(true);
@@ -343,9 +446,12 @@ bool Worker::Step(milliseconds max_wait) {
   // messages wait to be seen.
   std::vector<ProcessExit> exits = processes_.Wait(NextWait(max_wait));
   std::vector<KindExit> kind_exits = kind_runner_.Collect();
-  active = active || !exits.empty() || !kind_exits.empty();
+  std::vector<PythonExit> python_exits;
+  if (python_) python_exits = python_->Collect();
+  active = active || !exits.empty() || !kind_exits.empty() || !python_exits.empty();
   Collect(std::move(exits));
   CollectKinds(std::move(kind_exits));
+  CollectPython(std::move(python_exits));
   StartQueued();
   FlushResults(false);
   transport_.Flush();

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -15,8 +16,11 @@
 #include "transport/protocol.h"
 #include "transport/transport.h"
 #include "worker/kind_runner.h"
+#include "worker/python_pool.h"
 
 namespace jobrunner {
+
+class OrphanGuard;
 
 // A worker rank: says Hello, takes TaskBatches into a local queue, keeps up to `slots` children
 // running, and sends their results back in batches. It never blocks on the coordinator: it waits
@@ -30,8 +34,11 @@ class Worker {
   // Slurm signals every process of a job): it is reported interrupted, not signaled. Since the
   // task's death may be seen before the signal reaches this process, such a result is held back
   // a moment (kHoldSignaled) before it is sent. `clock` times batches, held results and kinds.
+  // `guard`, if given, watches the Python interpreters this worker starts, as `processes` has
+  // it watch its children.
   Worker(Transport& transport, ProcessSet& processes, Hello hello,
-         bool (*received_signal)(int) = nullptr, const Clock& clock = SystemClock());
+         bool (*received_signal)(int) = nullptr, const Clock& clock = SystemClock(),
+         OrphanGuard* guard = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -61,8 +68,12 @@ class Worker {
   void StartQueued();
   void StartCommand(TaskSpec task, std::string helper_output = "");
   void StartKind(TaskSpec task, std::vector<KindRequest>& in_process);
+  void StartPython(TaskSpec task, std::vector<PythonCall>& calls);
   void Collect(std::vector<ProcessExit> exits);
   void CollectKinds(std::vector<KindExit> exits);
+  void CollectPython(std::vector<PythonExit> exits);
+  // Sends a result, or holds it a moment when an interrupt signal may have killed the task.
+  void Report(AttemptResult result);
   void Queue(AttemptResult result);
   static AttemptResult Ended(std::uint64_t index, const Running& running, Outcome outcome,
                              std::int64_t start_ms, std::int64_t end_ms, std::string error);
@@ -72,11 +83,13 @@ class Worker {
   std::chrono::milliseconds NextWait(std::chrono::milliseconds max_wait) const;
   std::string OutputPath(const TaskSpec& task, const char* stream) const;
   // Slots taken: the cores of running children, one per kind running on the kind runner's
-  // threads (including timed-out ones whose threads have not returned), and the cores beyond
-  // the first of the larger kinds given to it.
+  // threads (including timed-out ones whose threads have not returned), one per Python
+  // interpreter at work or call waiting for one, and the cores beyond the first of the larger
+  // kinds and Python calls.
   int BusyCores() const {
-    return child_cores_ + static_cast<int>(kind_runner_.Busy()) + kind_extra_cores_;
+    return child_cores_ + static_cast<int>(kind_runner_.Busy()) + PythonBusy() + kind_extra_cores_;
   }
+  int PythonBusy() const { return python_ ? static_cast<int>(python_->Busy()) : 0; }
 
   Transport& transport_;
   ProcessSet& processes_;
@@ -89,10 +102,12 @@ class Worker {
   KindRegistry kinds_;
   std::string plugin_errors_;  // plugins named in the Welcome that did not load here
   KindRunner kind_runner_;
+  OrphanGuard* guard_;
+  std::unique_ptr<PythonPool> python_;  // started by the first `kind: python` task
   std::deque<TaskSpec> queue_;
   std::unordered_map<std::uint64_t, Running> running_;  // by task index
   int child_cores_ = 0;                                 // of the children in running_
-  int kind_extra_cores_ = 0;  // cores beyond the first of the in-process kinds in running_
+  int kind_extra_cores_ = 0;  // cores beyond the first of the kinds and Python calls in running_
   std::vector<AttemptResult> unsent_;
   std::chrono::steady_clock::time_point oldest_unsent_;
   IdleBackoff idle_;
