@@ -352,8 +352,8 @@ TEST_CASE("An unknown top-level field is an error at its key") {
 version: 1
 tasks: [{id: a, command: x}]
 task: []
-)") == "m.yaml:3:1: unknown field 'task' in manifest; expected one of: version, plugins, defaults, "
-       "tasks");
+)") == "m.yaml:3:1: unknown field 'task' in manifest; expected one of: version, plugins, python, "
+       "defaults, tasks");
 }
 
 TEST_CASE("Resources and priority in defaults apply to every task, and a task's own replace them") {
@@ -885,4 +885,128 @@ TEST_CASE("Deeply nested YAML is refused with a clear message instead of a crash
   std::string error = ErrorOf(yaml);
   CHECK(error.rfind("m.yaml:2:", 0) == 0);
   CHECK(error.find("YAML nesting too deep") != std::string::npos);
+}
+
+// ---- kind: python -----------------------------------------------------------------------
+
+TEST_CASE("python: settings are read with their positions") {
+  const Manifest m = Parse(R"(
+version: 1
+python:
+  path: [src, /opt/lib]
+  setup: mypkg.tasks:init
+  executable: venv/bin/python
+tasks:
+  - id: t
+    kind: python
+    args: {function: "mypkg.tasks:fit"}
+)");
+  CHECK(m.python.path == std::vector<std::string>{"src", "/opt/lib"});
+  CHECK(m.python.path_given);
+  CHECK(m.python.setup == "mypkg.tasks:init");
+  CHECK(m.python.setup_pos.line == 4);
+  CHECK(m.python.executable == "venv/bin/python");
+  CHECK(m.HasPythonTasks());
+  CHECK(Literal(m.entries[0].python.function) == "mypkg.tasks:fit");
+}
+
+TEST_CASE("A manifest without python: has default settings and no Python tasks") {
+  const Manifest m = Parse(R"(
+version: 1
+tasks:
+  - id: t
+    command: x
+)");
+  CHECK_FALSE(m.python.path_given);
+  CHECK(m.python.setup.empty());
+  CHECK_FALSE(m.HasPythonTasks());
+}
+
+TEST_CASE("kind: python's mistakes are reported where they are") {
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t
+    kind: python
+)") == "m.yaml:4:5: kind: python needs args with a function, like args: {function: "
+       "\"mypkg.tasks:fit\", kwargs: {alpha: 0.1}}");
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t
+    kind: python
+    args: {kwargs: {a: 1}}
+)") == "m.yaml:5:11: missing field 'function' in args of kind: python; expected "
+       "module:function, like mypkg.tasks:fit");
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t
+    kind: python
+    args: {function: "mypkg.tasks.fit"}
+)") == "m.yaml:5:22: bad function 'mypkg.tasks.fit'; expected module:function, like "
+       "mypkg.tasks:fit");
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t
+    kind: python
+    args: {function: "m:f", kwarg: {a: 1}}
+)") == "m.yaml:5:29: unknown field 'kwarg' in args of kind: python; expected one of: "
+       "function, kwargs, args");
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t
+    kind: python
+    args: {function: "m:f", kwargs: [1, 2]}
+)") == "m.yaml:5:37: wrong type for kwargs: expected a map of name: value, got a list");
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t
+    kind: python
+    isolate: true
+    args: {function: "m:f"}
+)") == "m.yaml:5:5: isolate does not apply to kind: python, whose interpreters are "
+       "processes already");
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t
+    kind: python
+    args: {function: "m:f", kwargs: {a: "{nope}"}}
+)") == "m.yaml:5:41: unknown placeholder {nope} in kwargs.a; this task has no matrix");
+  CHECK(ErrorOf(R"(
+version: 1
+python: {setup: init}
+tasks:
+  - id: t
+    kind: python
+    args: {function: "m:f"}
+)") == "m.yaml:2:17: bad python.setup 'init'; expected module:function, like mypkg.tasks:fit");
+}
+
+TEST_CASE("A Python task may ask for GPUs: its interpreter is a process of its own") {
+  const Manifest m = Parse(R"(
+version: 1
+tasks:
+  - id: t
+    kind: python
+    gpus: 1
+    args: {function: "m:f"}
+)");
+  CHECK(m.entries[0].needs.gpus == 1);
+}
+
+TEST_CASE("A matrix keeps the JSON of its plain numbers and booleans, not of quoted values") {
+  const Manifest m = Parse(R"(
+version: 1
+tasks:
+  - id: t-{v}
+    command: x
+    matrix: {v: [0.1, "2", three, true, 1e3]}
+)");
+  CHECK(m.entries[0].matrix[0].json_values ==
+        std::vector<std::string>{"0.1", "", "", "true", "1e3"});
 }

@@ -427,3 +427,27 @@ TEST_CASE("A hundred thousand entries with distinct ids are proven unique by the
   CHECK(source.IdsProvablyUnique());
   CHECK(UniqueIdsError(source) == "no error");
 }
+
+TEST_CASE("A Python task's call is JSON in which numbers stay numbers") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: fit-{alpha}-{seed}-{name}
+    kind: python
+    args:
+      function: "mypkg.tasks:fit"
+      args: ["{seed}", 2.50, null, [true, "x-{seed}"]]
+      kwargs: {alpha: "{alpha}", seed: "{seed}", name: "{name}", tag: "{name}-{attempt}",
+               try: "{attempt}", id: "{task_id}", nested: {quoted: "7", plain: 7}}
+    matrix: {alpha: [0.1, "1.0"], seed: {range: [0, 2]}, name: [a]}
+)");
+  const TaskSpec first = source.Render(0, 2);
+  CHECK(first.kind == "python");
+  CHECK(first.kind_args ==
+        R"(["mypkg.tasks:fit",[0,2.50,null,[true,"x-0"]],{"alpha":0.1,"seed":0,"name":"a",)"
+        R"("tag":"a-2","try":2,"id":"fit-0.1-0-a","nested":{"quoted":"7","plain":7}}])");
+  const TaskSpec quoted = source.Render(3, 1);
+  CHECK(quoted.id == "fit-1.0-1-a");
+  CHECK(quoted.kind_args.find(R"("alpha":"1.0")") != std::string::npos);
+  CHECK(quoted.args.empty());
+}
