@@ -26,16 +26,18 @@ RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
     && rm -rf /build
 
 FROM ${BASE_IMAGE}
-# The libraries `ldd jobrunner` names, and openmpi-bin for mpirun (it brings libopenmpi3 and
-# libpmix2, the PMIx client that `srun --mpi=pmix` and a host's mpirun talk to).
+# The libraries `ldd jobrunner` names, openmpi-bin for mpirun (it brings libopenmpi3 and
+# libpmix2, the PMIx client that `srun --mpi=pmix` and a host's mpirun talk to), and python3 for
+# `kind: python` tasks.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        openmpi-bin libboost-mpi1.74.0 libboost-serialization1.74.0 libyaml-cpp0.7 \
-       libspdlog1.10 libfmt9 libssl3 zlib1g libzstd1 \
+       libspdlog1.10 libfmt9 libssl3 zlib1g libzstd1 python3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 1000 --user-group --shell /bin/bash jobrunner \
     && mkdir /runs && chown jobrunner:jobrunner /runs
 COPY --from=build /opt/jobrunner/bin/jobrunner /usr/local/bin/jobrunner
+COPY --from=build /opt/jobrunner/share/jobrunner /usr/local/share/jobrunner
 COPY config/*.yaml /examples/
 # Open MPI settings for a container: more ranks than the container's cores is normal here
 # (rank 0 mostly waits); ranks are not bound to cores, since the container's CPU set is not
@@ -44,7 +46,8 @@ COPY config/*.yaml /examples/
 # default seccomp profile and missing CAP_SYS_PTRACE forbid.
 ENV OMPI_MCA_rmaps_base_oversubscribe=1 \
     OMPI_MCA_hwloc_base_binding_policy=none \
-    OMPI_MCA_btl_vader_single_copy_mechanism=none
+    OMPI_MCA_btl_vader_single_copy_mechanism=none \
+    PYTHONPATH=/usr/local/share/jobrunner/python
 USER jobrunner
 # Runs land in /runs/jobrunner-out/<manifest>-<time>/: mount a directory there to keep them.
 WORKDIR /runs

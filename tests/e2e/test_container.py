@@ -7,7 +7,8 @@ the same machine rebuilds only what changed.
 
 The checks: `podman run IMAGE` with no arguments runs config/demo.yaml on 3 ranks as the
 image's unprivileged user into the mounted /runs, and every task succeeds on worker ranks 1 and
-2; the runtime image holds no -dev package and no compiler, and has Open MPI's PMIx client; and
+2; `kind: python` tasks run in the image, and python3 -m jobrunner reads them back; the runtime
+image holds no -dev package and no compiler, and has Open MPI's PMIx client; and
 ranks started by the host's mpirun, one container each (the way `srun --mpi=pmix` starts them
 under Slurm: the launcher's PMIx server on the host, the client in the image), run the example
 just as well.
@@ -50,6 +51,32 @@ def test_image_runs_the_demo_out_of_the_box(sandbox):
         owner = (run_dirs[0] / "results.jsonl").stat().st_uid
         if IS_ROOT:  # rootless, uid 1000 of the container is a subordinate uid of the user
             expect_equal(owner, 1000, "owner of results.jsonl (the image's user)")
+
+
+def test_image_runs_python_functions_and_reads_their_results(sandbox):
+    """A manifest of `kind: python` tasks and its module in /runs, run by the image's own mpirun
+    on 3 ranks: every task succeeds on worker ranks 1 and 2 (the image's python3 runs them), and
+    `python3 -m jobrunner results` in the image reads a JSON value and a pickled one back."""
+    tag = image()
+    with RunsDirectory(sandbox) as runs:
+        (runs / "squares.py").write_text(
+            "def square(n):\n    return n * n\n\n"
+            "def pair(n):\n    return (n, str(n))\n")
+        (runs / "py.yaml").write_text(
+            "version: 1\ntasks:\n"
+            "  - id: square-{n}\n    kind: python\n"
+            "    args: {function: \"squares:square\", args: [\"{n}\"]}\n"
+            "    matrix: {n: {range: [0, 20]}}\n"
+            "  - id: pair\n    kind: python\n    args: {function: \"squares:pair\", args: [7]}\n")
+        script = ("mpirun -n 3 jobrunner --progress log --out /runs/py /runs/py.yaml && "
+                  "python3 -m jobrunner results /runs/py")
+        rc, stdout, stderr, _ = podman("run", "--rm", "--label", LABEL, "-v", f"{runs}:/runs",
+                                       tag, "sh", "-c", script)
+        expect_equal(rc, 0, f"exit status of the run in {tag}\nstdout:\n{stdout}\nstderr:\n"
+                     f"{stderr[-3000:]}")
+        expect_every_task_succeeded(runs / "py", 21, {1, 2}, "kind: python in the image")
+        expect_in("square-19\tsucceeded\t361", stdout, "a JSON result read back")
+        expect_in("pair\tsucceeded\t(7, '7')", stdout, "a pickled result read back")
 
 
 def test_runtime_image_is_slim_and_has_the_pmix_client(sandbox):
