@@ -11,6 +11,7 @@ PEER_PACKAGES = {
     "parallel": "GNU parallel",
     "python3-mpi4py": "mpi4py.futures",
     "python3-distributed": "Dask (LocalCluster)",
+    "python3-joblib": "joblib (Parallel)",
     "time": "/usr/bin/time",
 }
 

@@ -2,7 +2,8 @@
 
 Everything gets 2 slots in total: jobrunner `-n 3` (coordinator + 2 workers with 1 slot each) or
 `-n 1` (one process, 2 slots), the C reference with 2 children in flight, `parallel -j2`,
-`xargs -P2`, mpi4py.futures with 2 worker ranks, Dask with 2 single-thread worker processes.
+`xargs -P2`, mpi4py.futures with 2 worker ranks, Dask with 2 single-thread worker processes,
+joblib with 2 worker processes.
 """
 
 import datetime
@@ -66,10 +67,14 @@ class Systems:
                 "::::", argfile]
 
     @staticmethod
-    def mpi4py(count, command):
+    def mpi4py(count, command, chunksize=1):
         script = os.path.join(BENCH_DIR, "pool_mpi4py.py")
         return mpirun(3, "mpiexec") + [DEBIAN_PYTHON, "-m", "mpi4py.futures", script,
-                                       str(count), *command]
+                                       f"--chunksize={chunksize}", str(count), *command]
+
+    @staticmethod
+    def joblib(count):
+        return [DEBIAN_PYTHON, os.path.join(BENCH_DIR, "pool_joblib.py"), str(count)]
 
     @staticmethod
     def dask(count, command):

@@ -1,10 +1,11 @@
-"""W1, W2, W3 and W5: the same tasks run to completion by jobrunner and its peers.
+"""W1, W2, W3, W5 and W7: the same tasks run to completion by jobrunner and its peers.
 
 Each contender runs `repeat` times (the slow peers once), interleaved with the others
 (A B C A B C ...) so that a change in the machine's load hits all of them alike; its row shows
 the run with the median wall time.
 """
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -406,6 +407,76 @@ def _overhead_target(bench, chosen, slow, fast, name):
     for row in bench.rows:
         if row.system == slow and row.group.startswith("W5"):
             row.note = f"overhead {text}; " + row.note
+
+
+# --- W7 ---------------------------------------------------------------------------------------
+
+PY_CHUNK_1 = "mpi4py.futures (2 workers, chunksize 1)"
+PY_CHUNK_64 = "mpi4py.futures (2 workers, chunksize 64)"
+PY_JOBLIB = "joblib Parallel(n_jobs=2)"
+PY_NOOP = "import sys; sys.path.insert(0, {dir!r}); import py_tasks; py_tasks.noop()"
+
+
+def write_python_manifest(path, count):
+    """`count` calls of bench/py_tasks.py's noop() as `kind: python` tasks."""
+    with open(path, "w") as f:
+        f.write("version: 1\n")
+        f.write(f"python: {{path: [{json.dumps(systems.BENCH_DIR)}]}}\n")
+        f.write("tasks:\n  - id: t-{n}\n    kind: python\n")
+        f.write('    args: {function: "py_tasks:noop"}\n')
+        f.write(f"    matrix:\n      n: {{range: [0, {count}]}}\n")
+    return path
+
+
+def w7_python(bench):
+    """Python functions: jobrunner's warm interpreters against the Python pools people use,
+    every system timed as a whole command (interpreter and MPI start-up included, as a user
+    waits for them), on the same number of calls; then the same function as a command."""
+    calls = bench.config.python_calls
+    manifest = write_python_manifest(bench.path("w7.yaml"), calls)
+    s = bench.systems
+    no_mpi4py = s.missing_reason("python3-mpi4py")
+    peers = [
+        Contender(PY_CHUNK_1, lambda: s.mpi4py(calls, ["--noop"]), 120 + calls * 0.01,
+                  env=systems.MPI_ENV, inspect=_script_inspect(calls), unavailable=no_mpi4py,
+                  repeats=False),
+        Contender(PY_CHUNK_64, lambda: s.mpi4py(calls, ["--noop"], chunksize=64),
+                  60 + calls * 0.002, env=systems.MPI_ENV, inspect=_script_inspect(calls),
+                  unavailable=no_mpi4py),
+        Contender(PY_JOBLIB, lambda: s.joblib(calls), 60 + calls * 0.002,
+                  inspect=_script_inspect(calls), unavailable=s.missing_reason("python3-joblib")),
+    ]
+    chosen = bench.compare(f"W7 Python no-op ×{calls:,}", "W7", calls, [
+        bench.jobrunner(3, manifest, calls, reference=True, label="kind: python"),
+        bench.jobrunner(1, manifest, calls, label="kind: python"),
+        *peers,
+    ])
+    jr_rate = _rate(chosen.get("jobrunner -n 3 kind: python"), calls)
+    if jr_rate:
+        bench.targets.append(report.Target(
+            "W7: jobrunner -n 3 kind: python ≥ 40,000 calls/s end to end (whole command)",
+            f"{jr_rate:,.0f} calls/s", jr_rate >= 40_000))
+    for peer in peers:
+        peer_rate = _rate(chosen.get(peer.system), calls)
+        if jr_rate and peer_rate:
+            bench.targets.append(report.Target(
+                f"W7: jobrunner -n 3 kind: python ahead of {peer.system} (whole command)",
+                f"{jr_rate:,.0f} vs {peer_rate:,.0f} calls/s ({jr_rate / peer_rate:.1f}×)",
+                jr_rate > peer_rate))
+
+    commands = bench.config.python_commands
+    command = [systems.DEBIAN_PYTHON, "-c", PY_NOOP.format(dir=systems.BENCH_DIR)]
+    command_manifest = write_manifest(bench.path("w7-command.yaml"), command, commands)
+    contender = bench.jobrunner(3, command_manifest, commands, label="command: python3 -c")
+    contender.repeats = False
+    chosen_command = bench.compare(f"W7 the same call as `command: python3 -c` ×{commands:,}",
+                                   "W7", commands, [contender])
+    command_rate = _rate(chosen_command.get(contender.system), commands)
+    if jr_rate and command_rate:
+        bench.targets.append(report.Target(
+            "W7: kind: python ≥ 20× faster per task than command: python3 -c (jobrunner -n 3)",
+            f"{1e6 / jr_rate:,.0f} µs vs {1e6 / command_rate:,.0f} µs per task "
+            f"({jr_rate / command_rate:,.0f}×)", jr_rate >= 20 * command_rate))
 
 
 # --- W8 ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "manifest/json_template.h"
 #include "posix/helper_process.h"
 #include "worker/python_source.h"
 
@@ -63,10 +64,6 @@ std::string Frame(char type, const std::string& body) {
     frame[static_cast<std::size_t>(i)] = static_cast<char>(size >> (8 * i));
   frame[4] = type;
   return frame + body;
-}
-
-std::string Quote(const std::string& text) {
-  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // "ValueError: bad alpha" from the driver's {"type", "message"}.
@@ -414,7 +411,7 @@ void PythonPool::Feeder::Send(Interpreter& i, std::size_t count) {
     body += '[';
     body += std::to_string(call.key);
     body += ',';
-    body += Quote(call.name);
+    body += JsonString(call.name);
     body += ',';
     body += call.call;
     body += ',';
