@@ -38,7 +38,7 @@ RUN apt-get update \
     && mkdir /runs && chown jobrunner:jobrunner /runs
 COPY --from=build /opt/jobrunner/bin/jobrunner /usr/local/bin/jobrunner
 COPY --from=build /opt/jobrunner/share/jobrunner /usr/local/share/jobrunner
-COPY config/*.yaml /examples/
+COPY config/*.yaml config/*.py /examples/
 # Open MPI settings for a container: more ranks than the container's cores is normal here
 # (rank 0 mostly waits); ranks are not bound to cores, since the container's CPU set is not
 # Open MPI's to divide (jobrunner spreads its tasks over the CPUs it may use); and the
