@@ -241,6 +241,41 @@ def test_resume_after_kill_9_keeps_every_result(sandbox):
     expect_equal(helpers_in(sandbox), [], "Python helpers left after the resume")
 
 
+def test_a_drain_kills_running_calls_and_resume_runs_them_again(sandbox):
+    """6 calls of pause(n, 30 s) on 1 slot per worker, --drain-grace 300ms; SIGUSR1 once the
+    interpreters run. Proves: mpirun exits 4 within seconds; the running calls are interrupted;
+    no interpreter is left; and a resume with the calls made short finishes every task once."""
+    def write(seconds):
+        return manifest(sandbox, f"""\
+              - id: p-{{n}}
+                kind: python
+                args: {{function: "tasks:pause", kwargs: {{n: "{{n}}", seconds: {seconds}}}}}
+                matrix: {{n: {{range: [0, 6]}}}}
+            """)
+    m = write(30)
+    run_dir = sandbox.path / "run"
+    with start_jobrunner(sandbox, "--out", run_dir, "--slots", "1", "--drain-grace", "300ms", m,
+                         name="drained") as bg:
+        workers = max(1, sandbox.np - 1)
+        deadline = time.monotonic() + 30
+        while len(helpers_in(sandbox)) < workers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expect(len(helpers_in(sandbox)) >= workers, "the interpreters never started")
+        time.sleep(0.5)  # the calls are running
+        bg.signal(signal.SIGUSR1)
+        bg.wait(limit_s=60)
+        run = bg.as_run(run_dir)
+    expect_equal(run.rc, 4, "exit status after the drain")
+    expect(run.elapsed_s < 25, f"the drain took {run.elapsed_s:.1f}s")
+    outcomes = sorted(a["outcome"] for a in run.attempts)
+    expect(outcomes and set(outcomes) == {"interrupted"}, f"outcomes: {outcomes}")
+    expect_equal(helpers_in(sandbox), [], "Python helpers left after the drain")
+    run = resume(sandbox, run_dir, write(0.01), "--force")  # the same tasks, made short
+    expect_equal(run.rc, 0, "exit status of the resume")
+    attempts, _ = read_all_results(run_dir)
+    expect_each_succeeded_exactly_once(attempts, 6)
+
+
 def test_a_missing_module_function_or_interpreter_is_a_clear_error_before_anything_runs(sandbox):
     """--check and a run, with a module that does not exist, a function the module lacks,
     arguments the function does not take, and an interpreter that does not exist. Proves: each
