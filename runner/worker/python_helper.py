@@ -106,8 +106,6 @@ def _serve():
     scratch = init["scratch"]  # what fds 1 and 2 are open on
     logs, data = init["logs"], init["data"]
     max_output = init.get("max_output") or 0
-    _prepare_path(init["path"])
-    resolve, NotFound = _resolver(init["path"])
     faulthandler.enable()  # a crash's Python stack goes to fd 2: the running task's log
     faulthandler.register(signal.SIGUSR2, all_threads=True)  # the worker asks before a timeout
     # printf in a C extension would sit in libc's buffer past the call: no buffering there.
@@ -119,6 +117,10 @@ def _serve():
             libc.setvbuf(ctypes.c_void_p.in_dll(libc, stream), None, 2, 0)  # _IONBF
     except Exception:
         pass
+    # The user's directories come first on sys.path only now that the modules this program
+    # needs are imported: a pickle.py of theirs cannot stand in for the real one.
+    _prepare_path(init["path"])
+    resolve, NotFound = _resolver(init["path"])
 
     def error_body(e):
         return dumps({"type": type(e).__name__, "message": str(e)}).encode()
