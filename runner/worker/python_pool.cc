@@ -131,7 +131,9 @@ class PythonPool::Feeder {
  private:
   struct Call {
     PythonCall request;
-    std::int64_t start_ms = 0;  // when it was seen to start, for a call that never answers
+    // When it started, as far as this side can tell (see running_since): the start of a call
+    // that never answers.
+    std::int64_t start_ms = 0;
   };
 
   enum class Stopping { kNo, kDumpingStack, kTerminating, kKilled };
@@ -161,7 +163,6 @@ class PythonPool::Feeder {
   };
 
   void Loop();
-  void TakeRequests();
   void Assign(std::unique_lock<std::mutex>& lock);
   Interpreter* Spawn();
   void Send(Interpreter& interpreter, std::size_t count);
@@ -403,7 +404,10 @@ PythonPool::Feeder::Interpreter* PythonPool::Feeder::Spawn() {
 // Queues a message with the last `count` calls given to the interpreter.
 void PythonPool::Feeder::Send(Interpreter& i, std::size_t count) {
   if (count == 0) return;
-  if (i.sent == 0) i.running_since = std::max(i.running_since, Clock::now());
+  if (i.sent == 0) {  // an idle interpreter: the first of these starts now
+    i.running_since = std::max(i.running_since, Clock::now());
+    i.calls[i.calls.size() - count].start_ms = UnixMs();
+  }
   std::string body = "[";
   for (std::size_t k = i.calls.size() - count; k < i.calls.size(); ++k) {
     const PythonCall& call = i.calls[k].request;
@@ -496,6 +500,7 @@ void PythonPool::Feeder::OnDone(Interpreter& i, const std::string& body) {
   i.calls.pop_front();
   --i.sent;
   i.running_since = Clock::now();
+  if (i.sent > 0) i.calls.front().start_ms = static_cast<std::int64_t>(end_ns / 1'000'000);
   const double duration = static_cast<double>(end_ns - start_ns);
   mean_call_ns_ = mean_call_ns_ <= 0 ? duration : 0.9 * mean_call_ns_ + 0.1 * duration;
 

@@ -229,6 +229,7 @@ TEST_CASE("A call past its timeout is timed out with its stack in its log, and t
   auto exits = Run(pool, {stuck, Call(2, "nap", "[0]")});
   REQUIRE(exits.size() == 2);
   CHECK(exits[1].outcome == Outcome::kTimedOut);
+  CHECK(exits[1].end_ms - exits[1].start_ms >= 300);
   CHECK(exits[1].end_ms - exits[1].start_ms < 10'000);
   CHECK_THAT(run.Log("t-1.1.err"), Catch::Contains("in nap"));
   CHECK(exits[2].outcome == Outcome::kSucceeded);
