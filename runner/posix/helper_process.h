@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "base/status.h"
+#include "posix/spawn.h"
+#include "posix/unique_fd.h"
 
 namespace jobrunner {
 
@@ -26,12 +28,6 @@ struct HelperRequest {
   std::vector<std::pair<std::string, std::string>> env;  // on top of this process's
   std::string stdout_path;                               // created or truncated
   std::string stderr_path;
-};
-
-// How a child ended: its exit code, or the signal that killed it.
-struct HelperEnd {
-  int exit_code = 0;
-  int signal = 0;  // 0: it exited
 };
 
 // What a helper may be sent besides a kill.
@@ -52,9 +48,9 @@ class HelperProcess {
   pid_t pid() const { return pid_; }
   // For a poll: writable when Send would take bytes, readable when Receive has some (or the
   // end), and readable once the child has ended.
-  int send_fd() const { return send_fd_; }
-  int receive_fd() const { return receive_fd_; }
-  int exit_fd() const { return pid_fd_; }
+  int send_fd() const { return send_fd_.get(); }
+  int receive_fd() const { return receive_fd_.get(); }
+  int exit_fd() const { return pid_fd_.get(); }
 
   // Writes what the pipe takes now, without waiting; how many bytes, or nullopt when the child
   // no longer reads (it has ended).
@@ -66,16 +62,16 @@ class HelperProcess {
   void Signal(HelperSignal signal);
   // SIGKILL to its group, then reaps it: how it ended. Also for a child that has ended by itself;
   // whatever is left of its group goes too.
-  HelperEnd KillAndReap();
+  ChildEnd KillAndReap();
   bool reaped() const { return pid_ < 0; }
 
  private:
   HelperProcess() = default;
 
   pid_t pid_ = -1;
-  int pid_fd_ = -1;
-  int send_fd_ = -1;
-  int receive_fd_ = -1;
+  UniqueFd pid_fd_;
+  UniqueFd send_fd_;
+  UniqueFd receive_fd_;
   OrphanGuard* guard_ = nullptr;
 };
 
@@ -93,25 +89,9 @@ struct FdWait {
 // a signal, with none marked.
 void WaitForFds(std::vector<FdWait>& fds, std::chrono::milliseconds timeout);
 
-// A wake-up that another thread sends to a loop waiting on fds (an eventfd): fd() is readable
-// from the first Signal until Clear, however many Signals came between.
-class WakeFd {
- public:
-  WakeFd();  // throws std::system_error when the system has no fd to spare
-  ~WakeFd();
-  WakeFd(const WakeFd&) = delete;
-  WakeFd& operator=(const WakeFd&) = delete;
-  int fd() const { return fd_; }
-  void Signal() const;
-  void Clear() const;
-
- private:
-  int fd_ = -1;
-};
-
 // What RunCaptured saw.
 struct CapturedRun {
-  HelperEnd end;
+  ChildEnd end;
   std::string output;  // stdout
   std::string errors;  // stderr
 };

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "manifest/json_template.h"
+#include "posix/event_fd.h"
 #include "posix/helper_process.h"
 #include "worker/python_source.h"
 
@@ -88,6 +89,15 @@ std::uint64_t FileSize(const std::string& path) {
   return error ? 0 : size;
 }
 
+// An eventfd, or the exception that ends the worker: without one nothing can be waited for.
+EventFd MakeEventFd() {
+  StatusOr<EventFd> fd = EventFd::Create();
+  if (!fd.ok()) {
+    throw std::runtime_error("cannot create an eventfd for Python tasks: " + fd.status().message());
+  }
+  return std::move(*fd);
+}
+
 }  // namespace
 
 struct PythonPool::State {
@@ -98,8 +108,8 @@ struct PythonPool::State {
   std::size_t busy = 0;  // interpreters with calls, as the feeder last counted
   bool kill_running = false;
   bool stopping = false;
-  WakeFd wake_feeder;
-  WakeFd wake_worker;
+  const EventFd wake_feeder = MakeEventFd();
+  const EventFd wake_worker = MakeEventFd();
 
   // With the lock held.
   void Finish(std::vector<PythonExit>& exits) {
@@ -643,7 +653,7 @@ void PythonPool::Feeder::FailStart(Interpreter& i, Outcome outcome, const std::s
 void PythonPool::Feeder::Bury(Interpreter& i) {
   if (i.process == nullptr) return;
   const bool was_reaped = i.process->reaped();
-  const HelperEnd end = i.process->KillAndReap();
+  const ChildEnd end = i.process->KillAndReap();
   const std::string how = was_reaped        ? ""
                           : end.signal != 0 ? "killed by " + SignalName(end.signal)
                                             : "exited with status " + std::to_string(end.exit_code);

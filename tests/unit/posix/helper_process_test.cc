@@ -35,7 +35,7 @@ TEST_CASE("A helper reads fd 3 and answers on fd 4, its stdout and stderr in fil
   std::vector<FdWait> exited = {{h.exit_fd(), false, false}};
   jobrunner::WaitForFds(exited, std::chrono::milliseconds(5000));
   REQUIRE(exited[0].ready);
-  const jobrunner::HelperEnd end = h.KillAndReap();
+  const jobrunner::ChildEnd end = h.KillAndReap();
   CHECK(end.exit_code == 0);
   CHECK(end.signal == 0);
   CHECK(h.reaped());
