@@ -5,6 +5,7 @@ data file) or its error.
 """
 
 import argparse
+import os
 import sys
 
 from . import results
@@ -27,11 +28,12 @@ def main(argv=None):
                 detail = r.error or r.reason or ""
             attempt = f" (attempt {r.attempt})" if options.all or (r.attempt or 1) > 1 else ""
             print(f"{r.task}{attempt}\t{r.outcome}\t{detail}")
+    except BrokenPipeError:  # `| head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (OSError, ValueError) as e:
         print(f"python3 -m jobrunner: {e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
     return 0
 
 
