@@ -335,7 +335,7 @@ void PythonPool::Feeder::Assign(std::unique_lock<std::mutex>& lock) {
       // Every interpreter is busy, or bound to other GPUs: replace an idle one of those.
       for (auto& interpreter : interpreters_) {
         Interpreter& i = *interpreter;
-        if (!i.busy() && i.stopping == Stopping::kNo && !i.ended && !next.gpus.empty()) {
+        if (i.ready && !i.busy() && i.stopping == Stopping::kNo && !i.ended && !next.gpus.empty()) {
           i.process->KillAndReap();
           i.ended = true;
           Bury(i);

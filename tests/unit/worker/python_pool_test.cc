@@ -62,6 +62,9 @@ def talk(n):
 def where():
     return [os.getcwd(), os.environ.get("JR_TEST"), os.environ.get("CUDA_VISIBLE_DEVICES")]
 
+def gpu():
+    return [os.getpid(), os.environ.get("CUDA_VISIBLE_DEVICES")]
+
 def meet(dir, name, count):
     open(os.path.join(dir, name), "w").close()
     for _ in range(1000):
@@ -282,6 +285,30 @@ TEST_CASE("A call's cwd and env are set for it alone") {
   REQUIRE(exits.size() == 2);
   CHECK(exits[1].result == R"([")" + run.dir / "data" + R"(","yes",null])");
   CHECK(exits[2].result == R"([")" + std::filesystem::current_path().string() + R"(",null,null])");
+}
+
+TEST_CASE("A GPU call goes to an interpreter of the same GPUs, or replaces one of other GPUs") {
+  RunDir run;
+  PythonPool pool(run.Settings(1), nullptr);
+  pool.SetConcurrency(1);
+  auto on = [](std::uint64_t key, const std::string& gpus) {
+    PythonCall call = Call(key, "gpu");
+    call.gpus = gpus;
+    call.context = R"({"cwd": "", "env": {"CUDA_VISIBLE_DEVICES": ")" + gpus + R"("}})";
+    return call;
+  };
+  auto first = Run(pool, {on(1, "0")});
+  auto second = Run(pool, {on(2, "0")});
+  auto third = Run(pool, {on(3, "1")});
+  auto fourth = Run(pool, {Call(4, "gpu")});
+  const auto pid_of = [](const PythonExit& exit) {
+    return exit.result.substr(1, exit.result.find(',') - 1);
+  };
+  CHECK_THAT(first[1].result, Catch::EndsWith(R"(,"0"])"));
+  CHECK(pid_of(second[2]) == pid_of(first[1]));  // the same GPUs: the same interpreter
+  CHECK_THAT(third[3].result, Catch::EndsWith(R"(,"1"])"));
+  CHECK(pid_of(third[3]) != pid_of(first[1]));                   // bound to GPU 0: replaced
+  CHECK(fourth[4].result == "[" + pid_of(third[3]) + ",null]");  // no GPU: any interpreter
 }
 
 TEST_CASE("Calls run in as many interpreters at once as the concurrency allows") {
