@@ -18,7 +18,9 @@ namespace jobrunner::jobs {
 inline constexpr std::size_t kChunkBytes = 1 << 20;
 
 [[noreturn]] inline void FailOn(const std::string& what, const std::string& path) {
-  throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+  const std::string message = what + " " + path + ": " + std::strerror(errno);
+  if (errno == ENOSPC || errno == EDQUOT) throw DiskFullError(message);
+  throw std::runtime_error(message);
 }
 
 // Calls `consume(data, size)` for each chunk of the file; returns the bytes read. Throws

@@ -29,7 +29,8 @@
 //   void jobrunner_register_kinds(KindRegistrar&)  adds its kinds
 //
 // Execute runs on a worker thread, several at once (one per slot): a kind must not keep mutable
-// state in the kind object. It fails by throwing (the message becomes the attempt's error). A
+// state in the kind object. It fails by throwing (the message becomes the attempt's error; a
+// DiskFullError stops the run instead of failing the task). A
 // kind whose work can take long should look at context.Cancelled() between steps: it turns true
 // when the task's timeout passes or the run stops, and the attempt is then reported timed out or
 // interrupted whether or not Execute returns. A kind that may crash the process (a library with
@@ -53,6 +54,14 @@ namespace jobrunner {
 
 // Changes whenever this header changes in a way that breaks built plugins.
 inline constexpr int kTaskKindApi = 1;
+
+// Thrown by a kind that cannot write its output for want of space (ENOSPC, EDQUOT): not the
+// task's failure but the run's. The attempt is reported interrupted, the run stops (exit 4), and
+// `--resume` runs the attempt again once there is room.
+class DiskFullError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // A problem with one argument of a task: unknown, missing, or of the wrong form.
 class KindArgError : public std::runtime_error {

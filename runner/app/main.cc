@@ -47,6 +47,7 @@ struct Flags {
   std::string kill_grace = "5s";
   std::string retry_backoff = "200ms";
   std::string drain_grace = "60s";
+  std::string worker_timeout = "30s";
   std::string time_limit;
   std::string worker_tags;
   std::string progress = "auto";
@@ -101,7 +102,8 @@ bool Complete(Flags& flags) {
   if (!ParseDurationFlag("--kill-grace", flags.kill_grace, options.kill_grace_ms) ||
       !ParseDurationFlag("--retry-backoff", flags.retry_backoff,
                          options.scheduler.retry.backoff_ms) ||
-      !ParseDurationFlag("--drain-grace", flags.drain_grace, options.drain_grace_ms)) {
+      !ParseDurationFlag("--drain-grace", flags.drain_grace, options.drain_grace_ms) ||
+      !ParseDurationFlag("--worker-timeout", flags.worker_timeout, options.worker_timeout_ms)) {
     return false;
   }
   if (!flags.time_limit.empty()) {
@@ -204,9 +206,12 @@ int Run(const Flags& flags) {
   // when idle, which --oversubscribe turns on, only adds a sched_yield to every poll: about 3% of
   // the rate of /bin/true tasks. Read by MPI_Init; a user's own setting wins.
   setenv("OMPI_MCA_mpi_yield_when_idle", "0", /*overwrite=*/0);
-  boost::mpi::environment environment(boost::mpi::threading::single, false);
-  std::unique_ptr<Transport> transport = MakeMpiTransport();
+  // Before MPI_Init, which takes a moment: a drain or stop signal that comes meanwhile is kept
+  // for the loop to act on, rather than ending the rank with the signal's default action.
   InstallInterruptHandlers();
+  boost::mpi::environment environment(boost::mpi::threading::single, false);
+  if (!InterruptHandlersKept()) InstallInterruptHandlers();  // should MPI_Init have replaced them
+  std::unique_ptr<Transport> transport = MakeMpiTransport();
   int rank = transport->rank();
   try {
     if (rank == 0) {
@@ -228,7 +233,9 @@ int Run(const Flags& flags) {
 
 int main(int argc, char** argv) {
   // A worker's sidecar (see orphan_guard.h), started from this same binary; not for users.
-  if (argc == 2 && std::string(argv[1]) == "--orphan-guard") return jobrunner::RunOrphanGuard();
+  if (argc == 3 && std::string(argv[1]) == "--orphan-guard") {
+    return jobrunner::RunOrphanGuard(argv[2]);
+  }
   // An isolated task kind's helper (see kind_helper.h), started by a worker; not for users.
   if (argc == 4 && std::string(argv[1]) == "--run-kind") {
     return jobrunner::RunKindHelper(argv[2], argv[3]);
@@ -274,6 +281,9 @@ int main(int argc, char** argv) {
   app.add_option("--drain-grace", flags.drain_grace,
                  "When draining, how long running tasks may finish before they are killed "
                  "(default: 60s)");
+  app.add_option("--worker-timeout", flags.worker_timeout,
+                 "End the run (exit 4, resumable) when a worker rank sends nothing, not even its "
+                 "heartbeat, for this long: it was stopped; 0 never (default: 30s)");
   app.add_option("--time-limit", flags.time_limit,
                  "Drain on our own so that the run ends before this much time has passed "
                  "(e.g. the batch job's limit)");

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "app/open_run.h"
@@ -13,6 +15,7 @@
 #include "posix/node_info.h"
 #include "posix/orphan_guard.h"
 #include "posix/process_set.h"
+#include "posix/process_watch.h"
 #include "posix/signals.h"
 #include "posix/this_process.h"
 #include "worker/worker.h"
@@ -38,9 +41,29 @@ Hello LocalHello(int rank, const WorkerSettings& settings) {
   return hello;
 }
 
+// A signal sent by one of this process's tasks (to its parent, the worker) asks for nothing:
+// said on stderr, and left out of the interrupts (see FromOwnTask).
+struct OwnTasks {
+  const ProcessSet* processes;
+  int rank;
+};
+
+bool SentByOwnTask(int signal, pid_t sender, void* context) {
+  const auto* own = static_cast<const OwnTasks*>(context);
+  if (own == nullptr || own->processes == nullptr) return false;
+  std::optional<std::uint64_t> key = own->processes->ChildOf(sender);
+  if (!key) return false;
+  std::fprintf(stderr,
+               "jobrunner: rank %d: ignored signal %d from process %d, a process of the task "
+               "of index %llu it runs: a task does not stop its worker\n",
+               own->rank, signal, static_cast<int>(sender), static_cast<unsigned long long>(*key));
+  return true;
+}
+
 // Drives the coordinator through signals: the first asks for a drain, a stop ends it at once.
-void ApplyInterrupts(Coordinator& coordinator) {
-  switch (PendingInterrupt()) {
+// `own` (with -n 1, where this process runs the tasks) tells signals from its tasks apart.
+void ApplyInterrupts(Coordinator& coordinator, OwnTasks* own = nullptr) {
+  switch (PendingInterrupt(SentByOwnTask, own)) {
     case InterruptRequest::kNone:
       break;
     case InterruptRequest::kDrain:
@@ -79,14 +102,52 @@ Coordinator::Parts PartsOf(OpenRun& run, Transport& transport, Reporter& reporte
           reporter};
 }
 
-// Coordinates the other ranks of the world until the run ends.
-int CoordinateWorkers(Transport& transport, OpenRun& run, Reporter& reporter) {
+// The worker ranks on this host, watched through their pids: a worker that dies (a task may
+// kill its worker with SIGKILL) is noticed at once, before mpirun ends the job for it, so that
+// the attempts it had in flight are recorded as lost with it. Workers on other hosts cannot be
+// watched: their deaths end the run as a stop does.
+class LocalWorkerWatch {
+ public:
+  // Starts watching the workers that greeted since the last call; tells the coordinator of any
+  // that died without saying it was stopping (mpirun stopping the job signals every rank, and
+  // a worker says so before it goes). Looked at before this process's own signals: when a
+  // worker dies, mpirun signals the other ranks within milliseconds.
+  void Check(Coordinator& coordinator, const Transport& transport) {
+    if (coordinator.Finished()) return;
+    for (int rank = 1; rank < transport.size(); ++rank) {
+      if (watches_.count(rank) != 0) continue;
+      const Hello* hello = coordinator.WorkerHello(rank);
+      if (hello == nullptr) continue;
+      watches_[rank] = hello->host == host_ ? ProcessWatch::Open(hello->pid) : nullptr;
+    }
+    for (auto& [rank, watch] : watches_) {
+      if (watch == nullptr || !watch->Ended()) continue;
+      watch.reset();
+      coordinator.Step();  // reads what the worker sent before it ended, a Stopping above all
+      if (coordinator.Finished() || coordinator.WorkerStopping(rank)) continue;
+      coordinator.LoseWorker(rank, "died");
+      return;
+    }
+  }
+
+ private:
+  const std::string host_ = HostName();
+  std::map<int, std::unique_ptr<ProcessWatch>> watches_;
+};
+
+// Coordinates the other ranks of the world until the run ends. `lost_worker`: a worker rank
+// died or stopped answering, so the job cannot end in order.
+int CoordinateWorkers(Transport& transport, OpenRun& run, Reporter& reporter, bool& lost_worker) {
   Coordinator coordinator(PartsOf(run, transport, reporter), run.options, std::move(run.scheduler));
+  LocalWorkerWatch watch;
   while (!coordinator.Finished()) {
     milliseconds wait = coordinator.Step();
+    watch.Check(coordinator, transport);
     ApplyInterrupts(coordinator);
     if (wait.count() > 0 && !coordinator.Finished()) std::this_thread::sleep_for(wait);
   }
+  lost_worker = coordinator.lost_worker();
+  if (lost_worker) return coordinator.exit_status();  // that rank cannot take its Shutdown
   while (!transport.Flush()) std::this_thread::sleep_for(milliseconds(1));
   return coordinator.exit_status();
 }
@@ -102,10 +163,11 @@ int RunLocally(OpenRun& run, Reporter& reporter, const WorkerSettings& worker_se
                           std::move(run.scheduler));
   Worker worker(*worker_end, *processes, LocalHello(0, worker_settings), ReceivedSignal,
                 SystemClock(), guard.get());
+  OwnTasks own{processes.get(), 0};
   bool worker_done = false;
   while (!worker_done) {
     milliseconds wait = coordinator.Step();
-    ApplyInterrupts(coordinator);
+    ApplyInterrupts(coordinator, &own);
     worker_done = worker.Step(coordinator.Finished() ? milliseconds(0) : wait);
   }
   return coordinator.exit_status();
@@ -115,9 +177,9 @@ int RunLocally(OpenRun& run, Reporter& reporter, const WorkerSettings& worker_se
 // no longer be written ends it as interrupted: the journal is intact up to its last good record,
 // so the run can go on once the disk has room again.
 int Coordinate(Transport& transport, OpenRun& run, const WorkerSettings& worker_settings,
-               Reporter& reporter) {
+               Reporter& reporter, bool& lost_worker) {
   try {
-    return transport.size() > 1 ? CoordinateWorkers(transport, run, reporter)
+    return transport.size() > 1 ? CoordinateWorkers(transport, run, reporter, lost_worker)
                                 : RunLocally(run, reporter, worker_settings);
   } catch (const JournalError& e) {
     return ShutdownWorkers(transport, reporter, kExitInterrupted, e.what());
@@ -177,8 +239,14 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
     return ShutdownWorkers(transport, reporter, kExitUsage, e.what());
   }
   ReportStart(transport, settings, *run, reporter);
-  const int status = Coordinate(transport, *run, settings.worker, reporter);
+  bool lost_worker = false;
+  const int status = Coordinate(transport, *run, settings.worker, reporter, lost_worker);
   FinishRun(transport, settings, *run, status, reporter);
+  if (lost_worker) {
+    // The journal and results are synced; MPI_Finalize would wait for the lost rank for ever.
+    std::fflush(nullptr);
+    transport.Abort(status);
+  }
   return status;
 }
 
@@ -192,9 +260,11 @@ int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms,
       MakePosixProcessSet(milliseconds(kill_grace_ms), guard.get());
   Worker worker(transport, *processes, LocalHello(rank, settings), ReceivedSignal, SystemClock(),
                 guard.get());
+  OwnTasks own{processes.get(), rank};
   while (!worker.Step(milliseconds(10))) {
     // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.
-    if (PendingInterrupt() == InterruptRequest::kStop) {
+    if (PendingInterrupt(SentByOwnTask, &own) == InterruptRequest::kStop) {
+      worker.SayStopping(InterruptSignal());
       processes->KillAll();
       ExitNow(ExitStatusOfSignal(InterruptSignal()));
     }

@@ -19,6 +19,8 @@ constexpr milliseconds kMaxIdleWait{5};
 constexpr milliseconds kResultsInterval{1000};
 // After telling workers to kill their tasks, how long to wait for the reports of those kills.
 constexpr milliseconds kStopWait{5000};
+// How often the workers are looked over for one that has been silent for --worker-timeout.
+constexpr milliseconds kSilenceCheckInterval{1000};
 // Failed tasks named one by one on the console; the rest are only in results.jsonl.
 constexpr std::uint64_t kFailuresToReport = 20;
 constexpr std::size_t kFailedInSummary = 10;
@@ -106,7 +108,12 @@ void Coordinator::OnHello(int from, const std::string& payload) {
   const int cores = std::max(1, hello.cores);
   WorkerInfo& w = Worker(from);
   if (!w.greeted) ++greeted_;
-  w = WorkerInfo{true, std::move(hello), rank, host, cores, {}};
+  w.greeted = true;
+  w.hello = std::move(hello);
+  w.rank = rank;
+  w.host = host;
+  w.cores = cores;
+  w.gpu_ids.clear();
 }
 
 void Coordinator::WelcomeWorkers() {
@@ -165,6 +172,8 @@ void Coordinator::CheckEveryTaskFits() {
 
 void Coordinator::OnResults(int from, const std::string& payload) {
   ResultBatch batch = DecodeValue<ResultBatch>(payload);
+  std::size_t& sent = Worker(from).sent;
+  sent -= std::min(sent, batch.results.size());
   for (const AttemptResult& r : batch.results) Accept(from, r);
 }
 
@@ -184,6 +193,7 @@ std::string Coordinator::ResultJson(const AttemptResult& r) const {
 void Coordinator::Accept(int from, const AttemptResult& r) {
   const WorkerInfo& w = Worker(from);
   if (r.index >= source_.size()) return;
+  if (w.alone == r.index) Worker(from).alone.reset();
   std::int64_t duration = r.end_ms - r.start_ms;
   Scheduler::AttemptEnded ended;
   ended.worker = from;
@@ -218,7 +228,27 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   ++attempts_;
   slowest_.Offer(id, r.attempt, duration);
   Report(id, r, w, retrying);
+  ReportRunTrouble(id, r, w);
   RecordSkipped();
+}
+
+// What an attempt says about the run rather than the task: processes it left behind, and a disk
+// too full to hold its output, which stops the run (the attempt runs again on --resume).
+void Coordinator::ReportRunTrouble(const std::string& id, const AttemptResult& r,
+                                   const WorkerInfo& w) {
+  if (r.left_running > 0) {
+    ReportTrouble(
+        fmt::format("task {} attempt {} left {} process(es) running when it ended; "
+                    "they were killed",
+                    id, r.attempt, r.left_running));
+  }
+  if (r.disk_full && !Draining()) {
+    reporter_.Error(
+        fmt::format("disk full on rank {} ({}): {}; stopping the run: free some "
+                    "space, then continue it with --resume",
+                    w.rank, w.host, r.error));
+    BeginDrain("disk full");
+  }
 }
 
 void Coordinator::RecordOutput(const AttemptResult& r, const std::string& result_json) {
@@ -280,29 +310,11 @@ void Coordinator::ReportTrouble(const std::string& what) {
 void Coordinator::Dispatch(std::int64_t now_ms) {
   RecordSkipped();  // those --resume found, whose dependencies failed in an earlier run
   std::vector<std::pair<int, AttemptResult>> unstartable;
-  for (const Scheduler::Assignment& a : scheduler_.Assign(now_ms)) {
-    const WorkerInfo& w = Worker(a.worker);
-    Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt), w.rank});
-    TaskSpec task = source_.Render(a.index, a.attempt);
-    for (int g : a.gpus) task.gpus.push_back(w.gpu_ids[static_cast<std::size_t>(g)]);
-    if (!task.kind.empty() && task.kind != kPythonKind) {
-      if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
-        // Arguments this kind cannot take (a matrix value that is not a number, say): the
-        // attempt fails here, as a command that cannot be started does on a worker.
-        AttemptResult r;
-        r.index = a.index;
-        r.attempt = a.attempt;
-        r.outcome = Outcome::kSpawnError;
-        r.start_ms = r.end_ms = clock_.UnixMs();
-        r.error = *error;
-        unstartable.emplace_back(a.worker, std::move(r));
-        continue;
-      }
-    }
-    std::vector<TaskSpec>& batch = batches_[static_cast<std::size_t>(a.worker)].tasks;
-    if (batch.empty()) batched_.push_back(a.worker);
-    batch.push_back(std::move(task));
+  for (auto it = held_.begin(); it != held_.end();) {
+    ReleaseHeld(it->first, unstartable);
+    it = it->second.empty() ? held_.erase(it) : std::next(it);
   }
+  for (const Scheduler::Assignment& a : scheduler_.Assign(now_ms)) Give(a, unstartable);
   for (int worker : batched_) {
     // Sent, then given back: a batch kept between Steps would keep its capacity too.
     transport_.Send(worker, std::exchange(batches_[static_cast<std::size_t>(worker)], {}));
@@ -326,6 +338,122 @@ void Coordinator::SendToWorkers(const Message& message) {
   }
 }
 
+void Coordinator::Give(const Scheduler::Assignment& a,
+                       std::vector<std::pair<int, AttemptResult>>& unstartable) {
+  if (!ledger_.any_worker_deaths()) {  // no suspects: nothing waits
+    Batch(a, unstartable);
+    return;
+  }
+  held_[a.worker].push_back(a);
+  ReleaseHeld(a.worker, unstartable);
+}
+
+void Coordinator::ReleaseHeld(int worker, std::vector<std::pair<int, AttemptResult>>& unstartable) {
+  std::deque<Scheduler::Assignment>& held = held_[worker];
+  WorkerInfo& w = Worker(worker);
+  while (!held.empty() && !w.alone) {
+    const Scheduler::Assignment& next = held.front();
+    if (IsSuspect(next.index)) {
+      if (w.sent > 0) break;
+      w.alone = next.index;
+    }
+    Batch(next, unstartable);
+    held.pop_front();
+  }
+}
+
+void Coordinator::Batch(const Scheduler::Assignment& a,
+                        std::vector<std::pair<int, AttemptResult>>& unstartable) {
+  WorkerInfo& w = Worker(a.worker);
+  Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt), w.rank});
+  TaskSpec task = source_.Render(a.index, a.attempt);
+  for (int g : a.gpus) task.gpus.push_back(w.gpu_ids[static_cast<std::size_t>(g)]);
+  if (!task.kind.empty() && task.kind != kPythonKind) {
+    if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
+      // Arguments this kind cannot take (a matrix value that is not a number, say): the
+      // attempt fails here, as a command that cannot be started does on a worker.
+      AttemptResult r;
+      r.index = a.index;
+      r.attempt = a.attempt;
+      r.outcome = Outcome::kSpawnError;
+      r.start_ms = r.end_ms = clock_.UnixMs();
+      r.error = *error;
+      unstartable.emplace_back(a.worker, std::move(r));
+      return;
+    }
+  }
+  ++w.sent;
+  std::vector<TaskSpec>& batch = batches_[static_cast<std::size_t>(a.worker)].tasks;
+  if (batch.empty()) batched_.push_back(a.worker);
+  batch.push_back(std::move(task));
+}
+
+void Coordinator::DropHeld() {
+  for (auto& [worker, held] : held_) {
+    for (const Scheduler::Assignment& a : held) {
+      Scheduler::AttemptEnded ended;
+      ended.worker = worker;
+      ended.index = a.index;
+      ended.attempt = a.attempt;
+      ended.outcome = Outcome::kInterrupted;  // never sent: nothing to journal
+      scheduler_.OnResult(ended, SteadyMs());
+    }
+  }
+  held_.clear();
+}
+
+const Hello* Coordinator::WorkerHello(int from) const {
+  if (from < 0 || from >= static_cast<int>(workers_.size())) return nullptr;
+  const WorkerInfo& w = workers_[static_cast<std::size_t>(from)];
+  return w.greeted ? &w.hello : nullptr;
+}
+
+bool Coordinator::WorkerStopping(int from) const {
+  return from >= 0 && from < static_cast<int>(workers_.size()) &&
+         workers_[static_cast<std::size_t>(from)].stopping;
+}
+
+void Coordinator::CheckSilentWorkers() {
+  if (options_.worker_timeout_ms <= 0 || phase_ == Phase::kFinished) return;
+  const auto now = clock_.Now();
+  // A look over every worker costs a walk over 10^5 of them: once a second is enough for a
+  // bound counted in tens of seconds.
+  if (now - last_silence_check_ < kSilenceCheckInterval) return;
+  last_silence_check_ = now;
+  const auto timeout = milliseconds(options_.worker_timeout_ms);
+  for (int rank = 1; rank < transport_.size(); ++rank) {
+    const WorkerInfo& w = Worker(rank);
+    if (w.greeted && w.rank == 0) continue;  // in this process
+    const auto last = std::max(w.last_heard, started_);
+    if (now - last < timeout || w.stopping) continue;
+    LoseWorker(rank, fmt::format("sent nothing for {} (stopped?)",
+                                 FormatDurationMs(options_.worker_timeout_ms)));
+    return;
+  }
+}
+
+void Coordinator::LoseWorker(int from, const std::string& what) {
+  if (phase_ == Phase::kFinished) return;
+  const WorkerInfo& w = Worker(from);
+  const std::string name =
+      w.greeted ? fmt::format("worker rank {} on {} (pid {})", w.rank, w.host, w.hello.pid)
+                : fmt::format("worker rank {} (before its Hello)", from);
+  reporter_.Error(
+      fmt::format("{} {}; ending the run: Open MPI cannot go on without a rank", name, what));
+  lost_worker_ = true;
+  if (w.greeted) {
+    for (const std::string& id : RecordInFlightAsLost(source_, clock_, /*recovered=*/false, w.rank,
+                                                      ledger_, journal_, results_)) {
+      if (failed_.size() < kFailedInSummary) failed_.push_back(id);
+      ReportTrouble("task " + id +
+                    " failed: it killed or stopped its worker (the worker's only "
+                    "task at " +
+                    std::to_string(kWorkerDeathsToFail) + " of its deaths)");
+    }
+  }
+  StopNow(name + " lost");
+}
+
 void Coordinator::BeginDrain(const std::string& reason) {
   if (phase_ == Phase::kFinished || Draining()) return;
   reporter_.Warn(fmt::format("{}: draining; no new tasks start, {} running may finish within {}",
@@ -337,6 +465,7 @@ void Coordinator::BeginDrain(const std::string& reason) {
   }
   phase_ = Phase::kDraining;
   phase_deadline_ = clock_.Now() + milliseconds(options_.drain_grace_ms);
+  DropHeld();
   SendToWorkers(Drain{false});
 }
 
@@ -360,6 +489,7 @@ void Coordinator::AdvanceDrain() {
 void Coordinator::StopNow(const std::string& reason) {
   if (phase_ == Phase::kFinished) return;
   reporter_.Warn(reason + ": stopping now");
+  DropHeld();
   RecordInFlightAsInterrupted(source_, clock_, /*recovered=*/false, ledger_, journal_, results_);
   Finish(ExitStatus(), "");
 }
@@ -385,7 +515,11 @@ void Coordinator::Finish(int exit_status, const std::string& message) {
   if (phase_ == Phase::kFinished) return;
   phase_ = Phase::kFinished;
   exit_status_ = exit_status;
-  SendToWorkers(Shutdown{exit_status, message});
+  // Every rank of the world, greeted or not: one still on its way to its Hello would otherwise
+  // wait for work forever, and mpirun with it.
+  for (int rank = 1; rank < transport_.size(); ++rank) {
+    transport_.Send(rank, Shutdown{exit_status, message});
+  }
   if (!message.empty()) reporter_.Error(message);
 
   RunSummary s;
@@ -420,9 +554,12 @@ milliseconds Coordinator::Step() {
     std::optional<Envelope> e = transport_.Receive();
     if (!e) break;
     active = true;
+    Worker(e->from).last_heard = clock_.Now();
     if (e->tag == Tag::kHello) OnHello(e->from, e->payload);
     if (e->tag == Tag::kResultBatch) OnResults(e->from, e->payload);
+    if (e->tag == Tag::kStopping) Worker(e->from).stopping = true;
   }
+  CheckSilentWorkers();
   if (phase_ == Phase::kFinished) return milliseconds(0);
   if (phase_ == Phase::kGreeting && greeted_ == transport_.size() - 1) {
     WelcomeWorkers();

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,8 +32,11 @@ struct RunOptions {
   std::int64_t drain_grace_ms = 60'000;     // how long running tasks may finish once a drain starts
   std::optional<std::int64_t> drain_at_ms;  // run time at which to drain on our own (--time-limit)
   std::uint32_t run_number = 1;             // 1, or 1 + the runs a resumed journal records
-  std::vector<std::string> plugins;         // absolute; every worker loads them
-  PythonSetup python;                       // for `kind: python` tasks
+  // A worker rank from which nothing (not even a heartbeat) came for this long is taken for
+  // stopped, and the run ends; 0: never.
+  std::int64_t worker_timeout_ms = 30'000;
+  std::vector<std::string> plugins;  // absolute; every worker loads them
+  PythonSetup python;                // for `kind: python` tasks
   Scheduler::Options scheduler;
 };
 
@@ -70,6 +75,17 @@ class Coordinator {
   // kill its tasks, and the journal and results are flushed.
   void StopNow(const std::string& reason);
 
+  // Worker rank `from` died (or stopped answering): its attempts in flight are recorded as
+  // lost with it (the evidence against a task that kills its worker), the rest as interrupted,
+  // and the run ends with kExitInterrupted. Open MPI cannot go on without a rank, so the caller
+  // then ends the job rather than wait for that rank (lost_worker()).
+  void LoseWorker(int from, const std::string& what);
+  bool lost_worker() const { return lost_worker_; }
+  // The Hello of rank `from`, once it has greeted; nullptr before. Whether it said it is
+  // stopping because of a signal (then its end is no task's doing).
+  const Hello* WorkerHello(int from) const;
+  bool WorkerStopping(int from) const;
+
   bool Finished() const { return phase_ == Phase::kFinished; }
   bool Draining() const { return phase_ == Phase::kDraining || phase_ == Phase::kStopping; }
   int exit_status() const { return exit_status_; }
@@ -83,6 +99,10 @@ class Coordinator {
     std::string host;
     int cores = 1;
     std::vector<std::string> gpu_ids;  // the GPUs its tasks may be given (see GpusPerWorker)
+    std::chrono::steady_clock::time_point last_heard;  // any message; the run's start before
+    bool stopping = false;                             // it said Stopping
+    std::size_t sent = 0;                              // attempts sent to it and not yet reported
+    std::optional<std::uint64_t> alone;                // the suspect it runs alone (see held_)
   };
 
   void OnHello(int from, const std::string& payload);
@@ -91,10 +111,22 @@ class Coordinator {
   std::string ResultJson(const AttemptResult& r) const;
   void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);
   void ReportTrouble(const std::string& what);
+  void ReportRunTrouble(const std::string& id, const AttemptResult& r, const WorkerInfo& w);
   void WelcomeWorkers();
   // Ends the run (exit 2) when a task fits on no worker at all, rather than let it wait forever.
   void CheckEveryTaskFits();
   void Dispatch(std::int64_t now_ms);
+  // Batches `a` for its worker, or holds it back (see held_).
+  void Give(const Scheduler::Assignment& a,
+            std::vector<std::pair<int, AttemptResult>>& unstartable);
+  void Batch(const Scheduler::Assignment& a,
+             std::vector<std::pair<int, AttemptResult>>& unstartable);
+  // Batches what worker `worker` holds back, as far as its suspects allow.
+  void ReleaseHeld(int worker, std::vector<std::pair<int, AttemptResult>>& unstartable);
+  // Returns the held assignments to the scheduler as never started: the run is stopping.
+  void DropHeld();
+  bool IsSuspect(std::uint64_t index) const { return ledger_.WorkerDeaths(index) > 0; }
+  void CheckSilentWorkers();
   // Journals what a kind's successful attempt produced (TaskOutputRecord).
   void RecordOutput(const AttemptResult& r, const std::string& result_json);
   void RecordSkipped();
@@ -128,6 +160,13 @@ class Coordinator {
   // What Dispatch sends each worker in one Step (by transport rank), and who gets one.
   std::vector<TaskBatch> batches_;
   std::vector<int> batched_;
+  bool lost_worker_ = false;
+  std::chrono::steady_clock::time_point last_silence_check_;
+  // A suspect (a task that was in flight at a death of its worker) runs alone on its worker: it
+  // is sent only when the worker has nothing in flight, and nothing else is sent there until it
+  // ends, so that a death meanwhile is evidence against it alone. Assignments that must wait
+  // for that are held here, by worker, in order (WorkerInfo keeps what is in flight there).
+  std::map<int, std::deque<Scheduler::Assignment>> held_;
   Phase phase_ = Phase::kGreeting;
   int exit_status_ = 0;
   std::chrono::steady_clock::time_point started_;

@@ -24,4 +24,32 @@ std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& c
   return closed;
 }
 
+std::vector<std::string> RecordInFlightAsLost(const TaskSource& source, const Clock& clock,
+                                              bool recovered, std::int32_t worker_rank,
+                                              RunLedger& ledger, JournalWriter* journal,
+                                              ResultsWriter& results) {
+  std::vector<RunLedger::Unfinished> lost;
+  for (const RunLedger::Unfinished& u : ledger.InFlight()) {
+    if (u.worker_rank == worker_rank && u.index < source.size()) lost.push_back(u);
+  }
+  std::vector<std::string> failed;
+  for (const RunLedger::Unfinished& u : lost) {
+    TaskFinishedRecord record;
+    record.index = u.index;
+    record.attempt = u.attempt;
+    record.worker_rank = u.worker_rank;
+    record.outcome = JournalOutcome::kWorkerLost;
+    record.exit_code = static_cast<std::int32_t>(lost.size());
+    record.end_ms = clock.UnixMs();
+    const bool convicted =
+        lost.size() == 1 && ledger.AloneWorkerDeaths(u.index) + 1 >= kWorkerDeathsToFail;
+    record.will_retry = !convicted;
+    if (journal != nullptr) journal->Add(record, clock);
+    ledger.Apply(record);
+    results.FromJournal(source.Id(u.index), record, recovered);
+    if (convicted) failed.push_back(source.Id(u.index));
+  }
+  return failed;
+}
+
 }  // namespace jobrunner

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "coordinator/results.h"
@@ -18,5 +21,14 @@ namespace jobrunner {
 std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& clock,
                                         bool recovered, RunLedger& ledger, JournalWriter* journal,
                                         ResultsWriter& results);
+
+// Closes the attempts `ledger` has in flight on the worker of rank `worker_rank` as worker_lost:
+// that worker died, or stopped answering, with them. Each record's exit_code holds how many there
+// were; an attempt that was the only one completes the evidence against its task at its
+// kWorkerDeathsToFail-th such death, and fails it for good. Returns the ids of the tasks failed.
+std::vector<std::string> RecordInFlightAsLost(const TaskSource& source, const Clock& clock,
+                                              bool recovered, std::int32_t worker_rank,
+                                              RunLedger& ledger, JournalWriter* journal,
+                                              ResultsWriter& results);
 
 }  // namespace jobrunner

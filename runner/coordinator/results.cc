@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "journal/run_ledger.h"
 #include "posix/file.h"
 #include "rundir/run_dir.h"
 
@@ -177,6 +178,8 @@ void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, 
   if (r.stdout_truncated) line.Bool("stdout_truncated", true);
   if (r.stderr_truncated) line.Bool("stderr_truncated", true);
   if (!r.error.empty()) line.Str("error", r.error);
+  if (r.left_running > 0) line.Int("left_running", r.left_running);
+  if (r.disk_full) line.Bool("disk_full", true);
   if (!result_json.empty()) {
     // A kind whose ToJson wrote something that is not JSON still has its text kept, as a string.
     if (json::accept(result_json)) {
@@ -207,6 +210,17 @@ void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRe
       {"signal", r.signal != 0 ? json(r.signal) : json(nullptr)},
       {"retry", r.will_retry},
   };
+  if (r.outcome == JournalOutcome::kWorkerLost) {
+    // Lost with its worker: interrupted like any attempt a stopping run cuts short, until the
+    // evidence says the task itself kills or stops its worker (run_ledger.h).
+    if (r.will_retry) line["outcome"] = OutcomeName(Outcome::kInterrupted);
+    line["worker_lost"] = true;
+    line["error"] = r.will_retry
+                        ? "in flight when its worker died or stopped answering (" +
+                              std::to_string(r.exit_code) + " attempt(s) in flight there)"
+                        : "killed or stopped its worker: the worker's only attempt in flight at " +
+                              std::to_string(kWorkerDeathsToFail) + " of its deaths";
+  }
   // The output files an attempt wrote are where the worker put them; the journal need not say.
   for (const auto& [key, stream] : {std::pair{"stdout", "out"}, {"stderr", "err"}}) {
     const std::string path = AttemptLogPath(run_dir_, task_id, static_cast<int>(r.attempt), stream);

@@ -123,6 +123,18 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
                   " results.jsonl lines from the journal");
   }
 
+  // A run that died without recording its end: with one rank, the worker died with the
+  // coordinator, and what it had in flight counts toward "killed its worker" (run_ledger.h).
+  if (!ledger.last_run_ended()) {
+    for (const std::string& id :
+         RecordInFlightAsLost(source, SystemClock(), /*recovered=*/true,
+                              /*worker_rank=*/0, ledger, &journal, results)) {
+      reporter.Warn("task " + id +
+                    " failed: it killed or stopped its worker (the worker's only "
+                    "task at " +
+                    std::to_string(kWorkerDeathsToFail) + " of its deaths)");
+    }
+  }
   const std::size_t interrupted = RecordInFlightAsInterrupted(
       source, SystemClock(), /*recovered=*/true, ledger, &journal, results);
   if (interrupted > 0) {

@@ -40,10 +40,18 @@ void RunLedger::OnFinished(const TaskFinishedRecord& r) {
     Forget(r.index);
     return;
   }
+  if (r.outcome == JournalOutcome::kWorkerLost) any_worker_deaths_ = true;
   Update(r.index, [&r](History& h) {
     h.last_attempt = std::max(h.last_attempt, r.attempt);
     if (h.in_flight_attempt == r.attempt) h.in_flight_attempt = 0;
     if (r.outcome == JournalOutcome::kInterrupted) return;  // not the task's fault
+    if (r.outcome == JournalOutcome::kWorkerLost) {
+      // Its exit_code holds how many attempts the worker had in flight when it was lost; it is
+      // the task's failure only when the evidence is complete (will_retry false).
+      h.worker_deaths++;
+      if (r.exit_code == 1) h.alone_worker_deaths++;
+      if (r.will_retry) return;
+    }
     if (r.outcome == JournalOutcome::kSkipped) {
       h.skipped = true;
       return;
@@ -59,6 +67,9 @@ void RunLedger::Apply(const JournalRecord& record) {
         using T = std::decay_t<decltype(r)>;
         if constexpr (std::is_same_v<T, RunStartedRecord>) {
           ++runs_;
+          last_run_ended_ = false;
+        } else if constexpr (std::is_same_v<T, RunEndedRecord>) {
+          last_run_ended_ = true;
         } else if constexpr (std::is_same_v<T, TaskDispatchedRecord>) {
           NoteAttempt(r.index, r.attempt);
           if (r.index >= succeeded_.size() || succeeded_[r.index]) return;
@@ -78,6 +89,16 @@ void RunLedger::Apply(const JournalRecord& record) {
         }
       },
       record);
+}
+
+std::uint32_t RunLedger::WorkerDeaths(std::uint64_t index) const {
+  auto it = open_.find(index);
+  return it == open_.end() ? 0 : it->second.worker_deaths;
+}
+
+std::uint32_t RunLedger::AloneWorkerDeaths(std::uint64_t index) const {
+  auto it = open_.find(index);
+  return it == open_.end() ? 0 : it->second.alone_worker_deaths;
 }
 
 std::vector<RunLedger::Unfinished> RunLedger::InFlight() const {

@@ -34,6 +34,16 @@ class RunLedger {
   // to reach it): checked against kMaxAttempt before a resumed run continues the numbers.
   std::uint32_t highest_attempt() const { return highest_attempt_; }
   std::uint64_t highest_attempt_task() const { return highest_attempt_task_; }
+  // Whether the last run recorded its end (RunEnded): false when it died.
+  bool last_run_ended() const { return last_run_ended_; }
+
+  // How often the task was in flight when its worker died or stopped answering (worker_lost
+  // attempts), and how often of those it was the worker's only attempt in flight: the evidence
+  // that the task itself kills or stops its worker (see kWorkerDeathsToFail).
+  std::uint32_t WorkerDeaths(std::uint64_t index) const;
+  std::uint32_t AloneWorkerDeaths(std::uint64_t index) const;
+  // Whether any task was ever lost with its worker: only then may a task be a suspect.
+  bool any_worker_deaths() const { return any_worker_deaths_; }
 
   struct Unfinished {
     std::uint64_t index = 0;
@@ -55,6 +65,8 @@ class RunLedger {
     std::uint32_t failures = 0;
     std::int32_t worker_rank = 0;
     std::uint32_t in_flight_attempt = 0;  // 0: none
+    std::uint32_t worker_deaths = 0;
+    std::uint32_t alone_worker_deaths = 0;
     bool failed_for_good = false;
     bool skipped = false;
   };
@@ -74,6 +86,14 @@ class RunLedger {
   std::uint32_t runs_ = 0;
   std::uint32_t highest_attempt_ = 0;
   std::uint64_t highest_attempt_task_ = 0;
+  bool last_run_ended_ = true;
+  bool any_worker_deaths_ = false;
 };
+
+// A task that was its worker's only attempt in flight at this many deaths (or stops) of that
+// worker has failed for good: it kills or stops its worker. The first death of a worker running
+// several attempts makes each of them a suspect, which from then on runs alone on its worker, so
+// that a task merely running beside the culprit is not blamed (see README, "Children").
+inline constexpr std::uint32_t kWorkerDeathsToFail = 2;
 
 }  // namespace jobrunner

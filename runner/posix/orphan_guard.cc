@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "posix/adopted_processes.h"
 #include "posix/signals.h"
 #include "posix/spawn.h"
 
@@ -18,6 +19,9 @@ namespace {
 
 constexpr int kTableFd = 3;  // where the guard finds the table
 constexpr std::size_t kTableBytes = OrphanGuard::kTableEntries * sizeof(std::int32_t);
+// Tagged processes are killed in rounds until none is left alive (a process may fork between
+// the guard's look and its kill), at most this many.
+constexpr int kTaggedRounds = 50;
 
 std::int32_t* MapTable(int fd) {
   void* table = mmap(nullptr, kTableBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -49,7 +53,8 @@ std::unique_ptr<OrphanGuard> OrphanGuard::Start(const std::string& executable, s
   }
   UniqueFd ours(fds[0]), guards(fds[1]);
   SpawnRequest spawn;
-  const std::vector<std::string> command = {"jobrunner", "--orphan-guard"};
+  std::string token = NewTaskTagToken();
+  const std::vector<std::string> command = {"jobrunner", "--orphan-guard", token};
   spawn.SetCommand(command);
   spawn.program = executable.c_str();
   spawn.fds = {{STDIN_FILENO, guards.get()}, {kTableFd, table_fd.get()}};
@@ -60,7 +65,7 @@ std::unique_ptr<OrphanGuard> OrphanGuard::Start(const std::string& executable, s
     return nullptr;
   }
   // The guard has its copies; the table stays mapped here after its fd is closed.
-  return std::unique_ptr<OrphanGuard>(new OrphanGuard(std::move(ours), table));
+  return std::unique_ptr<OrphanGuard>(new OrphanGuard(std::move(ours), table, std::move(token)));
 }
 
 OrphanGuard::~OrphanGuard() { munmap(table_, kTableBytes); }
@@ -87,7 +92,7 @@ void OrphanGuard::Forget(pid_t pgid) {
   slot_.erase(it);
 }
 
-int RunOrphanGuard() {
+int RunOrphanGuard(const std::string& task_tag_token) {
   // The terminal's Ctrl-C and mpirun's signals are for the worker; the guard outlives them to
   // do its one job. So does a drain's SIGUSR1, which Slurm sends to every process of a job step
   // when srun forwards it or `scancel --signal=USR1` names the step.
@@ -102,12 +107,20 @@ int RunOrphanGuard() {
     if (n > 0 || (n < 0 && errno == EINTR)) continue;
     break;
   }
-  if (table == nullptr) return 1;
-  for (std::size_t i = 0; i < OrphanGuard::kTableEntries; ++i) {
+  for (std::size_t i = 0; table != nullptr && i < OrphanGuard::kTableEntries; ++i) {
     const std::int32_t pgid = __atomic_load_n(&table[i], __ATOMIC_ACQUIRE);
     if (pgid > 0) kill(-pgid, SIGKILL);
   }
-  return 0;
+  // Processes that left their groups are found by their tags. A worker that ended in order has
+  // killed them already; reading every process's environment then finds none, at the cost of a
+  // moment once per worker.
+  for (int round = 0; round < kTaggedRounds; ++round) {
+    const std::unordered_set<pid_t> tagged = ProcessesTagged(task_tag_token);
+    if (tagged.empty()) break;
+    for (pid_t pid : tagged) kill(pid, SIGKILL);
+    usleep(10'000);  // for the killed to be gone before the next look
+  }
+  return table == nullptr ? 1 : 0;
 }
 
 }  // namespace jobrunner

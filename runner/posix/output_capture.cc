@@ -20,6 +20,7 @@ void OutputCapture::Append(const char* data, std::size_t size) {
         OpenFile(path_, OpenFlags::kWrite | OpenFlags::kCreate | OpenFlags::kTruncate);
     if (!file.ok()) {
       error_ = "cannot create output file " + path_ + ": " + file.status().message();
+      disk_full_ = IsDiskFull(file.status());
       return;
     }
     file_ = std::move(*file);
@@ -43,6 +44,7 @@ void OutputCapture::Write(const char* data, std::size_t size) {
   if (!error_.empty()) return;
   if (Status written = WriteAll(file_.get(), std::string_view(data, size)); !written.ok()) {
     error_ = "cannot write output file " + path_ + ": " + written.message();
+    disk_full_ = IsDiskFull(written);
   }
 }
 

@@ -25,6 +25,9 @@ class OutputCapture {
   // Why the file could not be created or written ("cannot create output file PATH: ..."); once
   // set, further output is only counted.
   const std::string& error() const { return error_; }
+  // Whether that error is a full disk or quota (ENOSPC, EDQUOT), which is the run's problem, not
+  // the task's.
+  bool disk_full() const { return disk_full_; }
 
  private:
   void Write(const char* data, std::size_t size);
@@ -36,6 +39,7 @@ class OutputCapture {
   UniqueFd file_;
   bool truncated_ = false;
   std::string error_;
+  bool disk_full_ = false;
 };
 
 }  // namespace jobrunner

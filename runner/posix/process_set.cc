@@ -10,12 +10,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <deque>
 #include <memory>
 #include <stdexcept>
 #include <system_error>
 
 #include "base/clock.h"
 #include "base/text.h"
+#include "posix/adopted_processes.h"
 #include "posix/child_environment.h"
 #include "posix/file.h"
 #include "posix/orphan_guard.h"
@@ -105,6 +107,7 @@ class PosixProcessSet final : public ProcessSet {
       wake_fds_.push_back(fd);
     }
   }
+  std::optional<std::uint64_t> ChildOf(int pid) const override;
 
  private:
   std::string StartChild(const ProcessRequest& request, Child& child);
@@ -117,8 +120,13 @@ class PosixProcessSet final : public ProcessSet {
   void ReadPipe(UniqueFd& pipe, OutputCapture& capture, bool to_end = false);
   void CollectFinished(Clock::time_point now);
 
+  // What `child`, which has ended or been killed, left running: killed, and counted.
+  std::uint32_t KillLeftOf(const Child& child);
+
   const std::chrono::milliseconds kill_grace_;
   OrphanGuard* guard_;
+  const std::string tag_token_;  // in every child's kTaskTagVariable
+  AdoptedProcesses adopted_;
   UniqueFd dev_null_;  // every child's stdin; opened once rather than once per spawn
   ChildEnvironment environment_;
   SpawnRequest spawn_;  // refilled for every child, so that starting one allocates nothing
@@ -129,10 +137,34 @@ class PosixProcessSet final : public ProcessSet {
   bool woken_ = false;  // a wake fd was readable at the last Poll
   std::vector<std::pair<Child*, UniqueFd*>> poll_owners_;  // same index; nullptr: the pidfd
   std::vector<char> buffer_;
+  // The main processes of the children that ended last (pid, key), oldest first: a signal one
+  // sent just before it ended is looked at after it has been reaped.
+  std::deque<std::pair<pid_t, std::uint64_t>> ended_;
 };
 
+constexpr std::size_t kEndedRemembered = 64;
+
+std::optional<std::uint64_t> PosixProcessSet::ChildOf(int pid) const {
+  if (pid <= 0) return std::nullopt;
+  for (const auto& child : children_) {
+    if (!child->reaped() && child->pid == pid) return child->result.key;
+  }
+  for (const auto& [ended, key] : ended_) {
+    if (ended == pid) return key;
+  }
+  return KeyOfTaggedProcess(pid, tag_token_);
+}
+
 PosixProcessSet::PosixProcessSet(std::chrono::milliseconds kill_grace, OrphanGuard* guard)
-    : kill_grace_(kill_grace), guard_(guard), environment_(environ), buffer_(kReadBufferSize) {
+    : kill_grace_(kill_grace),
+      guard_(guard),
+      tag_token_(guard != nullptr ? guard->task_tag_token() : NewTaskTagToken()),
+      adopted_(tag_token_),
+      environment_(environ),
+      buffer_(kReadBufferSize) {
+  // Without it, what leaves a task's group goes to init and is found only by its tag when this
+  // process dies (by the orphan guard).
+  (void)BecomeChildSubreaper();
   StatusOr<UniqueFd> dev_null = OpenFile("/dev/null", OpenFlags::kRead | OpenFlags::kWrite);
   if (!dev_null.ok()) throw std::runtime_error("open /dev/null: " + dev_null.status().message());
   dev_null_ = std::move(*dev_null);
@@ -140,6 +172,7 @@ PosixProcessSet::PosixProcessSet(std::chrono::milliseconds kill_grace, OrphanGua
 }
 
 void PosixProcessSet::Start(ProcessRequest request) {
+  request.env.emplace_back(kTaskTagVariable, TaskTag(tag_token_, request.key));
   auto child = std::make_unique<Child>();
   child->result.key = request.key;
   child->result.start_ms = UnixMs();
@@ -284,8 +317,25 @@ void PosixProcessSet::Poll(Clock::duration timeout) {
   }
 }
 
+std::uint32_t PosixProcessSet::KillLeftOf(const Child& child) {
+  const std::size_t killed = adopted_.KillLeftOf(
+      child.result.key,
+      [this](pid_t pid) {
+        return std::any_of(children_.begin(), children_.end(),
+                           [pid](const auto& c) { return !c->reaped() && c->pid == pid; });
+      },
+      [this](std::uint64_t key) {
+        return std::any_of(children_.begin(), children_.end(),
+                           [key](const auto& c) { return !c->reaped() && c->result.key == key; });
+      });
+  return static_cast<std::uint32_t>(killed);
+}
+
 // `wait_flags`: WNOHANG when the pidfd said the child has exited, 0 to wait for a killed one.
 void PosixProcessSet::Reap(Child& child, int wait_flags) {
+  // An ended child's living descendants, in its group or not, are all children of this process
+  // now (or below one that is): found and counted before the group is killed.
+  if (wait_flags == WNOHANG) child.result.left_running += KillLeftOf(child);
   // Kill what is left of the group while the zombie still holds its id, so the signal cannot
   // reach an unrelated group that reused it. Leftovers would otherwise keep the pipes open.
   kill(-child.pid, SIGKILL);
@@ -317,6 +367,10 @@ void PosixProcessSet::Reap(Child& child, int wait_flags) {
   }
   child.result.end_ms = UnixMs();
   child.pidfd.Reset();
+  ended_.emplace_back(child.pid, child.result.key);
+  if (ended_.size() > kEndedRemembered) ended_.pop_front();
+  // A killed child's group died with it; what had left the group is found now.
+  if (wait_flags == 0) child.result.left_running += KillLeftOf(child);
   child.drain_until = Clock::now() + kDrainAfterExit;
   // The group is dead: with our write ends closed, the pipes hold what the child wrote, then EOF
   // (unless a grandchild that left the group still has them: Poll waits for it until drain_until).
@@ -358,10 +412,15 @@ void PosixProcessSet::CollectFinished(Clock::time_point now) {
     result.stdout_truncated = child->stdout_capture.truncated();
     result.stderr_truncated = child->stderr_capture.truncated();
     for (const auto* capture : {&child->stdout_capture, &child->stderr_capture}) {
-      if (!capture->error().empty() && result.error.empty()) {
+      if (capture->error().empty() || !result.error.empty()) continue;
+      if (capture->disk_full()) {
+        // Not the task's fault: the attempt stays to run again once there is room.
+        result.outcome = Outcome::kInterrupted;
+        result.disk_full = true;
+      } else {
         result.outcome = Outcome::kSpawnError;  // it ran, but the output it was run for is lost
-        result.error = capture->error();
       }
+      result.error = capture->error();
     }
     finished_.push_back(std::move(result));
   }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,12 @@ struct ProcessExit {
   std::uint64_t stderr_bytes = 0;
   bool stdout_truncated = false;  // the file holds max_output bytes and a truncation marker
   bool stderr_truncated = false;
+  // Processes the child left running when it ended (its group's, and those that left the
+  // group), which were then killed.
+  std::uint32_t left_running = 0;
+  // The output could not be written because the disk or a quota is full: the attempt is
+  // reported interrupted, with the path and reason in `error` (see Outcome::kInterrupted).
+  bool disk_full = false;
   std::string error;  // kSpawnError: what failed ("no such file: foo"); otherwise empty
 };
 
@@ -60,15 +67,20 @@ class ProcessSet {
   // and -1 forgets them all. How work done on other threads (task kinds, Python helpers) wakes
   // the owner's loop.
   virtual void WakeOn(int /*fd*/) {}
+
+  // Whether process `pid` is one of the children's processes, or was the main process of one that
+  // ended lately: the key of its child, if so. How a signal one of them sent is recognised.
+  virtual std::optional<std::uint64_t> ChildOf(int /*pid*/) const { return std::nullopt; }
 };
 
 class OrphanGuard;
 
 // Children via posix_spawn, each in its own process group with stdin from /dev/null and its
 // stdout/stderr through pipes into capped files. A timeout sends SIGTERM to the group, then
-// SIGKILL after `kill_grace`. When a child ends, whatever is left of its group is killed.
-// `guard`, if given (and outliving the set), learns of every live group, to kill them should
-// this process die without doing so.
+// SIGKILL after `kill_grace`. When a child ends, whatever it left running is killed: its group,
+// and its descendants that left the group (this process becomes a child subreaper; see
+// adopted_processes.h). `guard`, if given (and outliving the set), learns of every live group,
+// to kill them, and the processes tagged as theirs, should this process die without doing so.
 std::unique_ptr<ProcessSet> MakePosixProcessSet(std::chrono::milliseconds kill_grace,
                                                 OrphanGuard* guard = nullptr);
 

@@ -15,8 +15,21 @@ enum class InterruptRequest {
   kStop,   // SIGTERM, SIGHUP or a second SIGINT: stop now, still saving the journal
 };
 
+// Installed before MPI_Init, so that a signal in the first moments of a run already drains or
+// stops it (Open MPI 4.1 installs no handler of its own for these four: InterruptHandlersKept
+// checks it after MPI_Init).
 void InstallInterruptHandlers();
-InterruptRequest PendingInterrupt();
+// Whether the handlers InstallInterruptHandlers set are still the ones in place.
+bool InterruptHandlersKept();
+
+// Decides, for a signal this process received, whether it came from one of this process's own
+// tasks (given the sender's pid; 0 when the kernel or an unknown process sent it). Such a signal
+// asks for nothing: a task that signals its worker must not stop the run, and every resume with
+// it (see README, "Children").
+using FromOwnTask = bool (*)(int signal, pid_t sender, void* context);
+
+// What the signals received so far ask for. Signals `from_own_task` claims are left out.
+InterruptRequest PendingInterrupt(FromOwnTask from_own_task = nullptr, void* context = nullptr);
 // The signal behind the current request, for messages and exit statuses.
 int InterruptSignal();
 

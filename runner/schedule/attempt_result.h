@@ -29,12 +29,18 @@ struct AttemptResult {
   std::string error;
   std::string kind_result;  // a task kind's result, encoded by the kind
   std::string data_path;    // a task kind's bulk output file, if it wrote one
+  // Processes the task left running when it ended, which the worker killed.
+  std::uint32_t left_running = 0;
+  // The attempt's output (or a kind's data) could not be written for want of space: outcome
+  // kInterrupted, `error` naming the path and reason. The run stops, and the attempt runs again
+  // on --resume.
+  bool disk_full = false;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     ar& index& attempt& outcome& exit_code& signal& start_ms& end_ms& stdout_path& stderr_path&
         stdout_bytes& stderr_bytes& stdout_truncated& stderr_truncated& error& kind_result&
-            data_path;
+            data_path& left_running& disk_full;
     // An outcome read from bytes indexes per-outcome counts: anything else is not a result.
     if constexpr (Archive::is_loading::value) {
       if (static_cast<int>(outcome) >= kOutcomeCount) {

@@ -1,6 +1,7 @@
 #include <boost/mpi/communicator.hpp>
 #include <boost/mpi/request.hpp>
 #include <boost/mpi/status.hpp>
+#include <cstdlib>
 #include <list>
 
 #include "transport/transport.h"
@@ -42,6 +43,12 @@ class MpiTransport final : public Transport {
       it = it->request.test() ? pending_.erase(it) : std::next(it);
     }
     return pending_.empty();
+  }
+
+  // mpirun ends every rank and exits with `status` (MPI_Finalize would wait for every rank).
+  [[noreturn]] void Abort(int status) override {
+    world_.abort(status);
+    std::_Exit(status);  // abort does not return; the compiler does not know it
   }
 
  private:

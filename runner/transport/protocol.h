@@ -4,7 +4,8 @@
 // Boost.Serialization (binary archives: the ranks of one job run the same build on machines of
 // one architecture); the tag of an Envelope says which struct its payload holds.
 //
-//   worker -> coordinator   Hello once, then ResultBatch whenever attempts end
+//   worker -> coordinator   Hello once, then ResultBatch whenever attempts end, Heartbeat every
+//                           kHeartbeatIntervalMs, Stopping when a signal ends it
 //   coordinator -> worker   Welcome once, then TaskBatch as credits allow, Drain when the run
 //                           stops early, finally Shutdown
 //
@@ -25,7 +26,20 @@ namespace jobrunner {
 
 inline constexpr int kProtocolVersion = 4;
 
-enum class Tag : int { kHello = 1, kWelcome, kTaskBatch, kResultBatch, kDrain, kShutdown };
+enum class Tag : int {
+  kHello = 1,
+  kWelcome,
+  kTaskBatch,
+  kResultBatch,
+  kDrain,
+  kShutdown,
+  kHeartbeat,
+  kStopping,
+};
+
+// A worker sends a Heartbeat this often, busy or idle, so that the coordinator can tell a rank
+// that stopped (a task may SIGSTOP its own worker) from one with nothing to say.
+inline constexpr int kHeartbeatIntervalMs = 1000;
 
 struct Hello {
   int protocol_version = kProtocolVersion;
@@ -115,6 +129,22 @@ struct Shutdown {
   }
 };
 
+struct Heartbeat {
+  template <class Archive>
+  void serialize(Archive& /*ar*/, unsigned /*version*/) {}
+};
+
+// The worker is ending because of a signal (mpirun or a batch system stopping the job): its
+// end is no sign of a task that killed it.
+struct Stopping {
+  int signal = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& signal;
+  }
+};
+
 template <class T>
 struct TagOf;
 template <>
@@ -140,6 +170,15 @@ struct TagOf<Drain> {
 template <>
 struct TagOf<Shutdown> {
   static constexpr Tag value = Tag::kShutdown;
+};
+
+template <>
+struct TagOf<Heartbeat> {
+  static constexpr Tag value = Tag::kHeartbeat;
+};
+template <>
+struct TagOf<Stopping> {
+  static constexpr Tag value = Tag::kStopping;
 };
 
 }  // namespace jobrunner

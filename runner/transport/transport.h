@@ -3,6 +3,7 @@
 #include <jobrunner/serialize.h>
 
 #include <boost/serialization/utility.hpp>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,10 @@ class Transport {
 
   // Drives queued sends forward; true when all have been delivered to the transport below.
   virtual bool Flush() = 0;
+
+  // Ends this process and every other rank of the job with `status`, at once: for a rank that
+  // cannot take part in an orderly end (it stopped answering). In memory, just this process.
+  [[noreturn]] virtual void Abort(int status) { std::_Exit(status); }
 
   template <class T>
   void Send(int to, const T& message) {

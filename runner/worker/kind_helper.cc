@@ -72,6 +72,10 @@ int RunKindHelper(const std::string& encoded_invocation, const std::string& outp
                         nullptr, output.data_path);
     output.result = kind->Run(invocation.args, context);
     output.ok = true;
+  } catch (const DiskFullError& e) {
+    output.error = e.what();
+    output.disk_full = true;
+    std::fprintf(stderr, "jobrunner: %s\n", e.what());
   } catch (const std::exception& e) {
     output.error = e.what();
     std::fprintf(stderr, "jobrunner: %s\n", e.what());

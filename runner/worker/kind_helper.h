@@ -33,10 +33,11 @@ struct KindHelperOutput {
   std::string result;  // encoded by the kind
   std::string error;
   std::string data_path;
+  bool disk_full = false;  // the kind threw DiskFullError
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& ok& result& error& data_path;
+    ar& ok& result& error& data_path& disk_full;
   }
 };
 

@@ -143,6 +143,10 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
       KindContext context(r.task_id, r.attempt, r.cwd, r.data_dir, &task->cancelled,
                           task->data_path);
       exit.result = task->request.kind->Run(task->request.args, context);
+    } catch (const DiskFullError& e) {
+      exit.outcome = Outcome::kInterrupted;
+      exit.disk_full = true;
+      exit.error = e.what();
     } catch (const std::exception& e) {
       exit.outcome = Outcome::kFailed;
       exit.error = e.what();

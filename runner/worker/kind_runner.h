@@ -33,7 +33,8 @@ struct KindExit {
   std::int64_t end_ms = 0;
   std::string result;  // encoded by the kind, when it succeeded
   std::string data_path;
-  std::string error;  // what Run threw
+  std::string error;       // what Run threw
+  bool disk_full = false;  // it threw DiskFullError: outcome kInterrupted
 };
 
 // Runs task kinds on a pool of threads, one task per thread, so that the worker's own thread keeps

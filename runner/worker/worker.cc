@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
+#include <thread>
 
 #include "base/text.h"
 #include "manifest/manifest.h"
@@ -40,6 +41,15 @@ Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
       idle_(kMaxIdleWait, clock) {
   processes_.WakeOn(kind_runner_.wake_fd());
   transport_.Send(kCoordinator, hello);
+  last_heartbeat_ = clock_.Now();
+}
+
+void Worker::SayStopping(int signal) {
+  transport_.Send(kCoordinator, Stopping{signal});
+  // Bounded: a coordinator that is gone already must not keep this rank from ending.
+  for (int i = 0; i < 100 && !transport_.Flush(); ++i) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
 }
 
 Worker::~Worker() {
@@ -335,6 +345,8 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
     r.stderr_bytes = x.stderr_bytes;
     r.stdout_truncated = x.stdout_truncated;
     r.stderr_truncated = x.stderr_truncated;
+    r.left_running = x.left_running;
+    r.disk_full = x.disk_full;
     if (!it->second.helper_output.empty()) {
       // An isolated kind: its outcome is what the helper wrote, if it got that far.
       std::optional<KindHelperOutput> output = ReadKindHelperOutput(it->second.helper_output);
@@ -345,6 +357,10 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
         r.data_path = std::move(output->data_path);
       } else if (output && r.outcome == Outcome::kFailed) {
         r.error = std::move(output->error);
+        if (output->disk_full) {
+          r.outcome = Outcome::kInterrupted;
+          r.disk_full = true;
+        }
       }
     }
     child_cores_ -= it->second.cores;
@@ -369,6 +385,7 @@ void Worker::CollectKinds(std::vector<KindExit> exits) {
     AttemptResult r = Ended(x.key, it->second, x.outcome, x.start_ms, x.end_ms, std::move(x.error));
     r.kind_result = std::move(x.result);
     r.data_path = std::move(x.data_path);
+    r.disk_full = x.disk_full;
     kind_extra_cores_ -= it->second.cores - 1;
     running_.erase(it);
     Queue(std::move(r));
@@ -454,6 +471,10 @@ bool Worker::Step(milliseconds max_wait) {
   CollectPython(std::move(python_exits));
   StartQueued();
   FlushResults(false);
+  if (clock_.Now() - last_heartbeat_ >= milliseconds(kHeartbeatIntervalMs)) {
+    transport_.Send(kCoordinator, Heartbeat{});
+    last_heartbeat_ = clock_.Now();
+  }
   transport_.Flush();
   idle_.Next(active);
   return false;

@@ -50,6 +50,9 @@ class Worker {
   // The exit status the coordinator asked for in its Shutdown.
   int exit_code() const { return exit_code_; }
 
+  // Tells the coordinator that this worker ends because of `signal`, and sends it at once.
+  void SayStopping(int signal);
+
  private:
   static constexpr int kCoordinator = 0;
 
@@ -111,6 +114,7 @@ class Worker {
   std::vector<AttemptResult> unsent_;
   std::chrono::steady_clock::time_point oldest_unsent_;
   IdleBackoff idle_;
+  std::chrono::steady_clock::time_point last_heartbeat_;
   bool shutting_down_ = false;
   int exit_code_ = 0;
 };
