@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "fake_process_set.h"
 #include "journal/journal.h"
@@ -32,14 +33,17 @@ struct Run {
 
 // Runs `yaml` to the end with one worker of `slots` slots whose children end as `decide` says.
 // `drain_after_steps` >= 0 starts a drain (with no grace) after that many steps.
+// `earlier`: records of earlier runs the ledger holds, as after a resume.
 Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decide,
-                int drain_after_steps = -1, bool (*received_signal)(int) = nullptr) {
+                int drain_after_steps = -1, bool (*received_signal)(int) = nullptr,
+                const std::vector<JournalRecord>& earlier = {}) {
   testing::TempDir temp;
   const std::string dir = temp.str();
   TaskSource source(ParseManifest(yaml, "test.yaml"), dir);
   ResultsWriter results(dir, /*append=*/false);
   JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
   RunLedger ledger(source.size());
+  for (const JournalRecord& record : earlier) ledger.Apply(record);
   Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
   RunOptions options;
   options.run_dir = dir;
@@ -276,4 +280,128 @@ TEST_CASE("A task killed by an interrupt signal its worker never received has fa
   REQUIRE(run.attempts.size() == 1);
   CHECK(run.attempts[0]["outcome"] == "signaled");
   CHECK(run.exit_status == 1);
+}
+
+TEST_CASE("A drain before any worker said Hello still sends every rank its Shutdown") {
+  testing::TempDir temp;
+  const std::string dir = temp.str();
+  TaskSource source(
+      ParseManifest("version: 1\ntasks:\n  - id: a\n    command: [true]\n", "test.yaml"), dir);
+  ResultsWriter results(dir, /*append=*/false);
+  RunLedger ledger(source.size());
+  Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
+  RunOptions options;
+  options.run_dir = dir;
+  auto [coordinator_end, worker_end] = MakeLoopbackPair();
+  KindRegistry kinds;
+  ManualClock clock;
+  Coordinator coordinator(
+      {*coordinator_end, source, kinds, ledger, results, nullptr, reporter, clock}, options,
+      Scheduler(source.size(), options.scheduler));
+  coordinator.Step();
+  coordinator.BeginDrain("test");
+  coordinator.Step();
+  coordinator_end->Flush();
+  REQUIRE(coordinator.Finished());
+  CHECK(coordinator.exit_status() == kExitInterrupted);
+  std::optional<Envelope> message = worker_end->Receive();
+  REQUIRE(message);
+  CHECK(message->tag == Tag::kShutdown);
+  CHECK(DecodeValue<Shutdown>(message->payload).exit_code == kExitInterrupted);
+}
+
+TEST_CASE("A task once lost with its worker runs alone there, and the rest around it") {
+  // Task 3 was in flight when its worker died in an earlier run. Every task takes three looks.
+  TaskFinishedRecord lost;
+  lost.index = 3;
+  lost.attempt = 1;
+  lost.outcome = JournalOutcome::kWorkerLost;
+  lost.exit_code = 4;
+  lost.will_retry = true;
+  std::vector<std::pair<char, std::uint64_t>> events;  // 's'tart / 'e'nd, by task index
+  std::map<std::uint64_t, int> looks;
+  auto decide = [&](const ProcessRequest& r) -> std::optional<ProcessExit> {
+    int& n = looks[r.key];
+    if (n == 0) events.emplace_back('s', r.key);
+    if (++n < 3) return std::nullopt;
+    events.emplace_back('e', r.key);
+    return Exit(Outcome::kSucceeded);
+  };
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [true]\n    matrix:\n"
+      "      n: {range: [0, 12]}\n",
+      4, decide, -1, nullptr, {TaskDispatchedRecord{3, 1, 0}, lost});
+  CHECK(run.exit_status == 0);
+  CHECK(run.attempts.size() == 12);
+  std::set<std::uint64_t> running;
+  bool suspect_running = false;
+  for (const auto& [what, index] : events) {
+    if (what == 's') {
+      CHECK_FALSE(suspect_running);  // nothing starts beside it
+      if (index == 3) {
+        CHECK(running.empty());  // it starts on an empty worker
+        suspect_running = true;
+      }
+      running.insert(index);
+    } else {
+      running.erase(index);
+      if (index == 3) suspect_running = false;
+    }
+  }
+  CHECK(run.max_running == 4);  // the others still use every slot
+}
+
+TEST_CASE("A worker that sends nothing for the worker timeout ends the run, its tasks lost") {
+  testing::TempDir temp;
+  const std::string dir = temp.str();
+  TaskSource source(ParseManifest("version: 1\ntasks:\n  - id: t-{n}\n    command: [sleep]\n"
+                                  "    matrix:\n      n: {range: [0, 5]}\n",
+                                  "test.yaml"),
+                    dir);
+  ResultsWriter results(dir, /*append=*/false);
+  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
+  RunLedger ledger(source.size());
+  Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
+  RunOptions options;
+  options.run_dir = dir;
+  options.slots = 2;
+  options.worker_timeout_ms = 30'000;
+  auto [coordinator_end, worker_end] = MakeLoopbackPair();
+  KindRegistry kinds;
+  ManualClock clock;
+  Coordinator coordinator(
+      {*coordinator_end, source, kinds, ledger, results, &journal, reporter, clock}, options,
+      Scheduler(source.size(), options.scheduler));
+  FakeProcessSet processes([](const ProcessRequest&) { return std::optional<ProcessExit>(); });
+  Hello hello;
+  hello.rank = 1;  // a rank of its own, as under mpirun
+  hello.host = "fakehost";
+  hello.cores = 2;
+  Worker worker(*worker_end, processes, hello, nullptr, clock);
+  for (int i = 0; i < 20; ++i) {
+    coordinator.Step();
+    worker.Step(std::chrono::milliseconds(0));
+    clock.Advance(std::chrono::milliseconds(100));  // heartbeats keep it alive meanwhile
+  }
+  REQUIRE(processes.started.size() == 2);
+  REQUIRE_FALSE(coordinator.Finished());
+  // The worker stops: no step, no heartbeat.
+  for (int i = 0; i < 40 && !coordinator.Finished(); ++i) {
+    clock.Advance(std::chrono::seconds(1));
+    coordinator.Step();
+  }
+  REQUIRE(coordinator.Finished());
+  CHECK(coordinator.exit_status() == kExitInterrupted);
+  CHECK(coordinator.lost_worker());
+  // Every attempt it had (its two running, and any queued behind them) is lost with it, and
+  // each record says how many there were.
+  std::vector<std::int32_t> counts;
+  for (const JournalRecord& r : ReadJournal(dir + "/journal").records) {
+    const auto* f = std::get_if<TaskFinishedRecord>(&r);
+    if (f == nullptr || f->outcome != JournalOutcome::kWorkerLost) continue;
+    CHECK(f->will_retry);
+    counts.push_back(f->exit_code);
+  }
+  REQUIRE(counts.size() >= 2);
+  for (std::int32_t count : counts) CHECK(count == static_cast<std::int32_t>(counts.size()));
 }

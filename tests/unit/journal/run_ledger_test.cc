@@ -135,3 +135,43 @@ TEST_CASE("The highest attempt number of any record is kept with its task, for r
   ledger.Apply(TaskDispatchedRecord{0, 2'147'483'647u, 1});
   CHECK(ledger.highest_attempt_task() == 2);
 }
+
+TEST_CASE("An attempt lost with its worker costs no retry until the evidence is complete") {
+  RunLedger ledger(2);
+  CHECK_FALSE(ledger.any_worker_deaths());
+  ledger.Apply(TaskDispatchedRecord{0, 1, 1});
+  TaskFinishedRecord lost = Finished(0, 1, JournalOutcome::kWorkerLost, /*will_retry=*/true);
+  lost.exit_code = 3;  // three attempts were in flight on that worker
+  ledger.Apply(lost);
+  CHECK(ledger.any_worker_deaths());
+  CHECK(ledger.WorkerDeaths(0) == 1);
+  CHECK(ledger.AloneWorkerDeaths(0) == 0);
+  CHECK(ledger.failed() == 0);
+  CHECK(ledger.ResumeState(false).history.at(0).failures == 0);
+
+  ledger.Apply(TaskDispatchedRecord{0, 2, 1});
+  lost = Finished(0, 2, JournalOutcome::kWorkerLost, /*will_retry=*/true);
+  lost.exit_code = 1;  // alone
+  ledger.Apply(lost);
+  CHECK(ledger.AloneWorkerDeaths(0) == 1);
+  CHECK(ledger.failed() == 0);
+
+  ledger.Apply(TaskDispatchedRecord{0, 3, 1});
+  lost = Finished(0, 3, JournalOutcome::kWorkerLost, /*will_retry=*/false);
+  lost.exit_code = 1;
+  ledger.Apply(lost);
+  CHECK(ledger.AloneWorkerDeaths(0) == 2);
+  CHECK(ledger.failed() == 1);
+  CHECK(ledger.ResumeState(false).settled[0]);
+  CHECK(ledger.WorkerDeaths(1) == 0);
+}
+
+TEST_CASE("The ledger knows whether the last run recorded its end") {
+  RunLedger ledger(1);
+  ledger.Apply(RunStartedRecord{1, 1, 1});
+  CHECK_FALSE(ledger.last_run_ended());
+  ledger.Apply(RunEndedRecord{2, 4, true});
+  CHECK(ledger.last_run_ended());
+  ledger.Apply(RunStartedRecord{3, 2, 1});
+  CHECK_FALSE(ledger.last_run_ended());
+}

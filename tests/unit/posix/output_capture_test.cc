@@ -77,5 +77,23 @@ TEST_CASE("A file that cannot be created is an error, and output is still counte
   CHECK_FALSE(capture.truncated());
 }
 
+TEST_CASE("A capture that meets a full disk says so, with the path and the reason") {
+  // /dev/full answers every write with ENOSPC, as a full file system does.
+  OutputCapture capture("/dev/full", 0);
+  capture.Append("x", 1);
+  capture.Finish();
+  CHECK(capture.disk_full());
+  CHECK(capture.error().find("/dev/full") != std::string::npos);
+  CHECK(capture.error().find("No space left on device") != std::string::npos);
+}
+
+TEST_CASE("A capture that cannot create its file for another reason is not a full disk") {
+  TempDir dir;
+  OutputCapture capture(dir / "missing/out", 0);
+  capture.Append("x", 1);
+  CHECK_FALSE(capture.error().empty());
+  CHECK_FALSE(capture.disk_full());
+}
+
 }  // namespace
 }  // namespace jobrunner

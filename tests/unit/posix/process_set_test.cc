@@ -160,18 +160,58 @@ TEST_CASE("A background grandchild neither makes Wait hang nor outlives the chil
   CHECK(BecomesGone(grandchild));
 }
 
-TEST_CASE("A grandchild that leaves the group and keeps the pipe open does not make Wait hang") {
+TEST_CASE("A grandchild that leaves the group is killed with its task and counted") {
   TempDir dir;
   ProcessRequest request = Shell("setsid sleep 5 & echo $! > " + (dir / "pid") + "; echo done");
   request.stdout_path = dir / "out";
-  const auto started = std::chrono::steady_clock::now();
   const ProcessExit result = RunOne(request);
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
   CHECK(result.outcome == Outcome::kSucceeded);
+  CHECK(result.left_running == 1);
   CHECK(ReadFile(dir / "out") == "done\n");
   const pid_t escaped = ReadPid(dir / "pid");
   REQUIRE(escaped > 0);
+  CHECK(BecomesGone(escaped));
   kill(escaped, SIGKILL);
+}
+
+TEST_CASE("A daemon's double fork out of the task is killed with it, level by level") {
+  TempDir dir;
+  const std::string pid_file = dir / "pid";
+  // The middle shell ends at once; the task waits only for the pid of the sleeper below.
+  ProcessRequest request =
+      Shell("sh -c 'setsid sh -c \"sleep 5 & echo \\$! > " + pid_file + "; sleep 5\" &'; " +
+            "while [ ! -s " + pid_file + " ]; do sleep 0.01; done");
+  const ProcessExit result = RunOne(request);
+  CHECK(result.outcome == Outcome::kSucceeded);
+  CHECK(result.left_running >= 1);
+  const pid_t escaped = ReadPid(pid_file);
+  REQUIRE(escaped > 0);
+  CHECK(BecomesGone(escaped));
+  kill(escaped, SIGKILL);
+}
+
+TEST_CASE("A timed-out task's grandchild that left the group dies with it") {
+  TempDir dir;
+  ProcessRequest request = Shell("setsid sleep 5 & echo $! > " + (dir / "pid") + "; sleep 5");
+  request.timeout_ms = 200;
+  const ProcessExit result = RunOne(request);
+  CHECK(result.outcome == Outcome::kTimedOut);
+  const pid_t escaped = ReadPid(dir / "pid");
+  REQUIRE(escaped > 0);
+  CHECK(BecomesGone(escaped));
+  kill(escaped, SIGKILL);
+}
+
+TEST_CASE("Every process a task starts carries the task's tag in its environment") {
+  TempDir dir;
+  ProcessRequest request = Shell("echo $JOBRUNNER_TASK_TAG");
+  request.key = 42;
+  request.stdout_path = dir / "out";
+  const ProcessExit result = RunOne(request);
+  CHECK(result.outcome == Outcome::kSucceeded);
+  const std::string tag = ReadFile(dir / "out");
+  CHECK(tag.size() > 4);
+  CHECK(tag.substr(tag.size() - 4) == ":42\n");
 }
 
 TEST_CASE("stdout and stderr land in separate files with the exact content") {
@@ -460,7 +500,7 @@ TEST_CASE("No file descriptor outlives the children or the set") {
     slow.timeout_ms = 50;
     set->Start(slow);
     while (set->Running() > 0) set->Wait(milliseconds(1000));
-    CHECK(OpenFdCount() == before + 1);  // the set's own /dev/null
+    CHECK(OpenFdCount() == before + 2);  // the set's own /dev/null and list of children
     set->Start(slow);
     set->Start(chatty);
   }

@@ -115,6 +115,17 @@ class Gate final : public jobrunner::TypedTaskKind<jobrunner::NoValue, jobrunner
   bool open_ = false;
 };
 
+// A kind that finds no room for its output.
+class FullDisk final : public jobrunner::TypedTaskKind<jobrunner::NoValue, jobrunner::NoValue> {
+ public:
+  const char* Name() const override { return "full-disk"; }
+  jobrunner::NoValue ReadArgs(const jobrunner::KindArgs&) const override { return {}; }
+  jobrunner::NoValue Execute(const jobrunner::NoValue&, jobrunner::TaskContext&) const override {
+    throw jobrunner::DiskFullError("cannot write out.gz: No space left on device");
+  }
+  std::string ToJson(const jobrunner::NoValue&) const override { return ""; }
+};
+
 }  // namespace
 
 TEST_CASE("A task its runner left running is counted until its kind returns") {
@@ -134,4 +145,16 @@ TEST_CASE("A task its runner left running is counted until its kind returns") {
     poll(nullptr, 0, 10);
   }
   CHECK(KindRunner::StillRunningAnywhere() == before);
+}
+
+TEST_CASE("A kind that finds the disk full is interrupted, not failed") {
+  FullDisk kind;
+  KindRunner runner;
+  runner.SetConcurrency(1);
+  runner.Start({Request(1, &kind)});
+  std::vector<KindExit> exits = CollectAll(runner, 1);
+  REQUIRE(exits.size() == 1);
+  CHECK(exits[0].outcome == Outcome::kInterrupted);
+  CHECK(exits[0].disk_full);
+  CHECK(exits[0].error == "cannot write out.gz: No space left on device");
 }
