@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "posix/file.h"
+#include "posix/spawn.h"
 
 namespace jobrunner {
 namespace {
@@ -191,7 +192,9 @@ std::size_t AdoptedProcesses::KillLeftOf(std::uint64_t key, const std::function<
     std::vector<std::pair<pid_t, bool>> victims;  // pid, of task `key`
     std::vector<pid_t> undecided;
     for (pid_t pid : Children()) {
-      if (known(pid) || foreign_.count(pid) != 0) continue;
+      // This process's own children (helpers it started) are not adopted ones, even once they
+      // have ended: a zombie's reaper is the code that started it.
+      if (known(pid) || foreign_.count(pid) != 0 || SpawnedHere(pid)) continue;
       std::optional<std::string> tag = TagOf(pid);
       std::optional<std::uint64_t> owner = tag ? KeyIn(*tag, token_) : std::nullopt;
       if (owner) {

@@ -54,7 +54,8 @@ class AdoptedProcesses {
   // Kills (SIGKILL) and reaps every adopted process of task `key`, and those of any task for
   // which `running` says false, then what they leave in turn; returns how many of task `key`'s
   // it killed. `known(pid)` is true for the children this process started itself (tasks'
-  // main processes), which are left alone, as are the children it had before this object.
+  // main processes), which are left alone, as are the children it had before this object and
+  // those Spawn started (its helpers: SpawnedHere).
   // Adopted processes that ended on their own are reaped.
   std::size_t KillLeftOf(std::uint64_t key, const std::function<bool(pid_t)>& known,
                          const std::function<bool(std::uint64_t)>& running);

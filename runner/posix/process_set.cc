@@ -345,6 +345,7 @@ void PosixProcessSet::Reap(Child& child, int wait_flags) {
   while ((status = waitid(P_PIDFD, child.pidfd.get(), &info, WEXITED | wait_flags)) != 0 &&
          errno == EINTR) {
   }
+  if (status != 0 || info.si_pid != 0) ForgetSpawned(child.pid);
   if (status != 0) {
     // Someone else reaped it (SIGCHLD ignored, or a stray waitpid(-1)): the status is lost.
     child.result.outcome = Outcome::kSpawnError;

@@ -11,7 +11,9 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <mutex>
 #include <system_error>
+#include <unordered_set>
 
 extern char** environ;
 
@@ -86,12 +88,17 @@ ChildEnd EndOf(int wait_status) {
   return ChildEnd{WEXITSTATUS(wait_status), 0};
 }
 
+// The children Spawn started and nobody has reaped yet.
+std::mutex g_spawned_mutex;
+std::unordered_set<pid_t> g_spawned;
+
 std::optional<ChildEnd> WaitFor(pid_t pid, int flags) {
   int status = 0;
   pid_t reaped;
   while ((reaped = waitpid(pid, &status, flags)) < 0 && errno == EINTR) {
   }
   if (reaped != pid) return std::nullopt;
+  ForgetSpawned(pid);
   return EndOf(status);
 }
 
@@ -136,7 +143,19 @@ StatusOr<pid_t> Spawn(const SpawnRequest& request) {
           ? posix_spawnp(&pid, program, &spawn.actions, &spawn.attr, request.argv.data(), envp)
           : posix_spawn(&pid, program, &spawn.actions, &spawn.attr, request.argv.data(), envp);
   if (error != 0) return Status::Error(DescribeSpawnError(error, request), error);
+  std::lock_guard<std::mutex> lock(g_spawned_mutex);
+  g_spawned.insert(pid);
   return pid;
+}
+
+bool SpawnedHere(pid_t pid) {
+  std::lock_guard<std::mutex> lock(g_spawned_mutex);
+  return g_spawned.count(pid) != 0;
+}
+
+void ForgetSpawned(pid_t pid) {
+  std::lock_guard<std::mutex> lock(g_spawned_mutex);
+  g_spawned.erase(pid);
 }
 
 std::optional<ChildEnd> TryReap(pid_t pid) { return WaitFor(pid, WNOHANG); }

@@ -69,6 +69,13 @@ struct ChildEnd {
   int ShellStatus() const { return signal != 0 ? ExitStatusOfSignal(signal) : exit_code; }
 };
 
+// Whether `pid` is a child Spawn started that has not been reaped yet (through TryReap, Reap or
+// ForgetSpawned): how this process's own children are told from the ones it adopted as a
+// child subreaper (see adopted_processes.h). Thread-safe.
+bool SpawnedHere(pid_t pid);
+// For a child reaped other than through TryReap or Reap (a waitid on its pidfd).
+void ForgetSpawned(pid_t pid);
+
 // Reaps child `pid` if it has ended; nullopt while it runs (or when it is not ours to reap).
 std::optional<ChildEnd> TryReap(pid_t pid);
 // Waits for child `pid` to end and reaps it; nullopt when it is not ours to reap.

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "posix/spawn.h"
 #include "temp_dir.h"
 
 namespace jobrunner {
@@ -54,13 +55,19 @@ ProcessExit RunOne(ProcessRequest request, milliseconds kill_grace = millisecond
   return result;
 }
 
-// A zombie that nobody reaps (PID 1 in a container may not) counts as gone.
-bool ProcessIsGone(pid_t pid) {
+// The state letter of /proc/PID/stat ('Z' for a zombie); 0 when the process is gone.
+char StateOf(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(stat, line)) return true;
+  if (!std::getline(stat, line)) return 0;
   const auto paren = line.rfind(')');
-  return paren != std::string::npos && line.size() > paren + 2 && line[paren + 2] == 'Z';
+  return paren != std::string::npos && line.size() > paren + 2 ? line[paren + 2] : 0;
+}
+
+// A zombie that nobody reaps (PID 1 in a container may not) counts as gone.
+bool ProcessIsGone(pid_t pid) {
+  const char state = StateOf(pid);
+  return state == 0 || state == 'Z';
 }
 
 bool BecomesGone(pid_t pid, milliseconds limit = milliseconds(2000)) {
@@ -200,6 +207,26 @@ TEST_CASE("A timed-out task's grandchild that left the group dies with it") {
   REQUIRE(escaped > 0);
   CHECK(BecomesGone(escaped));
   kill(escaped, SIGKILL);
+}
+
+TEST_CASE("A helper this process started and that ended is left to the code that reaps it") {
+  // An ended helper (a Python interpreter, say) is a zombie without a tag, like an adopted
+  // process that ended; only its starter may reap it, for its exit status.
+  std::unique_ptr<ProcessSet> set = MakePosixProcessSet(milliseconds(1000));
+  SpawnRequest helper;
+  const std::vector<std::string> command = {"sh", "-c", "exit 7"};
+  helper.SetCommand(command);
+  helper.search_path = true;
+  StatusOr<pid_t> pid = Spawn(helper);
+  REQUIRE(pid.ok());
+  for (int i = 0; i < 1000 && StateOf(*pid) != 'Z'; ++i) usleep(2000);
+  REQUIRE(StateOf(*pid) == 'Z');
+  set->Start(Shell("exit 0"));
+  CHECK(WaitForOne(*set).outcome == Outcome::kSucceeded);
+  const std::optional<ChildEnd> end = Reap(*pid);
+  REQUIRE(end.has_value());
+  CHECK(end->exit_code == 7);
+  CHECK_FALSE(SpawnedHere(*pid));
 }
 
 TEST_CASE("Every process a task starts carries the task's tag in its environment") {
