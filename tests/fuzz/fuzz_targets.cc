@@ -173,7 +173,7 @@ void Decode(std::string_view bytes) {
 void Protocol(std::string_view input) {
   if (input.empty()) return;
   const std::string_view bytes = input.substr(1);
-  switch (static_cast<unsigned char>(input[0]) % 8) {
+  switch (static_cast<unsigned char>(input[0]) % 9) {
     case 0:
       return Decode<Hello>(bytes);
     case 1:
@@ -188,8 +188,10 @@ void Protocol(std::string_view input) {
       return Decode<Shutdown>(bytes);
     case 6:
       return Decode<KindInvocation>(bytes);
-    default:
+    case 7:
       return Decode<KindHelperOutput>(bytes);
+    default:
+      return Decode<Stopping>(bytes);  // Heartbeat has no fields to decode
   }
 }
 
