@@ -119,6 +119,21 @@ auto PayloadFields(const TaskOutputRecord&) {
   return std::make_tuple(&R::index, &R::attempt, &R::result, &R::data);
 }
 
+auto PayloadFields(const WorkerJoinedRecord&) {
+  using R = WorkerJoinedRecord;
+  return std::make_tuple(&R::rank, &R::host, &R::pid, &R::slots);
+}
+
+auto PayloadFields(const TaskStartedRecord&) {
+  using R = TaskStartedRecord;
+  return std::make_tuple(&R::index, &R::attempt, &R::start_ms, &R::task_id);
+}
+
+auto PayloadFields(const WorkerRetiredRecord&) {
+  using R = WorkerRetiredRecord;
+  return std::make_tuple(&R::rank, &R::reason);
+}
+
 template <typename Record>
 void EncodePayload(const Record& record, std::string& out) {
   std::apply([&](auto... fields) { (PutField(out, record.*fields), ...); }, PayloadFields(record));
@@ -152,6 +167,13 @@ bool operator==(const TaskFinishedRecord& a, const TaskFinishedRecord& b) {
 bool operator==(const TaskSkippedRecord& a, const TaskSkippedRecord& b) { return SameFields(a, b); }
 bool operator==(const RunEndedRecord& a, const RunEndedRecord& b) { return SameFields(a, b); }
 bool operator==(const TaskOutputRecord& a, const TaskOutputRecord& b) { return SameFields(a, b); }
+bool operator==(const WorkerJoinedRecord& a, const WorkerJoinedRecord& b) {
+  return SameFields(a, b);
+}
+bool operator==(const TaskStartedRecord& a, const TaskStartedRecord& b) { return SameFields(a, b); }
+bool operator==(const WorkerRetiredRecord& a, const WorkerRetiredRecord& b) {
+  return SameFields(a, b);
+}
 
 JournalOutcome ToJournalOutcome(Outcome outcome) {
   switch (outcome) {
@@ -279,6 +301,12 @@ std::optional<JournalRecord> DecodeRecord(std::string_view type_and_payload) {
       return DecodePayload<RunEndedRecord>(payload);
     case JournalRecordType::kTaskOutput:
       return DecodePayload<TaskOutputRecord>(payload);
+    case JournalRecordType::kWorkerJoined:
+      return DecodePayload<WorkerJoinedRecord>(payload);
+    case JournalRecordType::kTaskStarted:
+      return DecodePayload<TaskStartedRecord>(payload);
+    case JournalRecordType::kWorkerRetired:
+      return DecodePayload<WorkerRetiredRecord>(payload);
   }
   return std::nullopt;
 }

@@ -23,9 +23,10 @@ class JournalError : public std::runtime_error {
 };
 
 inline constexpr std::string_view kJournalMagic = "JRJOURNL";
-// Version 2 added TaskOutput records; a version-1 journal reads as before, and resuming it appends
-// version-2 records after version-1 ones (docs/journal-format.md).
-inline constexpr std::uint32_t kJournalFormatVersion = 2;
+// Version 2 added TaskOutput records, version 3 WorkerJoined, TaskStarted and WorkerRetired; older
+// journals read
+// as before, and resuming one appends the newer records after its own (docs/journal-format.md).
+inline constexpr std::uint32_t kJournalFormatVersion = 3;
 inline constexpr std::uint32_t kOldestJournalFormatVersion = 1;
 // magic (8) + version (4) + manifest hash (8) + task count (8) + CRC-32C of those 28 bytes (4).
 inline constexpr std::size_t kJournalHeaderSize = 32;
@@ -44,6 +45,9 @@ enum class JournalRecordType : std::uint8_t {
   kTaskSkipped = 4,
   kRunEnded = 5,
   kTaskOutput = 6,
+  kWorkerJoined = 7,
+  kTaskStarted = 8,
+  kWorkerRetired = 9,
 };
 
 // How an attempt ended, as the byte stored in TaskFinished. The values are the format, like the
@@ -114,17 +118,47 @@ struct TaskOutputRecord {
   std::string data;
 };
 
+// A worker rank of the run that the RunStarted before it began, and where it runs: what tells a
+// reader (`jobrunner status`) the host of each rank that TaskDispatched names.
+struct WorkerJoinedRecord {
+  std::int32_t rank = 0;
+  std::string host;
+  std::int32_t pid = 0;
+  std::uint32_t slots = 0;
+};
+
+// An attempt has begun on its worker. Workers report starts with their results, and only of
+// attempts still running when they report, so an attempt that began and ended between two
+// reports has only its TaskFinished (whose start_ms says when it began). `task_id` lets a reader
+// name a running task without the manifest.
+struct TaskStartedRecord {
+  std::uint64_t index = 0;
+  std::uint32_t attempt = 0;
+  std::int64_t start_ms = 0;  // unix time, from the worker's clock
+  std::string task_id;
+};
+
+// A worker rank that gets no more tasks for the rest of the run, and why.
+struct WorkerRetiredRecord {
+  std::int32_t rank = 0;
+  std::string reason;
+};
+
 bool operator==(const RunStartedRecord& a, const RunStartedRecord& b);
 bool operator==(const TaskDispatchedRecord& a, const TaskDispatchedRecord& b);
 bool operator==(const TaskFinishedRecord& a, const TaskFinishedRecord& b);
 bool operator==(const TaskSkippedRecord& a, const TaskSkippedRecord& b);
 bool operator==(const RunEndedRecord& a, const RunEndedRecord& b);
 bool operator==(const TaskOutputRecord& a, const TaskOutputRecord& b);
+bool operator==(const WorkerJoinedRecord& a, const WorkerJoinedRecord& b);
+bool operator==(const TaskStartedRecord& a, const TaskStartedRecord& b);
+bool operator==(const WorkerRetiredRecord& a, const WorkerRetiredRecord& b);
 
 // One journal record. The alternatives are listed in type-byte order, so index() + 1 is the type
 // byte; switch with std::visit or on TypeOf().
 using JournalRecord = std::variant<RunStartedRecord, TaskDispatchedRecord, TaskFinishedRecord,
-                                   TaskSkippedRecord, RunEndedRecord, TaskOutputRecord>;
+                                   TaskSkippedRecord, RunEndedRecord, TaskOutputRecord,
+                                   WorkerJoinedRecord, TaskStartedRecord, WorkerRetiredRecord>;
 
 inline JournalRecordType TypeOf(const JournalRecord& record) {
   return static_cast<JournalRecordType>(record.index() + 1);

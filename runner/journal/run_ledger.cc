@@ -12,9 +12,11 @@ void RunLedger::Update(std::uint64_t index, Change change) {
   History& h = open_[index];
   failed_count_ -= h.failed_for_good ? 1 : 0;
   skipped_count_ -= h.skipped ? 1 : 0;
+  running_count_ -= h.started ? 1 : 0;
   change(h);
   failed_count_ += h.failed_for_good ? 1 : 0;
   skipped_count_ += h.skipped ? 1 : 0;
+  running_count_ += h.started ? 1 : 0;
 }
 
 void RunLedger::Forget(std::uint64_t index) {
@@ -22,6 +24,7 @@ void RunLedger::Forget(std::uint64_t index) {
   if (it == open_.end()) return;
   failed_count_ -= it->second.failed_for_good ? 1 : 0;
   skipped_count_ -= it->second.skipped ? 1 : 0;
+  running_count_ -= it->second.started ? 1 : 0;
   open_.erase(it);
 }
 
@@ -29,6 +32,11 @@ void RunLedger::NoteAttempt(std::uint64_t index, std::uint32_t attempt) {
   if (attempt <= highest_attempt_) return;
   highest_attempt_ = attempt;
   highest_attempt_task_ = index;
+}
+
+bool RunLedger::IsInFlight(std::uint64_t index, std::uint32_t attempt) const {
+  auto it = open_.find(index);
+  return it != open_.end() && attempt != 0 && it->second.in_flight_attempt == attempt;
 }
 
 void RunLedger::OnFinished(const TaskFinishedRecord& r) {
@@ -43,7 +51,10 @@ void RunLedger::OnFinished(const TaskFinishedRecord& r) {
   if (r.outcome == JournalOutcome::kWorkerLost) any_worker_deaths_ = true;
   Update(r.index, [&r](History& h) {
     h.last_attempt = std::max(h.last_attempt, r.attempt);
-    if (h.in_flight_attempt == r.attempt) h.in_flight_attempt = 0;
+    if (h.in_flight_attempt == r.attempt) {
+      h.in_flight_attempt = 0;
+      h.started = false;
+    }
     if (r.outcome == JournalOutcome::kInterrupted) return;  // not the task's fault
     if (r.outcome == JournalOutcome::kWorkerLost) {
       // Its exit_code holds how many attempts the worker had in flight when it was lost; it is
@@ -76,12 +87,19 @@ void RunLedger::Apply(const JournalRecord& record) {
           Update(r.index, [&r](History& h) {
             h.last_attempt = std::max(h.last_attempt, r.attempt);
             h.in_flight_attempt = r.attempt;
+            h.started = false;
             h.worker_rank = r.worker_rank;
             h.failed_for_good = false;  // dispatched again: --retry-failed gave it another go
             h.skipped = false;
           });
         } else if constexpr (std::is_same_v<T, TaskFinishedRecord>) {
           OnFinished(r);
+        } else if constexpr (std::is_same_v<T, TaskStartedRecord>) {
+          if (!IsInFlight(r.index, r.attempt)) return;
+          Update(r.index, [&r](History& h) {
+            h.started = true;
+            h.start_ms = r.start_ms;
+          });
         } else if constexpr (std::is_same_v<T, TaskSkippedRecord>) {
           if (r.index < succeeded_.size() && !succeeded_[r.index]) {
             Update(r.index, [](History& h) { h.skipped = true; });
@@ -105,7 +123,8 @@ std::vector<RunLedger::Unfinished> RunLedger::InFlight() const {
   std::vector<Unfinished> out;
   for (const auto& [index, h] : open_) {
     if (h.in_flight_attempt != 0)
-      out.push_back(Unfinished{index, h.in_flight_attempt, h.worker_rank});
+      out.push_back(
+          Unfinished{index, h.in_flight_attempt, h.worker_rank, h.started ? h.start_ms : 0});
   }
   std::sort(out.begin(), out.end(),
             [](const Unfinished& a, const Unfinished& b) { return a.index < b.index; });

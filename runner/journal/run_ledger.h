@@ -29,6 +29,9 @@ class RunLedger {
   // tasks in flight.
   std::uint64_t failed() const { return failed_count_; }
   std::uint64_t skipped() const { return skipped_count_; }
+  // Attempts in flight whose start a TaskStarted recorded: what really runs, unlike attempts
+  // dispatched and still queued at their worker.
+  std::uint64_t running() const { return running_count_; }
   bool IsSucceeded(std::uint64_t index) const { return succeeded_[index]; }
   // The highest attempt number any dispatch or end of an attempt names, and its task (the first
   // to reach it): checked against kMaxAttempt before a resumed run continues the numbers.
@@ -44,11 +47,14 @@ class RunLedger {
   std::uint32_t AloneWorkerDeaths(std::uint64_t index) const;
   // Whether any task was ever lost with its worker: only then may a task be a suspect.
   bool any_worker_deaths() const { return any_worker_deaths_; }
+  // Whether `attempt` of task `index` was dispatched and has not finished.
+  bool IsInFlight(std::uint64_t index, std::uint32_t attempt) const;
 
   struct Unfinished {
     std::uint64_t index = 0;
     std::uint32_t attempt = 0;
     std::int32_t worker_rank = 0;
+    std::int64_t start_ms = 0;  // from its TaskStarted; 0 when none was recorded
   };
   // Attempts dispatched and never finished: the run stopped while they were in flight.
   std::vector<Unfinished> InFlight() const;
@@ -67,6 +73,8 @@ class RunLedger {
     std::uint32_t in_flight_attempt = 0;  // 0: none
     std::uint32_t worker_deaths = 0;
     std::uint32_t alone_worker_deaths = 0;
+    std::int64_t start_ms = 0;  // of the attempt in flight, when `started`
+    bool started = false;
     bool failed_for_good = false;
     bool skipped = false;
   };
@@ -83,6 +91,7 @@ class RunLedger {
   std::unordered_map<std::uint64_t, History> open_;  // tasks touched and not succeeded
   std::uint64_t failed_count_ = 0;                   // open_ entries with failed_for_good
   std::uint64_t skipped_count_ = 0;                  // open_ entries with skipped
+  std::uint64_t running_count_ = 0;                  // open_ entries in flight and started
   std::uint32_t runs_ = 0;
   std::uint32_t highest_attempt_ = 0;
   std::uint64_t highest_attempt_task_ = 0;

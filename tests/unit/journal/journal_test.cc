@@ -51,7 +51,13 @@ TEST_CASE("Every record type survives a round trip with values at their extremes
                                            RunEndedRecord{},
                                            RunEndedRecord{kU64, kI32Min, true},
                                            TaskOutputRecord{},
-                                           TaskOutputRecord{kU64, kU32, "{\"n\": 1}", "data/x"}};
+                                           TaskOutputRecord{kU64, kU32, "{\"n\": 1}", "data/x"},
+                                           WorkerJoinedRecord{},
+                                           WorkerJoinedRecord{kI32Max, "node-1", kI32Min, kU32},
+                                           TaskStartedRecord{},
+                                           TaskStartedRecord{kU64, kU32, kI64Min, "sim-7"},
+                                           WorkerRetiredRecord{},
+                                           WorkerRetiredRecord{kI32Min, "5 tasks failed"}};
   TempDir dir;
   const std::string path = dir / "journal";
   {
@@ -153,27 +159,33 @@ TEST_CASE("A bad header is an error saying what is wrong with it") {
   CHECK_THROWS_AS(ReadJournal(dir / "missing"), JournalError);
 }
 
-TEST_CASE("A version-1 journal still reads, and resuming it appends the newer records") {
-  TempDir dir;
-  const std::string path = dir / "journal";
-  JournalWriter::Create(path, 5, 3);
-  std::string version_1 = ReadFile(path);
-  version_1[8] = 1;
-  version_1.replace(28, 4, LittleEndian32(Crc32c(version_1.substr(0, 28))));
-  AppendFramedRecord(Finished(0, JournalOutcome::kSucceeded), version_1);
-  WriteBytes(path, version_1);
-  const JournalContents before = ReadJournal(path);
-  CHECK(before.format_version == 1);
-  CHECK(before.manifest_hash == 5);
-  REQUIRE(before.records.size() == 1);
-  {
-    JournalWriter writer = JournalWriter::Append(path, before.valid_end);
-    writer.Add(TaskOutputRecord{1, 1, "7", ""}, SystemClock());
-    writer.Sync();
+TEST_CASE("Version-1 and version-2 journals still read, and resuming one appends newer records") {
+  for (const char old_version : {1, 2}) {
+    TempDir dir;
+    const std::string path = dir / "journal";
+    JournalWriter::Create(path, 5, 3);
+    std::string old = ReadFile(path);
+    old[8] = old_version;
+    old.replace(28, 4, LittleEndian32(Crc32c(old.substr(0, 28))));
+    AppendFramedRecord(Finished(0, JournalOutcome::kSucceeded), old);
+    WriteBytes(path, old);
+    const JournalContents before = ReadJournal(path);
+    CHECK(before.format_version == static_cast<std::uint32_t>(old_version));
+    CHECK(before.manifest_hash == 5);
+    REQUIRE(before.records.size() == 1);
+    const std::vector<JournalRecord> newer{TaskOutputRecord{1, 1, "7", ""},
+                                           WorkerJoinedRecord{1, "node-2", 4321, 2},
+                                           TaskStartedRecord{2, 1, 1700000000000, "t-2"},
+                                           WorkerRetiredRecord{3, "5 tasks failed there"}};
+    {
+      JournalWriter writer = JournalWriter::Append(path, before.valid_end);
+      for (const JournalRecord& record : newer) writer.Add(record, SystemClock());
+      writer.Sync();
+    }
+    const JournalContents after = ReadJournal(path);
+    REQUIRE(after.records.size() == 5);
+    CHECK(std::vector<JournalRecord>(after.records.begin() + 1, after.records.end()) == newer);
   }
-  const JournalContents after = ReadJournal(path);
-  CHECK(after.records.size() == 2);
-  CHECK(after.records.back() == JournalRecord{TaskOutputRecord{1, 1, "7", ""}});
 }
 
 TEST_CASE("Create refuses a file that already exists and leaves it alone") {

@@ -40,13 +40,17 @@ inline TaskFinishedRecord Finished(std::uint64_t index, JournalOutcome outcome) 
 
 // A run in miniature: every record type, mostly dispatch/finish pairs.
 inline std::vector<JournalRecord> SampleRun(std::uint64_t tasks) {
-  std::vector<JournalRecord> records{RunStartedRecord{1'700'000'000'000, 1, 4}};
+  std::vector<JournalRecord> records{RunStartedRecord{1'700'000'000'000, 1, 4},
+                                     WorkerJoinedRecord{1, "node-1", 101, 2}};
   for (std::uint64_t i = 0; i < tasks; ++i) {
     if (i % 5 == 4) {
       records.push_back(TaskSkippedRecord{i, "dependency " + std::to_string(i - 1) + " failed"});
       continue;
     }
     records.push_back(TaskDispatchedRecord{i, 1, static_cast<std::int32_t>(i % 3) + 1});
+    if (i % 4 == 1) {
+      records.push_back(TaskStartedRecord{i, 1, 1'700'000'000'000, "t-" + std::to_string(i)});
+    }
     records.push_back(
         Finished(i, i % 3 == 0 ? JournalOutcome::kFailed : JournalOutcome::kSucceeded));
   }

@@ -175,3 +175,40 @@ TEST_CASE("The ledger knows whether the last run recorded its end") {
   ledger.Apply(RunStartedRecord{3, 2, 1});
   CHECK_FALSE(ledger.last_run_ended());
 }
+
+TEST_CASE("Running counts attempts started and not finished, not those only dispatched") {
+  RunLedger ledger(4);
+  ledger.Apply(TaskDispatchedRecord{0, 1, 1});
+  ledger.Apply(TaskDispatchedRecord{1, 1, 1});
+  ledger.Apply(TaskDispatchedRecord{2, 1, 2});
+  CHECK(ledger.running() == 0);
+  ledger.Apply(TaskStartedRecord{0, 1, 1000, "a"});
+  ledger.Apply(TaskStartedRecord{2, 1, 1001, "c"});
+  ledger.Apply(TaskStartedRecord{2, 1, 1001, "c"});  // twice: still one attempt
+  CHECK(ledger.running() == 2);
+  // A start of an attempt that is not in flight changes nothing.
+  ledger.Apply(TaskStartedRecord{1, 2, 1002, "b"});
+  ledger.Apply(TaskStartedRecord{3, 1, 1002, "d"});
+  ledger.Apply(TaskStartedRecord{9, 1, 1002, "out of range"});
+  CHECK(ledger.running() == 2);
+  ledger.Apply(Finished(0, 1, JournalOutcome::kSucceeded));
+  CHECK(ledger.running() == 1);
+  ledger.Apply(Finished(2, 1, JournalOutcome::kFailed, /*will_retry=*/true));
+  CHECK(ledger.running() == 0);
+  // The retry is dispatched and starts; the in-flight list knows when it started.
+  ledger.Apply(TaskDispatchedRecord{2, 2, 1});
+  ledger.Apply(TaskStartedRecord{2, 2, 2000, "c"});
+  CHECK(ledger.running() == 1);
+  const std::vector<RunLedger::Unfinished> in_flight = ledger.InFlight();
+  REQUIRE(in_flight.size() == 2);
+  CHECK(in_flight[0].index == 1);
+  CHECK(in_flight[0].start_ms == 0);
+  CHECK(in_flight[1].index == 2);
+  CHECK(in_flight[1].attempt == 2);
+  CHECK(in_flight[1].start_ms == 2000);
+  CHECK(ledger.IsInFlight(2, 2));
+  CHECK_FALSE(ledger.IsInFlight(2, 1));
+  // Interrupted by the run's end: no longer running.
+  ledger.Apply(Finished(2, 2, JournalOutcome::kInterrupted));
+  CHECK(ledger.running() == 0);
+}
