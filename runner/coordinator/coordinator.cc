@@ -126,6 +126,8 @@ void Coordinator::WelcomeWorkers() {
     gpu_reports.push_back(GpuReport{w.host, w.hello.gpus, w.hello.gpus_per_worker});
   }
   const std::vector<std::vector<std::string>> gpus = GpusPerWorker(gpu_reports);
+  Record(RunStartedRecord{static_cast<std::uint64_t>(clock_.UnixMs()), options_.run_number,
+                          static_cast<std::uint32_t>(greeted_)});
   std::size_t i = 0;
   for (int from = 0; from < static_cast<int>(workers_.size()); ++from) {
     WorkerInfo& w = Worker(from);
@@ -148,9 +150,9 @@ void Coordinator::WelcomeWorkers() {
     scheduler_.AddWorker(from, capacity);
     reporter_.Verbose(fmt::format("worker rank {} on {}: {} slots; {}", w.rank, w.host,
                                   welcome.slots, DescribeCapacity(capacity)));
+    Record(
+        WorkerJoinedRecord{w.rank, w.host, w.hello.pid, static_cast<std::uint32_t>(welcome.slots)});
   }
-  Record(RunStartedRecord{static_cast<std::uint64_t>(clock_.UnixMs()), options_.run_number,
-                          static_cast<std::uint32_t>(greeted_)});
   phase_ = Phase::kRunning;
   CheckEveryTaskFits();
 }
@@ -174,7 +176,17 @@ void Coordinator::OnResults(int from, const std::string& payload) {
   ResultBatch batch = DecodeValue<ResultBatch>(payload);
   std::size_t& sent = Worker(from).sent;
   sent -= std::min(sent, batch.results.size());
+  for (const TaskStart& start : batch.started) OnStarted(start);
   for (const AttemptResult& r : batch.results) Accept(from, r);
+}
+
+void Coordinator::OnStarted(const TaskStart& start) {
+  if (start.index >= source_.size() || start.attempt <= 0) return;
+  const auto attempt = static_cast<std::uint32_t>(start.attempt);
+  // The start of an attempt no longer in flight (StopNow recorded it as interrupted) says nothing
+  // the journal needs.
+  if (!ledger_.IsInFlight(start.index, attempt)) return;
+  Record(TaskStartedRecord{start.index, attempt, start.start_ms, start.task_id});
 }
 
 std::string Coordinator::ResultJson(const AttemptResult& r) const {
@@ -324,10 +336,10 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
   const std::vector<int>& retired = scheduler_.RetiredWorkers();
   for (; retired_reported_ < retired.size(); ++retired_reported_) {
     const WorkerInfo& w = Worker(retired[retired_reported_]);
-    reporter_.Warn(fmt::format(
-        "worker rank {} on {} gets no more tasks: {} tasks failed there and then succeeded "
-        "elsewhere",
-        w.rank, w.host, options_.scheduler.max_worker_failures));
+    const std::string why = fmt::format("{} tasks failed there and then succeeded elsewhere",
+                                        options_.scheduler.max_worker_failures);
+    Record(WorkerRetiredRecord{w.rank, why});
+    reporter_.Warn(fmt::format("worker rank {} on {} gets no more tasks: {}", w.rank, w.host, why));
   }
 }
 
@@ -457,8 +469,7 @@ void Coordinator::LoseWorker(int from, const std::string& what) {
 void Coordinator::BeginDrain(const std::string& reason) {
   if (phase_ == Phase::kFinished || Draining()) return;
   reporter_.Warn(fmt::format("{}: draining; no new tasks start, {} running may finish within {}",
-                             reason, scheduler_.Running(),
-                             FormatDurationMs(options_.drain_grace_ms)));
+                             reason, ledger_.running(), FormatDurationMs(options_.drain_grace_ms)));
   if (phase_ == Phase::kGreeting) {
     Finish(ExitStatus(), "");
     return;
@@ -505,7 +516,7 @@ Progress Coordinator::CurrentProgress() const {
   p.total = source_.size();
   p.succeeded = ledger_.succeeded();
   p.failed = ledger_.failed() + ledger_.skipped();
-  p.running = scheduler_.Running();
+  p.running = ledger_.running();
   p.retrying = scheduler_.WaitingRetries();
   p.elapsed_ms = ElapsedMs();
   return p;

@@ -107,6 +107,9 @@ class Coordinator {
 
   void OnHello(int from, const std::string& payload);
   void OnResults(int from, const std::string& payload);
+  // Journals the start of an attempt in flight (TaskStartedRecord): how the ledger, and a reader
+  // of the journal, know what really runs.
+  void OnStarted(const TaskStart& start);
   void Accept(int from, const AttemptResult& r);
   std::string ResultJson(const AttemptResult& r) const;
   void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);

@@ -13,8 +13,10 @@ std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& c
     record.attempt = u.attempt;
     record.worker_rank = u.worker_rank;
     record.outcome = JournalOutcome::kInterrupted;
-    // The start is unknown (the worker may not have begun it); the end time marks an attempt
-    // that may have run, unlike one dropped from a worker's queue, which has neither.
+    // The start is known when its worker reported it (TaskStarted), else unknown: the worker may
+    // not have begun it. The end time marks an attempt that may have run, unlike one dropped
+    // from a worker's queue, which has neither.
+    record.start_ms = u.start_ms;
     record.end_ms = clock.UnixMs();
     if (journal != nullptr) journal->Add(record, clock);
     ledger.Apply(record);

@@ -26,8 +26,8 @@ ProgressMode DetectProgressMode();
 struct Progress {
   std::uint64_t total = 0;
   std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;  // tasks that ended unsuccessful after all their retries
-  std::uint64_t running = 0;
+  std::uint64_t failed = 0;    // tasks that ended unsuccessful after all their retries
+  std::uint64_t running = 0;   // started and not ended (not those queued at their worker)
   std::uint64_t retrying = 0;  // waiting for their next attempt
   std::int64_t elapsed_ms = 0;
 };

@@ -4,8 +4,9 @@
 // Boost.Serialization (binary archives: the ranks of one job run the same build on machines of
 // one architecture); the tag of an Envelope says which struct its payload holds.
 //
-//   worker -> coordinator   Hello once, then ResultBatch whenever attempts end, Heartbeat every
-//                           kHeartbeatIntervalMs, Stopping when a signal ends it
+//   worker -> coordinator   Hello once, then ResultBatch whenever attempts end (with the starts
+//                           of attempts still running), Heartbeat every kHeartbeatIntervalMs,
+//                           Stopping when a signal ends it
 //   coordinator -> worker   Welcome once, then TaskBatch as credits allow, Drain when the run
 //                           stops early, finally Shutdown
 //
@@ -24,7 +25,7 @@
 
 namespace jobrunner {
 
-inline constexpr int kProtocolVersion = 4;
+inline constexpr int kProtocolVersion = 5;
 
 enum class Tag : int {
   kHello = 1,
@@ -96,12 +97,30 @@ struct TaskBatch {
   }
 };
 
+// An attempt that has begun on its worker and was still running when the worker reported.
+struct TaskStart {
+  std::uint64_t index = 0;
+  int attempt = 1;
+  std::int64_t start_ms = 0;  // unix time
+  std::string task_id;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& index& attempt& start_ms& task_id;
+  }
+};
+
+// Attempts that ended, and attempts that started and still run. A start travels only if its
+// attempt is still running when the batch leaves: an attempt that begins and ends between two
+// batches is known by its result alone, so tiny tasks cost no start at all.
 struct ResultBatch {
   std::vector<AttemptResult> results;
+  std::vector<TaskStart> started;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     SerializePlainSequence(ar, results);
+    SerializePlainSequence(ar, started);
   }
 };
 
@@ -185,5 +204,7 @@ struct TagOf<Stopping> {
 
 BOOST_CLASS_IMPLEMENTATION(jobrunner::TaskBatch, boost::serialization::object_serializable)
 BOOST_CLASS_TRACKING(jobrunner::TaskBatch, boost::serialization::track_never)
+BOOST_CLASS_IMPLEMENTATION(jobrunner::TaskStart, boost::serialization::object_serializable)
+BOOST_CLASS_TRACKING(jobrunner::TaskStart, boost::serialization::track_never)
 BOOST_CLASS_IMPLEMENTATION(jobrunner::ResultBatch, boost::serialization::object_serializable)
 BOOST_CLASS_TRACKING(jobrunner::ResultBatch, boost::serialization::track_never)

@@ -43,6 +43,7 @@ struct KindRunner::State {
   std::deque<std::shared_ptr<Task>> queue;
   std::vector<std::shared_ptr<Task>> running;  // started, not yet returned
   std::vector<KindExit> done;
+  std::vector<KindStart> started;  // since the last TakeStarts
   std::size_t threads = 0;
   std::size_t idle_threads = 0;
   std::size_t concurrency = 1;
@@ -129,6 +130,7 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     ++still_running_anywhere;
     Wake(state);
     task->start_ms = state->clock.UnixMs();
+    state->started.push_back(KindStart{task->request.key, task->request.attempt, task->start_ms});
     if (task->request.timeout_ms > 0) {
       task->deadline = state->clock.Now() + std::chrono::milliseconds(task->request.timeout_ms);
     }
@@ -195,6 +197,12 @@ std::vector<KindExit> KindRunner::Collect() {
   }
   unreported_ -= state_->done.size();
   return std::exchange(state_->done, {});
+}
+
+std::vector<KindStart> KindRunner::TakeStarts() {
+  if (unreported_ == 0) return {};
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return std::exchange(state_->started, {});
 }
 
 std::optional<SteadyTime> KindRunner::NextDeadline() const {

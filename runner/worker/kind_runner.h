@@ -37,6 +37,13 @@ struct KindExit {
   bool disk_full = false;  // it threw DiskFullError: outcome kInterrupted
 };
 
+// A task that a thread has begun.
+struct KindStart {
+  std::uint64_t key = 0;
+  int attempt = 1;
+  std::int64_t start_ms = 0;  // unix time
+};
+
 // Runs task kinds on a pool of threads, one task per thread, so that the worker's own thread keeps
 // talking to the coordinator. The worker learns of ended tasks through wake_fd() (an eventfd it
 // polls beside its children) and Collect().
@@ -68,6 +75,9 @@ class KindRunner {
   int wake_fd() const { return wake_fd_; }
   // Ended tasks, and tasks that passed their timeout since the last call.
   std::vector<KindExit> Collect();
+  // Tasks that began since the last call (while any task is unreported; a start left over from
+  // a task already collected may come back later, and names its attempt to be told apart).
+  std::vector<KindStart> TakeStarts();
   // When the next running task times out, on the clock's Now(); nullopt when none has a timeout.
   std::optional<std::chrono::steady_clock::time_point> NextDeadline() const;
   // Tells every running task to stop; they come back from Collect as they return (as kFailed

@@ -108,6 +108,34 @@ void Worker::Queue(AttemptResult result) {
   unsent_.push_back(std::move(result));
 }
 
+void Worker::NoteStart(std::uint64_t index, std::int64_t start_ms) {
+  running_[index].start_ms = start_ms;
+  if (unsent_starts_.empty()) oldest_unsent_start_ = clock_.Now();
+  unsent_starts_.push_back(index);
+}
+
+void Worker::NoteKindStarts() {
+  for (const KindStart& start : kind_runner_.TakeStarts()) {
+    auto it = running_.find(start.key);
+    if (it != running_.end() && it->second.attempt == start.attempt) {
+      NoteStart(start.key, start.start_ms);
+    }
+  }
+}
+
+std::vector<TaskStart> Worker::TakeStarts() {
+  std::vector<TaskStart> starts;
+  for (std::uint64_t index : unsent_starts_) {
+    auto it = running_.find(index);
+    // Ended already: its result, in this batch or held back, says when it started.
+    if (it == running_.end() || it->second.start_reported) continue;
+    it->second.start_reported = true;
+    starts.push_back(TaskStart{index, it->second.attempt, it->second.start_ms, it->second.task_id});
+  }
+  unsent_starts_.clear();
+  return starts;
+}
+
 void Worker::OnDrain(const Drain& drain) {
   for (const TaskSpec& task : queue_) {
     AttemptResult r;
@@ -258,7 +286,10 @@ void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
   // taken off its concurrency while the task is here.
   const int cores = std::max(1, task.cores);
   kind_extra_cores_ += cores - 1;
-  running_[task.index] = Running{task.attempt, "", "", false, "", cores};
+  Running& running = running_[task.index];
+  running.attempt = task.attempt;
+  running.cores = cores;
+  running.task_id = task.id;
   in_process.push_back(KindRequest{task.index, kind, std::move(task.kind_args), task.id,
                                    task.attempt, task.cwd, data_dir, task.timeout_ms});
 }
@@ -295,9 +326,15 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
     request.max_output = welcome_->max_output;
     const int cores = std::max(1, task.cores);
     child_cores_ += cores;
-    running_[task.index] = Running{task.attempt, request.stdout_path,      request.stderr_path,
-                                   false,        std::move(helper_output), cores};
+    Running& running = running_[task.index];
+    running.attempt = task.attempt;
+    running.stdout_path = request.stdout_path;
+    running.stderr_path = request.stderr_path;
+    running.helper_output = std::move(helper_output);
+    running.cores = cores;
+    running.task_id = std::move(task.id);
     processes_.Start(std::move(request));
+    NoteStart(task.index, clock_.UnixMs());
   }
 }
 
@@ -422,20 +459,25 @@ void Worker::CollectPython(std::vector<PythonExit> exits) {
 }
 
 void Worker::FlushResults(bool force) {
-  if (unsent_.empty()) return;
-  // A worker with an empty queue needs the coordinator to hear of free slots now.
-  bool due = force || queue_.empty() || unsent_.size() >= kResultBatch ||
-             clock_.Now() - oldest_unsent_ >= kResultDelay;
-  if (!due) return;
+  if (unsent_.empty() && unsent_starts_.empty()) return;
+  const auto now = clock_.Now();
+  // A worker with an empty queue needs the coordinator to hear of free slots now; starts can
+  // wait for company as results do.
+  const bool results_due = !unsent_.empty() && (queue_.empty() || unsent_.size() >= kResultBatch ||
+                                                now - oldest_unsent_ >= kResultDelay);
+  const bool starts_due = !unsent_starts_.empty() && now - oldest_unsent_start_ >= kResultDelay;
+  if (!force && !results_due && !starts_due) return;
   ResultBatch batch;
   batch.results = std::move(unsent_);
   unsent_.clear();
+  batch.started = TakeStarts();
+  if (batch.results.empty() && batch.started.empty()) return;
   transport_.Send(kCoordinator, batch);
 }
 
 milliseconds Worker::NextWait(milliseconds max_wait) const {
   milliseconds wait = std::min(max_wait, idle_.current());
-  if (!unsent_.empty()) wait = std::min(wait, kResultDelay);
+  if (!unsent_.empty() || !unsent_starts_.empty()) wait = std::min(wait, kResultDelay);
   std::optional<std::chrono::steady_clock::time_point> next = kind_runner_.NextDeadline();
   for (const auto& [until, result] : held_) next = next ? std::min(*next, until) : until;
   if (next) {
@@ -462,6 +504,7 @@ bool Worker::Step(milliseconds max_wait) {
   // While children run, Wait returns the moment one ends; the cap only bounds how long new
   // messages wait to be seen.
   std::vector<ProcessExit> exits = processes_.Wait(NextWait(max_wait));
+  NoteKindStarts();
   std::vector<KindExit> kind_exits = kind_runner_.Collect();
   std::vector<PythonExit> python_exits;
   if (python_) python_exits = python_->Collect();

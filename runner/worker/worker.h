@@ -63,6 +63,9 @@ class Worker {
     bool killed_by_drain = false;
     std::string helper_output;  // an isolated kind's KindHelperOutput file
     int cores = 1;              // slots it takes
+    std::string task_id;
+    std::int64_t start_ms = 0;    // unix time, once started (a kind waits for a thread)
+    bool start_reported = false;  // its TaskStart went to the coordinator
   };
 
   bool HandleMessages();
@@ -78,6 +81,12 @@ class Worker {
   // Sends a result, or holds it a moment when an interrupt signal may have killed the task.
   void Report(AttemptResult result);
   void Queue(AttemptResult result);
+  // Records that the task `index` in running_ began at `start_ms`, to be reported if it still
+  // runs when the next batch leaves.
+  void NoteStart(std::uint64_t index, std::int64_t start_ms);
+  void NoteKindStarts();
+  // The TaskStarts of attempts still running that the coordinator has not heard of.
+  std::vector<TaskStart> TakeStarts();
   static AttemptResult Ended(std::uint64_t index, const Running& running, Outcome outcome,
                              std::int64_t start_ms, std::int64_t end_ms, std::string error);
   void ReleaseHeld(bool all);
@@ -113,6 +122,8 @@ class Worker {
   int kind_extra_cores_ = 0;  // cores beyond the first of the kinds and Python calls in running_
   std::vector<AttemptResult> unsent_;
   std::chrono::steady_clock::time_point oldest_unsent_;
+  std::vector<std::uint64_t> unsent_starts_;  // indices in running_ started since the last batch
+  std::chrono::steady_clock::time_point oldest_unsent_start_;
   IdleBackoff idle_;
   std::chrono::steady_clock::time_point last_heartbeat_;
   bool shutting_down_ = false;

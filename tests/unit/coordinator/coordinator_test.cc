@@ -405,3 +405,56 @@ TEST_CASE("A worker that sends nothing for the worker timeout ends the run, its 
   REQUIRE(counts.size() >= 2);
   for (std::int32_t count : counts) CHECK(count == static_cast<std::int32_t>(counts.size()));
 }
+
+TEST_CASE("Each worker's rank, host, pid and slots are journaled right after the run's start") {
+  Run run =
+      RunManifest("version: 1\ntasks:\n  - id: hello\n    command: [echo, hi]\n", 3, AlwaysSucceed);
+  REQUIRE(run.journal.size() >= 2);
+  CHECK(std::holds_alternative<RunStartedRecord>(run.journal[0]));
+  const auto* joined = std::get_if<WorkerJoinedRecord>(&run.journal[1]);
+  REQUIRE(joined != nullptr);
+  CHECK(joined->rank == 0);
+  CHECK(joined->host == "fakehost");
+  CHECK(joined->slots == 3);
+  CHECK(Count<WorkerJoinedRecord>(run.journal) == 1);
+}
+
+TEST_CASE(
+    "Attempts still running when their worker reports are journaled as started, "
+    "attempts that end before it reports are not") {
+  // t-0 and t-1 run until the drain kills them; the rest end the moment they start.
+  Run run = RunManifest(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [sleep]\n    matrix:\n"
+      "      n: {range: [0, 6]}\n",
+      2,
+      [](const ProcessRequest& r) -> std::optional<ProcessExit> {
+        if (r.stdout_path.find("/t-0.") != std::string::npos ||
+            r.stdout_path.find("/t-1.") != std::string::npos) {
+          return std::nullopt;
+        }
+        return Exit(Outcome::kSucceeded);
+      },
+      /*drain_after_steps=*/20);
+  std::vector<TaskStartedRecord> starts;
+  std::set<std::uint64_t> dispatched;
+  for (const JournalRecord& r : run.journal) {
+    if (const auto* d = std::get_if<TaskDispatchedRecord>(&r)) dispatched.insert(d->index);
+    if (const auto* s = std::get_if<TaskStartedRecord>(&r)) {
+      CHECK(dispatched.count(s->index) == 1);  // a start follows its dispatch
+      starts.push_back(*s);
+    }
+  }
+  REQUIRE(starts.size() == 2);
+  CHECK(starts[0].task_id == "t-0");
+  CHECK(starts[1].task_id == "t-1");
+  CHECK(starts[0].attempt == 1);
+  CHECK(starts[0].start_ms > 0);
+  // While the drain had not yet killed them, the ledger counted exactly these two as running.
+  RunLedger replayed(6);
+  for (const JournalRecord& r : run.journal) {
+    if (std::holds_alternative<RunEndedRecord>(r)) break;
+    replayed.Apply(r);
+    if (std::holds_alternative<TaskStartedRecord>(r)) CHECK(replayed.running() <= 2);
+  }
+  CHECK(replayed.running() == 0);
+}

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 
 using jobrunner::KindExit;
@@ -157,4 +158,33 @@ TEST_CASE("A kind that finds the disk full is interrupted, not failed") {
   CHECK(exits[0].outcome == Outcome::kInterrupted);
   CHECK(exits[0].disk_full);
   CHECK(exits[0].error == "cannot write out.gz: No space left on device");
+}
+
+TEST_CASE("Every task's start is told, with its attempt and the start time its exit gives") {
+  Meet meet(2);
+  KindRunner runner;
+  runner.SetConcurrency(2);
+  std::vector<KindRequest> requests;
+  for (std::uint64_t i = 0; i < 2; ++i) {
+    requests.push_back(Request(i, &meet));
+    requests.back().attempt = 3;
+  }
+  runner.Start(std::move(requests));
+  std::vector<jobrunner::KindStart> starts = runner.TakeStarts();
+  const std::vector<KindExit> exits = CollectAll(runner, 2);
+  REQUIRE(exits.size() == 2);
+  // The starts not taken before the exits were collected are still there; nothing is unreported
+  // now, so they come back only once another task runs.
+  CHECK(runner.TakeStarts().empty());
+  Meet alone(1);
+  runner.Start({Request(7, &alone)});
+  for (const jobrunner::KindStart& s : runner.TakeStarts()) starts.push_back(s);
+  CollectAll(runner, 1);
+  std::map<std::uint64_t, jobrunner::KindStart> by_key;
+  for (const jobrunner::KindStart& s : starts) by_key[s.key] = s;
+  for (const KindExit& x : exits) {
+    REQUIRE(by_key.count(x.key) == 1);
+    CHECK(by_key[x.key].attempt == 3);
+    CHECK(by_key[x.key].start_ms == x.start_ms);
+  }
 }
