@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <filesystem>
+#include <random>
 #include <stdexcept>
 #include <system_error>
 
@@ -19,6 +20,19 @@ std::string DefaultName(const std::string& manifest_path) {
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
   return fs::path(manifest_path).stem().string() + "-" + stamp;
+}
+
+// Points jobrunner-out/latest at `dir`, which lies in `base`: a new link under a temporary name,
+// renamed over the old one, so that a reader never finds no link or a half-made one. A link
+// that cannot be made (a run named "latest" holds the name, say) is not worth failing the run.
+void LinkLatest(const fs::path& base, const fs::path& dir) {
+  std::random_device random;
+  const fs::path temporary = base / (".latest-" + std::to_string(random()));
+  std::error_code error;
+  fs::create_symlink(dir.filename(), temporary, error);
+  if (error) return;
+  fs::rename(temporary, base / kLatestRunLink, error);
+  if (error) fs::remove(temporary, error);
 }
 
 void Create(const fs::path& dir) {
@@ -41,13 +55,15 @@ std::string CreateRunDir(const std::string& out, const std::string& name,
       throw std::runtime_error("output directory " + dir.string() +
                                " already holds a run (results.jsonl); choose another --out");
     }
+    Create(dir);
   } else {
     fs::path base = fs::absolute("jobrunner-out");
     std::string stem = name.empty() ? DefaultName(manifest_path) : name;
     dir = base / stem;
     for (int n = 2; fs::exists(dir); ++n) dir = base / (stem + "-" + std::to_string(n));
+    Create(dir);
+    LinkLatest(base, dir);
   }
-  Create(dir);
   std::string text = dir.string();
   if (text.size() > 1 && text.back() == '/') text.pop_back();
   return text;

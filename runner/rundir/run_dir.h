@@ -6,10 +6,14 @@
 
 namespace jobrunner {
 
+// The link in jobrunner-out/ to the run created there last.
+inline constexpr const char* kLatestRunLink = "latest";
+
 // Creates the directory a run writes into, with its logs/ subdirectory, and returns its absolute
 // path. With `out` empty: jobrunner-out/<name>/, where <name> defaults to the manifest's file
-// name without extension plus the start time, and gets a -2, -3, ... suffix if taken. Throws
-// std::runtime_error when the directory cannot be created or already holds a run.
+// name without extension plus the start time, and gets a -2, -3, ... suffix if taken; the
+// symbolic link jobrunner-out/latest then points at it. Throws std::runtime_error when the
+// directory cannot be created or already holds a run.
 std::string CreateRunDir(const std::string& out, const std::string& name,
                          const std::string& manifest_path);
 

@@ -1,0 +1,45 @@
+#include "rundir/run_dir.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "temp_dir.h"
+
+using namespace jobrunner;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Runs the test from inside a directory of its own, as a user runs jobrunner from theirs.
+class InDirectory {
+ public:
+  explicit InDirectory(const std::string& dir) : before_(fs::current_path()) {
+    fs::current_path(dir);
+  }
+  ~InDirectory() { fs::current_path(before_); }
+
+ private:
+  fs::path before_;
+};
+
+}  // namespace
+
+TEST_CASE("jobrunner-out/latest points at the run created there last, and only there") {
+  testing::TempDir dir;
+  InDirectory in(dir.str());
+  const std::string first = CreateRunDir("", "sweep", "m.yaml");
+  CHECK(fs::read_symlink("jobrunner-out/latest") == "sweep");
+  const std::string second = CreateRunDir("", "sweep", "m.yaml");
+  CHECK(fs::path(second).filename() == "sweep-2");
+  CHECK(fs::read_symlink("jobrunner-out/latest") == "sweep-2");
+  CHECK(fs::equivalent("jobrunner-out/latest", second));
+  // An --out elsewhere leaves the link alone; no temporary link is left behind.
+  CreateRunDir(dir / "elsewhere", "", "m.yaml");
+  CHECK(fs::read_symlink("jobrunner-out/latest") == "sweep-2");
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator("jobrunner-out")) {
+    (void)entry;
+    ++entries;
+  }
+  CHECK(entries == 3);
+}
