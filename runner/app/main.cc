@@ -17,6 +17,7 @@
 #include "app/python_check.h"
 #include "app/ranks.h"
 #include "coordinator/reporter.h"
+#include "inspect/commands.h"
 #include "kinds/kind_registry.h"
 #include "launch/launch.h"
 #include "manifest/task_graph_builder.h"
@@ -37,6 +38,7 @@ constexpr const char* kDescription =
     "jobrunner: run the tasks of a YAML manifest across MPI ranks.\n"
     "  mpirun -n N jobrunner [OPTIONS] MANIFEST   (rank 0 coordinates, ranks 1..N-1 run tasks)\n"
     "  jobrunner [OPTIONS] MANIFEST               (one process does both, without MPI)\n"
+    "  jobrunner status|logs|failed|report ...    (look at a run: jobrunner status --help)\n"
     "Exit status: 0 all tasks succeeded, 1 some task failed after its retries,\n"
     "2 manifest or usage error, 3 internal error, 4 stopped early (continue with --resume).\n"
     "SIGUSR1 (mpirun forwards it) or a first Ctrl-C drains the run; SIGTERM stops it at once.";
@@ -309,6 +311,8 @@ int main(int argc, char** argv) {
   // The multi-host supervisor (see launch.h), which runs mpirun itself.
   jobrunner::LaunchOptions launch_options;
   CLI::App* launch = jobrunner::AddLaunchCommand(app, launch_options);
+  // `jobrunner status`, `logs`, `failed` and `report`: they look at a run, without MPI.
+  jobrunner::InspectCommands inspect(app);
   try {
     const jobrunner::Status launch_error =
         jobrunner::ParseCommandLine(app, {argv + 1, argv + argc}, launch_options);
@@ -320,6 +324,7 @@ int main(int argc, char** argv) {
     return jobrunner::kExitUsage;
   }
   if (launch->parsed()) return jobrunner::RunLaunch(launch_options);
+  if (std::optional<int> status = inspect.RunChosen()) return *status;
   if (flags.list_kinds) return jobrunner::ListKinds(s.plugins);
   if (manifest->count() == 0) {
     jobrunner::UsageError("a manifest is required");
