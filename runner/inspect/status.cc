@@ -136,10 +136,11 @@ RunStatus ReadRunStatus(const std::string& run_dir, std::int64_t now_ms) {
     return a.start_ms != b.start_ms ? a.start_ms < b.start_ms : a.index < b.index;
   });
 
-  // The rate over the last minute up to now (or to the run's last record, once it is over).
+  // The rate over the last minute up to now, or up to the run's end. A stopped run has none:
+  // when it died is unknown, and its last record may be long before.
   const std::int64_t until = live ? now_ms : s.ended_ms.value_or(s.last_event_ms);
   s.rate_window_ms = std::min(kRateWindowMs, until - s.started_ms);
-  if (s.run_number > 0 && s.rate_window_ms > 0) {
+  if (s.run_number > 0 && s.rate_window_ms > 0 && s.liveness != Liveness::kStopped) {
     const std::vector<std::int64_t>& settled = history.settled_times();
     const auto recent = std::count_if(settled.begin(), settled.end(), [&](std::int64_t t) {
       return t > until - s.rate_window_ms && t <= until;
