@@ -437,6 +437,19 @@ def decode_record(body):
         data = payload[20 + length:20 + length + data_length]
         return {"type": "TaskOutput", "index": index, "attempt": attempt,
                 "result": result.decode(), "data": data.decode()}
+    if kind == 7:
+        rank, length = struct.unpack_from("<iI", payload)
+        host = payload[8:8 + length]
+        pid, slots = struct.unpack_from("<iI", payload, 8 + length)
+        return {"type": "WorkerJoined", "rank": rank, "host": host.decode(), "pid": pid,
+                "slots": slots}
+    if kind == 8:
+        index, attempt, start_ms, length = struct.unpack_from("<QIqI", payload)
+        return {"type": "TaskStarted", "index": index, "attempt": attempt, "start_ms": start_ms,
+                "task": payload[24:24 + length].decode()}
+    if kind == 9:
+        rank, length = struct.unpack_from("<iI", payload)
+        return {"type": "WorkerRetired", "rank": rank, "reason": payload[8:8 + length].decode()}
     raise ValueError(f"unknown record type {kind}")
 
 
