@@ -39,17 +39,18 @@ InspectCommands::InspectCommands(CLI::App& app) {
       "status",
       "How a run is doing: counts by state, running tasks, failures, rate and ETA (during the "
       "run, after it, or after it was killed)");
-  status_->add_option("run_dir", run_dir_, run_dir_help);
+  status_->add_option("run_dir", run_dir_, run_dir_help)->type_name("RUN_DIR");
   status_->add_flag("--json", json_, "Print JSON for scripts (docs/status-json.md)");
   status_->add_option("--watch", watch_, "Redraw every SECONDS (default 2) until the run ends")
       ->expected(0, 1)
-      ->default_str("2");
+      ->type_name("[SECONDS]");
 
   logs_ = app.add_subcommand("logs", "Print one task's output, as its attempt wrote it");
-  logs_->add_option("run_dir", run_dir_, "The run directory")->required();
-  logs_->add_option("task", task_, "The task's id")->required();
+  logs_->add_option("run_dir", run_dir_, "The run directory")->required()->type_name("RUN_DIR");
+  logs_->add_option("task", task_, "The task's id")->required()->type_name("TASK");
   logs_->add_option("--attempt", attempt_, "Which attempt (default: the latest)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->type_name("K");
   logs_->add_flag("--stderr", stderr_, "Print its stderr instead of its stdout");
   logs_->add_flag("-f,--follow", follow_, "Keep printing while the attempt runs");
 
@@ -57,19 +58,21 @@ InspectCommands::InspectCommands(CLI::App& app) {
       "failed",
       "List the tasks that failed for good or were skipped: id, outcome and reason, "
       "tab-separated, one a line");
-  failed_->add_option("run_dir", run_dir_, "The run directory")->required();
+  failed_->add_option("run_dir", run_dir_, "The run directory")->required()->type_name("RUN_DIR");
 
   report_ = app.add_subcommand(
       "report",
       "Write one self-contained HTML page about a run: timeline per worker, utilisation, "
       "durations, failures, retries, settings");
-  report_->add_option("run_dir", run_dir_, "The run directory")->required();
+  report_->add_option("run_dir", run_dir_, "The run directory")->required()->type_name("RUN_DIR");
   report_->add_option("-o,--output", output_,
                       "Where to write the page (default: "
                       "<run_dir>/report.html)");
-  report_->add_option("--trace", trace_,
-                      "Also write the attempts as Chrome trace-event JSON to this file (opens "
-                      "in Perfetto or chrome://tracing)");
+  report_
+      ->add_option("--trace", trace_,
+                   "Also write the attempts as Chrome trace-event JSON to this file (opens "
+                   "in Perfetto or chrome://tracing)")
+      ->type_name("FILE");
 }
 
 std::optional<int> InspectCommands::RunChosen() {

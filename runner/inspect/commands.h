@@ -37,7 +37,6 @@ class InspectCommands {
   std::string run_dir_;
   bool json_ = false;
   std::string watch_;  // seconds, or (given as `--watch RUN_DIR`) the run directory
-  bool watch_given_ = false;
   std::string task_;
   int attempt_ = 0;
   bool stderr_ = false;
