@@ -68,19 +68,6 @@ class TaskLines {
   std::uint64_t offset_ = 0;
 };
 
-bool IsLive(const std::string& run_dir) {
-  std::error_code error;
-  if (!fs::exists(run_dir + "/journal", error)) {
-    // Without a journal only the lock can tell.
-    return ProbeLiveness(run_dir, RunHistory(0)) == Liveness::kLive;
-  }
-  try {
-    return ProbeLiveness(run_dir, ReplayJournal(run_dir).history) == Liveness::kLive;
-  } catch (const JournalError&) {
-    return false;
-  }
-}
-
 // Copies the bytes of `path` from `offset` on to `out`; returns the new offset.
 std::uint64_t CopyFrom(const std::string& path, std::uint64_t offset, std::ostream& out) {
   std::ifstream in(path, std::ios::binary);
@@ -142,8 +129,8 @@ Status PrintTaskLog(const LogsRequest& request, std::ostream& out, std::string& 
     TaskLines lines(request.run_dir, request.task);
     for (;;) {
       const std::vector<int> ended = lines.NewAttempts();
-      const bool over =
-          std::find(ended.begin(), ended.end(), attempt) != ended.end() || !IsLive(request.run_dir);
+      const bool over = std::find(ended.begin(), ended.end(), attempt) != ended.end() ||
+                        !RunIsLive(request.run_dir);
       offset = CopyFrom(path, offset, out);
       if (over) break;
       std::this_thread::sleep_for(kFollowInterval);

@@ -49,9 +49,15 @@ LoadedRun Load(const std::string& run_dir, std::int64_t now_ms) {
     // --no-journal: results.jsonl alone.
   }
   const RunHistory* history = run.journal ? &run.journal->history : nullptr;
-  run.liveness =
-      history != nullptr ? ProbeLiveness(run_dir, *history) : ProbeLiveness(run_dir, RunHistory(0));
   run.results = ReadResultsFile(run_dir);
+  if (history != nullptr) {
+    run.liveness = ProbeLiveness(run_dir, *history);
+  } else {
+    // Without a journal, a summary line says the run ended.
+    run.liveness = RunIsLive(run_dir)               ? Liveness::kLive
+                   : !run.results.summaries.empty() ? Liveness::kEnded
+                                                    : Liveness::kStopped;
+  }
   run.timeline = BuildTimeline(run.results, history, run.liveness, now_ms);
   return run;
 }

@@ -68,10 +68,14 @@ std::string_view LivenessName(Liveness liveness) {
   return "unknown";
 }
 
+bool RunIsLive(const std::string& run_dir) {
+  const StatusOr<bool> locked = IsFileLocked(run_dir + "/.lock");
+  return locked.ok() && *locked;
+}
+
 Liveness ProbeLiveness(const std::string& run_dir, const RunHistory& history) {
   // The lock first: a resumed run holds it before it records its own start.
-  const StatusOr<bool> locked = IsFileLocked(run_dir + "/.lock");
-  if (locked.ok() && *locked) return Liveness::kLive;
+  if (RunIsLive(run_dir)) return Liveness::kLive;
   return history.Ended() ? Liveness::kEnded : Liveness::kStopped;
 }
 

@@ -29,6 +29,8 @@ enum class Liveness {
 };
 std::string_view LivenessName(Liveness liveness);  // "live", "ended", "stopped"
 Liveness ProbeLiveness(const std::string& run_dir, const RunHistory& history);
+// Whether a jobrunner holds the run's lock (kLive), without reading its journal.
+bool RunIsLive(const std::string& run_dir);
 
 // The run's journal replayed, and what the journal says of itself. A torn last record is
 // normal while a run writes, and is left out without a word. Throws JournalError when there is
