@@ -140,8 +140,14 @@ bool SimCluster::Fails(std::uint64_t index) const {
 void SimCluster::Start(int worker, Queued task, double start_ms) {
   Worker& w = state_[static_cast<std::size_t>(worker)];
   ++w.running;
-  ending_.push(Ending{start_ms + DurationMs(task.index), start_ms, worker, task.index, task.attempt,
-                      std::move(task.id)});
+  Ending ending{start_ms + DurationMs(task.index),
+                start_ms,
+                worker,
+                task.index,
+                task.attempt,
+                std::move(task.id)};
+  w.started.push_back(ending);
+  ending_.push(std::move(ending));
 }
 
 AttemptResult SimCluster::ResultOf(const Ending& task) const {
@@ -226,14 +232,25 @@ void SimCluster::SendDueResults(double now_ms, bool force) {
       std::size_t to = std::min(w.unsent.size(), from + kResultBatch);
       batch.results.reserve(to - from);
       for (std::size_t i = from; i < to; ++i) batch.results.push_back(ResultOf(w.unsent[i]));
+      // The first batch tells the starts of the attempts still running, as a real worker's
+      // does (which also sends them alone after kResultDelayMs; the simulation only with results).
+      if (from == 0) {
+        for (const Ending& s : w.started) {
+          if (s.end_ms <= now_ms) continue;
+          batch.started.push_back(TaskStart{
+              s.index, s.attempt, static_cast<std::int64_t>(s.start_ms + unix_offset_ms_), s.id});
+        }
+      }
       ++stats_.result_batches;
       stats_.results += batch.results.size();
       endpoint_->Post(Envelope{worker, Tag::kResultBatch, EncodeValue(batch)}, batch.results.size(),
                       stats_);
     }
     // Given back, not kept: a vector keeps its largest size, and over a long run every worker's
-    // would reach a full batch, which a real worker's memory holds, not rank 0's.
+    // (and its list of starts) would reach a full batch, which a real worker's memory holds, not
+    // rank 0's.
     w.unsent = {};
+    w.started = {};
     w.listed = false;
   }
   results_due_.resize(kept);

@@ -103,7 +103,8 @@ class SimCluster {
     int slots = 0;  // 0 until the Welcome
     int running = 0;
     std::deque<Queued> queue;
-    std::vector<Ending> unsent;  // compact; made into AttemptResults when sent
+    std::vector<Ending> unsent;   // compact; made into AttemptResults when sent
+    std::vector<Ending> started;  // since the last batch; those still running then go with it
     double oldest_unsent_ms = 0;
     bool listed = false;  // in results_due_
   };
