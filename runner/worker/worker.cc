@@ -229,7 +229,11 @@ void Worker::StartPython(TaskSpec task, std::vector<PythonCall>& calls) {
   }
   const int cores = std::max(1, task.cores);
   kind_extra_cores_ += cores - 1;
-  running_[task.index] = Running{task.attempt, "", "", false, "", cores};
+  // The pool does not tell when a call begins: a call's start comes with its result only.
+  Running& running = running_[task.index];
+  running.attempt = task.attempt;
+  running.cores = cores;
+  running.task_id = task.id;
   PythonCall call;
   call.key = task.index;
   call.name = task.id + "." + std::to_string(task.attempt);
