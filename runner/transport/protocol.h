@@ -5,8 +5,8 @@
 // one architecture); the tag of an Envelope says which struct its payload holds.
 //
 //   worker -> coordinator   Hello once, then ResultBatch whenever attempts end (with the starts
-//                           of attempts still running), Heartbeat every kHeartbeatIntervalMs,
-//                           Stopping when a signal ends it
+//                           of attempts still running), Heartbeat after kHeartbeatIntervalMs
+//                           without either, Stopping when a signal ends it
 //   coordinator -> worker   Welcome once, then TaskBatch as credits allow, Drain when the run
 //                           stops early, finally Shutdown
 //
@@ -38,8 +38,8 @@ enum class Tag : int {
   kStopping,
 };
 
-// A worker sends a Heartbeat this often, busy or idle, so that the coordinator can tell a rank
-// that stopped (a task may SIGSTOP its own worker) from one with nothing to say.
+// A worker that has sent nothing else for this long sends a Heartbeat, so that the coordinator
+// can tell a rank that stopped (a task may SIGSTOP its own worker) from one with nothing to say.
 inline constexpr int kHeartbeatIntervalMs = 1000;
 
 struct Hello {

@@ -477,6 +477,9 @@ void Worker::FlushResults(bool force) {
   batch.started = TakeStarts();
   if (batch.results.empty() && batch.started.empty()) return;
   transport_.Send(kCoordinator, batch);
+  // Any message says this worker is alive: a busy one sends no heartbeat besides, so that 10^5
+  // of them do not send the coordinator 10^5 messages a second for nothing.
+  last_heartbeat_ = clock_.Now();
 }
 
 milliseconds Worker::NextWait(milliseconds max_wait) const {

@@ -125,7 +125,7 @@ class Worker {
   std::vector<std::uint64_t> unsent_starts_;  // indices in running_ started since the last batch
   std::chrono::steady_clock::time_point oldest_unsent_start_;
   IdleBackoff idle_;
-  std::chrono::steady_clock::time_point last_heartbeat_;
+  std::chrono::steady_clock::time_point last_heartbeat_;  // or the last other message sent
   bool shutting_down_ = false;
   int exit_code_ = 0;
 };

@@ -458,3 +458,56 @@ TEST_CASE(
   }
   CHECK(replayed.running() == 0);
 }
+
+TEST_CASE("A worker sends a heartbeat only after an interval in which it sent nothing else") {
+  using std::chrono::milliseconds;
+  auto [coordinator_end, worker_end] = MakeLoopbackPair();
+  testing::TempDir dir;
+  ManualClock clock;
+  FakeProcessSet processes([](const ProcessRequest&) {
+    ProcessExit exit;
+    exit.outcome = Outcome::kSucceeded;
+    return std::optional<ProcessExit>(exit);
+  });
+  Hello hello;
+  hello.rank = 1;
+  Worker worker(*worker_end, processes, hello, nullptr, clock);
+  Transport& coordinator_side = *coordinator_end;
+  // The tags of what the worker sent since the last look.
+  auto sent = [&coordinator_side] {
+    std::vector<Tag> tags;
+    while (std::optional<Envelope> e = coordinator_side.Receive()) tags.push_back(e->tag);
+    return tags;
+  };
+  Welcome welcome;
+  welcome.slots = 1;
+  welcome.run_dir = dir.str();
+  coordinator_side.Send(1, welcome);
+  worker.Step(milliseconds(0));
+  CHECK(sent() == std::vector<Tag>{Tag::kHello});
+  clock.Advance(milliseconds(kHeartbeatIntervalMs - 1));
+  worker.Step(milliseconds(0));
+  CHECK(sent().empty());
+  clock.Advance(milliseconds(1));
+  worker.Step(milliseconds(0));
+  CHECK(sent() == std::vector<Tag>{Tag::kHeartbeat});
+
+  // A task ends just before the next heartbeat is due: its result says the worker is alive,
+  // and the heartbeat waits a whole interval from then.
+  TaskSpec task;
+  task.id = "t";
+  task.argv = {"/bin/true"};
+  TaskBatch batch;
+  batch.tasks.push_back(task);
+  coordinator_side.Send(1, batch);
+  clock.Advance(milliseconds(kHeartbeatIntervalMs - 1));
+  worker.Step(milliseconds(0));
+  REQUIRE(processes.started.size() == 1);
+  CHECK(sent() == std::vector<Tag>{Tag::kResultBatch});
+  clock.Advance(milliseconds(1));
+  worker.Step(milliseconds(0));
+  CHECK(sent().empty());
+  clock.Advance(milliseconds(kHeartbeatIntervalMs - 1));
+  worker.Step(milliseconds(0));
+  CHECK(sent() == std::vector<Tag>{Tag::kHeartbeat});
+}
