@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -53,18 +54,42 @@ std::uint64_t ReadChunks(const std::string& path, TaskContext& context, Consume 
 }
 
 // A file written under a temporary name and renamed into place by Commit, so that a crash or
-// an error never leaves a half-written file under the final name.
+// an error never leaves a half-written file under the final name. The temporary file is always
+// created new, never through a link (one left by a crash, or planted there, is removed first:
+// unlinking a link never touches what it points to), and the rename replaces whatever is at the
+// final name without following it. With Parent::kNoLink the directory itself may not be a link
+// either: for a file in the run directory (TaskContext::OutputFile), where links are refused.
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path) : path_(std::move(path)), temp_(path_ + ".partial") {
-    fd_ = open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) FailOn("cannot create", temp_);
+  enum class Parent { kLinksFollowed, kNoLink };
+
+  explicit AtomicFile(std::string path, Parent parent = Parent::kLinksFollowed)
+      : path_(std::move(path)) {
+    const std::size_t slash = path_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "."
+                            : slash == 0               ? "/"
+                                                       : path_.substr(0, slash);
+    name_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+    temp_ = name_ + ".partial";
+    const int no_link = parent == Parent::kNoLink ? O_NOFOLLOW : 0;
+    dir_fd_ = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | no_link);
+    if (dir_fd_ < 0) FailOn("cannot open the directory of", path_);
+    unlinkat(dir_fd_, temp_.c_str(), 0);
+    fd_ =
+        openat(dir_fd_, temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      const int saved = errno;
+      close(dir_fd_);
+      errno = saved;
+      FailOn("cannot create", path_ + ".partial");
+    }
   }
   ~AtomicFile() {
     if (fd_ >= 0) {
       close(fd_);
-      unlink(temp_.c_str());
+      unlinkat(dir_fd_, temp_.c_str(), 0);
     }
+    close(dir_fd_);
   }
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -73,7 +98,7 @@ class AtomicFile {
     while (size > 0) {
       const ssize_t n = write(fd_, data, size);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) FailOn("cannot write", temp_);
+      if (n < 0) FailOn("cannot write", path_ + ".partial");
       data += n;
       size -= static_cast<std::size_t>(n);
       written_ += static_cast<std::uint64_t>(n);
@@ -82,12 +107,14 @@ class AtomicFile {
   void Commit() {
     if (close(fd_) != 0) {
       fd_ = -1;
-      unlink(temp_.c_str());
-      FailOn("cannot write", temp_);
+      unlinkat(dir_fd_, temp_.c_str(), 0);
+      FailOn("cannot write", path_ + ".partial");
     }
     fd_ = -1;
-    if (rename(temp_.c_str(), path_.c_str()) != 0) {
-      unlink(temp_.c_str());
+    if (renameat(dir_fd_, temp_.c_str(), dir_fd_, name_.c_str()) != 0) {
+      const int saved = errno;
+      unlinkat(dir_fd_, temp_.c_str(), 0);
+      errno = saved;
       FailOn("cannot rename into", path_);
     }
   }
@@ -95,7 +122,9 @@ class AtomicFile {
 
  private:
   std::string path_;
+  std::string name_;  // in the directory dir_fd_ holds
   std::string temp_;
+  int dir_fd_ = -1;
   int fd_ = -1;
   std::uint64_t written_ = 0;
 };

@@ -73,7 +73,10 @@ class Grep final : public jobrunner::TypedTaskKind<GrepArgs, GrepResult> {
       const bool match = regexec(&regex.re, text.c_str(), 0, nullptr, 0) == 0;
       if (match == args.invert) return;
       ++result.matches;
-      if (!out) out = std::make_unique<jobrunner::jobs::AtomicFile>(context.OutputFile(".txt"));
+      if (!out) {
+        out = std::make_unique<jobrunner::jobs::AtomicFile>(
+            context.OutputFile(".txt"), jobrunner::jobs::AtomicFile::Parent::kNoLink);
+      }
       out->Write(text.data(), text.size());
       out->Write("\n", 1);
     };

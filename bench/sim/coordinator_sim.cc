@@ -175,9 +175,10 @@ Row RunOne(const Config& c, const std::string& run_dir) {
   row.rss_before_mb = StatusMb("VmRSS");
 
   const KindRegistry kinds;
-  Coordinator coordinator({cluster.coordinator_end(), source, kinds, ledger, results,
-                           journal ? &*journal : nullptr, reporter},
-                          options, Scheduler(source.size(), options.scheduler));
+  RecordWriter records(journal ? &*journal : nullptr, results);
+  Coordinator coordinator(
+      {cluster.coordinator_end(), source, kinds, ledger, results, records, reporter}, options,
+      Scheduler(source.size(), options.scheduler));
   const Clock::time_point start = Clock::now();
   const Clock::time_point deadline =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(c.limit_s));

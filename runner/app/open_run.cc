@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <utility>
 
@@ -10,6 +9,7 @@
 #include "coordinator/resume.h"
 #include "kinds/kind_binding.h"
 #include "manifest/task_graph_builder.h"
+#include "posix/this_process.h"
 
 namespace jobrunner {
 namespace {
@@ -18,12 +18,6 @@ namespace fs = std::filesystem;
 
 // Stops this long before --time-limit beyond the drain grace: time to kill, record and exit.
 constexpr std::int64_t kTimeLimitMarginMs = 10'000;
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out.flush()) throw std::runtime_error("cannot write " + path);
-}
 
 // What each manifest entry (a TaskGraph group) asks of the worker that runs it.
 std::vector<ResourceNeeds> NeedsOf(const TaskSource& source) {
@@ -80,43 +74,51 @@ RunPlan PlanRun(const RunSettings& settings) {
                  std::move(options)};
 }
 
-OpenRun::OpenRun(RunPlan&& plan, const std::string& run_dir, bool resuming)
+OpenRun::OpenRun(RunPlan&& plan, RunDir&& dir, RunLedger&& ledger,
+                 std::optional<JournalWriter>&& journal, ResultsWriter&& results)
     : source(std::move(plan.source)),
       kinds(std::move(plan.kinds)),
       scheduler(std::move(plan.scheduler)),
       options(std::move(plan.options)),
-      ledger(source.size()),
-      lock(run_dir),
-      results(run_dir, /*append=*/resuming) {
-  options.run_dir = run_dir;
+      ledger(std::move(ledger)),
+      dir(std::move(dir)),
+      journal(std::move(journal)),
+      results(std::move(results)) {
+  options.run_dir = this->dir.path();
 }
 
 std::unique_ptr<OpenRun> OpenNewRun(const RunSettings& settings) {
   RunPlan plan = PlanRun(settings);
-  const std::string run_dir = CreateRunDir(settings.out, settings.name, settings.manifest);
   const std::string text = std::move(plan.manifest_text);
-  auto run = std::make_unique<OpenRun>(std::move(plan), run_dir, /*resuming=*/false);
-  WriteFile(run_dir + "/manifest.yaml", text);
+  const std::string path = CreateRunDir(settings.out, settings.name, settings.manifest);
+  TestCrashPoint("run-dir-made");
+  RunDir dir = RunDir::ForNewRun(path, text);
+  std::optional<JournalWriter> journal;
   if (settings.journal) {
-    run->journal =
-        JournalWriter::Create(run_dir + "/journal", ManifestHash(text), run->source.size());
+    journal =
+        JournalWriter::Create(dir.dir(), kJournalFile, ManifestHash(text), plan.source.size());
   }
-  return run;
+  TestCrashPoint("journal-created");
+  WriteManifestCopy(dir.dir(), text);
+  TestCrashPoint("manifest-copied");
+  ResultsWriter results(dir.dir(), /*append=*/false);
+  TestCrashPoint("results-created");
+  RunLedger ledger(plan.source.size());
+  return std::make_unique<OpenRun>(std::move(plan), std::move(dir), std::move(ledger),
+                                   std::move(journal), std::move(results));
 }
 
 std::unique_ptr<OpenRun> ResumeRun(const RunSettings& settings, Reporter& reporter) {
   RunPlan plan = PlanRun(settings);
-  const std::string run_dir = fs::absolute(settings.resume_dir).lexically_normal().string();
-  if (!fs::exists(run_dir + "/journal")) {
-    throw ResumeError(run_dir +
-                      " has no journal: it is not a run directory, or the run was started with "
-                      "--no-journal");
-  }
   const std::string text = std::move(plan.manifest_text);
   // The lock is taken before anything of the run is read or repaired.
-  auto run = std::make_unique<OpenRun>(std::move(plan), run_dir, /*resuming=*/true);
-  run->journal = PrepareResume({run_dir, text, settings.force}, run->source, run->ledger,
-                               run->results, reporter);
+  RunDir dir = RunDir::ForResume(fs::absolute(settings.resume_dir).lexically_normal().string());
+  ResultsWriter results(dir.dir(), /*append=*/true);
+  RunLedger ledger(plan.source.size());
+  std::optional<JournalWriter> journal =
+      PrepareResume({text, settings.force}, dir.dir(), plan.source, ledger, results, reporter);
+  auto run = std::make_unique<OpenRun>(std::move(plan), std::move(dir), std::move(ledger),
+                                       std::move(journal), std::move(results));
   run->scheduler.Resume(run->ledger.ResumeState(settings.retry_failed));
   run->options.run_number = run->ledger.runs() + 1;
   return run;

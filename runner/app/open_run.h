@@ -39,9 +39,9 @@ RunPlan PlanRun(const RunSettings& settings);
 // A run rank 0 can coordinate: its plan and what it holds open in its run directory, owned
 // together so that each part outlives the coordinator that uses it.
 struct OpenRun {
-  // Takes the run directory's lock, then opens results.jsonl (for appending when `resuming`).
-  // The plan's manifest text stays with the caller.
-  OpenRun(RunPlan&& plan, const std::string& run_dir, bool resuming);
+  // `journal` is empty with --no-journal. The plan's manifest text stays with the caller.
+  OpenRun(RunPlan&& plan, RunDir&& dir, RunLedger&& ledger, std::optional<JournalWriter>&& journal,
+          ResultsWriter&& results);
 
   // Null with --no-journal.
   JournalWriter* journal_or_null() { return journal ? &*journal : nullptr; }
@@ -51,18 +51,26 @@ struct OpenRun {
   Scheduler scheduler;
   RunOptions options;  // run_dir and run_number filled in
   RunLedger ledger;
-  RunDirLock lock;
+  RunDir dir;  // holds the lock
+  std::optional<JournalWriter> journal;
   ResultsWriter results;
-  std::optional<JournalWriter> journal;  // empty with --no-journal
 };
 
-// Starts a new run: creates its run directory (see CreateRunDir) with a copy of the manifest,
-// results.jsonl and, unless --no-journal, the journal. Throws what PlanRun and CreateRunDir throw,
-// and JournalError.
+// Starts a new run: makes its run directory (see CreateRunDir), takes it (RunDir::ForNewRun), and
+// creates, in this order, the journal (unless --no-journal), manifest.yaml and results.jsonl, so
+// that a crash at any point leaves a directory that holds no run or one that --resume continues
+// (see rundir/run_dir.h). Throws what PlanRun throws, RunDirError, JournalError and ResultsError.
+//
+// For tests of those crashes, JOBRUNNER_TEST_CRASH_AT or JOBRUNNER_TEST_STOP_AT (see
+// TestCrashPoint) may name these points, in the order reached: "run-dir-made" (the directory
+// exists, its lock not yet taken), "run-dir-locked" (taken, nothing looked at yet),
+// "journal-header-synced" (the journal's temporary file is whole), "journal-created",
+// "manifest-copied", "results-created".
 std::unique_ptr<OpenRun> OpenNewRun(const RunSettings& settings);
 
-// Continues the run in settings.resume_dir: replays its journal (see PrepareResume) so that the
-// scheduler holds only what is left to do. Throws what PlanRun throws, and ResumeError.
+// Continues the run in settings.resume_dir: takes it (RunDir::ForResume) and replays its journal
+// (see PrepareResume) so that the scheduler holds only what is left to do. Throws what PlanRun
+// throws, RunDirError and ResumeError.
 std::unique_ptr<OpenRun> ResumeRun(const RunSettings& settings, Reporter& reporter);
 
 }  // namespace jobrunner

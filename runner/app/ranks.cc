@@ -12,6 +12,7 @@
 
 #include "app/open_run.h"
 #include "coordinator/gather.h"
+#include "posix/event_fd.h"
 #include "posix/node_info.h"
 #include "posix/orphan_guard.h"
 #include "posix/process_set.h"
@@ -97,9 +98,9 @@ std::unique_ptr<OrphanGuard> StartOrphanGuard(int rank) {
 }
 
 // The parts of `run` a coordinator works with; it takes over the scheduler when constructed.
-Coordinator::Parts PartsOf(OpenRun& run, Transport& transport, Reporter& reporter) {
-  return {transport, run.source, run.kinds, run.ledger, run.results, run.journal_or_null(),
-          reporter};
+Coordinator::Parts PartsOf(OpenRun& run, Transport& transport, Reporter& reporter,
+                           RecordWriter& records) {
+  return {transport, run.source, run.kinds, run.ledger, run.results, records, reporter};
 }
 
 // The worker ranks on this host, watched through their pids: a worker that dies (a task may
@@ -137,14 +138,18 @@ class LocalWorkerWatch {
 
 // Coordinates the other ranks of the world until the run ends. `lost_worker`: a worker rank
 // died or stopped answering, so the job cannot end in order.
+// The loop's wait also ends when a journal sync does, so that the tasks it made durable are sent
+// at once.
 int CoordinateWorkers(Transport& transport, OpenRun& run, Reporter& reporter, bool& lost_worker) {
-  Coordinator coordinator(PartsOf(run, transport, reporter), run.options, std::move(run.scheduler));
+  RecordWriter records(run.journal_or_null(), run.results);
+  Coordinator coordinator(PartsOf(run, transport, reporter, records), run.options,
+                          std::move(run.scheduler));
   LocalWorkerWatch watch;
   while (!coordinator.Finished()) {
     milliseconds wait = coordinator.Step();
     watch.Check(coordinator, transport);
     ApplyInterrupts(coordinator);
-    if (wait.count() > 0 && !coordinator.Finished()) std::this_thread::sleep_for(wait);
+    if (wait.count() > 0 && !coordinator.Finished()) WaitUntilReadable(records.wake_fd(), wait);
   }
   lost_worker = coordinator.lost_worker();
   if (lost_worker) return coordinator.exit_status();  // that rank cannot take its Shutdown
@@ -153,17 +158,19 @@ int CoordinateWorkers(Transport& transport, OpenRun& run, Reporter& reporter, bo
 }
 
 // One rank: the coordinator and a worker share this process, joined in memory; the worker's
-// wait for its children is the loop's only wait.
+// wait for its children (and for journal syncs) is the loop's only wait.
 int RunLocally(OpenRun& run, Reporter& reporter, const WorkerSettings& worker_settings) {
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
   std::unique_ptr<OrphanGuard> guard = StartOrphanGuard(0);
   std::unique_ptr<ProcessSet> processes =
       MakePosixProcessSet(milliseconds(run.options.kill_grace_ms), guard.get());
-  Coordinator coordinator(PartsOf(run, *coordinator_end, reporter), run.options,
+  RecordWriter records(run.journal_or_null(), run.results);
+  Coordinator coordinator(PartsOf(run, *coordinator_end, reporter, records), run.options,
                           std::move(run.scheduler));
   Worker worker(*worker_end, *processes, LocalHello(0, worker_settings), ReceivedSignal,
                 SystemClock(), guard.get());
   OwnTasks own{processes.get(), 0};
+  worker.AlsoWakeOn(records.wake_fd());
   bool worker_done = false;
   while (!worker_done) {
     milliseconds wait = coordinator.Step();
@@ -219,7 +226,7 @@ void FinishRun(const Transport& transport, const RunSettings& settings, const Op
   const std::string& run_dir = run.options.run_dir;
   if (status == kExitInterrupted) PrintResumeHint(transport, settings, run_dir, reporter);
   if (status != kExitSucceeded && status != kExitTasksFailed) return;
-  for (const GatherOutcome& g : GatherOutputs(run.source, run_dir)) {
+  for (const GatherOutcome& g : GatherOutputs(run.source, run.dir.dir())) {
     if (g.path.empty()) {
       reporter.Warn(fmt::format("gather {}: {}", g.label, g.note));
     } else {

@@ -15,8 +15,6 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr milliseconds kMaxIdleWait{5};
-// Without a journal, results.jsonl is written at this pace instead of at each journal sync.
-constexpr milliseconds kResultsInterval{1000};
 // After telling workers to kill their tasks, how long to wait for the reports of those kills.
 constexpr milliseconds kStopWait{5000};
 // How often the workers are looked over for one that has been silent for --worker-timeout.
@@ -58,7 +56,7 @@ Coordinator::Coordinator(const Parts& parts, RunOptions options, Scheduler sched
       kinds_(parts.kinds),
       ledger_(parts.ledger),
       results_(parts.results),
-      journal_(parts.journal),
+      records_(parts.records),
       reporter_(parts.reporter),
       clock_(parts.clock),
       options_(std::move(options)),
@@ -66,7 +64,6 @@ Coordinator::Coordinator(const Parts& parts, RunOptions options, Scheduler sched
       workers_(static_cast<std::size_t>(transport_.size())),
       batches_(workers_.size()),
       started_(clock_.Now()),
-      last_commit_(started_),
       idle_(kMaxIdleWait, clock_) {}
 
 std::int64_t Coordinator::ElapsedMs() const {
@@ -78,20 +75,29 @@ std::int64_t Coordinator::SteadyMs() const {
 }
 
 void Coordinator::Record(const JournalRecord& record) {
-  if (journal_ != nullptr) journal_->Add(record, clock_);
+  records_.Add(record);
   ledger_.Apply(record);
 }
 
-void Coordinator::Commit(bool force) {
-  const std::chrono::steady_clock::time_point now = clock_.Now();
-  if (journal_ != nullptr) {
-    if (!force && !journal_->SyncDue(now)) return;
-    journal_->Sync();
-  } else if (!force && now - last_commit_ < kResultsInterval) {
-    return;
+void Coordinator::SendDurable() {
+  if (unsynced_.empty()) return;
+  const RecordWriter::Ticket durable = records_.Durable();
+  for (; !unsynced_.empty() && unsynced_.front().ticket <= durable; unsynced_.pop_front()) {
+    transport_.Send(unsynced_.front().worker, unsynced_.front().batch);
   }
-  results_.Flush();
-  last_commit_ = now;
+}
+
+void Coordinator::TakeBackUnsynced() {
+  std::deque<UnsyncedBatch> dropped = std::exchange(unsynced_, {});
+  for (const UnsyncedBatch& held : dropped) {
+    for (const TaskSpec& task : held.batch.tasks) {
+      AttemptResult r;
+      r.index = task.index;
+      r.attempt = task.attempt;
+      r.outcome = Outcome::kInterrupted;  // never started: no start time, no output
+      Accept(held.worker, r);
+    }
+  }
 }
 
 void Coordinator::OnHello(int from, const std::string& payload) {
@@ -327,11 +333,20 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
     it = it->second.empty() ? held_.erase(it) : std::next(it);
   }
   for (const Scheduler::Assignment& a : scheduler_.Assign(now_ms)) Give(a, unstartable);
-  for (int worker : batched_) {
-    // Sent, then given back: a batch kept between Steps would keep its capacity too.
-    transport_.Send(worker, std::exchange(batches_[static_cast<std::size_t>(worker)], {}));
+  if (!batched_.empty()) {
+    // Committed now, so that the sync starts while this Step goes on; the batches wait for it.
+    const RecordWriter::Ticket ticket = records_.Commit();
+    for (int worker : batched_) {
+      // Taken, then given back: a batch kept between Steps would keep its capacity too.
+      TaskBatch batch = std::exchange(batches_[static_cast<std::size_t>(worker)], {});
+      if (records_.journaled()) {
+        unsynced_.push_back(UnsyncedBatch{ticket, worker, std::move(batch)});
+      } else {
+        transport_.Send(worker, batch);
+      }
+    }
+    batched_.clear();
   }
-  batched_.clear();
   for (const auto& [worker, r] : unstartable) Accept(worker, r);
   const std::vector<int>& retired = scheduler_.RetiredWorkers();
   for (; retired_reported_ < retired.size(); ++retired_reported_) {
@@ -453,9 +468,12 @@ void Coordinator::LoseWorker(int from, const std::string& what) {
   reporter_.Error(
       fmt::format("{} {}; ending the run: Open MPI cannot go on without a rank", name, what));
   lost_worker_ = true;
+  // Batches still waiting for their dispatches' sync never reached it: taken back first, so
+  // that their tasks are not among those lost with it.
+  TakeBackUnsynced();
   if (w.greeted) {
     for (const std::string& id : RecordInFlightAsLost(source_, clock_, /*recovered=*/false, w.rank,
-                                                      ledger_, journal_, results_)) {
+                                                      ledger_, records_, results_)) {
       if (failed_.size() < kFailedInSummary) failed_.push_back(id);
       ReportTrouble("task " + id +
                     " failed: it killed or stopped its worker (the worker's only "
@@ -477,6 +495,7 @@ void Coordinator::BeginDrain(const std::string& reason) {
   phase_ = Phase::kDraining;
   phase_deadline_ = clock_.Now() + milliseconds(options_.drain_grace_ms);
   DropHeld();
+  TakeBackUnsynced();
   SendToWorkers(Drain{false});
 }
 
@@ -501,7 +520,8 @@ void Coordinator::StopNow(const std::string& reason) {
   if (phase_ == Phase::kFinished) return;
   reporter_.Warn(reason + ": stopping now");
   DropHeld();
-  RecordInFlightAsInterrupted(source_, clock_, /*recovered=*/false, ledger_, journal_, results_);
+  TakeBackUnsynced();
+  RecordInFlightAsInterrupted(source_, clock_, /*recovered=*/false, ledger_, records_, results_);
   Finish(ExitStatus(), "");
 }
 
@@ -524,6 +544,7 @@ Progress Coordinator::CurrentProgress() const {
 
 void Coordinator::Finish(int exit_status, const std::string& message) {
   if (phase_ == Phase::kFinished) return;
+  TakeBackUnsynced();
   phase_ = Phase::kFinished;
   exit_status_ = exit_status;
   // Every rank of the world, greeted or not: one still on its way to its Hello would otherwise
@@ -552,13 +573,14 @@ void Coordinator::Finish(int exit_status, const std::string& message) {
   Record(RunEndedRecord{static_cast<std::uint64_t>(clock_.UnixMs()), exit_status,
                         exit_status == kExitInterrupted});
   results_.Summary(s);
-  Commit(/*force=*/true);
+  records_.Flush();
   reporter_.Finish(CurrentProgress());
   reporter_.Summary(FormatSummary(s));
 }
 
 milliseconds Coordinator::Step() {
   if (phase_ == Phase::kFinished) return milliseconds(0);
+  SendDurable();
   bool active = false;
   // Bounded, so that a flood of results cannot starve dispatching and progress.
   for (int i = 0; i < 256 && phase_ != Phase::kFinished; ++i) {
@@ -588,7 +610,8 @@ milliseconds Coordinator::Step() {
     AdvanceDrain();
     if (phase_ == Phase::kFinished) return milliseconds(0);
   }
-  Commit(/*force=*/false);
+  records_.Commit();
+  SendDurable();
   reporter_.Update(CurrentProgress());
   transport_.Flush();
 

@@ -10,10 +10,10 @@
 
 #include "base/clock.h"
 #include "base/exit_status.h"
+#include "coordinator/record_writer.h"
 #include "coordinator/reporter.h"
 #include "coordinator/results.h"
 #include "coordinator/summary.h"
-#include "journal/journal.h"
 #include "journal/run_ledger.h"
 #include "kinds/kind_registry.h"
 #include "manifest/task_source.h"
@@ -45,8 +45,11 @@ struct RunOptions {
 // results.jsonl, and ends the run with a Shutdown carrying the run's exit status. Driven by Step
 // from a loop that never spins.
 //
-// Ordering: a record reaches results.jsonl only after the journal holding it is synced, so every
-// results line is backed by the journal and --resume can restore lines a crash lost.
+// Ordering (the RecordWriter keeps it, on its own thread): a task's TaskBatch is sent only once
+// the journal record of its dispatch is synced, so a resume after any crash knows every attempt
+// number that was used and never reuses one (which would overwrite its logs); and a record
+// reaches results.jsonl only after the journal holding it is synced, so every results line is
+// backed by the journal and --resume can restore lines a crash lost.
 class Coordinator {
  public:
   // What a coordinator works with and does not own; each part outlives it.
@@ -55,8 +58,8 @@ class Coordinator {
     const TaskSource& source;
     const KindRegistry& kinds;  // encodes task kinds' arguments and reads their results
     RunLedger& ledger;          // holds what earlier runs recorded, if any
-    ResultsWriter& results;
-    JournalWriter* journal;  // null with --no-journal
+    ResultsWriter& results;     // formats results.jsonl lines; `records` writes them
+    RecordWriter& records;      // writes the journal and results.jsonl
     Reporter& reporter;
     const Clock& clock = SystemClock();
   };
@@ -64,8 +67,9 @@ class Coordinator {
   Coordinator(const Parts& parts, RunOptions options, Scheduler scheduler);
 
   // Handles what has arrived and sends what is due. Returns how long the caller may wait for
-  // messages before the next Step (0: call again at once). Throws JournalError or
-  // std::runtime_error when the journal or results cannot be written.
+  // messages before the next Step (0: call again at once); the wait should also end when the
+  // RecordWriter's wake_fd() becomes readable, since held work may then be sent. Throws
+  // JournalError or ResultsError when the journal or results cannot be written.
   std::chrono::milliseconds Step();
 
   // Stops handing out work; running tasks may finish for drain_grace_ms, then are killed. The
@@ -105,6 +109,13 @@ class Coordinator {
     std::optional<std::uint64_t> alone;                // the suspect it runs alone (see held_)
   };
 
+  // A TaskBatch waiting for the journal records of its dispatches to be synced.
+  struct UnsyncedBatch {
+    RecordWriter::Ticket ticket;
+    int worker;
+    TaskBatch batch;
+  };
+
   void OnHello(int from, const std::string& payload);
   void OnResults(int from, const std::string& payload);
   // Journals the start of an attempt in flight (TaskStartedRecord): how the ledger, and a reader
@@ -135,7 +146,12 @@ class Coordinator {
   void RecordSkipped();
   void AdvanceDrain();
   void Record(const JournalRecord& record);
-  void Commit(bool force);
+  // Sends the unsynced batches whose dispatches are now in the journal, in the order dispatched.
+  void SendDurable();
+  // Takes back every unsynced batch (a drain or stop starts): its tasks never reached a worker,
+  // so each attempt ends interrupted without having started, as one dropped from a worker's
+  // queue.
+  void TakeBackUnsynced();
   void Finish(int exit_status, const std::string& message);
   // Sends `message` to every worker that said Hello.
   template <class Message>
@@ -152,7 +168,7 @@ class Coordinator {
   const KindRegistry& kinds_;
   RunLedger& ledger_;
   ResultsWriter& results_;
-  JournalWriter* journal_;
+  RecordWriter& records_;
   Reporter& reporter_;
   const Clock& clock_;
   RunOptions options_;
@@ -173,7 +189,7 @@ class Coordinator {
   Phase phase_ = Phase::kGreeting;
   int exit_status_ = 0;
   std::chrono::steady_clock::time_point started_;
-  std::chrono::steady_clock::time_point last_commit_;
+  std::deque<UnsyncedBatch> unsynced_;                    // in the order dispatched
   std::chrono::steady_clock::time_point phase_deadline_;  // of kDraining and kStopping
   IdleBackoff idle_;
   std::uint64_t attempts_ = 0;

@@ -1,18 +1,19 @@
 #include "coordinator/gather.h"
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <unordered_map>
+
+#include "coordinator/results.h"
+#include "posix/file.h"
+#include "rundir/run_dir.h"
 
 namespace jobrunner {
 namespace {
 
 using nlohmann::json;
-namespace fs = std::filesystem;
 
 // What a task's last successful attempt left, as results.jsonl records it.
 struct Success {
@@ -20,8 +21,16 @@ struct Success {
   json result;         // a kind's result, or null
 };
 
-std::string Resolve(const std::string& run_dir, const std::string& path) {
-  return path.empty() || path[0] == '/' ? path : run_dir + "/" + path;
+// A file results.jsonl names, relative to the run directory ("logs/x.1.out", "data/x.1.txt"),
+// opened without following a link on the way; nothing for any other path.
+std::optional<UniqueFd> OpenOutput(const Dir& run_dir, const std::string& path) {
+  const std::size_t slash = path.find('/');
+  if (path.empty() || slash == std::string::npos || slash == 0) return std::nullopt;
+  StatusOr<Dir> dir = run_dir.OpenSubdirectory(path.substr(0, slash), /*create=*/false);
+  if (!dir.ok()) return std::nullopt;
+  StatusOr<UniqueFd> file = dir->OpenForRead(path.substr(slash + 1));
+  if (!file.ok()) return std::nullopt;
+  return std::move(*file);
 }
 
 // The numeric fields of `value` added into `sum`; a bare number counts as "value".
@@ -52,22 +61,29 @@ json Tidy(const json& sum) {
   return tidy;
 }
 
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text;
-  char buffer[4096];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    text.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > (1 << 20)) break;  // a result, not a data set
-  }
-  return text;
+std::string ReadSmallFile(const Dir& run_dir, const std::string& path) {
+  constexpr std::size_t kLimit = 1 << 20;  // a result, not a data set
+  std::optional<UniqueFd> file = OpenOutput(run_dir, path);
+  if (!file) return "";
+  StatusOr<std::string> text = ReadRest(file->get(), 0, kLimit);
+  return text.ok() ? std::move(*text) : "";
 }
 
-bool CopyInto(std::ofstream& out, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out << in.rdbuf();
-  return true;
+// Appends the file at `path` to `out`; false when it cannot be read. Throws ResultsError when
+// `out` cannot be written.
+bool CopyInto(int out, const std::string& out_path, const Dir& run_dir, const std::string& path) {
+  constexpr std::size_t kChunk = 1 << 20;
+  std::optional<UniqueFd> file = OpenOutput(run_dir, path);
+  if (!file) return false;
+  for (std::uint64_t offset = 0;;) {
+    StatusOr<std::string> chunk = ReadRest(file->get(), offset, kChunk);
+    if (!chunk.ok()) return false;
+    if (chunk->empty()) return true;
+    offset += chunk->size();
+    if (Status written = WriteAll(out, *chunk); !written.ok()) {
+      throw ResultsError("cannot write " + out_path + ": " + written.message());
+    }
+  }
 }
 
 }  // namespace
@@ -90,7 +106,7 @@ std::string GatherLabel(const TaskEntry& entry, std::size_t entry_number) {
   return tidy.empty() ? "entry-" + std::to_string(entry_number + 1) : tidy;
 }
 
-std::vector<GatherOutcome> GatherOutputs(const TaskSource& source, const std::string& run_dir) {
+std::vector<GatherOutcome> GatherOutputs(const TaskSource& source, const Dir& run_dir) {
   const std::vector<TaskEntry>& entries = source.manifest().entries;
   std::vector<std::uint64_t> first(entries.size());
   std::map<std::size_t, std::string> labels;  // gathered entries only
@@ -112,14 +128,12 @@ std::vector<GatherOutcome> GatherOutputs(const TaskSource& source, const std::st
                                     first.begin() - 1);
   };
   std::unordered_map<std::uint64_t, Success> successes;
-  std::ifstream results(run_dir + "/results.jsonl");
-  std::string line;
-  while (std::getline(results, line)) {
+  auto note = [&](std::string_view line) {
     const json attempt = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (!attempt.is_object() || attempt.value("outcome", "") != "succeeded") continue;
-    if (!attempt.contains("index") || !attempt["index"].is_number_unsigned()) continue;
+    if (!attempt.is_object() || attempt.value("outcome", "") != "succeeded") return;
+    if (!attempt.contains("index") || !attempt["index"].is_number_unsigned()) return;
     const std::uint64_t task = attempt["index"].get<std::uint64_t>();
-    if (task >= source.size() || labels.count(entry_of(task)) == 0) continue;
+    if (task >= source.size() || labels.count(entry_of(task)) == 0) return;
     Success s;
     for (const char* field : {"data", "stdout"}) {
       if (attempt.contains(field) && attempt[field].is_string()) {
@@ -129,11 +143,19 @@ std::vector<GatherOutcome> GatherOutputs(const TaskSource& source, const std::st
     }
     if (attempt.contains("result")) s.result = attempt["result"];
     successes[task] = std::move(s);
-  }
-
+  };
   std::vector<GatherOutcome> outcomes;
-  std::error_code ignored;
-  fs::create_directories(run_dir + "/gathered", ignored);
+  StatusOr<UniqueFd> results = run_dir.OpenForRead(kResultsFile);
+  Status read = results.ok() ? ForEachLine(results->get(), note) : results.status();
+  StatusOr<Dir> gathered = run_dir.OpenSubdirectory(kGatheredDir, /*create=*/true);
+  if (!read.ok() || !gathered.ok()) {
+    const std::string why =
+        !read.ok()
+            ? "cannot read " + run_dir.PathOf(kResultsFile) + ": " + read.message()
+            : "cannot use " + run_dir.PathOf(kGatheredDir) + ": " + gathered.status().message();
+    for (const auto& [e, label] : labels) outcomes.push_back(GatherOutcome{label, "", why});
+    return outcomes;
+  }
   for (const auto& [e, label] : labels) {
     const TaskEntry& entry = entries[e];
     const bool concat = entry.gather == Gather::kConcat;
@@ -147,33 +169,50 @@ std::vector<GatherOutcome> GatherOutputs(const TaskSource& source, const std::st
       outcomes.push_back(outcome);
       continue;
     }
-    const std::string path = run_dir + "/gathered/" + label + (concat ? ".out" : ".json");
-    const std::string temp = path + ".partial";
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    std::uint64_t pieces = 0;
-    json sum = json::object();
-    for (std::uint64_t t = first[e]; t < first[e] + entry.size(); ++t) {
-      const Success& s = successes[t];
-      if (concat) {
-        pieces += !s.output.empty() && CopyInto(out, Resolve(run_dir, s.output));
-        continue;
+    const std::string name = label + (concat ? ".out" : ".json");
+    const std::string path = gathered->PathOf(name);
+    const std::string temp = name + ".partial";
+    try {
+      // A temporary file a crash left (or a link put there) goes; the new one is created, never
+      // opened through a link, and renamed over whatever holds the name.
+      if (Status removed = gathered->Remove(temp); !removed.ok()) {
+        throw ResultsError("cannot remove " + gathered->PathOf(temp) + ": " + removed.message());
       }
-      json value = s.result;
-      if (value.is_null() && !s.output.empty()) {
-        value = json::parse(ReadSmallFile(Resolve(run_dir, s.output)), nullptr, false);
+      StatusOr<UniqueFd> out = gathered->CreateFile(temp);
+      if (!out.ok()) {
+        throw ResultsError("cannot create " + gathered->PathOf(temp) + ": " +
+                           out.status().message());
       }
-      if (value.is_number() || value.is_object()) ++pieces;
-      AddNumbers(value, sum);
-    }
-    if (!concat) out << json{{"tasks", entry.size()}, {"sum", Tidy(sum)}}.dump(2) << "\n";
-    out.close();
-    if (!out || std::rename(temp.c_str(), path.c_str()) != 0) {
-      fs::remove(temp, ignored);
-      outcome.note = "cannot write " + path;
-    } else {
+      std::uint64_t pieces = 0;
+      json sum = json::object();
+      for (std::uint64_t t = first[e]; t < first[e] + entry.size(); ++t) {
+        const Success& s = successes[t];
+        if (concat) {
+          pieces += !s.output.empty() && CopyInto(out->get(), path, run_dir, s.output);
+          continue;
+        }
+        json value = s.result;
+        if (value.is_null() && !s.output.empty()) {
+          value = json::parse(ReadSmallFile(run_dir, s.output), nullptr, false);
+        }
+        if (value.is_number() || value.is_object()) ++pieces;
+        AddNumbers(value, sum);
+      }
+      if (!concat) {
+        const std::string text = json{{"tasks", entry.size()}, {"sum", Tidy(sum)}}.dump(2) + "\n";
+        if (Status written = WriteAll(out->get(), text); !written.ok()) {
+          throw ResultsError("cannot write " + path + ": " + written.message());
+        }
+      }
+      if (Status renamed = gathered->Rename(temp, name); !renamed.ok()) {
+        throw ResultsError("cannot rename into " + path + ": " + renamed.message());
+      }
       outcome.path = path;
       outcome.note = std::to_string(pieces) + " of " + std::to_string(entry.size()) +
                      (concat ? " tasks had output" : " tasks had numbers");
+    } catch (const ResultsError& e) {
+      (void)gathered->Remove(temp);
+      outcome.note = e.what();
     }
     outcomes.push_back(outcome);
   }

@@ -5,6 +5,7 @@
 
 #include "coordinator/reporter.h"
 #include "manifest/task_source.h"
+#include "posix/dir.h"
 
 namespace jobrunner {
 
@@ -24,7 +25,9 @@ struct GatherOutcome {
   std::string note;  // why not, or what was gathered
 };
 
-std::vector<GatherOutcome> GatherOutputs(const TaskSource& source, const std::string& run_dir);
+// Files are read and written through `run_dir` (the run directory, its lock held), never
+// through a link inside it.
+std::vector<GatherOutcome> GatherOutputs(const TaskSource& source, const Dir& run_dir);
 
 // The file label of an entry's gathered output.
 std::string GatherLabel(const TaskEntry& entry, std::size_t entry_number);

@@ -3,7 +3,7 @@
 namespace jobrunner {
 
 std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& clock,
-                                        bool recovered, RunLedger& ledger, JournalWriter* journal,
+                                        bool recovered, RunLedger& ledger, JournalSink& journal,
                                         ResultsWriter& results) {
   std::size_t closed = 0;
   for (const RunLedger::Unfinished& u : ledger.InFlight()) {
@@ -18,7 +18,7 @@ std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& c
     // from a worker's queue, which has neither.
     record.start_ms = u.start_ms;
     record.end_ms = clock.UnixMs();
-    if (journal != nullptr) journal->Add(record, clock);
+    journal.Add(record);
     ledger.Apply(record);
     results.FromJournal(source.Id(u.index), record, recovered);
     ++closed;
@@ -28,7 +28,7 @@ std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& c
 
 std::vector<std::string> RecordInFlightAsLost(const TaskSource& source, const Clock& clock,
                                               bool recovered, std::int32_t worker_rank,
-                                              RunLedger& ledger, JournalWriter* journal,
+                                              RunLedger& ledger, JournalSink& journal,
                                               ResultsWriter& results) {
   std::vector<RunLedger::Unfinished> lost;
   for (const RunLedger::Unfinished& u : ledger.InFlight()) {
@@ -46,7 +46,7 @@ std::vector<std::string> RecordInFlightAsLost(const TaskSource& source, const Cl
     const bool convicted =
         lost.size() == 1 && ledger.AloneWorkerDeaths(u.index) + 1 >= kWorkerDeathsToFail;
     record.will_retry = !convicted;
-    if (journal != nullptr) journal->Add(record, clock);
+    journal.Add(record);
     ledger.Apply(record);
     results.FromJournal(source.Id(u.index), record, recovered);
     if (convicted) failed.push_back(source.Id(u.index));

@@ -15,11 +15,11 @@ namespace jobrunner {
 
 // Closes every attempt `ledger` has in flight (dispatched, with no result) as interrupted: a run
 // stopping now (Coordinator::StopNow), or one found stopped (PrepareResume). Each gets a
-// TaskFinished record, added to `journal` (unless null) and the ledger, and a results.jsonl line
+// TaskFinished record, added to `journal` and the ledger, and a results.jsonl line
 // marked `recovered` or not. Such an attempt may have run partly, or fully without its result
 // reaching the coordinator, so it runs again on resume. Returns how many it closed.
 std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& clock,
-                                        bool recovered, RunLedger& ledger, JournalWriter* journal,
+                                        bool recovered, RunLedger& ledger, JournalSink& journal,
                                         ResultsWriter& results);
 
 // Closes the attempts `ledger` has in flight on the worker of rank `worker_rank` as worker_lost:
@@ -28,7 +28,7 @@ std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& c
 // kWorkerDeathsToFail-th such death, and fails it for good. Returns the ids of the tasks failed.
 std::vector<std::string> RecordInFlightAsLost(const TaskSource& source, const Clock& clock,
                                               bool recovered, std::int32_t worker_rank,
-                                              RunLedger& ledger, JournalWriter* journal,
+                                              RunLedger& ledger, JournalSink& journal,
                                               ResultsWriter& results);
 
 }  // namespace jobrunner

@@ -1,8 +1,8 @@
 #include "coordinator/results.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <ctime>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -131,16 +131,34 @@ void DropPartialLastLine(int fd, const std::string& path) {
 
 }  // namespace
 
-ResultsWriter::ResultsWriter(const std::string& run_dir, bool append)
-    : run_dir_(run_dir), path_(run_dir + "/results.jsonl") {
-  // Appending reads back the last line.
-  const OpenFlags mode =
-      append ? OpenFlags::kRead | OpenFlags::kWrite : OpenFlags::kWrite | OpenFlags::kTruncate;
-  StatusOr<UniqueFd> file = OpenFile(path_, mode | OpenFlags::kCreate | OpenFlags::kAppend);
-  if (!file.ok()) throw ResultsError(Failure("cannot create", path_, file.status()));
+ResultsWriter::ResultsWriter(const Dir& run_dir, bool append)
+    : run_dir_(run_dir.path()), path_(run_dir.PathOf(kResultsFile)) {
+  StatusOr<UniqueFd> file = append ? run_dir.OpenForAppend(kResultsFile)
+                                   : run_dir.CreateFile(kResultsFile, /*readable=*/true);
+  if (append && !file.ok() && file.status().code() == ENOENT) {
+    file = run_dir.CreateFile(kResultsFile, /*readable=*/true);
+  }
+  if (!file.ok()) {
+    throw ResultsError(Failure(append ? "cannot open" : "cannot create", path_, file.status()));
+  }
   file_ = std::move(*file);
   if (append) DropPartialLastLine(file_.get(), path_);
+  StatusOr<Dir> logs = run_dir.OpenSubdirectory(kLogsDir, /*create=*/false);
+  if (logs.ok()) logs_ = std::move(*logs);
 }
+
+namespace {
+
+Dir OpenDirectory(const std::string& path) {
+  StatusOr<Dir> dir = Dir::Open(path);
+  if (!dir.ok()) throw ResultsError(Failure("cannot open", path, dir.status()));
+  return std::move(*dir);
+}
+
+}  // namespace
+
+ResultsWriter::ResultsWriter(const std::string& run_dir, bool append)
+    : ResultsWriter(OpenDirectory(run_dir), append) {}
 
 void ResultsWriter::Line(const std::string& text) {
   buffer_ += text;
@@ -223,10 +241,11 @@ void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRe
   }
   // The output files an attempt wrote are where the worker put them; the journal need not say.
   for (const auto& [key, stream] : {std::pair{"stdout", "out"}, {"stderr", "err"}}) {
-    const std::string path = AttemptLogPath(run_dir_, task_id, static_cast<int>(r.attempt), stream);
-    const std::optional<std::uint64_t> size = RegularFileSize(path);
-    line[key] = size ? json(PathInRunDir(run_dir_, path)) : json(nullptr);
-    line[std::string(key) + "_bytes"] = size.value_or(0);
+    const std::string name = AttemptLogName(task_id, static_cast<int>(r.attempt), stream);
+    StatusOr<Dir::Entry> entry = logs_ ? logs_->Look(name) : StatusOr<Dir::Entry>(Dir::Entry{});
+    const bool found = entry.ok() && entry->kind == Dir::Kind::kFile;
+    line[key] = found ? json(std::string(kLogsDir) + "/" + name) : json(nullptr);
+    line[std::string(key) + "_bytes"] = found ? entry->size : 0;
   }
   if (output != nullptr && !output->result.empty()) {
     line["result"] = json::parse(output->result, nullptr, /*allow_exceptions=*/false);
@@ -278,11 +297,12 @@ void ResultsWriter::Summary(const RunSummary& s) {
   Line(Dump(line));
 }
 
-void ResultsWriter::Flush() {
-  if (Status written = WriteAll(file_.get(), buffer_); !written.ok()) {
+std::string ResultsWriter::TakeLines() { return std::exchange(buffer_, {}); }
+
+void ResultsWriter::Write(std::string_view lines) {
+  if (Status written = WriteAll(file_.get(), lines); !written.ok()) {
     throw ResultsError(Failure("cannot write", path_, written));
   }
-  buffer_.clear();
 }
 
 std::string PathInRunDir(const std::string& run_dir, const std::string& path) {
@@ -292,15 +312,18 @@ std::string PathInRunDir(const std::string& run_dir, const std::string& path) {
   return path;
 }
 
-std::set<std::pair<std::uint64_t, std::uint32_t>> RecordedAttempts(const std::string& run_dir) {
+std::set<std::pair<std::uint64_t, std::uint32_t>> ResultsWriter::RecordedAttempts() const {
   std::set<std::pair<std::uint64_t, std::uint32_t>> seen;
-  std::ifstream in(run_dir + "/results.jsonl");
-  std::string text;
-  while (std::getline(in, text)) {
+  auto note = [&seen](std::string_view text) {
     json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (line.is_object() && line.contains("index") && line.contains("attempt")) {
+    if (line.is_object() && line.contains("index") && line.contains("attempt") &&
+        line["index"].is_number_unsigned() && line["attempt"].is_number_unsigned()) {
       seen.emplace(line["index"].get<std::uint64_t>(), line["attempt"].get<std::uint32_t>());
     }
+  };
+  // Read through the file already open: no second open of a name that could have been replaced.
+  if (Status read = ForEachLine(file_.get(), note); !read.ok()) {
+    throw ResultsError(Failure("cannot read", path_, read));
   }
   return seen;
 }

@@ -1,13 +1,16 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "coordinator/summary.h"
 #include "journal/journal_record.h"
+#include "posix/dir.h"
 #include "posix/unique_fd.h"
 #include "schedule/attempt_result.h"
 
@@ -23,16 +26,21 @@ class ResultsError : public std::runtime_error {
 // then one {"summary": ...} line per run (a resumed run appends its own). Paths in it are
 // relative to the run directory.
 //
-// Lines are buffered and reach the file only at Flush, which the coordinator calls right after
-// the journal is synced: every line in results.jsonl is then backed by a journal record, and
-// --resume can restore any line a crash kept from being written (see Recovered).
+// Lines are formatted into a buffer (Attempt, FromJournal, Skipped, Summary) and reach the file
+// only through Write, which a run's RecordWriter calls on its own thread right after the journal
+// is synced: every line in results.jsonl is then backed by a journal record, and --resume can
+// restore any line a crash kept from being written (see Recovered). Formatting and writing touch
+// separate state, so one thread may format (and TakeLines) while another writes.
 class ResultsWriter {
  public:
-  // Creates results.jsonl, or with `append` continues it, first dropping a partial last line
-  // that a crash may have left. Throws ResultsError when the file cannot be opened.
+  // Creates results.jsonl in `run_dir`, failing if anything is there, or with `append` continues
+  // it (creating it when a start cut short left none), first dropping a partial last line that a
+  // crash may have left. Never through a link. Throws ResultsError when the file cannot be opened.
+  ResultsWriter(const Dir& run_dir, bool append);
+  // The same, with the run directory given by its path (tests, the simulation).
   ResultsWriter(const std::string& run_dir, bool append);
-  ResultsWriter(const ResultsWriter&) = delete;
-  ResultsWriter& operator=(const ResultsWriter&) = delete;
+  ResultsWriter(ResultsWriter&&) = default;
+  ResultsWriter& operator=(ResultsWriter&&) = default;
 
   // `result_json`: a task kind's result as JSON text, or empty.
   void Attempt(const std::string& task_id, const AttemptResult& result, int worker_rank,
@@ -49,24 +57,28 @@ class ResultsWriter {
                bool recovered);
   void Summary(const RunSummary& summary);
 
-  // Writes what is buffered. Throws ResultsError when a write fails (disk full, ...):
+  // The lines formatted since the last call, leaving none.
+  std::string TakeLines();
+  // Appends whole lines to the file. Throws ResultsError when a write fails (disk full, ...):
   // results must not be lost silently.
-  void Flush();
+  void Write(std::string_view lines);
+  // Writes what is formatted: Write(TakeLines()), for a caller that does both on one thread.
+  void Flush() { Write(TakeLines()); }
+
+  // The (task index, attempt) pairs the file holds, for --resume; attempt 0 for a skipped task.
+  std::set<std::pair<std::uint64_t, std::uint32_t>> RecordedAttempts() const;
 
  private:
   void Line(const std::string& json);
 
   std::string run_dir_;
   std::string path_;
+  std::optional<Dir> logs_;  // where FromJournal looks for output files; none before any ran
   UniqueFd file_;
   std::string buffer_;
 };
 
 // `path` relative to `run_dir` when it lies inside it, as results.jsonl names files; else as given.
 std::string PathInRunDir(const std::string& run_dir, const std::string& path);
-
-// The (task index, attempt) pairs an existing results.jsonl holds, for --resume; attempt 0 for a
-// skipped task.
-std::set<std::pair<std::uint64_t, std::uint32_t>> RecordedAttempts(const std::string& run_dir);
 
 }  // namespace jobrunner

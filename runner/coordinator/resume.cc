@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <type_traits>
@@ -10,17 +9,11 @@
 
 #include "base/clock.h"
 #include "coordinator/interrupted.h"
+#include "rundir/run_dir.h"
 #include "schedule/resume_point.h"
 
 namespace jobrunner {
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string Quoted(const std::string& line) {
   constexpr std::size_t kShown = 60;
@@ -57,14 +50,14 @@ std::string DescribeManifestChange(const std::string& before, const std::string&
   return out;
 }
 
-JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& source,
-                            RunLedger& ledger, ResultsWriter& results, Reporter& reporter) {
-  const std::string journal_path = options.run_dir + "/journal";
+JournalWriter PrepareResume(const ResumeOptions& options, const Dir& run_dir,
+                            const TaskSource& source, RunLedger& ledger, ResultsWriter& results,
+                            Reporter& reporter) {
   JournalInfo info;
   try {
-    info = ReadJournal(journal_path, [&](const JournalRecord& r) { ledger.Apply(r); });
+    info = ReadJournal(run_dir, kJournalFile, [&](const JournalRecord& r) { ledger.Apply(r); });
   } catch (const JournalError& e) {
-    throw ResumeError(std::string(e.what()) + "; cannot resume " + options.run_dir);
+    throw ResumeError(std::string(e.what()) + "; cannot resume " + run_dir.path());
   }
   if (info.torn_tail) reporter.Warn("journal: " + *info.torn_tail + " (ignored)");
   if (ledger.highest_attempt() > static_cast<std::uint32_t>(kMaxAttempt)) {
@@ -74,31 +67,33 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
         "altered or damaged; cannot resume {}",
         ledger.highest_attempt(),
         task < source.size() ? source.Id(task) : "number " + std::to_string(task), kMaxAttempt,
-        options.run_dir));
+        run_dir.path()));
   }
 
   if (info.manifest_hash != ManifestHash(options.manifest_text)) {
     std::string change =
-        DescribeManifestChange(ReadFile(options.run_dir + "/manifest.yaml"), options.manifest_text,
-                               info.task_count, source.size());
+        DescribeManifestChange(ReadRunFile(run_dir, kManifestCopyFile).value_or(""),
+                               options.manifest_text, info.task_count, source.size());
     if (!options.force) {
       throw ResumeError(fmt::format(
           "the manifest differs from the one {} was started with ({}); resume with the original "
           "manifest, or add --force to go on with this one (tasks are matched by their position "
           "in the manifest)",
-          options.run_dir, change));
+          run_dir.path(), change));
     }
     reporter.Warn("resuming with a changed manifest (" + change + ")");
+  } else if (!ReadRunFile(run_dir, kManifestCopyFile)) {
+    WriteManifestCopy(run_dir, options.manifest_text);
   }
 
-  JournalWriter journal = JournalWriter::Append(journal_path, info.valid_end);
+  JournalWriter journal = JournalWriter::Append(run_dir, kJournalFile, info.valid_end);
 
   // Lines a crash kept out of results.jsonl come back from the journal; an attempt dropped from
   // a worker's queue never ran (it has neither start nor end time) and has no line.
-  auto recorded = RecordedAttempts(options.run_dir);
+  const auto recorded = results.RecordedAttempts();
   std::uint64_t recovered = 0;
   std::optional<TaskOutputRecord> output;  // the one just before a TaskFinished, if any
-  ReadJournal(journal_path, [&](const JournalRecord& record) {
+  ReadJournal(run_dir, kJournalFile, [&](const JournalRecord& record) {
     if (const auto* o = std::get_if<TaskOutputRecord>(&record)) {
       output = *o;
       return;
@@ -128,7 +123,7 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
   if (!ledger.last_run_ended()) {
     for (const std::string& id :
          RecordInFlightAsLost(source, SystemClock(), /*recovered=*/true,
-                              /*worker_rank=*/0, ledger, &journal, results)) {
+                              /*worker_rank=*/0, ledger, journal, results)) {
       reporter.Warn("task " + id +
                     " failed: it killed or stopped its worker (the worker's only "
                     "task at " +
@@ -136,7 +131,7 @@ JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& sour
     }
   }
   const std::size_t interrupted = RecordInFlightAsInterrupted(
-      source, SystemClock(), /*recovered=*/true, ledger, &journal, results);
+      source, SystemClock(), /*recovered=*/true, ledger, journal, results);
   if (interrupted > 0) {
     reporter.Info(std::to_string(interrupted) +
                   " tasks were running when the run stopped; they run again");

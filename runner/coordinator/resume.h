@@ -9,6 +9,7 @@
 #include "journal/journal.h"
 #include "journal/run_ledger.h"
 #include "manifest/task_source.h"
+#include "posix/dir.h"
 
 namespace jobrunner {
 
@@ -27,7 +28,6 @@ std::string DescribeManifestChange(const std::string& before, const std::string&
                                    std::uint64_t tasks_before, std::uint64_t tasks_now);
 
 struct ResumeOptions {
-  std::string run_dir;
   std::string manifest_text;
   bool force = false;  // go on with a changed manifest
 };
@@ -37,9 +37,11 @@ struct ResumeOptions {
 //    the middle is a ResumeError naming its offset),
 //  - refuses a manifest whose hash differs from the journal's unless `force`,
 //  - writes to results.jsonl every attempt the journal records and the file lacks (marked
-//    recovered), and records each attempt the run was stopped under as interrupted.
-// Returns the journal, open for appending.
-JournalWriter PrepareResume(const ResumeOptions& options, const TaskSource& source,
-                            RunLedger& ledger, ResultsWriter& results, Reporter& reporter);
+//    recovered), and records each attempt the run was stopped under as interrupted,
+//  - writes manifest.yaml if a start cut short left none (and the manifest is the run's).
+// `run_dir` is the run directory, its lock held. Returns the journal, open for appending.
+JournalWriter PrepareResume(const ResumeOptions& options, const Dir& run_dir,
+                            const TaskSource& source, RunLedger& ledger, ResultsWriter& results,
+                            Reporter& reporter);
 
 }  // namespace jobrunner

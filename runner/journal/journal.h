@@ -3,7 +3,6 @@
 // The run's journal: an append-only file of checksummed records from which `--resume` learns what
 // already happened. docs/journal-format.md has the byte layout and the rules for damaged files.
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -12,31 +11,43 @@
 #include <string_view>
 #include <vector>
 
-#include "base/clock.h"
 #include "base/status.h"
 #include "journal/journal_record.h"
+#include "posix/dir.h"
 #include "posix/unique_fd.h"
 
 namespace jobrunner {
 
+// Where journal records go, in order: a JournalWriter, or the coordinator's RecordWriter, which
+// hands them to a JournalWriter on a thread of its own.
+class JournalSink {
+ public:
+  virtual ~JournalSink() = default;
+  virtual void Add(const JournalRecord& record) = 0;
+};
+
 // Appends records with group commit: Add() only buffers, Sync() writes the buffer with one
 // write(2) and one fdatasync, so a busy run pays for one disk flush per batch, not per record.
+// When to sync is the caller's choice: a run's RecordWriter syncs as soon as records are pending
+// and its previous sync has finished.
 // After any failed write or sync the writer refuses further work (every Sync() throws again):
 // the file may end in a partial record, which a reader drops as a torn tail only if nothing is
 // appended after it.
-class JournalWriter {
+class JournalWriter final : public JournalSink {
  public:
-  // Sync when this many records are buffered, or when the oldest has waited this long: a crash
-  // then loses at most that much (the tasks involved simply run again on resume).
-  static constexpr std::size_t kSyncRecords = 1024;
-  static constexpr std::chrono::milliseconds kSyncInterval{50};
-
-  // Creates a new journal, failing if `path` exists, and makes the header and the file's directory
-  // entry durable before returning.
+  // Creates the journal `name` in `dir`, failing if it exists. The header is written and synced
+  // under the temporary name `name`.new (replacing one that a start cut short left: the caller
+  // holds the run directory's lock), which is then renamed to `name`, and the directory synced:
+  // `name` never exists without its whole header, so a crash leaves either a journal to resume
+  // or no journal at all.
+  static JournalWriter Create(const Dir& dir, const std::string& name, std::uint64_t manifest_hash,
+                              std::uint64_t task_count);
+  // Reopens the journal `name` in `dir` to add records after `valid_end` (from ReadJournal),
+  // first cutting off and syncing away any torn tail beyond it.
+  static JournalWriter Append(const Dir& dir, const std::string& name, std::uint64_t valid_end);
+  // The same, with the journal given by its path (tests, tools).
   static JournalWriter Create(const std::string& path, std::uint64_t manifest_hash,
                               std::uint64_t task_count);
-  // Reopens a journal to add records after `valid_end` (from ReadJournal), first cutting off and
-  // syncing away any torn tail beyond it.
   static JournalWriter Append(const std::string& path, std::uint64_t valid_end);
   // Takes `fd`, open for appending to a journal whose header is already written;
   // `path` names it in error messages. Create and Append are the usual ways in; this lets a caller
@@ -49,18 +60,18 @@ class JournalWriter {
   JournalWriter& operator=(const JournalWriter&) = delete;
   // Makes a last attempt to sync what is buffered, then closes the file. A destructor cannot
   // report failure, so call Sync() first wherever the outcome matters.
-  ~JournalWriter();
+  ~JournalWriter() override;
 
-  // Buffers `record`; nothing reaches the file until Sync(). `clock` is the one SyncDue's `now`
-  // comes from: it is read only when `record` is the first of a batch, not once per record.
-  // Throws JournalError only for a record over kMaxRecordLength.
-  void Add(const JournalRecord& record, const Clock& clock);
-  // True when records are buffered and there are kSyncRecords of them, or the oldest was added
-  // kSyncInterval or more before `now`.
-  bool SyncDue(std::chrono::steady_clock::time_point now) const;
+  // Buffers `record`; nothing reaches the file until Sync(). Throws JournalError only for a
+  // record over kMaxRecordLength.
+  void Add(const JournalRecord& record) override;
+  // Buffers records framed already (AppendFramedRecord), in the order given.
+  void AddFramed(std::string framed);
   // Writes everything buffered and waits for it to be on disk. Throws JournalError with the
   // system's reason (e.g. "No space left on device").
   void Sync();
+
+  const std::string& path() const { return path_; }
 
  private:
   JournalWriter(UniqueFd fd, std::string path);
@@ -70,8 +81,6 @@ class JournalWriter {
   UniqueFd fd_;
   std::string path_;
   std::string buffer_;
-  std::size_t buffered_records_ = 0;
-  std::chrono::steady_clock::time_point oldest_buffered_;
   std::string failure_;  // why the writer stopped; empty while it works
 };
 
@@ -94,6 +103,9 @@ struct JournalContents : JournalInfo {
 // its header is missing or bad, or a damaged record is followed by more bytes (corruption in the
 // middle, which no crash produces); records already passed to `on_record` are then not to be
 // trusted either.
+JournalInfo ReadJournal(const Dir& dir, const std::string& name,
+                        const std::function<void(const JournalRecord&)>& on_record);
+// The same, with the journal given by its path.
 JournalInfo ReadJournal(const std::string& path,
                         const std::function<void(const JournalRecord&)>& on_record);
 // The same, collecting the records.

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "base/text.h"
 #include "journal/journal.h"
 #include "posix/file.h"
 
@@ -14,8 +15,8 @@ namespace {
 // each and without loading the whole journal.
 class SequentialFile {
  public:
-  explicit SequentialFile(const std::string& path) : path_(path) {
-    StatusOr<UniqueFd> file = OpenFile(path, OpenFlags::kRead);
+  SequentialFile(const Dir& dir, const std::string& name) : path_(dir.PathOf(name)) {
+    StatusOr<UniqueFd> file = dir.OpenForRead(name);
     if (!file.ok()) Throw("open", file.status());
     file_ = std::move(*file);
     StatusOr<std::uint64_t> size = FileSize(file_.get());
@@ -24,6 +25,7 @@ class SequentialFile {
   }
 
   std::uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
 
   // Bytes [offset, offset + n), which must lie inside the file; valid until the next call.
   std::string_view Read(std::uint64_t offset, std::size_t n) {
@@ -163,10 +165,19 @@ std::function<void(const JournalRecord&)> AppendTo(std::vector<JournalRecord>& r
 
 }  // namespace
 
+JournalInfo ReadJournal(const Dir& dir, const std::string& name,
+                        const std::function<void(const JournalRecord&)>& on_record) {
+  SequentialFile file(dir, name);
+  return Parse(file, file.path(), on_record);
+}
+
 JournalInfo ReadJournal(const std::string& path,
                         const std::function<void(const JournalRecord&)>& on_record) {
-  SequentialFile file(path);
-  return Parse(file, path, on_record);
+  StatusOr<Dir> dir = Dir::Open(DirectoryOf(path));
+  if (!dir.ok()) {
+    throw JournalError("journal " + path + ": open failed: " + dir.status().message());
+  }
+  return ReadJournal(*dir, BaseNameOf(path), on_record);
 }
 
 JournalContents ReadJournal(const std::string& path) {

@@ -1,10 +1,9 @@
-#include <filesystem>
-#include <system_error>
 #include <utility>
 
 #include "base/text.h"
 #include "journal/journal.h"
 #include "posix/file.h"
+#include "posix/this_process.h"
 
 namespace jobrunner {
 namespace {
@@ -18,18 +17,7 @@ std::string SystemError(const std::string& path, const std::string& operation,
   return message;
 }
 
-// A new file's name is only durable once its directory is synced; without this a crash could lose
-// the journal even though its header was synced.
-void SyncParentDirectory(const std::string& path) {
-  StatusOr<UniqueFd> directory =
-      OpenFile(DirectoryOf(path), OpenFlags::kRead | OpenFlags::kDirectory);
-  if (!directory.ok()) {
-    throw JournalError(SystemError(path, "opening its directory", directory.status()));
-  }
-  if (Status synced = SyncFile(directory->get()); !synced.ok()) {
-    throw JournalError(SystemError(path, "syncing its directory", synced));
-  }
-}
+StatusOr<Dir> DirectoryHolding(const std::string& path) { return Dir::Open(DirectoryOf(path)); }
 
 }  // namespace
 
@@ -40,29 +28,49 @@ JournalWriter JournalWriter::Adopt(UniqueFd fd, std::string path) {
   return JournalWriter(std::move(fd), std::move(path));
 }
 
-JournalWriter JournalWriter::Create(const std::string& path, std::uint64_t manifest_hash,
-                                    std::uint64_t task_count) {
-  StatusOr<UniqueFd> fd = OpenFile(
-      path, OpenFlags::kWrite | OpenFlags::kCreate | OpenFlags::kExclusive | OpenFlags::kAppend);
-  if (!fd.ok()) throw JournalError(SystemError(path, "creating", fd.status()));
-  JournalWriter writer(std::move(*fd), path);
-  try {
-    writer.buffer_ = EncodeJournalHeader({kJournalFormatVersion, manifest_hash, task_count});
-    writer.Sync();
-    SyncParentDirectory(path);
-  } catch (const JournalError&) {
-    // A journal without its header can never be resumed; leaving it would only make a retry
-    // fail with "file exists".
-    writer.Close();
-    std::error_code ignored;
-    std::filesystem::remove(path, ignored);
-    throw;
+JournalWriter JournalWriter::Create(const Dir& dir, const std::string& name,
+                                    std::uint64_t manifest_hash, std::uint64_t task_count) {
+  const std::string path = dir.PathOf(name);
+  const std::string temp = name + ".new";
+  auto fail = [&](const std::string& operation, const Status& error) {
+    // A journal without its header can never be resumed: the temporary file goes.
+    (void)dir.Remove(temp);
+    throw JournalError(SystemError(path, operation, error));
+  };
+  if (StatusOr<Dir::Entry> there = dir.Look(name);
+      !there.ok() || there->kind != Dir::Kind::kMissing) {
+    throw JournalError(
+        SystemError(path, "creating", there.ok() ? Status::Error("File exists") : there.status()));
   }
-  return writer;
+  if (Status removed = dir.Remove(temp); !removed.ok()) fail("removing " + temp, removed);
+  StatusOr<UniqueFd> fd = dir.CreateFile(temp);
+  if (!fd.ok()) fail("creating " + temp, fd.status());
+  const std::string header =
+      EncodeJournalHeader({kJournalFormatVersion, manifest_hash, task_count});
+  if (Status written = WriteAll(fd->get(), header); !written.ok()) fail("write", written);
+  if (Status synced = SyncData(fd->get()); !synced.ok()) fail("fdatasync", synced);
+  TestCrashPoint("journal-header-synced");
+  if (Status renamed = dir.RenameNoReplace(temp, name); !renamed.ok()) {
+    fail("renaming " + temp + " to " + name, renamed);
+  }
+  // The new name is durable only once the directory is synced.
+  if (Status synced = dir.Sync(); !synced.ok()) {
+    throw JournalError(SystemError(path, "syncing its directory", synced));
+  }
+  return JournalWriter(std::move(*fd), path);
 }
 
-JournalWriter JournalWriter::Append(const std::string& path, std::uint64_t valid_end) {
-  StatusOr<UniqueFd> fd = OpenFile(path, OpenFlags::kWrite | OpenFlags::kAppend);
+JournalWriter JournalWriter::Create(const std::string& path, std::uint64_t manifest_hash,
+                                    std::uint64_t task_count) {
+  StatusOr<Dir> dir = DirectoryHolding(path);
+  if (!dir.ok()) throw JournalError(SystemError(path, "opening its directory", dir.status()));
+  return Create(*dir, BaseNameOf(path), manifest_hash, task_count);
+}
+
+JournalWriter JournalWriter::Append(const Dir& dir, const std::string& name,
+                                    std::uint64_t valid_end) {
+  const std::string path = dir.PathOf(name);
+  StatusOr<UniqueFd> fd = dir.OpenForAppend(name);
   if (!fd.ok()) throw JournalError(SystemError(path, "opening", fd.status()));
   JournalWriter writer(std::move(*fd), path);
   StatusOr<std::uint64_t> file_size = FileSize(writer.fd_.get());
@@ -83,12 +91,16 @@ JournalWriter JournalWriter::Append(const std::string& path, std::uint64_t valid
   return writer;
 }
 
+JournalWriter JournalWriter::Append(const std::string& path, std::uint64_t valid_end) {
+  StatusOr<Dir> dir = DirectoryHolding(path);
+  if (!dir.ok()) throw JournalError(SystemError(path, "opening its directory", dir.status()));
+  return Append(*dir, BaseNameOf(path), valid_end);
+}
+
 JournalWriter::JournalWriter(JournalWriter&& other) noexcept
     : fd_(std::move(other.fd_)),
       path_(std::move(other.path_)),
       buffer_(std::move(other.buffer_)),
-      buffered_records_(std::exchange(other.buffered_records_, 0)),
-      oldest_buffered_(other.oldest_buffered_),
       failure_(std::move(other.failure_)) {}
 
 JournalWriter& JournalWriter::operator=(JournalWriter&& other) noexcept {
@@ -97,8 +109,6 @@ JournalWriter& JournalWriter::operator=(JournalWriter&& other) noexcept {
     fd_ = std::move(other.fd_);
     path_ = std::move(other.path_);
     buffer_ = std::move(other.buffer_);
-    buffered_records_ = std::exchange(other.buffered_records_, 0);
-    oldest_buffered_ = other.oldest_buffered_;
     failure_ = std::move(other.failure_);
   }
   return *this;
@@ -116,14 +126,14 @@ void JournalWriter::Close() noexcept {
   fd_.Reset();
 }
 
-void JournalWriter::Add(const JournalRecord& record, const Clock& clock) {
-  AppendFramedRecord(record, buffer_);
-  if (buffered_records_++ == 0) oldest_buffered_ = clock.Now();
-}
+void JournalWriter::Add(const JournalRecord& record) { AppendFramedRecord(record, buffer_); }
 
-bool JournalWriter::SyncDue(std::chrono::steady_clock::time_point now) const {
-  return buffered_records_ > 0 &&
-         (buffered_records_ >= kSyncRecords || now - oldest_buffered_ >= kSyncInterval);
+void JournalWriter::AddFramed(std::string framed) {
+  if (buffer_.empty()) {
+    buffer_ = std::move(framed);
+  } else {
+    buffer_ += framed;
+  }
 }
 
 void JournalWriter::Sync() {
@@ -134,7 +144,6 @@ void JournalWriter::Sync() {
   // report success for data that never reached the disk: Fail() makes the writer refuse.
   if (Status synced = SyncData(fd_.get()); !synced.ok()) Fail("fdatasync", synced);
   buffer_.clear();
-  buffered_records_ = 0;
 }
 
 void JournalWriter::Fail(const char* operation, const Status& error) {

@@ -205,7 +205,9 @@ Summaries ReadSummaries(const std::string& run_dir) {
 // Waits (at most `limit`) until no jobrunner holds the run directory's lock: the aborted
 // launch's coordinator may still be ending when mpirun has already gone.
 void WaitForLock(const std::string& run_dir, std::chrono::seconds limit) {
-  StatusOr<UniqueFd> lock = OpenFile(run_dir + "/.lock", OpenFlags::kRead);
+  StatusOr<Dir> dir = Dir::Open(run_dir);
+  if (!dir.ok()) return;
+  StatusOr<UniqueFd> lock = dir->OpenForRead(kLockFile);
   if (!lock.ok()) return;
   Clock::time_point deadline = Clock::now() + limit;
   while (!TryLockFile(lock->get()).ok() && Clock::now() < deadline && ForwardedSignal() == 0) {
@@ -477,6 +479,10 @@ int RunLaunch(const LaunchOptions& options) {
     } else {
       // The launch must know the run directory to resume it, so it makes it (as jobrunner would).
       run_dir = CreateRunDir(flags.out, flags.name, options.manifest);
+      if (HoldsRun(run_dir)) {
+        return Usage("output directory " + run_dir +
+                     " already holds a run; continue it with --resume, or choose another --out");
+      }
     }
   } catch (const std::exception& e) {
     return Usage(e.what());
@@ -491,10 +497,7 @@ int RunLaunch(const LaunchOptions& options) {
   }
   // A run directory this launch made and in which nothing ran (no host answered) goes again.
   std::error_code ignored;
-  if (made_here && !fs::exists(run_dir + "/journal", ignored) &&
-      !fs::exists(run_dir + "/results.jsonl", ignored)) {
-    fs::remove_all(run_dir, ignored);
-  }
+  if (made_here && !HoldsRun(run_dir)) fs::remove_all(run_dir, ignored);
   return status;
 }
 

@@ -1,5 +1,6 @@
 #include "posix/event_fd.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -26,6 +27,11 @@ void EventFd::Signal() const {
 void EventFd::Clear() const {
   std::uint64_t count;
   [[maybe_unused]] ssize_t ignored = read(fd_.get(), &count, sizeof count);
+}
+
+void WaitUntilReadable(int fd, std::chrono::milliseconds max_wait) {
+  pollfd watched{fd, POLLIN, 0};
+  [[maybe_unused]] int ignored = poll(&watched, 1, static_cast<int>(max_wait.count()));
 }
 
 }  // namespace jobrunner

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+
 #include "base/status.h"
 #include "posix/unique_fd.h"
 
@@ -23,5 +25,10 @@ class EventFd {
 
   UniqueFd fd_;
 };
+
+// Waits until `fd` is readable or `max_wait` has passed, whichever comes first; a signal ends the
+// wait early too. For a loop that sleeps between turns but must wake when another thread signals
+// an EventFd.
+void WaitUntilReadable(int fd, std::chrono::milliseconds max_wait);
 
 }  // namespace jobrunner

@@ -1,6 +1,7 @@
 #include "posix/output_capture.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <string_view>
 #include <utility>
 
@@ -8,19 +9,33 @@
 
 namespace jobrunner {
 
-OutputCapture::OutputCapture(std::string path, std::uint64_t max_bytes)
-    : path_(std::move(path)), max_bytes_(max_bytes) {}
+std::string OutputFileExistsNote() {
+  return " (jobrunner never overwrites an existing file with an attempt's output: something "
+         "else created it)";
+}
+
+OutputCapture::OutputCapture(std::shared_ptr<const Dir> dir, std::string name, std::string path,
+                             std::uint64_t max_bytes)
+    : dir_(std::move(dir)), name_(std::move(name)), path_(std::move(path)), max_bytes_(max_bytes) {}
+
+OutputCapture OutputCapture::Adopt(UniqueFd file, std::string path, std::uint64_t max_bytes) {
+  OutputCapture capture;
+  capture.file_ = std::move(file);
+  capture.path_ = std::move(path);
+  capture.max_bytes_ = max_bytes;
+  return capture;
+}
 
 void OutputCapture::Append(const char* data, std::size_t size) {
   bytes_ += size;
   if (max_bytes_ != 0) size = std::min<std::uint64_t>(size, max_bytes_ - written_);
-  if (size == 0 || path_.empty() || !error_.empty()) return;
+  if (size == 0 || (dir_ == nullptr && !file_) || !error_.empty()) return;
   if (!file_) {
-    StatusOr<UniqueFd> file =
-        OpenFile(path_, OpenFlags::kWrite | OpenFlags::kCreate | OpenFlags::kTruncate);
+    StatusOr<UniqueFd> file = dir_->CreateFile(name_);
     if (!file.ok()) {
       error_ = "cannot create output file " + path_ + ": " + file.status().message();
       disk_full_ = IsDiskFull(file.status());
+      if (file.status().code() == EEXIST) error_ += OutputFileExistsNote();
       return;
     }
     file_ = std::move(*file);

@@ -2,20 +2,29 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "posix/dir.h"
 #include "posix/unique_fd.h"
 
 namespace jobrunner {
 
-// One stream of a child's output on its way into a file. The file is created (truncated) on the
-// first byte, so a silent child leaves no file. At most `max_bytes` (0: no cap) reach the file;
-// the rest is counted and dropped, because the reader must keep draining the pipe or the child
-// would block. Finish closes the file and, if bytes were dropped, ends it with a marker line.
+// One stream of a child's output on its way into a file. The file is created on the first byte,
+// so a silent child leaves no file: created new, in `dir`, never over an existing file and never
+// through a link (O_EXCL), so that no attempt overwrites another's log or a file a link points
+// to. At most `max_bytes` (0: no cap) reach the file; the rest is counted and dropped, because
+// the reader must keep draining the pipe or the child would block. Finish closes the file and,
+// if bytes were dropped, ends it with a marker line.
 class OutputCapture {
  public:
   OutputCapture() = default;  // discards everything, counts nothing
-  OutputCapture(std::string path, std::uint64_t max_bytes);
+  // `name` in `dir`; `path` names it in messages.
+  OutputCapture(std::shared_ptr<const Dir> dir, std::string name, std::string path,
+                std::uint64_t max_bytes);
+  // Writes into `file`, open already (`path` names it in messages): for tests, where /dev/full
+  // stands for a full disk.
+  static OutputCapture Adopt(UniqueFd file, std::string path, std::uint64_t max_bytes);
 
   void Append(const char* data, std::size_t size);
   void Finish();
@@ -32,6 +41,8 @@ class OutputCapture {
  private:
   void Write(const char* data, std::size_t size);
 
+  std::shared_ptr<const Dir> dir_;
+  std::string name_;
   std::string path_;
   std::uint64_t max_bytes_ = 0;
   std::uint64_t bytes_ = 0;
@@ -41,5 +52,8 @@ class OutputCapture {
   std::string error_;
   bool disk_full_ = false;
 };
+
+// Added to the error about an output file that exists already: why it is not written.
+std::string OutputFileExistsNote();
 
 }  // namespace jobrunner

@@ -50,22 +50,33 @@ std::string MakeOutputPipe(Pipe& pipe) {
   return {};
 }
 
-// Output files are created only when the first byte arrives, so a missing or read-only output
-// directory is caught here, before anything runs: an attempt whose output would be lost is a
-// spawn error, not a task failure. A file that still cannot be created later (the path is a
-// directory, the disk is full) turns the finished child's outcome into kSpawnError too. Each
-// directory is checked once (both streams normally share one).
-std::string CheckOutputDirectories(const ProcessRequest& request) {
-  std::string checked;
-  for (const std::string* path : {&request.stdout_path, &request.stderr_path}) {
-    if (path->empty()) continue;
-    std::string dir = DirectoryOf(*path);
-    if (dir == checked) continue;
-    if (access(dir.c_str(), W_OK | X_OK) != 0) {
-      return "cannot create output file " + *path + ": " + ErrnoText(errno);
-    }
-    checked = std::move(dir);
+// Output files are created only when the first byte arrives, so what would keep one from being
+// created is looked for here, before anything runs: a missing or read-only directory, or a file
+// (or link) already at its name, which jobrunner never overwrites (a worker never reuses an
+// attempt's file name, so something else made it). An attempt whose output would be lost is a
+// spawn error, not a task failure. A file that still cannot be created later (planted meanwhile,
+// the disk full) turns the finished child's outcome into kSpawnError too. `dir` receives the
+// directory the file goes in; `checked`, that directory once it was found writable.
+std::string PrepareOutputFile(const ProcessRequest& request, const std::string& path,
+                              std::shared_ptr<const Dir>& dir, const Dir*& checked) {
+  auto failure = [&path](const std::string& why) {
+    return "cannot create output file " + path + ": " + why;
+  };
+  if (request.output_dir != nullptr) {
+    dir = request.output_dir;
+  } else {
+    StatusOr<Dir> opened = Dir::Open(DirectoryOf(path));
+    if (!opened.ok()) return failure(opened.status().message());
+    dir = std::make_shared<const Dir>(std::move(*opened));
   }
+  if (dir.get() != checked) {
+    if (Status writable = dir->CheckWritable(); !writable.ok()) return failure(writable.message());
+    checked = dir.get();
+  }
+  StatusOr<Dir::Entry> there = dir->Look(BaseNameOf(path));
+  if (!there.ok()) return failure(there.status().message());
+  if (there->kind == Dir::Kind::kLink) return failure(Dir::kLinkRefused);
+  if (there->kind != Dir::Kind::kMissing) return failure("File exists" + OutputFileExistsNote());
   return {};
 }
 
@@ -195,7 +206,16 @@ void PosixProcessSet::Start(ProcessRequest request) {
 // policy decides whether the attempt is worth repeating.
 std::string PosixProcessSet::StartChild(const ProcessRequest& request, Child& child) {
   if (request.argv.empty()) return "empty command";
-  if (std::string error = CheckOutputDirectories(request); !error.empty()) return error;
+  std::shared_ptr<const Dir> stdout_dir, stderr_dir;
+  const Dir* checked = nullptr;
+  if (!request.stdout_path.empty()) {
+    std::string error = PrepareOutputFile(request, request.stdout_path, stdout_dir, checked);
+    if (!error.empty()) return error;
+  }
+  if (!request.stderr_path.empty() && request.stderr_path != request.stdout_path) {
+    std::string error = PrepareOutputFile(request, request.stderr_path, stderr_dir, checked);
+    if (!error.empty()) return error;
+  }
 
   // An empty path discards the stream without a pipe; one path for both streams shares one pipe,
   // so the file interleaves them in the order written (counted as stdout).
@@ -231,10 +251,14 @@ std::string PosixProcessSet::StartChild(const ProcessRequest& request, Child& ch
   child.stderr_pipe = std::move(err.read_end);
   child.stdout_write = std::move(out.write_end);
   child.stderr_write = std::move(err.write_end);
-  if (child.stdout_pipe)
-    child.stdout_capture = OutputCapture(request.stdout_path, request.max_output);
-  if (child.stderr_pipe)
-    child.stderr_capture = OutputCapture(request.stderr_path, request.max_output);
+  if (child.stdout_pipe) {
+    child.stdout_capture = OutputCapture(std::move(stdout_dir), BaseNameOf(request.stdout_path),
+                                         request.stdout_path, request.max_output);
+  }
+  if (child.stderr_pipe) {
+    child.stderr_capture = OutputCapture(std::move(stderr_dir), BaseNameOf(request.stderr_path),
+                                         request.stderr_path, request.max_output);
+  }
   return {};
 }
 

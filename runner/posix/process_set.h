@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "posix/dir.h"
 #include "schedule/outcome.h"
 
 namespace jobrunner {
@@ -19,8 +20,13 @@ struct ProcessRequest {
   std::string cwd;                                       // empty: the caller's working directory
   std::vector<std::pair<std::string, std::string>> env;  // set on top of the inherited environment
   std::int64_t timeout_ms = 0;                           // 0: no time limit
-  std::string stdout_path;  // created (truncated) on the first byte; no output, no file
+  // Created on the first byte (no output, no file), new: an attempt whose file exists already
+  // does not run (a spawn error), and none is ever overwritten or reached through a link.
+  std::string stdout_path;
   std::string stderr_path;
+  // The directory both paths are in, held open (a worker's logs/): the files are created in it
+  // by name, whatever has become of the path since. Null: each path's directory is opened.
+  std::shared_ptr<const Dir> output_dir;
   std::uint64_t max_output = 0;  // per stream; bytes past it are read and dropped
 };
 

@@ -1,6 +1,11 @@
 #include "posix/this_process.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <utility>
 
 namespace jobrunner {
 
@@ -18,5 +23,13 @@ std::string ParentStderrTarget() {
 }
 
 void ExitNow(int status) { _exit(status); }
+
+void TestCrashPoint(const char* point) {
+  for (const auto& [variable, signal] : {std::pair{"JOBRUNNER_TEST_CRASH_AT", SIGKILL},
+                                         std::pair{"JOBRUNNER_TEST_STOP_AT", SIGSTOP}}) {
+    const char* wanted = std::getenv(variable);
+    if (wanted != nullptr && std::strcmp(wanted, point) == 0) kill(getpid(), signal);
+  }
+}
 
 }  // namespace jobrunner

@@ -18,4 +18,12 @@ std::string ParentStderrTarget();
 // rank that must not wait for what mpirun is already tearing down.
 [[noreturn]] void ExitNow(int status);
 
+// For tests only: lets a test stop or kill this process at a named point of its start-up, to
+// see what a crash or a stall there leaves behind, without racing a timer. When the environment
+// variable JOBRUNNER_TEST_CRASH_AT equals `point`, the process sends itself SIGKILL there (as
+// kill -9 would end it: no clean-up); when JOBRUNNER_TEST_STOP_AT equals it, SIGSTOP (the test
+// then looks around or starts another run, and sends SIGCONT). Unset, nothing happens. The
+// points are listed where the run directory is opened (app/open_run.cc).
+void TestCrashPoint(const char* point);
+
 }  // namespace jobrunner

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "posix/file.h"
+#include "posix/this_process.h"
 
 namespace jobrunner {
 namespace fs = std::filesystem;
@@ -35,56 +36,154 @@ void LinkLatest(const fs::path& base, const fs::path& dir) {
   if (error) fs::remove(temporary, error);
 }
 
-void Create(const fs::path& dir) {
-  std::error_code error;
-  fs::create_directories(dir / "logs", error);
-  if (error) {
-    throw std::runtime_error("cannot create output directory " + dir.string() + ": " +
-                             error.message());
+std::string WithoutTrailingSlash(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+[[noreturn]] void Fail(const std::string& what, const std::string& path, const Status& why) {
+  throw RunDirError(what + " " + path + ": " + why.message());
+}
+
+Dir OpenRunDir(const std::string& path) {
+  StatusOr<Dir> dir = Dir::Open(path);
+  if (!dir.ok()) Fail("cannot open run directory", path, dir.status());
+  return std::move(*dir);
+}
+
+UniqueFd TakeLock(const Dir& dir) {
+  StatusOr<UniqueFd> file = dir.OpenOrCreateFile(kLockFile);
+  if (!file.ok()) Fail("cannot open", dir.PathOf(kLockFile), file.status());
+  if (!TryLockFile(file->get()).ok()) {
+    throw RunDirError("run directory " + dir.path() +
+                      " is in use by another jobrunner; wait for that run to end");
   }
+  return std::move(*file);
+}
+
+// logs/ and data/ made if missing; refused when a link stands in for one.
+void CheckSubdirectories(const Dir& dir) {
+  for (const char* name : {kLogsDir, kDataDir}) {
+    StatusOr<Dir> sub = dir.OpenSubdirectory(name, /*create=*/true);
+    if (!sub.ok()) Fail("cannot use", dir.PathOf(name), sub.status());
+  }
+}
+
+Dir::Entry Look(const Dir& dir, const std::string& name) {
+  StatusOr<Dir::Entry> entry = dir.Look(name);
+  if (!entry.ok()) Fail("cannot look at", dir.PathOf(name), entry.status());
+  return *entry;
 }
 
 }  // namespace
 
 std::string CreateRunDir(const std::string& out, const std::string& name,
                          const std::string& manifest_path) {
-  fs::path dir;
+  std::error_code error;
   if (!out.empty()) {
-    dir = fs::absolute(out).lexically_normal();
-    if (fs::exists(dir / "results.jsonl")) {
-      throw std::runtime_error("output directory " + dir.string() +
-                               " already holds a run (results.jsonl); choose another --out");
+    const fs::path dir = fs::absolute(out).lexically_normal();
+    fs::create_directories(dir, error);
+    if (error || !fs::is_directory(dir)) {
+      throw RunDirError("cannot create output directory " + dir.string() + ": " +
+                        (error ? error.message() : "a file is in the way"));
     }
-    Create(dir);
-  } else {
-    fs::path base = fs::absolute("jobrunner-out");
-    std::string stem = name.empty() ? DefaultName(manifest_path) : name;
-    dir = base / stem;
-    for (int n = 2; fs::exists(dir); ++n) dir = base / (stem + "-" + std::to_string(n));
-    Create(dir);
-    LinkLatest(base, dir);
+    return WithoutTrailingSlash(dir.string());
   }
-  std::string text = dir.string();
-  if (text.size() > 1 && text.back() == '/') text.pop_back();
-  return text;
+  const fs::path base = fs::absolute("jobrunner-out");
+  fs::create_directories(base, error);
+  const std::string stem = name.empty() ? DefaultName(manifest_path) : name;
+  for (int n = 1;; ++n) {
+    const fs::path dir = base / (n == 1 ? stem : stem + "-" + std::to_string(n));
+    // create_directory is false, without an error, when something is there already.
+    if (fs::create_directory(dir, error)) {
+      LinkLatest(base, dir);
+      return dir.string();
+    }
+    if (error) {
+      throw RunDirError("cannot create output directory " + dir.string() + ": " + error.message());
+    }
+  }
+}
+
+bool HoldsRun(const std::string& path) {
+  StatusOr<Dir> dir = Dir::Open(path);
+  if (!dir.ok()) return false;
+  for (const char* name : {kJournalFile, kResultsFile}) {
+    StatusOr<Dir::Entry> entry = dir->Look(name);
+    if (!entry.ok() || entry->kind != Dir::Kind::kMissing) return true;
+  }
+  return false;
+}
+
+std::string AttemptLogName(const std::string& task_id, int attempt, const char* stream) {
+  return task_id + "." + std::to_string(attempt) + "." + stream;
 }
 
 std::string AttemptLogPath(const std::string& run_dir, const std::string& task_id, int attempt,
                            const char* stream) {
-  return run_dir + "/logs/" + task_id + "." + std::to_string(attempt) + "." + stream;
+  return run_dir + "/" + kLogsDir + "/" + AttemptLogName(task_id, attempt, stream);
 }
 
-RunDirLock::RunDirLock(const std::string& run_dir) {
-  std::string path = run_dir + "/.lock";
-  StatusOr<UniqueFd> file =
-      OpenFile(path, OpenFlags::kRead | OpenFlags::kWrite | OpenFlags::kCreate);
-  if (!file.ok())
-    throw std::runtime_error("cannot create " + path + ": " + file.status().message());
-  if (!TryLockFile(file->get()).ok()) {
-    throw std::runtime_error("run directory " + run_dir +
-                             " is in use by another jobrunner; wait for that run to end");
+RunDir RunDir::ForNewRun(const std::string& path, const std::string& manifest_text) {
+  Dir dir = OpenRunDir(path);
+  UniqueFd lock = TakeLock(dir);
+  TestCrashPoint("run-dir-locked");
+  for (const char* name : {kJournalFile, kResultsFile}) {
+    if (Look(dir, name).kind != Dir::Kind::kMissing) {
+      throw RunDirError("output directory " + dir.path() + " already holds a run (" + name +
+                        "); continue it with --resume " + dir.path() + ", or choose another --out");
+    }
   }
-  file_ = std::move(*file);
+  const Dir::Entry manifest = Look(dir, kManifestCopyFile);
+  if (manifest.kind == Dir::Kind::kLink) {
+    Fail("cannot use", dir.PathOf(kManifestCopyFile), Status::Error(Dir::kLinkRefused));
+  }
+  if (manifest.kind != Dir::Kind::kMissing &&
+      ReadRunFile(dir, kManifestCopyFile) != std::optional<std::string>(manifest_text)) {
+    throw RunDirError("output directory " + dir.path() + " holds a " + kManifestCopyFile +
+                      " that is not this run's manifest; jobrunner does not overwrite it: "
+                      "choose another --out");
+  }
+  CheckSubdirectories(dir);
+  return RunDir(std::move(dir), std::move(lock));
+}
+
+RunDir RunDir::ForResume(const std::string& path) {
+  Dir dir = OpenRunDir(path);
+  UniqueFd lock = TakeLock(dir);
+  const Dir::Entry journal = Look(dir, kJournalFile);
+  if (journal.kind == Dir::Kind::kMissing) {
+    throw RunDirError(dir.path() +
+                      " has no journal: it is not a run directory, its run was started with "
+                      "--no-journal, or its start was cut short before the journal was written "
+                      "(then start it again with --out " +
+                      dir.path() + ")");
+  }
+  if (journal.kind == Dir::Kind::kLink) {
+    Fail("cannot resume from", dir.PathOf(kJournalFile), Status::Error(Dir::kLinkRefused));
+  }
+  CheckSubdirectories(dir);
+  return RunDir(std::move(dir), std::move(lock));
+}
+
+void WriteManifestCopy(const Dir& run_dir, const std::string& manifest_text) {
+  if (ReadRunFile(run_dir, kManifestCopyFile) == manifest_text) return;
+  const std::string path = run_dir.PathOf(kManifestCopyFile);
+  StatusOr<UniqueFd> file = run_dir.CreateFile(kManifestCopyFile);
+  if (!file.ok()) Fail("cannot create", path, file.status());
+  if (Status written = WriteAll(file->get(), manifest_text); !written.ok()) {
+    Fail("cannot write", path, written);
+  }
+}
+
+std::optional<std::string> ReadRunFile(const Dir& dir, const std::string& name) {
+  // A manifest, not a data set: a larger file is not what a run wrote.
+  constexpr std::size_t kLimit = 256u << 20;
+  StatusOr<UniqueFd> file = dir.OpenForRead(name);
+  if (!file.ok()) return std::nullopt;
+  StatusOr<std::string> text = ReadRest(file->get(), 0, kLimit);
+  if (!text.ok()) return std::nullopt;
+  return std::move(*text);
 }
 
 }  // namespace jobrunner

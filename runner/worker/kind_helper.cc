@@ -3,12 +3,12 @@
 #include <jobrunner/task_kind.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 
 #include "base/exit_status.h"
+#include "base/text.h"
 #include "kinds/kind_context.h"
 #include "kinds/kind_registry.h"
+#include "posix/file.h"
 
 namespace jobrunner {
 namespace {
@@ -40,14 +40,20 @@ std::optional<std::string> FromHex(const std::string& hex) {
   return bytes;
 }
 
+// Written whole under a temporary name and renamed, so that the worker never reads half of it;
+// both names in the run directory's logs/, neither reached through a link nor overwritten.
 bool WriteOutput(const KindHelperOutput& output, const std::string& path) {
-  const std::string temp = path + ".partial";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << EncodeValue(output);
-    if (!out.flush()) return false;
+  StatusOr<Dir> dir = Dir::Open(DirectoryOf(path));
+  if (!dir.ok()) return false;
+  const std::string name = BaseNameOf(path);
+  const std::string temp = name + ".partial";
+  StatusOr<UniqueFd> file = dir->CreateFile(temp);
+  if (!file.ok()) return false;
+  if (!WriteAll(file->get(), EncodeValue(output)).ok() || !dir->RenameNoReplace(temp, name).ok()) {
+    (void)dir->Remove(temp);
+    return false;
   }
-  return std::rename(temp.c_str(), path.c_str()) == 0;
+  return true;
 }
 
 }  // namespace
@@ -87,12 +93,16 @@ int RunKindHelper(const std::string& encoded_invocation, const std::string& outp
   return output.ok ? kExitSucceeded : kExitTasksFailed;
 }
 
-std::optional<KindHelperOutput> ReadKindHelperOutput(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+std::optional<KindHelperOutput> TakeKindHelperOutput(const Dir& dir, const std::string& name) {
+  // An outcome, not a data set: anything larger is not what a helper wrote.
+  constexpr std::size_t kLimit = 64u << 20;
+  StatusOr<UniqueFd> file = dir.OpenForRead(name);
+  (void)dir.Remove(name);
+  if (!file.ok()) return std::nullopt;
+  StatusOr<std::string> bytes = ReadRest(file->get(), 0, kLimit);
+  if (!bytes.ok()) return std::nullopt;
   try {
-    return DecodeValue<KindHelperOutput>(bytes);
+    return DecodeValue<KindHelperOutput>(*bytes);
   } catch (const std::exception&) {
     return std::nullopt;
   }

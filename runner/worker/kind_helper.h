@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "posix/dir.h"
+
 namespace jobrunner {
 
 // `isolate: true`: a task kind run in a helper process (this same binary, `--run-kind`), so that a
@@ -48,7 +50,8 @@ std::vector<std::string> KindHelperArgv(const KindInvocation& invocation,
 // main() of `jobrunner --run-kind ENCODED OUTPUT_PATH`. Exit status 0 when the kind succeeded.
 int RunKindHelper(const std::string& encoded_invocation, const std::string& output_path);
 
-// What the helper wrote; nullopt when it wrote nothing readable (it crashed or was killed).
-std::optional<KindHelperOutput> ReadKindHelperOutput(const std::string& path);
+// What the helper wrote to the file `name` in `dir`, which then goes; nullopt when it wrote
+// nothing readable (it crashed or was killed).
+std::optional<KindHelperOutput> TakeKindHelperOutput(const Dir& dir, const std::string& name);
 
 }  // namespace jobrunner

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <system_error>
 #include <thread>
 
 #include "base/text.h"
@@ -57,13 +55,32 @@ Worker::~Worker() {
   python_.reset();  // its interpreters end before the process set and the guard do
 }
 
+void Worker::AlsoWakeOn(int fd) { processes_.WakeOn(fd); }
+
+void Worker::OpenRunDirectories() {
+  // Ranks on another host than the coordinator may not share its file system: the directories
+  // are made if missing. They are opened once, refusing links, and the files in them created
+  // through these fds: a task that later replaces logs/ with a link cannot redirect its output.
+  const std::string& path = welcome_->run_dir;
+  StatusOr<Dir> run_dir = Dir::Open(path);
+  if (!run_dir.ok()) {
+    run_dir_error_ = "cannot open run directory " + path + ": " + run_dir.status().message();
+    return;
+  }
+  StatusOr<Dir> logs = run_dir->OpenSubdirectory(kLogsDir, /*create=*/true);
+  StatusOr<Dir> data = run_dir->OpenSubdirectory(kDataDir, /*create=*/true);
+  if (!logs.ok() || !data.ok()) {
+    const char* name = logs.ok() ? kDataDir : kLogsDir;
+    run_dir_error_ = "cannot use " + run_dir->PathOf(name) + ": " +
+                     (logs.ok() ? data.status() : logs.status()).message();
+    return;
+  }
+  logs_ = std::make_shared<const Dir>(std::move(*logs));
+}
+
 void Worker::OnWelcome(Welcome welcome) {
   welcome_ = std::move(welcome);
-  // Ranks on another host than the coordinator may not share its file system; a missing
-  // directory would otherwise fail every task that writes output.
-  std::error_code ignored;
-  std::filesystem::create_directories(std::filesystem::path(welcome_->run_dir) / "logs", ignored);
-  std::filesystem::create_directories(std::filesystem::path(welcome_->run_dir) / "data", ignored);
+  OpenRunDirectories();
   for (const std::string& plugin : welcome_->plugins) {
     try {
       kinds_.LoadPlugin(plugin);
@@ -172,6 +189,16 @@ std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
   return AttemptLogPath(welcome_->run_dir, task.id, task.attempt, stream);
 }
 
+void Worker::CannotStart(const TaskSpec& task, std::string error) {
+  AttemptResult r;
+  r.index = task.index;
+  r.attempt = task.attempt;
+  r.outcome = Outcome::kSpawnError;
+  r.start_ms = r.end_ms = clock_.UnixMs();
+  r.error = std::move(error);
+  Queue(std::move(r));
+}
+
 void Worker::StartQueued() {
   if (!welcome_) return;
   const int slots = welcome_->slots;
@@ -193,7 +220,9 @@ void Worker::StartQueued() {
     }
     TaskSpec task = std::move(queue_.front());
     queue_.pop_front();
-    if (task.kind.empty()) {
+    if (!run_dir_error_.empty()) {
+      CannotStart(task, run_dir_error_);
+    } else if (task.kind.empty()) {
       StartCommand(std::move(task));
     } else if (task.kind == kPythonKind) {
       StartPython(std::move(task), python);
@@ -267,14 +296,8 @@ void Worker::StartPython(TaskSpec task, std::vector<PythonCall>& calls) {
 void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
   const TaskKind* kind = kinds_.Find(task.kind);
   if (kind == nullptr) {
-    AttemptResult r;
-    r.index = task.index;
-    r.attempt = task.attempt;
-    r.outcome = Outcome::kSpawnError;
-    r.start_ms = r.end_ms = clock_.UnixMs();
-    r.error =
-        fmt::format("unknown task kind '{}' on worker rank {}{}", task.kind, rank_, plugin_errors_);
-    Queue(std::move(r));
+    CannotStart(task, fmt::format("unknown task kind '{}' on worker rank {}{}", task.kind, rank_,
+                                  plugin_errors_));
     return;
   }
   const std::string data_dir = welcome_->run_dir + "/data";
@@ -327,6 +350,7 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
     request.timeout_ms = task.timeout_ms;
     request.stdout_path = OutputPath(task, "out");
     request.stderr_path = OutputPath(task, "err");
+    request.output_dir = logs_;
     request.max_output = welcome_->max_output;
     const int cores = std::max(1, task.cores);
     child_cores_ += cores;
@@ -390,9 +414,8 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
     r.disk_full = x.disk_full;
     if (!it->second.helper_output.empty()) {
       // An isolated kind: its outcome is what the helper wrote, if it got that far.
-      std::optional<KindHelperOutput> output = ReadKindHelperOutput(it->second.helper_output);
-      std::error_code ignored;
-      std::filesystem::remove(it->second.helper_output, ignored);
+      std::optional<KindHelperOutput> output =
+          TakeKindHelperOutput(*logs_, BaseNameOf(it->second.helper_output));
       if (output && r.outcome == Outcome::kSucceeded) {
         r.kind_result = std::move(output->result);
         r.data_path = std::move(output->data_path);

@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "kinds/kind_registry.h"
+#include "posix/dir.h"
 #include "posix/process_set.h"
 #include "transport/idle_backoff.h"
 #include "transport/protocol.h"
@@ -53,6 +54,11 @@ class Worker {
   // Tells the coordinator that this worker ends because of `signal`, and sends it at once.
   void SayStopping(int signal);
 
+  // Also ends Step's wait early when `fd` becomes readable: a coordinator sharing this thread
+  // (one rank) passes its RecordWriter's wake_fd(), so that tasks go out the moment their
+  // dispatches are in the journal.
+  void AlsoWakeOn(int fd);
+
  private:
   static constexpr int kCoordinator = 0;
 
@@ -71,6 +77,9 @@ class Worker {
   bool HandleMessages();
   void OnDrain(const Drain& drain);
   void OnWelcome(Welcome welcome);
+  void OpenRunDirectories();
+  // Ends `task`'s attempt as a spawn error without starting it.
+  void CannotStart(const TaskSpec& task, std::string error);
   void StartQueued();
   void StartCommand(TaskSpec task, std::string helper_output = "");
   void StartKind(TaskSpec task, std::vector<KindRequest>& in_process);
@@ -111,6 +120,8 @@ class Worker {
   // Results of tasks killed by an interrupt signal, held until the time given.
   std::vector<std::pair<std::chrono::steady_clock::time_point, AttemptResult>> held_;
   std::optional<Welcome> welcome_;
+  std::shared_ptr<const Dir> logs_;  // the run directory's logs/, where output files go
+  std::string run_dir_error_;        // why logs/ or data/ cannot be used; every task fails so
   KindRegistry kinds_;
   std::string plugin_errors_;  // plugins named in the Welcome that did not load here
   KindRunner kind_runner_;

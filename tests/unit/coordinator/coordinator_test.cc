@@ -54,8 +54,11 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
   KindRegistry kinds;
   ManualClock clock;
+  // The journal is synced between the coordinator's Step and the worker's, so that a batch
+  // dispatched in one Step goes out at the start of the next.
+  RecordWriter records(&journal, results, RecordWriter::Mode::kCallerWrites);
   Coordinator coordinator(
-      {*coordinator_end, source, kinds, ledger, results, &journal, reporter, clock}, options,
+      {*coordinator_end, source, kinds, ledger, results, records, reporter, clock}, options,
       Scheduler(source.size(), options.scheduler));
   FakeProcessSet processes(std::move(decide));
   Hello hello;
@@ -67,6 +70,7 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
   for (int steps = 0; steps < 100000; ++steps) {
     if (steps == drain_after_steps) coordinator.BeginDrain("test");
     coordinator.Step();
+    records.WriteCommitted();
     if (worker.Step(std::chrono::milliseconds(0))) break;
     clock.Advance(std::chrono::milliseconds(1));
   }
@@ -263,7 +267,7 @@ TEST_CASE("A task killed by the signal its worker also received is interrupted, 
         x.signal = 15;
         return x;
       },
-      /*drain_after_steps=*/1, ReceivedAfterAWhile);
+      /*drain_after_steps=*/2, ReceivedAfterAWhile);
   REQUIRE(run.attempts.size() == 1);
   CHECK(run.attempts[0]["outcome"] == "interrupted");
 }
@@ -295,8 +299,9 @@ TEST_CASE("A drain before any worker said Hello still sends every rank its Shutd
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
   KindRegistry kinds;
   ManualClock clock;
+  RecordWriter records(nullptr, results);
   Coordinator coordinator(
-      {*coordinator_end, source, kinds, ledger, results, nullptr, reporter, clock}, options,
+      {*coordinator_end, source, kinds, ledger, results, records, reporter, clock}, options,
       Scheduler(source.size(), options.scheduler));
   coordinator.Step();
   coordinator.BeginDrain("test");
@@ -369,8 +374,9 @@ TEST_CASE("A worker that sends nothing for the worker timeout ends the run, its 
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
   KindRegistry kinds;
   ManualClock clock;
+  RecordWriter records(&journal, results, RecordWriter::Mode::kCallerWrites);
   Coordinator coordinator(
-      {*coordinator_end, source, kinds, ledger, results, &journal, reporter, clock}, options,
+      {*coordinator_end, source, kinds, ledger, results, records, reporter, clock}, options,
       Scheduler(source.size(), options.scheduler));
   FakeProcessSet processes([](const ProcessRequest&) { return std::optional<ProcessExit>(); });
   Hello hello;
@@ -380,6 +386,7 @@ TEST_CASE("A worker that sends nothing for the worker timeout ends the run, its 
   Worker worker(*worker_end, processes, hello, nullptr, clock);
   for (int i = 0; i < 20; ++i) {
     coordinator.Step();
+    records.WriteCommitted();  // the journal synced at once: what is dispatched goes out
     worker.Step(std::chrono::milliseconds(0));
     clock.Advance(std::chrono::milliseconds(100));  // heartbeats keep it alive meanwhile
   }
@@ -510,4 +517,88 @@ TEST_CASE("A worker sends a heartbeat only after an interval in which it sent no
   clock.Advance(milliseconds(kHeartbeatIntervalMs - 1));
   worker.Step(milliseconds(0));
   CHECK(sent() == std::vector<Tag>{Tag::kHeartbeat});
+}
+
+namespace {
+
+// A coordinator and one worker of one slot whose tasks never end, with the journal synced only
+// when the test says: what a crash between a dispatch and its sync would find.
+struct HeldRun {
+  testing::TempDir temp;
+  const std::string dir = temp.str();
+  TaskSource source{ParseManifest("version: 1\ntasks:\n  - id: t-{n}\n    command: [sleep]\n"
+                                  "    matrix:\n      n: {range: [0, 3]}\n",
+                                  "test.yaml"),
+                    dir};
+  ResultsWriter results{dir, /*append=*/false};
+  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
+  RunLedger ledger{source.size()};
+  Reporter reporter{ProgressMode::kNone, Verbosity::kQuiet};
+  KindRegistry kinds;
+  ManualClock clock;
+  std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> ends = MakeLoopbackPair();
+  RecordWriter records{&journal, results, RecordWriter::Mode::kCallerWrites};
+  std::unique_ptr<Coordinator> coordinator;
+  FakeProcessSet processes{
+      [](const ProcessRequest&) -> std::optional<ProcessExit> { return std::nullopt; }};
+  std::unique_ptr<Worker> worker;
+
+  HeldRun() {
+    RunOptions options;
+    options.run_dir = dir;
+    options.slots = 1;
+    options.drain_grace_ms = 0;
+    coordinator = std::make_unique<Coordinator>(
+        Coordinator::Parts{*ends.first, source, kinds, ledger, results, records, reporter, clock},
+        options, Scheduler(source.size(), options.scheduler));
+    Hello hello;
+    hello.host = "fakehost";
+    hello.cores = 1;
+    worker = std::make_unique<Worker>(*ends.second, processes, hello, nullptr, clock);
+  }
+
+  void Turn() {
+    coordinator->Step();
+    worker->Step(std::chrono::milliseconds(0));
+    clock.Advance(std::chrono::milliseconds(1));
+  }
+  int DispatchesOnDisk() const {
+    return Count<TaskDispatchedRecord>(ReadJournal(dir + "/journal").records);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("A task is sent to its worker only once the journal record of its dispatch is synced") {
+  HeldRun run;
+  for (int turn = 0; turn < 5; ++turn) run.Turn();
+  // Dispatched (the ledger knows it), but neither on disk nor started.
+  CHECK(run.ledger.InFlight().size() == 1);
+  CHECK(run.DispatchesOnDisk() == 0);
+  CHECK(run.processes.started.empty());
+  run.records.WriteCommitted();
+  run.Turn();
+  CHECK(run.DispatchesOnDisk() == 1);
+  REQUIRE(run.processes.started.size() == 1);
+  CHECK(run.processes.started[0].argv[0] == "sleep");
+}
+
+TEST_CASE("A drain takes back tasks still waiting for their dispatch to be synced") {
+  HeldRun run;
+  for (int turn = 0; turn < 3; ++turn) run.Turn();
+  REQUIRE(run.ledger.InFlight().size() == 1);
+  run.coordinator->BeginDrain("test");
+  // The attempt never started: it ends interrupted without a results line, and the run ends.
+  CHECK(run.ledger.InFlight().empty());
+  for (int turn = 0; turn < 10 && !run.coordinator->Finished(); ++turn) {
+    run.records.WriteCommitted();
+    run.Turn();
+  }
+  CHECK(run.coordinator->Finished());
+  CHECK(run.coordinator->exit_status() == kExitInterrupted);
+  CHECK(run.processes.started.empty());
+  const std::vector<JournalRecord> journal = ReadJournal(run.dir + "/journal").records;
+  CHECK(Count<TaskDispatchedRecord>(journal) == 1);
+  CHECK(Count<TaskFinishedRecord>(journal) == 1);
+  CHECK(testing::ReadFile(run.dir + "/results.jsonl").find("\"attempt\"") == std::string::npos);
 }

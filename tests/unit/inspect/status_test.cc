@@ -54,7 +54,7 @@ void WriteRun(const std::string& dir, bool ended) {
     records.push_back(dropped);
     records.push_back(RunEndedRecord{kStart + 6000, 4, true});
   }
-  for (const JournalRecord& r : records) journal.Add(r, SystemClock());
+  for (const JournalRecord& r : records) journal.Add(r);
   journal.Sync();
   std::ofstream results(dir + "/results.jsonl");
   for (int i = 0; i < 4; ++i) {
@@ -80,7 +80,7 @@ std::uint64_t Count(const RunStatus& s, TaskState state) {
 TEST_CASE("Status of a live run counts every state and names what runs where, and for how long") {
   testing::TempDir dir;
   WriteRun(dir.str(), /*ended=*/false);
-  RunDirLock lock(dir.str());  // the run holds its lock while it goes
+  RunDir held = RunDir::ForResume(dir.str());  // the run holds its lock while it goes
   const RunStatus s = ReadRunStatus(dir.str(), kStart + 5000);
   CHECK(s.liveness == Liveness::kLive);
   CHECK(s.tasks == 10);

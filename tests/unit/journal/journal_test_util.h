@@ -67,7 +67,7 @@ inline std::vector<std::uint64_t> WriteJournal(const std::string& path,
   std::vector<std::uint64_t> ends;
   std::uint64_t offset = kJournalHeaderSize;
   for (const JournalRecord& record : records) {
-    writer.Add(record, SystemClock());
+    writer.Add(record);
     std::string framed;
     AppendFramedRecord(record, framed);
     ends.push_back(offset += framed.size());

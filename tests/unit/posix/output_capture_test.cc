@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "posix/file.h"
 #include "temp_dir.h"
 
 namespace jobrunner {
@@ -19,29 +21,68 @@ using testing::TempDir;
 
 namespace fs = std::filesystem;
 
+std::shared_ptr<const Dir> OpenDir(const std::string& path) {
+  StatusOr<Dir> dir = Dir::Open(path);
+  REQUIRE(dir.ok());
+  return std::make_shared<const Dir>(std::move(*dir));
+}
+
+// A capture into the file `name` of `dir`.
+OutputCapture Capture(const TempDir& dir, const std::string& name, std::uint64_t max_bytes) {
+  return OutputCapture(OpenDir(dir.str()), name, dir / name, max_bytes);
+}
+
 TEST_CASE("A capture that receives nothing creates no file") {
   TempDir dir;
-  OutputCapture capture(dir / "out", 0);
+  OutputCapture capture = Capture(dir, "out", 0);
   capture.Finish();
   CHECK_FALSE(fs::exists(dir / "out"));
   CHECK(capture.bytes() == 0);
 }
 
-TEST_CASE("A capture without a cap writes everything and replaces an old file") {
+TEST_CASE("A capture without a cap writes everything") {
   TempDir dir;
-  std::ofstream(dir / "out") << "an older and longer attempt";
-  OutputCapture capture(dir / "out", 0);
+  OutputCapture capture = Capture(dir, "out", 0);
   capture.Append("hello ", 6);
   capture.Append("world", 5);
   capture.Finish();
   CHECK(ReadFile(dir / "out") == "hello world");
   CHECK(capture.bytes() == 11);
   CHECK_FALSE(capture.truncated());
+  CHECK(capture.error().empty());
+}
+
+TEST_CASE("A capture never overwrites a file already at its name, and says why") {
+  TempDir dir;
+  std::ofstream(dir / "out") << "an earlier attempt's output";
+  OutputCapture capture = Capture(dir, "out", 0);
+  capture.Append("hello", 5);
+  capture.Finish();
+  CHECK(ReadFile(dir / "out") == "an earlier attempt's output");
+  CHECK(capture.error() ==
+        "cannot create output file " + (dir / "out") + ": File exists" + OutputFileExistsNote());
+  CHECK(capture.bytes() == 5);
+}
+
+TEST_CASE("A capture never writes through a link at its name, dangling or not") {
+  TempDir dir;
+  TempDir elsewhere;
+  std::ofstream(elsewhere / "precious") << "keep";
+  fs::create_symlink(elsewhere / "precious", dir / "out");
+  fs::create_symlink(elsewhere / "not-yet", dir / "err");
+  for (const char* name : {"out", "err"}) {
+    OutputCapture capture = Capture(dir, name, 0);
+    capture.Append("overwritten?", 12);
+    capture.Finish();
+    CHECK_THAT(capture.error(), Catch::Contains("symbolic link"));
+  }
+  CHECK(ReadFile(elsewhere / "precious") == "keep");
+  CHECK_FALSE(fs::exists(elsewhere / "not-yet"));
 }
 
 TEST_CASE("Output that exactly fills the cap is not truncated") {
   TempDir dir;
-  OutputCapture capture(dir / "out", 4);
+  OutputCapture capture = Capture(dir, "out", 4);
   capture.Append("ab", 2);
   capture.Append("cd", 2);
   capture.Finish();
@@ -51,7 +92,7 @@ TEST_CASE("Output that exactly fills the cap is not truncated") {
 
 TEST_CASE("Output past the cap is counted, dropped and marked when the stream ends") {
   TempDir dir;
-  OutputCapture capture(dir / "out", 4);
+  OutputCapture capture = Capture(dir, "out", 4);
   capture.Append("abc", 3);
   capture.Append("defgh", 5);
   capture.Append("ij", 2);
@@ -67,19 +108,23 @@ TEST_CASE("Output past the cap is counted, dropped and marked when the stream en
 
 TEST_CASE("A file that cannot be created is an error, and output is still counted") {
   TempDir dir;
-  OutputCapture capture(dir / "missing/out", 0);
+  fs::create_directory(dir / "gone");
+  OutputCapture capture(OpenDir(dir / "gone"), "out", dir / "gone/out", 0);
+  fs::remove(dir / "gone");
   capture.Append("abc", 3);
   capture.Append("de", 2);
   capture.Finish();
   CHECK(capture.error() ==
-        "cannot create output file " + (dir / "missing/out") + ": No such file or directory");
+        "cannot create output file " + (dir / "gone/out") + ": No such file or directory");
   CHECK(capture.bytes() == 5);
   CHECK_FALSE(capture.truncated());
 }
 
 TEST_CASE("A capture that meets a full disk says so, with the path and the reason") {
   // /dev/full answers every write with ENOSPC, as a full file system does.
-  OutputCapture capture("/dev/full", 0);
+  StatusOr<UniqueFd> full = OpenFile("/dev/full", OpenFlags::kWrite);
+  REQUIRE(full.ok());
+  OutputCapture capture = OutputCapture::Adopt(std::move(*full), "/dev/full", 0);
   capture.Append("x", 1);
   capture.Finish();
   CHECK(capture.disk_full());
@@ -89,7 +134,11 @@ TEST_CASE("A capture that meets a full disk says so, with the path and the reaso
 
 TEST_CASE("A capture that cannot create its file for another reason is not a full disk") {
   TempDir dir;
-  OutputCapture capture(dir / "missing/out", 0);
+  // A directory that is gone by the time output arrives.
+  fs::create_directory(dir / "missing");
+  std::shared_ptr<const Dir> missing = OpenDir(dir / "missing");
+  fs::remove(dir / "missing");
+  OutputCapture capture(missing, "out", dir / "missing/out", 0);
   capture.Append("x", 1);
   CHECK_FALSE(capture.error().empty());
   CHECK_FALSE(capture.disk_full());

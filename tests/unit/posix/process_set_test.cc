@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "posix/output_capture.h"
 #include "posix/spawn.h"
 #include "temp_dir.h"
 
@@ -425,15 +426,48 @@ TEST_CASE("An output file in a missing directory is a spawn error and nothing ru
   CHECK_FALSE(fs::exists(dir / "ran"));
 }
 
-TEST_CASE("An output file that cannot be created when output arrives is a spawn error") {
+TEST_CASE("An output file already at its name is a spawn error, untouched, and nothing runs") {
   TempDir dir;
   fs::create_directory(dir / "a-directory");
-  ProcessRequest request = Shell("echo hello");
+  std::ofstream(dir / "earlier") << "an earlier attempt's output";
+  ProcessRequest request = Shell("touch " + (dir / "ran") + "; echo hello");
+  request.stdout_path = dir / "earlier";
+  ProcessExit result = RunOne(request);
+  CHECK(result.outcome == Outcome::kSpawnError);
+  CHECK(result.error == "cannot create output file " + (dir / "earlier") + ": File exists" +
+                            OutputFileExistsNote());
+  CHECK(ReadFile(dir / "earlier") == "an earlier attempt's output");
   request.stdout_path = dir / "a-directory";
+  result = RunOne(request);
+  CHECK(result.outcome == Outcome::kSpawnError);
+  CHECK_FALSE(fs::exists(dir / "ran"));
+}
+
+TEST_CASE("An output file a link stands in for is a spawn error, and nothing is written there") {
+  TempDir dir;
+  TempDir elsewhere;
+  std::ofstream(elsewhere / "precious") << "keep";
+  fs::create_symlink(elsewhere / "precious", dir / "stdout");
+  ProcessRequest request = Shell("echo hello");
+  request.stdout_path = dir / "stdout";
   const ProcessExit result = RunOne(request);
   CHECK(result.outcome == Outcome::kSpawnError);
-  CHECK(result.error == "cannot create output file " + (dir / "a-directory") + ": Is a directory");
+  CHECK_THAT(result.error, Catch::Contains("symbolic link"));
+  CHECK(ReadFile(elsewhere / "precious") == "keep");
+}
+
+TEST_CASE(
+    "An output file made while the task runs is not overwritten: the attempt is a spawn error") {
+  TempDir dir;
+  const std::string out = dir / "stdout";
+  ProcessRequest request = Shell("echo planted > " + out + "; echo hello");
+  request.stdout_path = out;
+  const ProcessExit result = RunOne(request);
+  CHECK(result.outcome == Outcome::kSpawnError);
+  CHECK(result.error ==
+        "cannot create output file " + out + ": File exists" + OutputFileExistsNote());
   CHECK(result.stdout_bytes == 6);
+  CHECK(ReadFile(out) == "planted\n");
 }
 
 TEST_CASE("Thousands of short children with four in flight all succeed") {

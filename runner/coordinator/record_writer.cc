@@ -1,0 +1,160 @@
+#include "coordinator/record_writer.h"
+
+#include <stdexcept>
+#include <utility>
+
+namespace jobrunner {
+namespace {
+
+EventFd MakeEventFd() {
+  StatusOr<EventFd> wake = EventFd::Create();
+  if (!wake.ok()) {
+    throw std::runtime_error("cannot create an eventfd for the journal writer: " +
+                             wake.status().message());
+  }
+  return std::move(*wake);
+}
+
+// Appends `more` to `into`, moving it when `into` is empty (the usual case: the writer took
+// everything before).
+void Append(std::string& into, std::string&& more) {
+  if (into.empty()) {
+    into = std::move(more);
+  } else {
+    into += more;
+  }
+}
+
+}  // namespace
+
+RecordWriter::RecordWriter(JournalWriter* journal, ResultsWriter& results, Mode mode)
+    : journal_(journal), results_(results), mode_(mode), wake_(MakeEventFd()) {
+  if (mode_ == Mode::kOwnThread) thread_ = std::thread([this] { Loop(); });
+}
+
+RecordWriter::~RecordWriter() {
+  try {
+    Commit();
+    if (mode_ == Mode::kCallerWrites) WriteCommitted();
+  } catch (...) {
+    // Nowhere to report from here; Flush() reports to callers that care.
+  }
+  if (thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    work_.notify_one();
+    thread_.join();
+  }
+}
+
+void RecordWriter::Add(const JournalRecord& record) {
+  if (journal_ != nullptr) AppendFramedRecord(record, open_);
+}
+
+RecordWriter::Ticket RecordWriter::Commit() {
+  if (failed_.load(std::memory_order_acquire)) Rethrow();
+  std::string lines = results_.TakeLines();
+  if (open_.empty() && lines.empty()) return committed_;
+  ++committed_;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Append(pending_.journal, std::exchange(open_, {}));
+    Append(pending_.results, std::move(lines));
+    pending_.ticket = committed_;
+  }
+  work_.notify_one();
+  return committed_;
+}
+
+RecordWriter::Ticket RecordWriter::Durable() {
+  if (failed_.load(std::memory_order_acquire)) Rethrow();
+  if (journal_ == nullptr) return committed_;
+  // Cleared before synced_ is read: a sync that ends after this read signals again, so the
+  // coordinator's wait cannot miss it.
+  if (woken_.exchange(false, std::memory_order_acq_rel)) wake_.Clear();
+  return synced_.load(std::memory_order_acquire);
+}
+
+void RecordWriter::Flush() {
+  Commit();
+  if (mode_ == Mode::kCallerWrites) {
+    WriteCommitted();
+  } else {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return written_ >= committed_ || failure_ != nullptr; });
+  }
+  if (failed_.load(std::memory_order_acquire)) Rethrow();
+}
+
+void RecordWriter::WriteCommitted() {
+  Batch batch;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failure_ != nullptr || pending_.ticket == 0) return;
+    batch = std::exchange(pending_, Batch{});
+  }
+  Write(batch);
+}
+
+void RecordWriter::Loop() {
+  for (;;) {
+    Batch batch;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      work_.wait(lock, [this] { return pending_.ticket != 0 || stopping_; });
+      if (pending_.ticket == 0) return;  // stopping, and everything is written
+      batch = std::exchange(pending_, Batch{});
+    }
+    if (!Write(batch)) return;
+  }
+}
+
+bool RecordWriter::Write(Batch& batch) {
+  try {
+    if (journal_ != nullptr) {
+      if (!batch.journal.empty()) {
+        journal_->AddFramed(std::move(batch.journal));
+        journal_->Sync();
+      }
+      synced_.store(batch.ticket, std::memory_order_release);
+      Woke();
+    }
+    // Only now: a line reaches results.jsonl after the journal record behind it is on disk.
+    if (!batch.results.empty()) results_.Write(batch.results);
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      failure_ = std::current_exception();
+    }
+    failed_.store(true, std::memory_order_release);
+    done_.notify_all();
+    Woke();
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    written_ = batch.ticket;
+  }
+  done_.notify_all();
+  return true;
+}
+
+// Signal before the flag: the reverse could leave the fd readable with the flag down, and the
+// coordinator's loop spinning on a wake that Durable() never clears.
+void RecordWriter::Woke() {
+  wake_.Signal();
+  woken_.store(true, std::memory_order_release);
+}
+
+void RecordWriter::Rethrow() {
+  std::exception_ptr failure;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    failure = failure_;
+  }
+  std::rethrow_exception(failure);
+}
+
+}  // namespace jobrunner
