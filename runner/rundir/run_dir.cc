@@ -51,13 +51,15 @@ Dir OpenRunDir(const std::string& path) {
   return std::move(*dir);
 }
 
+[[noreturn]] void InUse(const Dir& dir) {
+  throw RunDirError("run directory " + dir.path() +
+                    " is in use by another jobrunner; wait for that run to end");
+}
+
 UniqueFd TakeLock(const Dir& dir) {
   StatusOr<UniqueFd> file = dir.OpenOrCreateFile(kLockFile);
   if (!file.ok()) Fail("cannot open", dir.PathOf(kLockFile), file.status());
-  if (!TryLockFile(file->get()).ok()) {
-    throw RunDirError("run directory " + dir.path() +
-                      " is in use by another jobrunner; wait for that run to end");
-  }
+  if (!TryLockFile(file->get()).ok()) InUse(dir);
   return std::move(*file);
 }
 
@@ -73,6 +75,14 @@ Dir::Entry Look(const Dir& dir, const std::string& name) {
   StatusOr<Dir::Entry> entry = dir.Look(name);
   if (!entry.ok()) Fail("cannot look at", dir.PathOf(name), entry.status());
   return *entry;
+}
+
+[[noreturn]] void NoJournal(const Dir& dir) {
+  throw RunDirError(dir.path() +
+                    " has no journal: it is not a run directory, its run was started with "
+                    "--no-journal, or its start was cut short before the journal was written "
+                    "(then start it again with --out " +
+                    dir.path() + ")");
 }
 
 }  // namespace
@@ -150,15 +160,17 @@ RunDir RunDir::ForNewRun(const std::string& path, const std::string& manifest_te
 
 RunDir RunDir::ForResume(const std::string& path) {
   Dir dir = OpenRunDir(path);
+  // Looked at before the lock is taken too, so that a directory that holds no run is refused
+  // without a .lock left in it (unless a run holds it: one still starting, say); and again once
+  // it is held, which is the answer that counts.
+  if (Look(dir, kJournalFile).kind == Dir::Kind::kMissing) {
+    StatusOr<UniqueFd> lock = dir.OpenForRead(kLockFile);
+    if (lock.ok() && !TryLockFile(lock->get()).ok()) InUse(dir);
+    NoJournal(dir);
+  }
   UniqueFd lock = TakeLock(dir);
   const Dir::Entry journal = Look(dir, kJournalFile);
-  if (journal.kind == Dir::Kind::kMissing) {
-    throw RunDirError(dir.path() +
-                      " has no journal: it is not a run directory, its run was started with "
-                      "--no-journal, or its start was cut short before the journal was written "
-                      "(then start it again with --out " +
-                      dir.path() + ")");
-  }
+  if (journal.kind == Dir::Kind::kMissing) NoJournal(dir);
   if (journal.kind == Dir::Kind::kLink) {
     Fail("cannot resume from", dir.PathOf(kJournalFile), Status::Error(Dir::kLinkRefused));
   }
