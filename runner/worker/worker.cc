@@ -189,6 +189,17 @@ std::string Worker::OutputPath(const TaskSpec& task, const char* stream) const {
   return AttemptLogPath(welcome_->run_dir, task.id, task.attempt, stream);
 }
 
+std::string Worker::FreeLogPath(const TaskSpec& task, const char* stream) const {
+  const std::string name = AttemptLogName(task.id, task.attempt, stream);
+  std::string chosen = name;
+  for (int copy = 2; logs_ != nullptr && copy <= kMaxLogCopies; ++copy) {
+    StatusOr<Dir::Entry> there = logs_->Look(chosen);
+    if (!there.ok() || there->kind == Dir::Kind::kMissing) break;
+    chosen = name + "." + std::to_string(copy);
+  }
+  return welcome_->run_dir + "/" + kLogsDir + "/" + chosen;
+}
+
 void Worker::CannotStart(const TaskSpec& task, std::string error) {
   AttemptResult r;
   r.index = task.index;
@@ -348,8 +359,8 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
     request.env.emplace_back("JOBRUNNER_WORKER_RANK", std::to_string(rank_));
     request.env.emplace_back("JOBRUNNER_RUN_DIR", welcome_->run_dir);
     request.timeout_ms = task.timeout_ms;
-    request.stdout_path = OutputPath(task, "out");
-    request.stderr_path = OutputPath(task, "err");
+    request.stdout_path = FreeLogPath(task, "out");
+    request.stderr_path = FreeLogPath(task, "err");
     request.output_dir = logs_;
     request.max_output = welcome_->max_output;
     const int cores = std::max(1, task.cores);

@@ -3,8 +3,9 @@ taking it is safe against crashes and against a second run given the same --out.
 
 Links: a link (dangling, or to a file outside) at results.jsonl, .lock, manifest.yaml, journal,
 logs/, a log file a later attempt will write, or a kind's data file: each run or resume ends
-with a clear message naming the path (or, for a log file, that attempt is a spawn error saying
-so), and the file outside is untouched or never created.
+with a clear message naming the path (or, for a log file, that attempt writes beside the link,
+to a name of its own, and succeeds; for a data file, the link is replaced), and the file
+outside is untouched or never created.
 
 Crashes while a new run takes its directory: the run is killed (SIGKILL, through
 JOBRUNNER_TEST_CRASH_AT) at each step of the creation; afterwards exactly one of `--resume DIR`
@@ -106,8 +107,10 @@ def test_links_put_into_a_finished_run_are_refused_by_resume(sandbox):
 
 def test_a_log_file_a_task_plants_for_its_next_attempt_is_not_written_through(sandbox):
     """Attempt 1 of a task plants logs/<id>.2.out (a link to a file outside) and logs/<id>.2.err
-    (a dangling link) and fails; attempt 2 is a spawn error saying a link is in its place, and
-    the file outside keeps its content; no file is created where the dangling link points."""
+    (a dangling link) and fails; attempt 2 runs and writes its output beside them, to
+    logs/<id>.2.out.2 and .err.2, which its results line names; the links are left as they
+    are, the file outside keeps its content, and nothing is created where the dangling link
+    points."""
     out = outside(sandbox)
     manifest = sandbox.write("m.yaml", f"""\
         version: 1
@@ -118,15 +121,18 @@ def test_a_log_file_a_task_plants_for_its_next_attempt_is_not_written_through(sa
               if [ "$JOBRUNNER_ATTEMPT" = 1 ]; then
               ln -s {out}/precious "$JOBRUNNER_RUN_DIR/logs/t.2.out";
               ln -s {out}/created "$JOBRUNNER_RUN_DIR/logs/t.2.err";
-              exit 1; fi; echo overwritten; echo overwritten >&2
+              exit 1; fi; echo written; echo written >&2
         """)
     run = sandbox.run(manifest, "--retry-backoff", "0s")
-    expect_equal(run.rc, 1, "exit status")
+    expect_equal(run.rc, 0, "exit status")
     second = run.attempts_of("t")[-1]
     expect_equal(second["attempt"], 2, "the second attempt is reported")
-    expect_equal(second["outcome"], "spawn_error", "the second attempt's outcome")
-    expect_in("logs/t.2.out", second["error"], "the error names the file")
-    expect_in("symbolic link", second["error"], "the error says why")
+    expect_equal(second["outcome"], "succeeded", "the second attempt's outcome")
+    logs = run.run_dir / "logs"
+    for stream in ["out", "err"]:
+        expect_equal(second[f"std{stream}"], f"logs/t.2.{stream}.2", f"the {stream} file named")
+        expect_equal((logs / f"t.2.{stream}.2").read_text(), "written\n", f"{stream} written")
+        expect((logs / f"t.2.{stream}").is_symlink(), f"the link at t.2.{stream} is left alone")
     expect_untouched(out, "after the second attempt")
 
 
