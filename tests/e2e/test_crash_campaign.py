@@ -22,7 +22,7 @@ from pathlib import Path
 
 from harness import expect, expect_equal, run_tests
 from reliability import (expect_each_succeeded_exactly_once, read_all_results, resume, skip,
-                         start_jobrunner, wait_for)
+                         start_jobrunner, wait_for, wait_until_dead)
 
 
 def take_option(name, default):
@@ -137,9 +137,15 @@ def test_every_seed_killed_at_random_resumes_to_exactly_one_success_per_task(san
         with start_jobrunner(sandbox, "--out", run_dir, manifest, name=f"seed-{seed}") as bg:
             wait_for(lambda: executions.read_text(), 60, "a task started")
             time.sleep(moment)
+            rank_pids = list(ranks(bg).values())
             what = kill(bg, victim, sandbox.np)
             bg.wait(limit_s=30, check=False)
             bg.kill_everything()
+        # Ranks whose mpirun was killed are no longer its descendants and may run on (even to
+        # the run's end) until they notice; a resume before they are gone is refused as "in
+        # use by another jobrunner", as it should be. Wait as a user would.
+        expect_equal(wait_until_dead(rank_pids, 60), [],
+                     f"seed {seed}: ranks still alive a minute after {what} was killed")
         if not (run_dir / "journal").exists():
             summary.append((seed, what, round(moment, 2), "killed before the journal"))
             continue
