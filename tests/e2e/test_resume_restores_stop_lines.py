@@ -58,6 +58,7 @@ ENV = ROOT_CONSENT_ENV if IS_ROOT else {}
 def test_resume_restores_interrupted_lines_the_stop_journaled_but_did_not_write(sandbox):
     manifest = sandbox.write("manifest.yaml", MANIFEST)
     run_dir = sandbox.path / "run"
+    test_began_ms = time.time() * 1000
     command = [jobrunner_binary(), "--progress", "log", "--out", str(run_dir), str(manifest)]
     process = subprocess.Popen(["timeout", "-k", str(KILL_AFTER_S), "60"] + command,
                                cwd=sandbox.path, env={**os.environ, **ENV},
@@ -83,8 +84,13 @@ def test_resume_restores_interrupted_lines_the_stop_journaled_but_did_not_write(
 
     slow_index = 3
     journaled = [r for r in finished_records(run_dir / "journal") if r[0] == slow_index]
-    expect_equal(journaled, [(slow_index, 1, INTERRUPTED, 0)],
+    expect_equal([r[:3] for r in journaled], [(slow_index, 1, INTERRUPTED)],
                  "journal records of the slow task's end (the stop's interrupted record)")
+    # Its start_ms is when the attempt began if its worker had reported the start by then
+    # (journal version 3), else 0: never a time outside this test.
+    start_ms = journaled[0][3]
+    expect(start_ms == 0 or test_began_ms <= start_ms <= time.time() * 1000,
+           f"start_ms of the interrupted record is 0 or a time of this run, not {start_ms}")
     # The state a SIGKILL right after the journal sync leaves: none of the lines written after it.
     results = run_dir / "results.jsonl"
     kept = [line for line in results.read_text().splitlines(keepends=True)
