@@ -12,16 +12,14 @@
 #include <optional>
 #include <string>
 
+#include "app/check.h"
 #include "app/launcher.h"
 #include "app/open_run.h"
-#include "app/python_check.h"
 #include "app/ranks.h"
 #include "coordinator/reporter.h"
 #include "inspect/commands.h"
 #include "kinds/kind_registry.h"
 #include "launch/launch.h"
-#include "manifest/task_graph_builder.h"
-#include "manifest/task_source.h"
 #include "manifest/units.h"
 #include "posix/orphan_guard.h"
 #include "posix/signals.h"
@@ -35,10 +33,12 @@ namespace jobrunner {
 namespace {
 
 constexpr const char* kDescription =
-    "jobrunner: run the tasks of a YAML manifest across MPI ranks.\n"
+    "jobrunner: run the tasks of a YAML manifest, or a list of commands, across MPI ranks.\n"
     "  mpirun -n N jobrunner [OPTIONS] MANIFEST   (rank 0 coordinates, ranks 1..N-1 run tasks)\n"
     "  jobrunner [OPTIONS] MANIFEST               (one process does both, without MPI)\n"
     "  jobrunner status|logs|failed|report ...    (look at a run: jobrunner status --help)\n"
+    "MANIFEST ending in .yaml or .yml is a manifest; any other file, or - for stdin, is a command\n"
+    "list: one shell command a line, with disBatch's #DISBATCH directives.\n"
     "Exit status: 0 all tasks succeeded, 1 some task failed after its retries,\n"
     "2 manifest or usage error, 3 internal error, 4 stopped early (continue with --resume).\n"
     "SIGUSR1 (mpirun forwards it) or a first Ctrl-C drains the run; SIGTERM stops it at once.";
@@ -53,10 +53,16 @@ struct Flags {
   std::string time_limit;
   std::string worker_tags;
   std::string progress = "auto";
+  std::string format = "auto";
+  std::string timeout;
+  std::vector<std::string> env;
+  std::string max_failures;
   bool no_journal = false;
   bool quiet = false;
   bool verbose = false;
   bool check = false;
+  bool dry_run = false;
+  std::uint64_t dry_run_tasks = 10;
   bool list_kinds = false;
   bool local = false;
 };
@@ -84,6 +90,51 @@ bool ParseDurationFlag(const char* flag, const std::string& text, std::int64_t& 
     return false;
   }
   out = *ms;
+  return true;
+}
+
+// The flags that say how to read MANIFEST: --format, and a command list's defaults. Also for
+// --check and --dry-run, which need nothing else.
+bool CompleteInput(Flags& flags) {
+  InputOptions& input = flags.settings.input;
+  input.format = flags.format == "yaml"   ? InputFormat::kYaml
+                 : flags.format == "list" ? InputFormat::kList
+                                          : InputFormat::kAuto;
+  if (!flags.timeout.empty() &&
+      !ParseDurationFlag("--timeout", flags.timeout, input.list.timeout_ms)) {
+    return false;
+  }
+  for (const std::string& assignment : flags.env) {
+    const std::size_t equals = assignment.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      UsageError("--env: expected NAME=value, got '" + assignment + "'");
+      return false;
+    }
+    input.list.env.emplace_back(assignment.substr(0, equals), assignment.substr(equals + 1));
+  }
+  const std::string& shell = input.list.shell_program;
+  if (shell.find_first_of(" \t") != std::string::npos) {
+    UsageError("--shell: expected one program, run as PROGRAM -c COMMAND, got '" + shell + "'");
+    return false;
+  }
+  const bool list_defaults = !flags.timeout.empty() || input.list.retries > 0 ||
+                             !input.list.cwd.empty() || !input.list.env.empty();
+  if (list_defaults && IsYamlInput(flags.settings.manifest, input.format)) {
+    UsageError(
+        "--timeout, --retries, --cwd and --env set what a command list's tasks get; a manifest "
+        "says it in its defaults:");
+    return false;
+  }
+  if (!flags.max_failures.empty()) {
+    flags.settings.max_failures = ParseFailureLimit(flags.max_failures);
+    if (!flags.settings.max_failures) {
+      UsageError(
+          "--max-failures: expected a count of at least 1, like 10, or a share of the "
+          "tasks up to 100%, like 5%, got '" +
+          flags.max_failures + "'");
+      return false;
+    }
+  }
   return true;
 }
 
@@ -151,25 +202,6 @@ int ListKinds(const std::vector<std::string>& flag_plugins) {
     }
     return kExitSucceeded;
   } catch (const PluginError& e) {
-    std::fprintf(stderr, "jobrunner: %s\n", e.what());
-    return kExitUsage;
-  }
-}
-
-int Check(const std::string& manifest, const std::vector<std::string>& flag_plugins) {
-  try {
-    TaskSource source(LoadManifest(manifest), std::filesystem::current_path().string());
-    source.CheckUniqueIds();
-    std::vector<std::string> plugins;
-    LoadKinds(flag_plugins, source, plugins);
-    if (source.manifest().HasPythonTasks()) {
-      CheckPythonTasks(source, PythonSetupOf(source.manifest()));
-    }
-    BuildTaskGraph(source);  // dependencies: unknown ids and cycles
-    std::printf("%s: ok, %llu tasks from %zu entries\n", manifest.c_str(),
-                static_cast<unsigned long long>(source.size()), source.manifest().entries.size());
-    return kExitSucceeded;
-  } catch (const std::exception& e) {  // ManifestError, PluginError
     std::fprintf(stderr, "jobrunner: %s\n", e.what());
     return kExitUsage;
   }
@@ -246,7 +278,30 @@ int main(int argc, char** argv) {
   Flags flags;
   jobrunner::RunSettings& s = flags.settings;
   CLI::App app{jobrunner::kDescription, "jobrunner"};
-  auto* manifest = app.add_option("manifest", s.manifest, "The manifest (YAML) to run");
+  auto* manifest = app.add_option(
+      "manifest", s.manifest,
+      "The manifest (.yaml, .yml) or command list (any other file; - for stdin) to run");
+  app.add_option("--format", flags.format,
+                 "Read MANIFEST as yaml or as a command list, whatever its name (default: auto)")
+      ->check(CLI::IsMember({"auto", "yaml", "list"}));
+  app.add_option("--timeout", flags.timeout,
+                 "A command list's tasks: wall-time limit per attempt (e.g. 30s, 10m)");
+  app.add_option("--retries", s.input.list.retries,
+                 "A command list's tasks: further attempts after a failed one (default: 0)")
+      ->check(CLI::Range(0, 100));
+  app.add_option("--cwd", s.input.list.cwd,
+                 "A command list's tasks: their working directory (default: jobrunner's)");
+  app.add_option("--env", flags.env,
+                 "A command list's tasks: set NAME=value in their environment (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--shell", s.input.list.shell_program,
+                 "The program that runs string commands and command lists' lines, as PROGRAM -c "
+                 "COMMAND (default: /bin/bash where a worker has it, else /bin/sh); a manifest's "
+                 "shell: wins");
+  app.add_option("--max-failures", flags.max_failures,
+                 "Once N tasks (or P% of them) failed for good, start no new task and end the "
+                 "run when the running ones have (exit 1); overrides the manifest's "
+                 "max_failures");
   app.add_option("--out", s.out,
                  "Run directory for results.jsonl, journal and logs/ (default: "
                  "jobrunner-out/<name>/)");
@@ -298,6 +353,11 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", flags.verbose, "Log every attempt and worker")->excludes(quiet);
   app.add_flag("--check", flags.check,
                "Validate the manifest, print the task count and exit (no MPI needed)");
+  app.add_flag("--dry-run", flags.dry_run,
+               "Check as --check does, then print the first tasks as they would run: id, "
+               "file:line, command with its shell, cwd, environment, needs (no MPI needed)");
+  app.add_option("--dry-run-tasks", flags.dry_run_tasks,
+                 "How many tasks --dry-run prints (default: 10)");
   app.add_option("--plugin", s.plugins,
                  "Load task kinds from this shared library (repeatable; see "
                  "jobrunner/task_kind.h)")
@@ -330,7 +390,9 @@ int main(int argc, char** argv) {
     jobrunner::UsageError("a manifest is required");
     return jobrunner::kExitUsage;
   }
-  if (flags.check) return jobrunner::Check(s.manifest, s.plugins);
+  if (!jobrunner::CompleteInput(flags)) return jobrunner::kExitUsage;
+  if (flags.check) return jobrunner::Check(s.manifest, s.input, s.plugins);
+  if (flags.dry_run) return jobrunner::DryRun(s.manifest, s.input, s.plugins, flags.dry_run_tasks);
   if (!jobrunner::Complete(flags)) return jobrunner::kExitUsage;
   const int status = jobrunner::Run(flags);
   // A kind that ignored its timeout may still be running on its thread, and may return any

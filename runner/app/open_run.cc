@@ -1,14 +1,18 @@
 #include "app/open_run.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 
 #include "app/python_check.h"
 #include "coordinator/resume.h"
 #include "kinds/kind_binding.h"
 #include "manifest/task_graph_builder.h"
+#include "manifest/task_input.h"
+#include "posix/file.h"
 #include "posix/this_process.h"
 
 namespace jobrunner {
@@ -19,11 +23,72 @@ namespace fs = std::filesystem;
 // Stops this long before --time-limit beyond the drain grace: time to kill, record and exit.
 constexpr std::int64_t kTimeLimitMarginMs = 10'000;
 
-// What each manifest entry (a TaskGraph group) asks of the worker that runs it.
+// The run directory's copy of a command list given in place of a manifest (or on stdin).
+constexpr const char* kListCopy = "tasks.txt";
+
+// What the tasks of each TaskGraph group (a manifest entry, or part of one) ask of the worker
+// that runs them.
 std::vector<ResourceNeeds> NeedsOf(const TaskSource& source) {
   std::vector<ResourceNeeds> needs;
-  for (const TaskEntry& entry : source.manifest().entries) needs.push_back(entry.needs);
+  for (const TaskGroup& group : source.groups()) {
+    needs.push_back(source.manifest().entries[group.entry].needs);
+  }
   return needs;
+}
+
+// The name under which the run directory keeps a command list: tasks.txt for a list given
+// alone, tasks-<entry id>.txt for a manifest's tasks_from.
+std::string ListCopyName(const Manifest& manifest, const TaskEntry& entry) {
+  if (manifest.is_command_list) return kListCopy;
+  std::string id;
+  for (const Template::Part& part : entry.id.parts()) id += part.text;
+  return "tasks-" + id + ".txt";
+}
+
+// Copies each command list into the run directory (a new file: never over one, never through a
+// link), and has the run read its tasks from that copy, so that editing the original during the
+// run changes nothing and a resume can tell what changed. Throws ManifestError, RunDirError.
+void CopyListsIntoRunDir(const Dir& run_dir, const Manifest& manifest) {
+  for (const TaskEntry& entry : manifest.entries) {
+    if (entry.list == nullptr) continue;
+    const std::string name = ListCopyName(manifest, entry);
+    StatusOr<UniqueFd> file = run_dir.CreateFile(name, /*readable=*/true);
+    StatusOr<std::FILE*> copy =
+        file.ok() ? OpenStream(std::move(*file), "w+b") : StatusOr<std::FILE*>(file.status());
+    if (!copy.ok()) {
+      throw RunDirError("cannot create " + run_dir.PathOf(name) + ": " + copy.status().message());
+    }
+    try {
+      entry.list->CopyTo(*copy);
+    } catch (...) {
+      std::fclose(*copy);
+      throw;
+    }
+    entry.list->ReadFrom(*copy, run_dir.PathOf(name));
+  }
+}
+
+// What changed since the run in `run_dir` started, for a resume that finds its input changed:
+// the task counts, and the first changed line of the manifest or of a command list.
+std::string DescribeInputChange(const Dir& run_dir, const std::string& yaml_text,
+                                const Manifest& manifest, std::uint64_t tasks_before,
+                                std::uint64_t tasks_now) {
+  if (!manifest.is_command_list) {
+    const std::string yaml = DescribeManifestChange(
+        ReadRunFile(run_dir, kManifestCopyFile).value_or(""), yaml_text, tasks_before, tasks_now);
+    if (yaml.find("; line ") != std::string::npos) return yaml;
+  }
+  std::string change =
+      tasks_before == tasks_now
+          ? "the same " + std::to_string(tasks_now) + " tasks"
+          : std::to_string(tasks_before) + " tasks before, " + std::to_string(tasks_now) + " now";
+  for (const TaskEntry& entry : manifest.entries) {
+    if (entry.list == nullptr || entry.list->path().empty()) continue;
+    const std::string line = DescribeListChange(run_dir, ListCopyName(manifest, entry),
+                                                entry.list->path(), entry.list->name());
+    if (!line.empty()) return change + "; " + line;
+  }
+  return change;
 }
 
 // The drain must fit before the limit however short it is: a grace of at most a quarter of the
@@ -32,6 +97,24 @@ void FitDrainInTimeLimit(std::int64_t limit_ms, RunOptions& options) {
   options.drain_grace_ms = std::min(options.drain_grace_ms, limit_ms / 4);
   const std::int64_t margin = std::min(kTimeLimitMarginMs, limit_ms / 5);
   options.drain_at_ms = std::max<std::int64_t>(0, limit_ms - options.drain_grace_ms - margin);
+}
+
+RunPlan PlanInput(const RunSettings& settings, LoadedInput input) {
+  TaskSource source(std::move(input.manifest), fs::current_path().string());
+  source.CheckUniqueIds();
+  RunOptions options = settings.options;
+  options.max_failures =
+      settings.max_failures ? settings.max_failures : source.manifest().max_failures;
+  KindRegistry kinds = LoadKinds(settings.plugins, source, options.plugins);
+  if (source.manifest().HasPythonTasks()) {
+    options.python = PythonSetupOf(source.manifest());
+    CheckPythonTasks(source, options.python);
+  }
+  Scheduler scheduler(BuildTaskGraph(source), options.scheduler);
+  scheduler.SetNeeds(NeedsOf(source));
+  if (settings.time_limit_ms) FitDrainInTimeLimit(*settings.time_limit_ms, options);
+  return RunPlan{std::move(input.yaml_text), std::move(source), std::move(kinds),
+                 std::move(scheduler), std::move(options)};
 }
 
 }  // namespace
@@ -58,20 +141,7 @@ KindRegistry LoadKinds(const std::vector<std::string>& flag_plugins, const TaskS
 }
 
 RunPlan PlanRun(const RunSettings& settings) {
-  std::string text = ReadManifestFile(settings.manifest);
-  TaskSource source(ParseManifest(text, settings.manifest), fs::current_path().string());
-  source.CheckUniqueIds();
-  RunOptions options = settings.options;
-  KindRegistry kinds = LoadKinds(settings.plugins, source, options.plugins);
-  if (source.manifest().HasPythonTasks()) {
-    options.python = PythonSetupOf(source.manifest());
-    CheckPythonTasks(source, options.python);
-  }
-  Scheduler scheduler(BuildTaskGraph(source), options.scheduler);
-  scheduler.SetNeeds(NeedsOf(source));
-  if (settings.time_limit_ms) FitDrainInTimeLimit(*settings.time_limit_ms, options);
-  return RunPlan{std::move(text), std::move(source), std::move(kinds), std::move(scheduler),
-                 std::move(options)};
+  return PlanInput(settings, LoadInput(settings.manifest, settings.input));
 }
 
 OpenRun::OpenRun(RunPlan&& plan, RunDir&& dir, RunLedger&& ledger,
@@ -88,18 +158,23 @@ OpenRun::OpenRun(RunPlan&& plan, RunDir&& dir, RunLedger&& ledger,
 }
 
 std::unique_ptr<OpenRun> OpenNewRun(const RunSettings& settings) {
-  RunPlan plan = PlanRun(settings);
+  const bool from_stdin = settings.manifest == "-";
+  RunPlan plan =
+      from_stdin ? PlanInput(settings, LoadInput("-", settings.input, "stdin")) : PlanRun(settings);
+  if (plan.source.size() == 0) return nullptr;
   const std::string text = std::move(plan.manifest_text);
-  const std::string path = CreateRunDir(settings.out, settings.name, settings.manifest);
+  const std::string path =
+      CreateRunDir(settings.out, settings.name, from_stdin ? "stdin" : settings.manifest);
   TestCrashPoint("run-dir-made");
   RunDir dir = RunDir::ForNewRun(path, text);
   std::optional<JournalWriter> journal;
   if (settings.journal) {
-    journal =
-        JournalWriter::Create(dir.dir(), kJournalFile, ManifestHash(text), plan.source.size());
+    journal = JournalWriter::Create(dir.dir(), kJournalFile,
+                                    InputHash(text, plan.source.manifest()), plan.source.size());
   }
   TestCrashPoint("journal-created");
-  WriteManifestCopy(dir.dir(), text);
+  if (!plan.source.manifest().is_command_list) WriteManifestCopy(dir.dir(), text);
+  CopyListsIntoRunDir(dir.dir(), plan.source.manifest());
   TestCrashPoint("manifest-copied");
   ResultsWriter results(dir.dir(), /*append=*/false);
   TestCrashPoint("results-created");
@@ -115,8 +190,14 @@ std::unique_ptr<OpenRun> ResumeRun(const RunSettings& settings, Reporter& report
   RunDir dir = RunDir::ForResume(fs::absolute(settings.resume_dir).lexically_normal().string());
   ResultsWriter results(dir.dir(), /*append=*/true);
   RunLedger ledger(plan.source.size());
+  const Manifest& manifest = plan.source.manifest();
+  ResumeOptions resume{
+      manifest.is_command_list ? "" : text, InputHash(text, manifest), {}, settings.force};
+  resume.describe_change = [&](std::uint64_t tasks_before) {
+    return DescribeInputChange(dir.dir(), text, manifest, tasks_before, plan.source.size());
+  };
   std::optional<JournalWriter> journal =
-      PrepareResume({text, settings.force}, dir.dir(), plan.source, ledger, results, reporter);
+      PrepareResume(resume, dir.dir(), plan.source, ledger, results, reporter);
   auto run = std::make_unique<OpenRun>(std::move(plan), std::move(dir), std::move(ledger),
                                        std::move(journal), std::move(results));
   run->scheduler.Resume(run->ledger.ResumeState(settings.retry_failed));

@@ -23,17 +23,18 @@ namespace jobrunner {
 KindRegistry LoadKinds(const std::vector<std::string>& flag_plugins, const TaskSource& source,
                        std::vector<std::string>& plugins);
 
-// What the command line and the manifest say a run is, before any run directory is touched: the
-// same for a new run and a resumed one.
+// What the command line and the manifest (or command list) say a run is, before any run
+// directory is touched: the same for a new run and a resumed one.
 struct RunPlan {
-  std::string manifest_text;
+  std::string manifest_text;  // a YAML manifest's; empty for a command list
   TaskSource source;
   KindRegistry kinds;
   Scheduler scheduler;  // the task graph and each entry's needs
   RunOptions options;   // with the plugins' absolute paths and --time-limit's drain times
 };
 
-// Reads the manifest, its task ids, kinds and dependencies. Throws ManifestError or PluginError.
+// Reads the manifest or command list (see LoadInput), its task ids, kinds and dependencies.
+// Throws ManifestError or PluginError.
 RunPlan PlanRun(const RunSettings& settings);
 
 // A run rank 0 can coordinate: its plan and what it holds open in its run directory, owned
@@ -57,9 +58,11 @@ struct OpenRun {
 };
 
 // Starts a new run: makes its run directory (see CreateRunDir), takes it (RunDir::ForNewRun), and
-// creates, in this order, the journal (unless --no-journal), manifest.yaml and results.jsonl, so
+// creates, in this order, the journal (unless --no-journal), manifest.yaml (a YAML manifest's)
+// with a copy of each command list (tasks are read from those copies), and results.jsonl, so
 // that a crash at any point leaves a directory that holds no run or one that --resume continues
-// (see rundir/run_dir.h). Throws what PlanRun throws, RunDirError, JournalError and ResultsError.
+// (see rundir/run_dir.h). A command list on stdin ("-") is read first. Returns null when there
+// is no task to run. Throws what PlanRun throws, RunDirError, JournalError and ResultsError.
 //
 // For tests of those crashes, JOBRUNNER_TEST_CRASH_AT or JOBRUNNER_TEST_STOP_AT (see
 // TestCrashPoint) may name these points, in the order reached: "run-dir-made" (the directory

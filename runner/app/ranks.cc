@@ -195,8 +195,24 @@ int Coordinate(Transport& transport, OpenRun& run, const WorkerSettings& worker_
   }
 }
 
+// A run with nothing to do (an empty command list, sweeps that are all empty): said once, and
+// every worker told to exit 0.
+int EndWithoutTasks(Transport& transport, const RunSettings& settings, Reporter& reporter) {
+  reporter.Info(fmt::format("no tasks to run: {} has none",
+                            settings.manifest == "-" ? "the list on stdin" : settings.manifest));
+  for (int r = 1; r < transport.size(); ++r) transport.Send(r, Shutdown{kExitSucceeded, ""});
+  while (!transport.Flush()) std::this_thread::sleep_for(milliseconds(1));
+  return kExitSucceeded;
+}
+
 void ReportStart(const Transport& transport, const RunSettings& settings, const OpenRun& run,
                  Reporter& reporter) {
+  for (const TaskEntry& entry : run.source.manifest().entries) {
+    if (entry.list == nullptr) continue;
+    for (const CommandList::Warning& w : entry.list->warnings()) {
+      reporter.Warn(fmt::format("{}:{}: {}", entry.list->name(), w.line, w.message));
+    }
+  }
   reporter.Info(fmt::format("{}{} of {} tasks from {} on {} worker rank(s); output in {}",
                             settings.resume_dir.empty() ? "running " : "resuming: ",
                             run.source.size() - run.scheduler.Settled(), run.source.size(),
@@ -245,6 +261,7 @@ int RunCoordinatorRank(Transport& transport, const RunSettings& settings, Report
     // A bad manifest, a run directory that cannot be made or resumed: nothing has run yet.
     return ShutdownWorkers(transport, reporter, kExitUsage, e.what());
   }
+  if (!run) return EndWithoutTasks(transport, settings, reporter);
   ReportStart(transport, settings, *run, reporter);
   bool lost_worker = false;
   const int status = Coordinate(transport, *run, settings.worker, reporter, lost_worker);

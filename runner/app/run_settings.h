@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "coordinator/coordinator.h"
+#include "manifest/task_input.h"
+#include "manifest/units.h"
 
 namespace jobrunner {
 
@@ -18,7 +20,8 @@ struct WorkerSettings {
 
 // Everything rank 0 needs to start or resume a run, from the command line.
 struct RunSettings {
-  std::string manifest;
+  std::string manifest;    // a YAML manifest, or a command list ("-": stdin)
+  InputOptions input;      // --format, and a command list's defaults from flags
   std::string out;         // --out, or empty for jobrunner-out/<name>/
   std::string name;        // --name
   std::string resume_dir;  // --resume, or empty for a new run
@@ -27,6 +30,7 @@ struct RunSettings {
   bool journal = true;                        // --no-journal turns it off
   std::optional<std::int64_t> time_limit_ms;  // --time-limit
   std::vector<std::string> plugins;           // --plugin, as given
+  std::optional<FailureLimit> max_failures;   // --max-failures
   WorkerSettings worker;
   RunOptions options;
 };

@@ -64,7 +64,11 @@ Coordinator::Coordinator(const Parts& parts, RunOptions options, Scheduler sched
       workers_(static_cast<std::size_t>(transport_.size())),
       batches_(workers_.size()),
       started_(clock_.Now()),
-      idle_(kMaxIdleWait, clock_) {}
+      idle_(kMaxIdleWait, clock_),
+      start_commands_(source_.PerWorkerCommands(/*start=*/true)),
+      stop_commands_(source_.PerWorkerCommands(/*start=*/false)) {
+  if (options_.max_failures) failure_limit_ = options_.max_failures->Of(source_.size());
+}
 
 std::int64_t Coordinator::ElapsedMs() const {
   return std::chrono::duration_cast<milliseconds>(clock_.Now() - started_).count();
@@ -146,6 +150,8 @@ void Coordinator::WelcomeWorkers() {
     welcome.kill_grace_ms = options_.kill_grace_ms;
     welcome.plugins = options_.plugins;
     welcome.python = options_.python;
+    welcome.start_commands = start_commands_;
+    welcome.stop_commands = stop_commands_;
     transport_.Send(from, welcome);
     WorkerCapacity capacity;
     capacity.cores = welcome.slots;
@@ -165,10 +171,9 @@ void Coordinator::WelcomeWorkers() {
 
 void Coordinator::CheckEveryTaskFits() {
   const std::optional<std::size_t> group = scheduler_.GroupFittingNowhere();
-  if (!group || *group >= source_.manifest().entries.size()) return;
-  const TaskEntry& entry = source_.manifest().entries[*group];
-  const std::uint64_t first = source_.FirstIndexOf(*group);
-  const std::string id = source_.Id(first);
+  if (!group || *group >= source_.groups().size()) return;
+  const TaskEntry& entry = source_.manifest().entries[source_.groups()[*group].entry];
+  const std::string id = source_.Id(source_.groups()[*group].first);
   std::optional<std::string> why =
       WhyNoWorkerFits(scheduler_.NeedsOf(*group), scheduler_.Capacities());
   const SourcePos& pos = entry.pos;
@@ -184,6 +189,7 @@ void Coordinator::OnResults(int from, const std::string& payload) {
   sent -= std::min(sent, batch.results.size());
   for (const TaskStart& start : batch.started) OnStarted(start);
   for (const AttemptResult& r : batch.results) Accept(from, r);
+  if (batch.stop_commands_done) ++stop_commands_done_;
 }
 
 void Coordinator::OnStarted(const TaskStart& start) {
@@ -208,8 +214,25 @@ std::string Coordinator::ResultJson(const AttemptResult& r) const {
   }
 }
 
+void Coordinator::AcceptPerWorker(const WorkerInfo& w, const AttemptResult& r) {
+  const std::vector<TaskSpec>& commands =
+      r.per_worker == kPerWorkerStart ? start_commands_ : stop_commands_;
+  if (r.index >= commands.size()) return;
+  const TaskSpec& spec = commands[r.index];
+  const std::string id = spec.id + "-rank" + std::to_string(w.rank);
+  results_.PerWorker(id, r, w.rank, w.host, CommandLine(spec, w.hello.shell));
+  if (r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kInterrupted) return;
+  ++per_worker_failures_;
+  ReportTrouble("per-worker command " + id + " on rank " + std::to_string(w.rank) + " (" + w.host +
+                ") " + Describe(r));
+}
+
 void Coordinator::Accept(int from, const AttemptResult& r) {
   const WorkerInfo& w = Worker(from);
+  if (r.per_worker != 0) {
+    AcceptPerWorker(w, r);
+    return;
+  }
   if (r.index >= source_.size()) return;
   if (w.alone == r.index) Worker(from).alone.reset();
   std::int64_t duration = r.end_ms - r.start_ms;
@@ -223,6 +246,11 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   Scheduler::Verdict verdict = scheduler_.OnResult(ended, SteadyMs());
   if (verdict == Scheduler::Verdict::kIgnored) return;
   bool retrying = verdict == Scheduler::Verdict::kRetrying;
+  std::string command;
+  if (auto it = commands_.find(r.index); it != commands_.end()) {
+    command = std::move(it->second);
+    commands_.erase(it);
+  }
   std::string result_json = ResultJson(r);
   if (r.outcome == Outcome::kSucceeded && (!result_json.empty() || !r.data_path.empty())) {
     RecordOutput(r, result_json);
@@ -242,12 +270,50 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   // unfinished, and results.jsonl lists only attempts that ran.
   if (r.outcome == Outcome::kInterrupted && r.start_ms == 0) return;
   std::string id = source_.Id(r.index);
-  results_.Attempt(id, r, w.rank, w.host, retrying, result_json);
+  results_.Attempt(id, r, w.rank, w.host, retrying, result_json, command);
   ++attempts_;
   slowest_.Offer(id, r.attempt, duration);
   Report(id, r, w, retrying);
   ReportRunTrouble(id, r, w);
   RecordSkipped();
+  if (verdict == Scheduler::Verdict::kFinal && r.outcome != Outcome::kSucceeded &&
+      ++failed_for_good_ == failure_limit_) {
+    const FailureLimit& limit = *options_.max_failures;
+    StopEarly(std::string(source_.manifest().max_failures &&
+                                  source_.manifest().max_failures->text == limit.text
+                              ? "max_failures "
+                              : "--max-failures ") +
+              limit.text +
+              (limit.percent >= 0 ? " (" + std::to_string(failure_limit_) + " tasks)" : "") +
+              " reached: " + std::to_string(failed_for_good_) + " tasks failed for good");
+  }
+}
+
+void Coordinator::StopEarly(const std::string& reason) {
+  if (!stop_reason_.empty() || phase_ == Phase::kFinished) return;
+  stop_reason_ = reason;
+  if (phase_ == Phase::kRunning && scheduler_.Running() == 0) {
+    reporter_.Warn(reason + ": the run ends here");
+    Finish(ExitStatus(), "");
+    return;
+  }
+  BeginDrain(reason);
+}
+
+void Coordinator::CheckStopped() {
+  const std::optional<TaskGraph::Stop>& stop = scheduler_.Stopped();
+  if (!stop || !stop_reason_.empty()) return;
+  const TaskGroup& group = source_.groups()[stop->group];
+  const TaskEntry& entry = source_.manifest().entries[group.entry];
+  std::string where = entry.list->name();
+  std::string key;
+  if (group.barrier) {
+    const CommandList::Barrier& barrier = entry.list->barriers()[*group.barrier];
+    where += ":" + std::to_string(barrier.line);
+    if (!barrier.key.empty()) key = " " + barrier.key;
+  }
+  StopEarly("BARRIER CHECK" + key + " at " + where + ": task " + source_.Id(stop->failed_task) +
+            " did not succeed since the barrier before it; the tasks after it do not run");
 }
 
 // What an attempt says about the run rather than the task: processes it left behind, and a disk
@@ -395,6 +461,7 @@ void Coordinator::Batch(const Scheduler::Assignment& a,
   Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt), w.rank});
   TaskSpec task = source_.Render(a.index, a.attempt);
   for (int g : a.gpus) task.gpus.push_back(w.gpu_ids[static_cast<std::size_t>(g)]);
+  if (!task.argv.empty()) commands_[a.index] = CommandLine(task, w.hello.shell);
   if (!task.kind.empty() && task.kind != kPythonKind) {
     if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
       // Arguments this kind cannot take (a matrix value that is not a number, say): the
@@ -521,14 +588,32 @@ void Coordinator::StopNow(const std::string& reason) {
   reporter_.Warn(reason + ": stopping now");
   DropHeld();
   TakeBackUnsynced();
-  RecordInFlightAsInterrupted(source_, clock_, /*recovered=*/false, ledger_, records_, results_);
+  RecordInFlightAsInterrupted(source_, clock_, /*recovered=*/false, ledger_, records_, results_,
+                              [this](const RunLedger::Unfinished& u) {
+                                const auto command = commands_.find(u.index);
+                                return command != commands_.end() ? command->second : "";
+                              });
   Finish(ExitStatus(), "");
 }
 
 int Coordinator::ExitStatus() const {
   std::uint64_t settled = ledger_.succeeded() + ledger_.failed() + ledger_.skipped();
-  if (ledger_.succeeded() == source_.size()) return kExitSucceeded;
+  if (ledger_.succeeded() == source_.size()) {
+    return per_worker_failures_ > 0 ? kExitTasksFailed : kExitSucceeded;
+  }
+  if (!stop_reason_.empty()) return kExitTasksFailed;  // stopped on purpose, for failures
   return settled < source_.size() ? kExitInterrupted : kExitTasksFailed;
+}
+
+void Coordinator::EndRun() {
+  // A run that stopped early does not run STOP commands, as disBatch does not.
+  if (stop_commands_.empty() || !stop_reason_.empty() || greeted_ == 0) {
+    Finish(ExitStatus(), "");
+    return;
+  }
+  phase_ = Phase::kWindingDown;
+  phase_deadline_ = clock_.Now() + milliseconds(options_.drain_grace_ms);
+  SendToWorkers(Drain{false, true});
 }
 
 Progress Coordinator::CurrentProgress() const {
@@ -570,6 +655,7 @@ void Coordinator::Finish(int exit_status, const std::string& message) {
   for (int worker : scheduler_.RetiredWorkers()) s.retired_workers.push_back(Worker(worker).rank);
   s.exit_status = exit_status;
   s.run_dir = options_.run_dir;
+  s.stopped = stop_reason_;
   Record(RunEndedRecord{static_cast<std::uint64_t>(clock_.UnixMs()), exit_status,
                         exit_status == kExitInterrupted});
   results_.Summary(s);
@@ -602,7 +688,15 @@ milliseconds Coordinator::Step() {
   }
   if (phase_ == Phase::kRunning) {
     Dispatch(SteadyMs());
-    if (scheduler_.Finished()) {
+    CheckStopped();
+    if (phase_ == Phase::kRunning && scheduler_.Finished()) EndRun();
+    if (phase_ == Phase::kFinished) return milliseconds(0);
+  } else if (phase_ == Phase::kWindingDown) {
+    const std::size_t workers = static_cast<std::size_t>(greeted_);
+    if (stop_commands_done_ >= workers || clock_.Now() >= phase_deadline_) {
+      if (stop_commands_done_ < workers) {
+        reporter_.Warn("per-worker STOP commands did not all end within the drain grace");
+      }
       Finish(ExitStatus(), "");
       return milliseconds(0);
     }

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
@@ -38,6 +39,7 @@ struct RunOptions {
   std::vector<std::string> plugins;  // absolute; every worker loads them
   PythonSetup python;                // for `kind: python` tasks
   Scheduler::Options scheduler;
+  std::optional<FailureLimit> max_failures;  // --max-failures, or the manifest's max_failures
 };
 
 // Rank 0: waits for every worker's Hello, tells each how many slots to run, then hands out tasks
@@ -50,6 +52,12 @@ struct RunOptions {
 // number that was used and never reuses one (which would overwrite its logs); and a record
 // reaches results.jsonl only after the journal holding it is synced, so every results line is
 // backed by the journal and --resume can restore lines a crash lost.
+//
+// A run may also stop early on purpose, with exit status 1 and the reason in the summary: once
+// `max_failures` tasks have failed for good, or when a command list's BARRIER CHECK finds a
+// failure (the task graph stops). Either drains: no new task starts, the running ones may end.
+// When every task has ended, workers run command lists' per-worker STOP commands before the
+// Shutdown.
 class Coordinator {
  public:
   // What a coordinator works with and does not own; each part outlives it.
@@ -95,7 +103,8 @@ class Coordinator {
   int exit_status() const { return exit_status_; }
 
  private:
-  enum class Phase { kGreeting, kRunning, kDraining, kStopping, kFinished };
+  // kWindingDown: every task has ended; workers run their per-worker STOP commands.
+  enum class Phase { kGreeting, kRunning, kWindingDown, kDraining, kStopping, kFinished };
   struct WorkerInfo {
     bool greeted = false;  // it said Hello
     Hello hello;
@@ -122,6 +131,13 @@ class Coordinator {
   // of the journal, know what really runs.
   void OnStarted(const TaskStart& start);
   void Accept(int from, const AttemptResult& r);
+  // A per-worker command's end: recorded and reported, not a task.
+  void AcceptPerWorker(const WorkerInfo& w, const AttemptResult& r);
+  // Stops the run early on purpose (fail fast, a BARRIER CHECK): a drain, then exit 1.
+  void StopEarly(const std::string& reason);
+  void CheckStopped();
+  // Every task has ended: Finish, after the workers have run their STOP commands.
+  void EndRun();
   std::string ResultJson(const AttemptResult& r) const;
   void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);
   void ReportTrouble(const std::string& what);
@@ -197,6 +213,15 @@ class Coordinator {
   std::size_t retired_reported_ = 0;
   SlowestTasks slowest_{5};
   std::vector<std::string> failed_;
+  // The commands of the attempts in flight, as results.jsonl records them, by task index.
+  std::unordered_map<std::uint64_t, std::string> commands_;
+  std::vector<TaskSpec> start_commands_;  // per worker, before its first task
+  std::vector<TaskSpec> stop_commands_;   // per worker, once every task has ended
+  std::size_t stop_commands_done_ = 0;    // workers that have run them
+  std::uint64_t per_worker_failures_ = 0;
+  std::uint64_t failed_for_good_ = 0;  // in this run
+  std::uint64_t failure_limit_ = 0;    // max_failures as a count; 0: none
+  std::string stop_reason_;            // why the run stopped early on purpose, if it did
 };
 
 }  // namespace jobrunner

@@ -2,9 +2,10 @@
 
 namespace jobrunner {
 
-std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& clock,
-                                        bool recovered, RunLedger& ledger, JournalSink& journal,
-                                        ResultsWriter& results) {
+std::size_t RecordInFlightAsInterrupted(
+    const TaskSource& source, const Clock& clock, bool recovered, RunLedger& ledger,
+    JournalSink& journal, ResultsWriter& results,
+    const std::function<std::string(const RunLedger::Unfinished&)>& command) {
   std::size_t closed = 0;
   for (const RunLedger::Unfinished& u : ledger.InFlight()) {
     if (u.index >= source.size()) continue;  // a task of a longer manifest (resume --force)
@@ -20,7 +21,8 @@ std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& c
     record.end_ms = clock.UnixMs();
     journal.Add(record);
     ledger.Apply(record);
-    results.FromJournal(source.Id(u.index), record, recovered);
+    results.FromJournal(source.Id(u.index), record, recovered, nullptr,
+                        command ? command(u) : std::string());
     ++closed;
   }
   return closed;

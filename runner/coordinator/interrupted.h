@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,10 +18,12 @@ namespace jobrunner {
 // stopping now (Coordinator::StopNow), or one found stopped (PrepareResume). Each gets a
 // TaskFinished record, added to `journal` and the ledger, and a results.jsonl line
 // marked `recovered` or not. Such an attempt may have run partly, or fully without its result
-// reaching the coordinator, so it runs again on resume. Returns how many it closed.
-std::size_t RecordInFlightAsInterrupted(const TaskSource& source, const Clock& clock,
-                                        bool recovered, RunLedger& ledger, JournalSink& journal,
-                                        ResultsWriter& results);
+// reaching the coordinator, so it runs again on resume. `command`, if given, says what each ran,
+// for its line. Returns how many it closed.
+std::size_t RecordInFlightAsInterrupted(
+    const TaskSource& source, const Clock& clock, bool recovered, RunLedger& ledger,
+    JournalSink& journal, ResultsWriter& results,
+    const std::function<std::string(const RunLedger::Unfinished&)>& command = {});
 
 // Closes the attempts `ledger` has in flight on the worker of rank `worker_rank` as worker_lost:
 // that worker died, or stopped answering, with them. Each record's exit_code holds how many there

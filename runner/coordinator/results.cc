@@ -167,9 +167,25 @@ void ResultsWriter::Line(const std::string& text) {
 
 void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, int worker_rank,
                             const std::string& host, bool will_retry,
-                            const std::string& result_json) {
+                            const std::string& result_json, const std::string& command) {
+  AttemptLine(task_id, r, worker_rank, host, will_retry, result_json, command);
+}
+
+void ResultsWriter::PerWorker(const std::string& id, const AttemptResult& r, int worker_rank,
+                              const std::string& host, const std::string& command) {
+  AttemptLine(id, r, worker_rank, host, /*will_retry=*/false, "", command);
+}
+
+void ResultsWriter::AttemptLine(const std::string& task_id, const AttemptResult& r, int worker_rank,
+                                const std::string& host, bool will_retry,
+                                const std::string& result_json, const std::string& command) {
   JsonLine line;
-  line.Str("task", task_id).Int("index", r.index).Int("attempt", r.attempt);
+  line.Str("task", task_id);
+  if (r.per_worker != 0) {
+    line.Null("index").Int("attempt", r.attempt);
+  } else {
+    line.Int("index", r.index).Int("attempt", r.attempt);
+  }
   line.Int("worker", worker_rank).Str("host", host);
   line.Str("start", IsoTime(r.start_ms)).Str("end", IsoTime(r.end_ms));
   line.Seconds("duration_s", r.end_ms - r.start_ms).Str("outcome", OutcomeName(r.outcome));
@@ -207,11 +223,14 @@ void ResultsWriter::Attempt(const std::string& task_id, const AttemptResult& r, 
     }
   }
   if (!r.data_path.empty()) line.Str("data", PathInRunDir(run_dir_, r.data_path));
+  if (!command.empty()) line.Str("command", command);
+  if (r.per_worker != 0) line.Str("per_worker", r.per_worker == kPerWorkerStart ? "start" : "stop");
   Line(line.Finish());
 }
 
 void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRecord& r,
-                                bool recovered, const TaskOutputRecord* output) {
+                                bool recovered, const TaskOutputRecord* output,
+                                const std::string& command) {
   bool exited = r.outcome == JournalOutcome::kSucceeded || r.outcome == JournalOutcome::kFailed;
   json line = {
       {"task", task_id},
@@ -252,6 +271,7 @@ void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRe
     if (line["result"].is_discarded()) line["result"] = output->result;
   }
   if (output != nullptr && !output->data.empty()) line["data"] = output->data;
+  if (!command.empty()) line["command"] = command;
   if (recovered) line["recovered"] = true;
   Line(Dump(line));
 }
@@ -294,6 +314,7 @@ void ResultsWriter::Summary(const RunSummary& s) {
                  {"slowest", slowest},
                  {"retired_workers", retired},
                  {"exit_status", s.exit_status}}}};
+  if (!s.stopped.empty()) line["summary"]["stopped"] = s.stopped;
   Line(Dump(line));
 }
 

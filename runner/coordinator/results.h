@@ -42,15 +42,21 @@ class ResultsWriter {
   ResultsWriter(ResultsWriter&&) = default;
   ResultsWriter& operator=(ResultsWriter&&) = default;
 
-  // `result_json`: a task kind's result as JSON text, or empty.
+  // `result_json`: a task kind's result as JSON text, or empty. `command`: the command as it ran
+  // (see CommandLine), or empty for a kind.
   void Attempt(const std::string& task_id, const AttemptResult& result, int worker_rank,
-               const std::string& host, bool will_retry, const std::string& result_json = "");
+               const std::string& host, bool will_retry, const std::string& result_json = "",
+               const std::string& command = "");
+  // A per-worker command's end (a command list's PERENGINE START or STOP, result.per_worker):
+  // a line like an attempt's, with "index": null and "per_worker": "start" or "stop".
+  void PerWorker(const std::string& id, const AttemptResult& result, int worker_rank,
+                 const std::string& host, const std::string& command);
   // An attempt known only from its journal record: one the run was killed under, or one a crash
   // kept out of results.jsonl (`recovered`, marked "recovered": true). No host; output files
   // are those found in logs/ under the attempt's names, and a kind's result and data file come
   // from its TaskOutput record (`output`, when there is one).
   void FromJournal(const std::string& task_id, const TaskFinishedRecord& record, bool recovered,
-                   const TaskOutputRecord* output = nullptr);
+                   const TaskOutputRecord* output = nullptr, const std::string& command = "");
   // A task that never ran because a dependency failed for good: attempt 0, outcome "skipped",
   // and the `reason`.
   void Skipped(const std::string& task_id, std::uint64_t index, const std::string& reason,
@@ -70,6 +76,9 @@ class ResultsWriter {
 
  private:
   void Line(const std::string& json);
+  void AttemptLine(const std::string& task_id, const AttemptResult& r, int worker_rank,
+                   const std::string& host, bool will_retry, const std::string& result_json,
+                   const std::string& command);
 
   std::string run_dir_;
   std::string path_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <optional>
 #include <sstream>
 #include <type_traits>
@@ -9,6 +10,8 @@
 
 #include "base/clock.h"
 #include "coordinator/interrupted.h"
+#include "posix/default_shell.h"
+#include "posix/file.h"
 #include "rundir/run_dir.h"
 #include "schedule/resume_point.h"
 
@@ -20,16 +23,13 @@ std::string Quoted(const std::string& line) {
   return "'" + (line.size() > kShown ? line.substr(0, kShown) + "..." : line) + "'";
 }
 
-}  // namespace
-
-std::uint64_t ManifestHash(const std::string& text) {
-  std::uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return hash;
+// The command of an attempt known only from the journal, which does not say which shell its
+// worker had: this host's default stands in for it.
+std::string RecoveredCommand(const TaskSource& source, std::uint64_t index, std::uint32_t attempt) {
+  return CommandLine(source.Render(index, static_cast<int>(attempt)), DefaultShell());
 }
+
+}  // namespace
 
 std::string DescribeManifestChange(const std::string& before, const std::string& now,
                                    std::uint64_t tasks_before, std::uint64_t tasks_now) {
@@ -48,6 +48,34 @@ std::string DescribeManifestChange(const std::string& before, const std::string&
     break;
   }
   return out;
+}
+
+std::string DescribeListChange(const Dir& run_dir, const std::string& copy_name,
+                               const std::string& now_path, const std::string& name) {
+  std::ifstream now(now_path, std::ios::binary);
+  std::string line_now;
+  std::uint64_t line = 0;
+  std::string change;
+  const auto compare = [&](const std::string* before) {
+    ++line;
+    const bool more_now = static_cast<bool>(std::getline(now, line_now));
+    if (before != nullptr && more_now && *before == line_now) return;
+    change = name + ":" + std::to_string(line) + " was " + (before ? Quoted(*before) : "absent") +
+             ", is " + (more_now ? Quoted(line_now) : "absent");
+  };
+  StatusOr<UniqueFd> copy = run_dir.OpenForRead(copy_name);
+  if (copy.ok()) {
+    const Status read = ForEachLine(copy->get(), [&](std::string_view text) {
+      if (!change.empty()) return;
+      const std::string before(text);
+      compare(&before);
+    });
+    if (!read.ok()) change.clear();
+  }
+  if (change.empty() && std::getline(now, line_now)) {
+    change = name + ":" + std::to_string(line + 1) + " was absent, is " + Quoted(line_now);
+  }
+  return change;
 }
 
 JournalWriter PrepareResume(const ResumeOptions& options, const Dir& run_dir,
@@ -70,10 +98,8 @@ JournalWriter PrepareResume(const ResumeOptions& options, const Dir& run_dir,
         run_dir.path()));
   }
 
-  if (info.manifest_hash != ManifestHash(options.manifest_text)) {
-    std::string change =
-        DescribeManifestChange(ReadRunFile(run_dir, kManifestCopyFile).value_or(""),
-                               options.manifest_text, info.task_count, source.size());
+  if (info.manifest_hash != options.input_hash) {
+    const std::string change = options.describe_change(info.task_count);
     if (!options.force) {
       throw ResumeError(fmt::format(
           "the manifest differs from the one {} was started with ({}); resume with the original "
@@ -82,7 +108,7 @@ JournalWriter PrepareResume(const ResumeOptions& options, const Dir& run_dir,
           run_dir.path(), change));
     }
     reporter.Warn("resuming with a changed manifest (" + change + ")");
-  } else if (!ReadRunFile(run_dir, kManifestCopyFile)) {
+  } else if (!options.manifest_text.empty() && !ReadRunFile(run_dir, kManifestCopyFile)) {
     WriteManifestCopy(run_dir, options.manifest_text);
   }
 
@@ -110,7 +136,8 @@ JournalWriter PrepareResume(const ResumeOptions& options, const Dir& run_dir,
     if (r->outcome == JournalOutcome::kInterrupted && r->start_ms == 0 && r->end_ms == 0) return;
     if (recorded.count({r->index, r->attempt}) != 0) return;
     const bool matches = mine && mine->index == r->index && mine->attempt == r->attempt;
-    results.FromJournal(source.Id(r->index), *r, /*recovered=*/true, matches ? &*mine : nullptr);
+    results.FromJournal(source.Id(r->index), *r, /*recovered=*/true, matches ? &*mine : nullptr,
+                        RecoveredCommand(source, r->index, r->attempt));
     ++recovered;
   });
   if (recovered > 0) {
@@ -130,8 +157,11 @@ JournalWriter PrepareResume(const ResumeOptions& options, const Dir& run_dir,
                     std::to_string(kWorkerDeathsToFail) + " of its deaths)");
     }
   }
-  const std::size_t interrupted = RecordInFlightAsInterrupted(
-      source, SystemClock(), /*recovered=*/true, ledger, journal, results);
+  const std::size_t interrupted =
+      RecordInFlightAsInterrupted(source, SystemClock(), /*recovered=*/true, ledger, journal,
+                                  results, [&source](const RunLedger::Unfinished& u) {
+                                    return RecoveredCommand(source, u.index, u.attempt);
+                                  });
   if (interrupted > 0) {
     reporter.Info(std::to_string(interrupted) +
                   " tasks were running when the run stopped; they run again");

@@ -39,6 +39,7 @@ std::string FormatSummary(const RunSummary& s) {
   }
   if (s.not_run > 0) out << ", " << s.not_run << " not run";
   out << " (" << s.attempts << " attempts, " << s.retried << " retried)\n";
+  if (!s.stopped.empty()) out << "  stopped: " << s.stopped << "\n";
   if (!s.failed.empty()) {
     out << "  not succeeded:";
     for (const std::string& id : s.failed) out << " " << id;

@@ -32,6 +32,9 @@ struct RunSummary {
   std::uint64_t failed_total = 0;
   int exit_status = 0;
   std::string run_dir;
+  // Why the run stopped before every task had run, when it did so on purpose (--max-failures, a
+  // BARRIER CHECK); empty otherwise.
+  std::string stopped;
 };
 
 // The N longest attempts seen, in O(log N) per attempt.

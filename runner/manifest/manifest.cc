@@ -8,12 +8,15 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <new>
 #include <sstream>
 #include <unordered_map>
 #include <utility>
 
+#include "manifest/glob.h"
 #include "manifest/units.h"
 #include "manifest/yaml_reader.h"
 
@@ -22,7 +25,8 @@ namespace {
 
 std::string FormatError(const SourcePos& pos, const std::string& message) {
   std::string where = pos.file;
-  if (pos.line > 0) where += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+  if (pos.line > 0) where += ":" + std::to_string(pos.line);
+  if (pos.line > 0 && pos.column > 0) where += ":" + std::to_string(pos.column);
   return where + ": " + message;
 }
 
@@ -74,7 +78,11 @@ struct Defaults {
   std::optional<SourceTemplate> cwd;
   SourceEnv env;
   Placement placement;
+  std::string shell_program;
 };
+
+// The most values a `file:` may give one matrix key: they are held in memory, as a list is.
+constexpr std::size_t kMaxValuesFileBytes = std::size_t{32} << 20;
 
 const MapField& Require(const std::vector<MapField>& fields, std::string_view name,
                         const LocatedNode& map, const std::string& what) {
@@ -99,6 +107,43 @@ std::string DescribeMatrix(const TaskEntry& entry, bool from_defaults) {
   return (from_defaults ? "the matrix of " + task : task + "'s matrix") + " defines: " + names;
 }
 
+// A format's verdict on a value; the first value it does not suit is an error at the template.
+void CheckFormat(const SourceTemplate& source, const std::string& name, const FormatSpec& format,
+                 std::string_view value, const std::string& whose) {
+  const StatusOr<std::string> formatted = format.Apply(value);
+  if (formatted.ok()) return;
+  FailAt(source.pos, "{" + name + ":" + format.text() + "} in " + source.label + " cannot format " +
+                         whose + ": " + formatted.status().message());
+}
+
+void CheckFormats(const SourceTemplate& source, const Template::Part& part,
+                  const TaskEntry& entry) {
+  const std::string& name = part.text;
+  const FormatSpec& format = *part.format;
+  if (name == kTaskIdPlaceholder) {
+    CheckFormat(source, name, format, "id", "the task id, which is text");
+    return;
+  }
+  if (name == kAttemptPlaceholder) {
+    CheckFormat(source, name, format, "1", "the attempt number");
+    return;
+  }
+  for (const MatrixAxis& axis : entry.matrix) {
+    if (axis.name != name) continue;
+    if (axis.is_range) {
+      // Integers all: the first and the last stand for the rest.
+      if (axis.size() == 0) return;
+      for (std::uint64_t i : {std::uint64_t{0}, axis.size() - 1}) {
+        CheckFormat(source, name, format, axis.ValueAt(i), "the value " + axis.ValueAt(i));
+      }
+      return;
+    }
+    for (const std::string& value : axis.values) {
+      CheckFormat(source, name, format, value, "the value '" + value + "' of " + name);
+    }
+  }
+}
+
 void CheckPlaceholders(const SourceTemplate& source, const TaskEntry& entry, bool is_id) {
   for (const std::string& name : source.tmpl.Names()) {
     const bool reserved = name == kTaskIdPlaceholder || name == kAttemptPlaceholder;
@@ -113,16 +158,22 @@ void CheckPlaceholders(const SourceTemplate& source, const TaskEntry& entry, boo
                            (source.from_defaults ? " from defaults; " : "; ") +
                            DescribeMatrix(entry, source.from_defaults));
   }
+  for (const Template::Part& part : source.tmpl.parts()) {
+    if (part.is_placeholder && part.format) CheckFormats(source, part, entry);
+  }
 }
 
 class Parser {
  public:
-  Parser(const std::string& file, std::string_view text) : in_(file, text) {}
+  // `base_dir`: the manifest's directory, for the relative paths in it. `default_shell`: --shell.
+  Parser(const std::string& file, std::string_view text, std::string base_dir,
+         std::string default_shell)
+      : in_(file, text), base_dir_(std::move(base_dir)), default_shell_(std::move(default_shell)) {}
 
   void ParseRoot(const LocatedNode& root, Manifest& manifest) const {
     const std::vector<MapField> fields =
         in_.Fields(root, "manifest", "a map with version and tasks",
-                   {"version", "plugins", "python", "defaults", "tasks"});
+                   {"version", "plugins", "python", "defaults", "tasks", "max_failures"});
     const LocatedNode& version = Require(fields, "version", root, "manifest").value;
     const std::int64_t number = in_.Integer(version, "version", "the integer 1");
     if (number != 1) {
@@ -139,7 +190,18 @@ class Parser {
     if (const MapField* field = FindField(fields, "python")) {
       manifest.python = ParsePython(field->value);
     }
+    if (const MapField* field = FindField(fields, "max_failures")) {
+      const std::string text =
+          in_.Scalar(field->value, "max_failures", "a count like 10 or a share like 5%");
+      manifest.max_failures = ParseFailureLimit(text);
+      if (!manifest.max_failures) {
+        FailAt(field->value.pos, "bad max_failures '" + text +
+                                     "'; expected a count of at least 1, like 10, or a share of "
+                                     "the tasks up to 100%, like 5% or 0.5%");
+      }
+    }
     Defaults defaults;
+    defaults.shell_program = default_shell_;
     if (const MapField* field = FindField(fields, "defaults"))
       defaults = ParseDefaults(field->value);
 
@@ -216,11 +278,15 @@ class Parser {
   Defaults ParseDefaults(const LocatedNode& node) const {
     const std::vector<MapField> fields =
         in_.Fields(node, "defaults",
-                   "a map of timeout, retries, env, cwd, priority, cores, gpus, memory, node and "
-                   "tags",
-                   {"timeout", "retries", "env", "cwd", "priority", "cores", "gpus", "memory",
-                    "node", "tags"});
+                   "a map of timeout, retries, env, cwd, shell, priority, cores, gpus, memory, "
+                   "node and tags",
+                   {"timeout", "retries", "env", "cwd", "shell", "priority", "cores", "gpus",
+                    "memory", "node", "tags"});
     Defaults defaults;
+    defaults.shell_program = default_shell_;
+    if (const MapField* field = FindField(fields, "shell")) {
+      defaults.shell_program = ParseShell(field->value);
+    }
     if (const MapField* field = FindField(fields, "timeout")) {
       defaults.timeout_ms = ParseTimeout(field->value);
     }
@@ -238,15 +304,18 @@ class Parser {
 
   TaskEntry ParseTask(const LocatedNode& node, const Defaults& defaults) const {
     const std::vector<MapField> fields = in_.Fields(
-        node, "task", "a map with id and command (or kind)",
-        {"id", "command", "kind", "args", "isolate", "gather", "matrix", "cwd", "timeout",
-         "retries", "env", "depends_on", "priority", "cores", "gpus", "memory", "node", "tags"});
+        node, "task", "a map with id and command (or kind, or tasks_from)",
+        {"id",   "command", "kind",    "args", "isolate",    "gather",    "matrix",   "zip",
+         "cwd",  "timeout", "retries", "env",  "depends_on", "after",     "priority", "cores",
+         "gpus", "memory",  "node",    "tags", "shell",      "tasks_from"});
     TaskEntry entry;
     entry.pos = node.pos;
     // First, since every template of the entry is checked against it.
     if (const MapField* field = FindField(fields, "matrix"))
       entry.matrix = ParseMatrix(field->value);
+    if (const MapField* field = FindField(fields, "zip")) ParseZip(field->value, entry.matrix);
 
+    const MapField* tasks_from = FindField(fields, "tasks_from");
     const SourceTemplate id = ParseTemplate(Require(fields, "id", node, "task").value, "id");
     CheckPlaceholders(id, entry, /*is_id=*/true);
     entry.id = id.tmpl;
@@ -257,7 +326,21 @@ class Parser {
     if (command != nullptr && kind != nullptr) {
       FailAt(kind->key_pos, "a task has either command or kind, not both");
     }
-    if (kind != nullptr) {
+    if (tasks_from != nullptr) {
+      for (const char* name : {"command", "kind", "args", "isolate", "matrix", "zip"}) {
+        if (const MapField* field = FindField(fields, name)) {
+          FailAt(field->key_pos, std::string(name) +
+                                     " does not go with tasks_from: each line of the list is a "
+                                     "command, run by the shell");
+        }
+      }
+      if (!entry.id.IsLiteral() || entry.id.parts().empty()) {
+        FailAt(id.pos,
+               "the id of a tasks_from entry is a plain name, without placeholders: its "
+               "tasks are <id>-<line>");
+      }
+      ParseTasksFrom(tasks_from->value, entry);
+    } else if (kind != nullptr) {
       ParseKind(*kind, FindField(fields, "args"), FindField(fields, "isolate"), entry);
       if (entry.kind == kPythonKind) ParsePythonCall(*kind, FindField(fields, "args"), entry);
     } else {
@@ -267,6 +350,17 @@ class Parser {
           FailAt(field->key_pos, std::string(name) + " belongs to a task with kind:, not command:");
         }
       }
+    }
+    entry.shell_program = defaults.shell_program;
+    if (const MapField* field = FindField(fields, "shell")) {
+      if (!entry.shell && entry.list == nullptr) {
+        FailAt(field->key_pos,
+               "shell runs a command given as a string (or a tasks_from list); this task's "
+               "command is " +
+                   std::string(entry.kind.empty() ? "a list of arguments, run without a shell"
+                                                  : "a kind, run inside the worker"));
+      }
+      entry.shell_program = ParseShell(field->value);
     }
     if (const MapField* field = FindField(fields, "gather"))
       entry.gather = ParseGather(field->value);
@@ -301,8 +395,12 @@ class Parser {
     const MapField* retries = FindField(fields, "retries");
     entry.retries = retries ? ParseRetries(retries->value) : defaults.retries;
 
-    if (const MapField* field = FindField(fields, "depends_on"))
-      ParseDependsOn(field->value, entry);
+    if (const MapField* field = FindField(fields, "depends_on")) {
+      ParseDependencies(field->value, "depends_on", entry.depends_on, entry);
+    }
+    if (const MapField* field = FindField(fields, "after")) {
+      ParseDependencies(field->value, "after", entry.after, entry);
+    }
     Placement placement = defaults.placement;
     placement.OverrideWith(ParsePlacement(fields));
     ApplyPlacement(placement, entry);
@@ -313,13 +411,52 @@ class Parser {
 
   // Placeholders are checked later, by BuildTaskGraph: a name outside this entry's matrix is
   // allowed where the element is another entry's id as written (a dependency on all its tasks).
-  void ParseDependsOn(const LocatedNode& node, TaskEntry& entry) const {
-    const std::string expected = "a list of task ids";
-    for (const LocatedNode& element : in_.Sequence(node, "depends_on", expected)) {
-      const SourceTemplate id = ParseTemplate(element, "depends_on", "a task id");
-      if (id.tmpl.parts().empty()) FailAt(element.pos, "empty task id in depends_on");
-      entry.depends_on.emplace_back(id.tmpl, id.pos);
+  void ParseDependencies(const LocatedNode& node, const std::string& label,
+                         std::vector<std::pair<Template, SourcePos>>& ids, TaskEntry& entry) const {
+    const std::string expected = "a list of task ids (or {entry: id})";
+    for (const LocatedNode& element : in_.Sequence(node, label, expected)) {
+      if (element.yaml.IsMap()) {
+        const std::vector<MapField> fields =
+            in_.Fields(element, label + " element", "{entry: id}", {"entry"});
+        const LocatedNode& name = Require(fields, "entry", element, label + " element").value;
+        std::string text = in_.Scalar(name, "entry", "the id of another entry, as written there");
+        if (text.empty()) FailAt(name.pos, "empty entry id in " + label);
+        entry.entry_dependencies.push_back(
+            EntryDependency{std::move(text), name.pos, label == "after"});
+        continue;
+      }
+      const SourceTemplate id = ParseTemplate(element, label, "a task id");
+      if (id.tmpl.parts().empty()) FailAt(element.pos, "empty task id in " + label);
+      ids.emplace_back(id.tmpl, id.pos);
     }
+  }
+
+  std::string ParseShell(const LocatedNode& node) const {
+    std::string shell = in_.Scalar(node, "shell", "a program, like /bin/bash or zsh");
+    if (shell.empty() || shell.find_first_of(" \t") != std::string::npos) {
+      FailAt(node.pos, "bad shell '" + shell +
+                           "'; expected one program (a path, or a name looked up in PATH), run "
+                           "as <shell> -c <command>");
+    }
+    return shell;
+  }
+
+  std::string Resolve(const std::string& path) const {
+    if (path.empty() || path[0] == '/' || base_dir_.empty()) return path;
+    return (std::filesystem::path(base_dir_) / path).lexically_normal().string();
+  }
+
+  void ParseTasksFrom(const LocatedNode& node, TaskEntry& entry) const {
+    const std::string path = in_.Scalar(node, "tasks_from", "the path of a command list");
+    if (path.empty()) FailAt(node.pos, "empty tasks_from; expected the path of a command list");
+    const std::string resolved = Resolve(path);
+    try {
+      entry.list = CommandList::Open(resolved, resolved);
+    } catch (const ManifestError& e) {
+      if (e.pos().line > 0) throw;
+      FailAt(node.pos, "tasks_from " + path + ": " + e.message());
+    }
+    entry.list_pos = node.pos;
   }
 
   Placement ParsePlacement(const std::vector<MapField>& fields) const {
@@ -574,41 +711,84 @@ class Parser {
     }
     std::vector<MatrixAxis> axes;
     for (const MapField& field : fields) {
-      if (!IsPlaceholderName(field.name)) {
-        FailAt(field.key_pos,
-               "bad matrix name '" + field.name + "'; expected an identifier, like n or file_name");
-      }
-      if (field.name == kTaskIdPlaceholder || field.name == kAttemptPlaceholder) {
-        FailAt(field.key_pos, "matrix name '" + field.name +
-                                  "' is reserved; jobrunner fills in {task_id} and {attempt}");
-      }
-      axes.push_back(ParseAxis(field));
+      CheckAxisName(field, "matrix");
+      axes.push_back(ParseAxis(field, "matrix " + field.name));
     }
     return axes;
   }
 
-  MatrixAxis ParseAxis(const MapField& field) const {
+  // `zip: {a: [...], b: [...]}`: keys whose i-th values go together, appended to `matrix`.
+  void ParseZip(const LocatedNode& node, std::vector<MatrixAxis>& matrix) const {
+    const std::vector<MapField> fields =
+        in_.Entries(node, "zip", "a map from names to lists of equal length");
+    if (fields.empty()) FailAt(node.pos, "empty zip; expected at least one name, like n: [1, 2]");
+    const std::size_t first = matrix.size();
+    for (const MapField& field : fields) {
+      CheckAxisName(field, "zip");
+      const auto same = std::find_if(matrix.begin(), matrix.end(),
+                                     [&](const MatrixAxis& a) { return a.name == field.name; });
+      if (same != matrix.end()) {
+        FailAt(field.key_pos, "'" + field.name + "' is a key of both matrix and zip");
+      }
+      MatrixAxis axis = ParseAxis(field, "zip " + field.name);
+      axis.zipped = true;
+      if (matrix.size() > first && axis.size() != matrix[first].size()) {
+        FailAt(field.key_pos, "zip " + field.name + " has " + std::to_string(axis.size()) +
+                                  " values, zip " + matrix[first].name + " " +
+                                  std::to_string(matrix[first].size()) +
+                                  "; zip pairs the i-th values of its keys, so they need as many");
+      }
+      matrix.push_back(std::move(axis));
+    }
+  }
+
+  void CheckAxisName(const MapField& field, const std::string& where) const {
+    if (!IsPlaceholderName(field.name)) {
+      FailAt(field.key_pos,
+             "bad " + where + " name '" + field.name + "'; expected an identifier, like n or file");
+    }
+    if (field.name == kTaskIdPlaceholder || field.name == kAttemptPlaceholder) {
+      FailAt(field.key_pos, where + " name '" + field.name +
+                                "' is reserved; jobrunner fills in {task_id} and {attempt}");
+    }
+  }
+
+  MatrixAxis ParseAxis(const MapField& field, const std::string& label) const {
     MatrixAxis axis;
     axis.name = field.name;
     axis.pos = field.key_pos;
-    const std::string label = "matrix " + field.name;
+    const std::string forms =
+        "a list of values, {range: [start, stop]}, {file: path} or "
+        "{glob: pattern}";
     if (!field.value.yaml.IsMap()) {
-      for (const LocatedNode& value :
-           in_.Sequence(field.value, label, "a list of values or {range: [start, stop]}")) {
+      for (const LocatedNode& value : in_.Sequence(field.value, label, forms)) {
         axis.values.push_back(in_.Scalar(value, "a value of " + label, "a string or a number"));
         std::optional<std::string> json;
         if (value.yaml.Tag() == "?") json = JsonOfYamlNumberOrBool(axis.values.back());
         axis.json_values.push_back(json.value_or(""));
       }
-      if (axis.values.empty()) {
-        FailAt(field.value.pos, "empty list for " + label + "; expected at least one value");
-      }
       return axis;
     }
 
     const std::vector<MapField> fields =
-        in_.Fields(field.value, label, "{range: [start, stop]}", {"range"});
-    const LocatedNode& range = Require(fields, "range", field.value, label).value;
+        in_.Fields(field.value, label, forms, {"range", "file", "glob"});
+    if (fields.size() != 1) {
+      FailAt(field.value.pos, label + " has " + std::to_string(fields.size()) +
+                                  " of range, file and glob; expected one");
+    }
+    if (fields[0].name == "file") {
+      axis.values = ReadValues(fields[0].value, label);
+      axis.json_values.assign(axis.values.size(), "");  // strings, as read
+      return axis;
+    }
+    if (fields[0].name == "glob") {
+      const std::string pattern = in_.Scalar(fields[0].value, "glob", "a pattern like data/*.csv");
+      if (pattern.empty()) FailAt(fields[0].value.pos, "empty glob; expected a pattern");
+      axis.values = ExpandGlob(pattern, base_dir_.empty() ? "." : base_dir_);
+      axis.json_values.assign(axis.values.size(), "");  // paths, strings
+      return axis;
+    }
+    const LocatedNode& range = fields[0].value;
     const std::string expected = "[start, stop] or [start, stop, step]";
     const std::vector<LocatedNode> bounds = in_.Sequence(range, "range of " + label, expected);
     if (bounds.size() != 2 && bounds.size() != 3) {
@@ -622,16 +802,50 @@ class Parser {
       axis.step = in_.Integer(bounds[2], "range step of " + label, "an integer");
       if (axis.step == 0) FailAt(bounds[2].pos, "zero step in range of " + label);
     }
-    if (axis.size() == 0) {
-      FailAt(range.pos, "empty range for " + label +
-                            "; expected start < stop, or start > stop with a negative step");
-    }
     return axis;
+  }
+
+  // `{file: values.txt}`: one value a line, blank lines skipped, relative to the manifest.
+  std::vector<std::string> ReadValues(const LocatedNode& node, const std::string& label) const {
+    const std::string path = in_.Scalar(node, "file", "the path of a file of values");
+    if (path.empty()) FailAt(node.pos, "empty file; expected the path of a file of values");
+    std::ifstream in(Resolve(path), std::ios::binary);
+    if (!in) {
+      FailAt(node.pos,
+             "cannot read the values of " + label + " from " + path + ": " + std::strerror(errno));
+    }
+    // Read up to the limit and one byte more, so that a file without line ends (/dev/zero) is
+    // refused at the limit rather than read into one endless line.
+    std::string text(kMaxValuesFileBytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (in.bad()) FailAt(node.pos, "cannot read " + path + ": " + std::strerror(errno));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxValuesFileBytes) {
+      FailAt(node.pos, path + " is larger than " + std::to_string(kMaxValuesFileBytes >> 20) +
+                           " MiB; for that many tasks, use a command list (tasks_from)");
+    }
+    std::vector<std::string> values;
+    std::istringstream lines(std::move(text));
+    std::size_t number = 0;
+    for (std::string line; std::getline(lines, line);) {
+      ++number;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find('\0') != std::string::npos) {
+        FailAt(node.pos, path + ":" + std::to_string(number) + ": a NUL byte");
+      }
+      if (!line.empty()) values.push_back(std::move(line));
+    }
+    return values;
   }
 
   SourceTemplate ParseTemplate(const LocatedNode& node, const std::string& label,
                                const std::string& expected = "a string") const {
-    return SourceTemplate{Template::Parse(in_.Scalar(node, label, expected)), node.pos, label};
+    const std::string text = in_.Scalar(node, label, expected);
+    try {
+      return SourceTemplate{Template::Parse(text), node.pos, label};
+    } catch (const TemplateError& e) {
+      FailAt(node.pos, std::string(e.what()) + " in " + label);
+    }
   }
 
   SourceTemplate ParseCwd(const LocatedNode& node) const {
@@ -677,6 +891,8 @@ class Parser {
   }
 
   YamlReader in_;
+  std::string base_dir_;
+  std::string default_shell_;
 };
 
 // Where the first two documents of `text` start (fewer when it has fewer). yaml-cpp 0.7's LoadAll
@@ -738,17 +954,45 @@ bool Manifest::HasPythonTasks() const {
                      [](const TaskEntry& entry) { return entry.kind == kPythonKind; });
 }
 
+std::size_t TaskEntry::ZipStart() const {
+  std::size_t k = matrix.size();
+  while (k > 0 && matrix[k - 1].zipped) --k;
+  return k;
+}
+
 std::uint64_t TaskEntry::size() const {
+  if (list != nullptr) return list->size();
   std::uint64_t product = 1;
-  for (const MatrixAxis& axis : matrix) {
-    if (__builtin_mul_overflow(product, axis.size(), &product)) {
+  const std::size_t zip = ZipStart();
+  for (std::size_t k = 0; k <= zip && k < matrix.size(); ++k) {
+    if (__builtin_mul_overflow(product, matrix[k].size(), &product)) {
       throw ManifestError(pos, "this task's matrix has more than 2^64 - 1 combinations");
     }
   }
   return product;
 }
 
-Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name) {
+Manifest CommandListManifest(std::shared_ptr<const CommandList> list,
+                             const ListDefaults& defaults) {
+  Manifest manifest;
+  manifest.path = list->name();
+  manifest.is_command_list = true;
+  TaskEntry entry;
+  entry.pos = entry.id_pos = entry.list_pos = SourcePos{list->name(), 1, 0};
+  entry.shell = true;
+  entry.shell_program = defaults.shell_program;
+  entry.timeout_ms = defaults.timeout_ms;
+  entry.retries = defaults.retries;
+  if (!defaults.cwd.empty()) entry.cwd = Template::Literal(defaults.cwd);
+  for (const auto& [name, value] : defaults.env)
+    entry.env.emplace_back(name, Template::Literal(value));
+  entry.list = std::move(list);
+  manifest.entries.push_back(std::move(entry));
+  return manifest;
+}
+
+Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name,
+                       const std::string& default_shell) {
   const YamlReader reader(file_name, yaml_text);
   YAML::Node document;
   std::vector<YAML::Mark> starts;
@@ -782,7 +1026,9 @@ Manifest ParseManifest(const std::string& yaml_text, const std::string& file_nam
   }
   Manifest manifest;
   manifest.path = file_name;
-  Parser(file_name, yaml_text).ParseRoot(reader.Locate(document), manifest);
+  const std::string base_dir = std::filesystem::path(file_name).parent_path().string();
+  Parser(file_name, yaml_text, base_dir, default_shell)
+      .ParseRoot(reader.Locate(document), manifest);
   return manifest;
 }
 

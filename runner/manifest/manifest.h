@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -8,8 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include "manifest/command_list.h"
 #include "manifest/json_template.h"
 #include "manifest/template.h"
+#include "manifest/units.h"
 #include "schedule/resources.h"
 
 namespace jobrunner {
@@ -22,7 +25,8 @@ struct SourcePos {
 };
 
 // Any problem with a manifest. what() reads "file:line:column: message", the form editors and
-// compilers use, and says what was expected.
+// compilers use ("file:line: message" without a column, as in a command list), and says what was
+// expected.
 class ManifestError : public std::runtime_error {
  public:
   ManifestError(const SourcePos& pos, const std::string& message);
@@ -39,10 +43,13 @@ class ManifestError : public std::runtime_error {
 inline constexpr std::string_view kTaskIdPlaceholder = "task_id";
 inline constexpr std::string_view kAttemptPlaceholder = "attempt";
 
-// One key of a matrix: either an integer range [start, stop) with a step, or a list of values.
+// One key of a matrix: either an integer range [start, stop) with a step, or a list of values
+// (written out, or read from a file or a glob). Keys of `zip:` are axes too, marked `zipped`:
+// they come after the matrix's own and advance together, as one more key of the product.
 struct MatrixAxis {
   std::string name;
   SourcePos pos;
+  bool zipped = false;
   bool is_range = false;
   std::int64_t start = 0, stop = 0, step = 1;  // when is_range
   std::vector<std::string> values;             // otherwise
@@ -88,13 +95,22 @@ struct PythonSettings {
   bool path_given = false;  // without it, sys.path gets the manifest's directory
 };
 
+// An element of `depends_on:` or `after:` written `{entry: name}`: every task of the entry whose
+// id is `name` as written there (`prep-{n}`), or whose id without placeholders is (`prep`).
+struct EntryDependency {
+  std::string entry;
+  SourcePos pos;
+  bool after = false;  // `after:`: whatever their outcome; `depends_on:`: once all succeeded
+};
+
 // One element of `tasks:`, with defaults already applied. It stands for size() tasks: the
-// cartesian product of its matrix axes (the first axis varies slowest), or one task without one.
+// cartesian product of its matrix axes (the first axis varies slowest), one task without one, or
+// with `tasks_from`, one task per task of a command list.
 struct TaskEntry {
   SourcePos pos;     // the entry itself
   SourcePos id_pos;  // its `id:` value
   Template id;
-  bool shell = false;  // command given as a string: run under /bin/sh -c
+  bool shell = false;  // command given as a string: run under a shell with -c
   SourcePos command_pos;
   std::string kind;  // `kind:` instead of `command:`: an in-process task kind (jobs/)
   SourcePos kind_pos;
@@ -113,11 +129,27 @@ struct TaskEntry {
   // another entry as written there (`prep-{n}`), which stands for every task of that entry.
   // Resolved into task indices by BuildTaskGraph (task_graph_builder.h), which needs expansion.
   std::vector<std::pair<Template, SourcePos>> depends_on;
+  // `after:` elements, read as depends_on's, for tasks that wait for others to end, whatever
+  // their outcome.
+  std::vector<std::pair<Template, SourcePos>> after;
+  // `{entry: name}` elements of depends_on and after: the whole entry waits for a whole entry.
+  std::vector<EntryDependency> entry_dependencies;
+  // `shell:` (or defaults', or --shell): the program that runs a string command (or a command
+  // list's lines) with -c; empty: /bin/bash where the worker has it, else /bin/sh.
+  std::string shell_program;
+  // `tasks_from:`: a command list whose tasks this entry stands for, each run by the shell with
+  // the entry's other fields; its ids are `<id>-<line>` (`<id>-<line>-<n>` for the n-th task of
+  // a REPEAT line), or `<line>` for a plain command list (no id).
+  std::shared_ptr<const CommandList> list;
+  SourcePos list_pos;
   int priority = 0;  // among ready tasks, higher first
   // `cores:`, `gpus:`, `memory:`, `node:` and `tags:`: where the scheduler may place each task.
   ResourceNeeds needs;
 
-  std::uint64_t size() const;  // product of the axis sizes; 1 without a matrix
+  // Product of the axis sizes (a zip counting once); 1 without a matrix; a command list's tasks.
+  std::uint64_t size() const;
+  // The position in `matrix` of the first zipped axis; matrix.size() without a zip.
+  std::size_t ZipStart() const;
 };
 
 // A `plugins:` element: a shared library of task kinds, as written (relative paths are relative
@@ -133,9 +165,25 @@ struct Manifest {
   std::vector<PluginRef> plugins;
   PythonSettings python;
   std::vector<TaskEntry> entries;
+  // `max_failures:`, which --max-failures overrides.
+  std::optional<FailureLimit> max_failures;
+  // A plain command list given on the command line, not YAML: one entry, with `list`.
+  bool is_command_list = false;
 
   bool HasPythonTasks() const;
 };
+
+// What a plain command list's tasks get from the command line, where a manifest has fields.
+struct ListDefaults {
+  std::int64_t timeout_ms = 0;                           // --timeout
+  int retries = 0;                                       // --retries
+  std::string cwd;                                       // --cwd, or empty
+  std::vector<std::pair<std::string, std::string>> env;  // --env K=V
+  std::string shell_program;                             // --shell
+};
+
+// A command list given in place of a manifest: one entry whose tasks are the list's.
+Manifest CommandListManifest(std::shared_ptr<const CommandList> list, const ListDefaults& defaults);
 
 // Reads and validates a manifest. Throws ManifestError for every problem: YAML syntax, unknown
 // field, wrong type, bad duration, empty command, unknown `{name}` in a template, bad matrix.
@@ -145,6 +193,9 @@ Manifest LoadManifest(const std::string& path);
 // The manifest file's text, at most kMaxManifestBytes; ManifestError when it cannot be read.
 inline constexpr std::size_t kMaxManifestBytes = std::size_t{32} << 20;
 std::string ReadManifestFile(const std::string& path);
-Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name);
+// Relative paths in the manifest (`tasks_from`, a matrix's `file` and `glob`) are relative to
+// the directory of `file_name`. `default_shell`: --shell, for entries that name none.
+Manifest ParseManifest(const std::string& yaml_text, const std::string& file_name,
+                       const std::string& default_shell = "");
 
 }  // namespace jobrunner

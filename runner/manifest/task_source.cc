@@ -18,14 +18,34 @@ constexpr std::size_t kMaxIdLength = 200;
 // matrix into a clear error rather than a failed allocation.
 constexpr std::uint64_t kMaxCheckedTasks = std::uint64_t{1} << 28;
 
+// The digits of an entry's mixed-radix task number: one per matrix key, and one for all the
+// zipped keys together, which advance as one.
+struct Digit {
+  std::size_t first_axis = 0, end_axis = 0;
+  std::uint64_t size = 0;
+};
+
+std::vector<Digit> DigitsOf(const TaskEntry& entry) {
+  std::vector<Digit> digits;
+  const std::size_t zip = entry.ZipStart();
+  for (std::size_t k = 0; k < zip; ++k) digits.push_back(Digit{k, k + 1, entry.matrix[k].size()});
+  if (zip < entry.matrix.size()) {
+    digits.push_back(Digit{zip, entry.matrix.size(), entry.matrix[zip].size()});
+  }
+  return digits;
+}
+
 // Which value of each axis task `local` of `entry` has. The index is a mixed-radix number whose
-// lowest digit is the last axis, so the first axis varies slowest.
+// lowest digit is the last axis (or the zipped keys, which advance as one), so the first axis
+// varies slowest.
 std::vector<std::uint64_t> AxisDigits(const TaskEntry& entry, std::uint64_t local) {
   std::vector<std::uint64_t> digits(entry.matrix.size());
-  for (std::size_t k = entry.matrix.size(); k-- > 0;) {
-    const std::uint64_t size = entry.matrix[k].size();
-    digits[k] = local % size;
-    local /= size;
+  const std::vector<Digit> radix = DigitsOf(entry);
+  for (std::size_t d = radix.size(); d-- > 0;) {
+    for (std::size_t k = radix[d].first_axis; k < radix[d].end_axis; ++k) {
+      digits[k] = local % radix[d].size;
+    }
+    local /= radix[d].size;
   }
   return digits;
 }
@@ -54,6 +74,34 @@ std::function<std::string_view(std::string_view)> MakeLookup(const TaskEntry& en
     }
     return {};  // not reached: the manifest checked every name against the matrix
   };
+}
+
+// Python's f'{value:06d}', as disBatch writes its _ZP variables: at least six digits, never cut.
+std::string ZeroPadded(std::int64_t value) {
+  const std::string digits = std::to_string(value < 0 ? -value : value);
+  const std::size_t width = value < 0 ? 5 : 6;
+  return (value < 0 ? "-" : "") +
+         std::string(digits.size() < width ? width - digits.size() : 0, '0') + digits;
+}
+
+// The variables disBatch gives a task, for scripts written for it (those only a worker knows,
+// such as DISBATCH_ENGINE_RANK, it adds itself).
+void AddDisbatchEnv(const TaskEntry& entry, const CommandList::Task& task,
+                    std::vector<std::pair<std::string, std::string>>& env) {
+  std::string name = std::filesystem::path(entry.list->name()).filename().string();
+  name.erase(std::remove_if(name.begin(), name.end(), [](char c) { return c == '<' || c == '>'; }),
+             name.end());
+  const auto id = static_cast<std::int64_t>(task.disbatch_id);
+  const auto line = static_cast<std::int64_t>(task.line);
+  const std::int64_t repeat = task.repeated ? static_cast<std::int64_t>(task.repeat_index) : -1;
+  env.emplace_back("DISBATCH_NAMETASKS", std::move(name));
+  env.emplace_back("DISBATCH_TASKID", std::to_string(id));
+  env.emplace_back("DISBATCH_TASKID_ZP", ZeroPadded(id));
+  env.emplace_back("DISBATCH_STREAM_INDEX", std::to_string(line));
+  env.emplace_back("DISBATCH_STREAM_INDEX_ZP", ZeroPadded(line));
+  env.emplace_back("DISBATCH_REPEAT_INDEX", std::to_string(repeat));
+  env.emplace_back("DISBATCH_REPEAT_INDEX_ZP", ZeroPadded(repeat));
+  env.emplace_back("DISBATCH_CORES_PER_TASK", std::to_string(std::max(1, entry.needs.cores)));
 }
 
 std::string RenderId(const TaskEntry& entry, const std::vector<std::string>& values) {
@@ -122,31 +170,62 @@ void SortHashes(std::vector<std::uint64_t>& hashes) {
 // like an odometer (last axis fastest), so each step converts only the digits that change.
 void ForEachOf(const TaskEntry& entry,
                const std::function<void(std::uint64_t, const TaskSource::Lookup&)>& visit) {
-  const std::size_t axes = entry.matrix.size();
-  std::vector<std::uint64_t> digits(axes, 0);
-  std::vector<std::string> values(axes);
-  for (std::size_t k = 0; k < axes; ++k) values[k] = entry.matrix[k].ValueAt(0);
-  const TaskSource::Lookup lookup = MakeLookup(entry, values, nullptr, nullptr);
   const std::uint64_t size = entry.size();
+  if (size == 0) return;
+  const std::vector<Digit> digits = DigitsOf(entry);
+  std::vector<std::uint64_t> at(digits.size(), 0);
+  std::vector<std::string> values(entry.matrix.size());
+  for (std::size_t k = 0; k < entry.matrix.size(); ++k) values[k] = entry.matrix[k].ValueAt(0);
+  const TaskSource::Lookup lookup = MakeLookup(entry, values, nullptr, nullptr);
   for (std::uint64_t local = 0; local < size; ++local) {
     visit(local, lookup);
-    for (std::size_t k = axes; k-- > 0;) {
-      const bool carry = ++digits[k] == entry.matrix[k].size();
-      if (carry) digits[k] = 0;
-      values[k] = entry.matrix[k].ValueAt(digits[k]);
+    for (std::size_t d = digits.size(); d-- > 0;) {
+      const bool carry = ++at[d] == digits[d].size;
+      if (carry) at[d] = 0;
+      for (std::size_t k = digits[d].first_axis; k < digits[d].end_axis; ++k) {
+        values[k] = entry.matrix[k].ValueAt(at[d]);
+      }
       if (!carry) break;
     }
   }
 }
 
+// The id of a task of a command list: its line, and for a REPEAT line which of its tasks it is,
+// after the entry's own id in a manifest.
+std::string ListTaskId(const TaskEntry& entry, const CommandList::Task& task) {
+  std::string id;
+  for (const Template::Part& part : entry.id.parts()) id += part.text;
+  if (!id.empty()) id += '-';
+  id += std::to_string(task.line);
+  if (task.repeated) {
+    id += '-';
+    id += std::to_string(task.repetition);
+  }
+  return id;
+}
+
+// Calls visit(local index, id) for every task of `entry`, in order.
+void ForEachIdOf(const TaskEntry& entry,
+                 const std::function<void(std::uint64_t, const std::string&)>& visit) {
+  if (entry.list != nullptr) {
+    entry.list->ForEach([&](std::uint64_t local, const CommandList::Task& task) {
+      visit(local, ListTaskId(entry, task));
+    });
+    return;
+  }
+  ForEachOf(entry, [&](std::uint64_t local, const TaskSource::Lookup& lookup) {
+    visit(local, entry.id.Render(lookup, /*shell_quote=*/false));
+  });
+}
+
 // Calls visit(index, entry, id) for every task, in index order.
-void ForEachId(
+void ForEachIdOfAll(
     const std::vector<TaskEntry>& entries,
     const std::function<void(std::uint64_t, const TaskEntry&, const std::string&)>& visit) {
   std::uint64_t index = 0;
   for (const TaskEntry& entry : entries) {
-    ForEachOf(entry, [&](std::uint64_t local, const TaskSource::Lookup& lookup) {
-      visit(index + local, entry, entry.id.Render(lookup, /*shell_quote=*/false));
+    ForEachIdOf(entry, [&](std::uint64_t local, const std::string& id) {
+      visit(index + local, entry, id);
     });
     index += entry.size();
   }
@@ -156,12 +235,28 @@ void ForEachId(
 
 TaskSource::TaskSource(Manifest manifest, std::string base_dir)
     : manifest_(std::move(manifest)), base_dir_(std::move(base_dir)) {
-  for (const TaskEntry& entry : manifest_.entries) {
+  for (std::size_t e = 0; e < manifest_.entries.size(); ++e) {
+    const TaskEntry& entry = manifest_.entries[e];
     first_index_.push_back(total_);
-    if (__builtin_add_overflow(total_, entry.size(), &total_)) {
+    first_group_.push_back(groups_.size());
+    const std::uint64_t size = entry.size();
+    if (__builtin_add_overflow(total_, size, &total_)) {
       throw ManifestError(entry.pos, "the manifest has more than 2^64 - 1 tasks");
     }
+    groups_.push_back(TaskGroup{first_index_.back(), size, e, std::nullopt});
+    if (entry.list == nullptr) continue;
+    const std::vector<CommandList::Barrier>& barriers = entry.list->barriers();
+    for (std::size_t b = 0; b < barriers.size(); ++b) {
+      const std::uint64_t at = first_index_.back() + barriers[b].before_task;
+      TaskGroup& last = groups_.back();
+      // Only the first of the barriers at one place counts: the others are met at once, and the
+      // tasks since a barrier just met are none, so a CHECK among them has nothing to judge.
+      if (barriers[b].before_task == 0 || at == total_ || at == last.first) continue;
+      last.size = at - last.first;
+      groups_.push_back(TaskGroup{at, total_ - at, e, b});
+    }
   }
+  first_group_.push_back(groups_.size());
 }
 
 std::size_t TaskSource::EntryIndex(std::uint64_t index) const {
@@ -173,26 +268,55 @@ const TaskEntry& TaskSource::EntryOf(std::uint64_t index) const {
   return manifest_.entries[EntryIndex(index)];
 }
 
+std::string TaskSource::ResolveCwd(const std::string& rendered) const {
+  std::filesystem::path cwd = rendered;
+  if (cwd.is_relative()) cwd = std::filesystem::path(base_dir_) / cwd;
+  std::string text = cwd.lexically_normal().string();
+  if (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
 std::string TaskSource::Id(std::uint64_t index) const {
   const std::size_t e = EntryIndex(index);
   const TaskEntry& entry = manifest_.entries[e];
+  if (entry.list != nullptr) {
+    return ListTaskId(entry, entry.list->At(index - first_index_[e], /*with_command=*/false));
+  }
   return RenderId(entry, AxisValues(entry, AxisDigits(entry, index - first_index_[e])));
+}
+
+std::optional<CommandList::Task> TaskSource::ListTask(std::uint64_t index) const {
+  const std::size_t e = EntryIndex(index);
+  const TaskEntry& entry = manifest_.entries[e];
+  if (entry.list == nullptr) return std::nullopt;
+  return entry.list->At(index - first_index_[e], /*with_command=*/false);
 }
 
 TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   const std::size_t e = EntryIndex(index);
   const TaskEntry& entry = manifest_.entries[e];
-  const std::vector<std::uint64_t> digits = AxisDigits(entry, index - first_index_[e]);
-  const std::vector<std::string> values = AxisValues(entry, digits);
+  std::vector<std::uint64_t> digits;
+  std::vector<std::string> values;
+  std::optional<CommandList::Task> line;
+  if (entry.list != nullptr) {
+    line = entry.list->At(index - first_index_[e]);
+  } else {
+    digits = AxisDigits(entry, index - first_index_[e]);
+    values = AxisValues(entry, digits);
+  }
 
   TaskSpec spec;
   spec.index = index;
   spec.attempt = attempt;
-  spec.id = RenderId(entry, values);
+  spec.id = line ? ListTaskId(entry, *line) : RenderId(entry, values);
   const std::string attempt_text = std::to_string(attempt);
   const auto lookup = MakeLookup(entry, values, &spec.id, &attempt_text);
 
-  if (entry.kind == kPythonKind) {
+  if (line) {
+    spec.argv = {entry.shell_program, "-c", std::move(line->command)};
+    AddDisbatchEnv(entry, *line, spec.env);
+    spec.disbatch = true;
+  } else if (entry.kind == kPythonKind) {
     spec.kind = entry.kind;
     // A placeholder that is a whole argument keeps its value's JSON type: see JsonTemplate.
     const auto json_lookup = [&](std::string_view name) -> std::string_view {
@@ -212,18 +336,13 @@ TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
       spec.args.emplace_back(arg.name, arg.value.Render(lookup, /*shell_quote=*/false));
     }
   } else if (entry.shell) {
-    spec.argv = {"/bin/sh", "-c", entry.script.Render(lookup, /*shell_quote=*/true)};
+    spec.argv = {entry.shell_program, "-c", entry.script.Render(lookup, /*shell_quote=*/true)};
   } else {
     for (const Template& argument : entry.argv) {
       spec.argv.push_back(argument.Render(lookup, /*shell_quote=*/false));
     }
   }
-  if (entry.cwd) {
-    std::filesystem::path cwd = entry.cwd->Render(lookup, /*shell_quote=*/false);
-    if (cwd.is_relative()) cwd = std::filesystem::path(base_dir_) / cwd;
-    spec.cwd = cwd.lexically_normal().string();
-    if (spec.cwd.size() > 1 && spec.cwd.back() == '/') spec.cwd.pop_back();
-  }
+  if (entry.cwd) spec.cwd = ResolveCwd(entry.cwd->Render(lookup, /*shell_quote=*/false));
   for (const auto& [name, value] : entry.env) {
     spec.env.emplace_back(name, value.Render(lookup, /*shell_quote=*/false));
   }
@@ -233,11 +352,55 @@ TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   return spec;
 }
 
+std::vector<TaskSpec> TaskSource::PerWorkerCommands(bool start) const {
+  std::vector<TaskSpec> commands;
+  for (const TaskEntry& entry : manifest_.entries) {
+    if (entry.list == nullptr) continue;
+    for (const CommandList::PerEngine& p : entry.list->per_engine()) {
+      if (p.start != start) continue;
+      TaskSpec spec;
+      spec.index = commands.size();
+      for (const Template::Part& part : entry.id.parts()) spec.id += part.text;
+      spec.id += (spec.id.empty() ? "" : "-") + std::string(start ? "start-" : "stop-") +
+                 std::to_string(p.line);
+      spec.argv = {entry.shell_program, "-c", p.command};
+      const std::string attempt = "1";
+      const std::vector<std::string> no_values;
+      const auto lookup = MakeLookup(entry, no_values, &spec.id, &attempt);
+      if (entry.cwd) spec.cwd = ResolveCwd(entry.cwd->Render(lookup, /*shell_quote=*/false));
+      CommandList::Task as_task;
+      as_task.line = p.line;
+      as_task.disbatch_id = p.ordinal;
+      AddDisbatchEnv(entry, as_task, spec.env);
+      for (const auto& [name, value] : entry.env) {
+        spec.env.emplace_back(name, value.Render(lookup, /*shell_quote=*/false));
+      }
+      spec.timeout_ms = entry.timeout_ms;
+      spec.disbatch = true;
+      commands.push_back(std::move(spec));
+    }
+  }
+  return commands;
+}
+
 void TaskSource::ForEachTask(std::size_t entry,
                              const std::function<void(std::uint64_t, const Lookup&)>& visit) const {
   const std::uint64_t first = first_index_[entry];
-  ForEachOf(manifest_.entries[entry],
-            [&](std::uint64_t local, const Lookup& lookup) { visit(first + local, lookup); });
+  const TaskEntry& e = manifest_.entries[entry];
+  if (e.list != nullptr) {
+    // No matrix: a lookup that knows no name, for each task.
+    const Lookup none = [](std::string_view) { return std::string_view(); };
+    for (std::uint64_t local = 0; local < e.size(); ++local) visit(first + local, none);
+    return;
+  }
+  ForEachOf(e, [&](std::uint64_t local, const Lookup& lookup) { visit(first + local, lookup); });
+}
+
+void TaskSource::ForEachId(
+    std::size_t entry, const std::function<void(std::uint64_t, const std::string&)>& visit) const {
+  const std::uint64_t first = first_index_[entry];
+  ForEachIdOf(manifest_.entries[entry],
+              [&](std::uint64_t local, const std::string& id) { visit(first + local, id); });
 }
 
 namespace {
@@ -276,6 +439,13 @@ bool UsableText(std::string_view text) {
 bool IdsProvablyDistinct(const TaskEntry& entry, std::string& prefix) {
   const auto& parts = entry.id.parts();
   prefix.clear();
+  if (entry.list != nullptr) {
+    // <id>-<line>[-<n>]: distinct by construction, digits and dashes after the id.
+    for (const auto& part : parts) prefix += part.text;
+    if (!prefix.empty()) prefix += '-';
+    constexpr std::size_t kNumbers = 2 * 20 + 1;  // two 64-bit numbers and a dash
+    return UsableText(prefix) && prefix.size() + kNumbers <= kMaxIdLength;
+  }
   for (const auto& part : parts) {
     if (part.is_placeholder) break;
     prefix += part.text;
@@ -363,11 +533,11 @@ void TaskSource::CheckUniqueIds() const {
                         "not enough memory to check the ids of " + std::to_string(total_) +
                             " tasks (8 bytes each); split the manifest");
   }
-  ForEachId(manifest_.entries,
-            [&hashes](std::uint64_t, const TaskEntry& entry, const std::string& id) {
-              CheckIdIsUsable(entry, id);
-              hashes.push_back(std::hash<std::string>{}(id));
-            });
+  ForEachIdOfAll(manifest_.entries,
+                 [&hashes](std::uint64_t, const TaskEntry& entry, const std::string& id) {
+                   CheckIdIsUsable(entry, id);
+                   hashes.push_back(std::hash<std::string>{}(id));
+                 });
   SortHashes(hashes);
   std::vector<std::uint64_t> colliding;
   for (std::size_t i = 1; i < hashes.size(); ++i) {
@@ -379,7 +549,7 @@ void TaskSource::CheckUniqueIds() const {
   if (colliding.empty()) return;
 
   std::unordered_map<std::string, std::uint64_t> first_index;  // only ids with a colliding hash
-  ForEachId(
+  ForEachIdOfAll(
       manifest_.entries, [&](std::uint64_t index, const TaskEntry& entry, const std::string& id) {
         if (!std::binary_search(colliding.begin(), colliding.end(), std::hash<std::string>{}(id))) {
           return;
@@ -394,6 +564,15 @@ void TaskSource::CheckUniqueIds() const {
         }
         throw ManifestError(entry.id_pos, message);
       });
+}
+
+std::string CommandLine(const TaskSpec& task, const std::string& default_shell) {
+  std::string line;
+  for (std::size_t i = 0; i < task.argv.size(); ++i) {
+    if (i > 0) line += ' ';
+    line += ShellQuote(i == 0 && task.argv[0].empty() ? default_shell : task.argv[i]);
+  }
+  return line;
 }
 
 }  // namespace jobrunner

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,17 @@
 #include "manifest/task_spec.h"
 
 namespace jobrunner {
+
+// Consecutive tasks the task graph schedules as one: a manifest entry, or the part of a command
+// list between two barriers.
+struct TaskGroup {
+  std::uint64_t first = 0;  // task index
+  std::uint64_t size = 0;
+  std::size_t entry = 0;
+  // A command list's part after the first: the barrier it waits behind (the first of those at
+  // its start), as an index into its list's barriers().
+  std::optional<std::size_t> barrier;
+};
 
 // The tasks of a manifest, expanded lazily: a task is an index, and Render builds its TaskSpec
 // only when it is handed out. Memory stays proportional to the manifest, not to the task count.
@@ -24,11 +36,24 @@ class TaskSource {
 
   // The rendered id of task `index` (0 <= index < size()).
   std::string Id(std::uint64_t index) const;
+  // Where task `index` comes from when its entry is a command list (its line, without the
+  // command); nullopt otherwise.
+  std::optional<CommandList::Task> ListTask(std::uint64_t index) const;
 
   // The full task for one attempt: id, argv (shell values quoted), cwd, env, timeout, retries,
-  // with {task_id} and {attempt} filled in. A `kind: python` task's call is rendered into
-  // kind_args as JSON (see PythonArgs), since no kind encodes it.
+  // with {task_id} and {attempt} filled in. A string command (or a command list's line) is
+  // {shell, "-c", text}, where an empty shell stands for the default shell of the worker that
+  // will run it (see TaskSpec). A command list's task also gets disBatch's DISBATCH_* variables.
+  // A `kind: python` task's call is rendered into kind_args as JSON (see PythonArgs), since no
+  // kind encodes it.
   TaskSpec Render(std::uint64_t index, int attempt) const;
+
+  // The command lists' `#DISBATCH PERENGINE START` (or STOP) commands, in entry and file order,
+  // as tasks every worker runs itself (see Welcome): id `start-<line>` (`<entry id>-start-<line>`
+  // in a manifest), the entry's shell, cwd, env and timeout, and disBatch's variables
+  // (DISBATCH_TASKID: the place among the START, or STOP, commands of its list;
+  // DISBATCH_REPEAT_INDEX -1).
+  std::vector<TaskSpec> PerWorkerCommands(bool start) const;
 
   // Throws ManifestError when a task id cannot name output files (empty, over 200 bytes, '/',
   // control characters, "." or "..") or when two tasks share an id, naming both entries' id
@@ -43,6 +68,14 @@ class TaskSource {
   const TaskEntry& EntryOf(std::uint64_t index) const;
   std::uint64_t FirstIndexOf(std::size_t entry) const { return first_index_[entry]; }
 
+  // The groups of tasks, in index order: one per entry, and one more per barrier within a
+  // command list (barriers before its first task or after its last part nothing).
+  const std::vector<TaskGroup>& groups() const { return groups_; }
+  // The groups of entry `entry`: [first, end).
+  std::pair<std::size_t, std::size_t> GroupsOf(std::size_t entry) const {
+    return {first_group_[entry], first_group_[entry + 1]};
+  }
+
   // The value of a matrix name for one task.
   using Lookup = std::function<std::string_view(std::string_view)>;
   // Calls visit(index, lookup) for every task of entry `entry`, in index order; far cheaper per
@@ -50,14 +83,26 @@ class TaskSource {
   // the matrix names only.
   void ForEachTask(std::size_t entry,
                    const std::function<void(std::uint64_t, const Lookup&)>& visit) const;
+  // Calls visit(index, id) for every task of entry `entry`, in index order: the cheap way to list
+  // ids, for matrices and command lists alike.
+  void ForEachId(std::size_t entry,
+                 const std::function<void(std::uint64_t, const std::string&)>& visit) const;
 
  private:
   std::size_t EntryIndex(std::uint64_t index) const;
+  // A rendered `cwd`, absolute and without a trailing slash.
+  std::string ResolveCwd(const std::string& rendered) const;
 
   Manifest manifest_;
   std::string base_dir_;
   std::vector<std::uint64_t> first_index_;  // first task index of each entry
   std::uint64_t total_ = 0;
+  std::vector<TaskGroup> groups_;
+  std::vector<std::size_t> first_group_;  // of each entry, then groups_.size()
 };
+
+// A task's command as results.jsonl and --dry-run show it: its argv, each word shell-quoted where
+// needed, joined by spaces, with `default_shell` for a shell left to the worker; empty for a kind.
+std::string CommandLine(const TaskSpec& task, const std::string& default_shell);
 
 }  // namespace jobrunner

@@ -14,11 +14,14 @@ namespace jobrunner {
 // One attempt of one task, fully rendered from the manifest: everything a worker needs to run it.
 // It is a plain value; it travels to workers inside a TaskBatch (see protocol.h).
 struct TaskSpec {
-  std::uint64_t index = 0;        // position in the manifest's expansion order, unique per run
-  int attempt = 1;                // 1 for the first run, 2 for the first retry, ...
-  std::string id;                 // unique after expansion
-  std::vector<std::string> argv;  // a shell command arrives as {"/bin/sh", "-c", script}
-  std::string cwd;                // absolute, or empty for the worker's working directory
+  std::uint64_t index = 0;  // position in the manifest's expansion order, unique per run
+  int attempt = 1;          // 1 for the first run, 2 for the first retry, ...
+  std::string id;           // unique after expansion
+  // A string command is {shell, "-c", script}. Rank 0 leaves the shell empty where the manifest
+  // names none, and fills in, before sending, the default shell of the worker it goes to (/bin/bash
+  // where that worker has it, else /bin/sh: see Hello).
+  std::vector<std::string> argv;
+  std::string cwd;  // absolute, or empty for the worker's working directory
   std::vector<std::pair<std::string, std::string>> env;  // set on top of the worker's environment
   std::int64_t timeout_ms = 0;                           // 0: no time limit
   int retries = 0;  // how many further attempts a failure may have
@@ -34,6 +37,9 @@ struct TaskSpec {
   // (the child's CUDA_VISIBLE_DEVICES), so that no two tasks share a GPU.
   int cores = 0;
   std::vector<std::string> gpus;
+  // A task of a command list: the worker adds the DISBATCH_* variables only it knows (the run's
+  // DISBATCH_JOBID, its DISBATCH_ENGINE_RANK and the task's DISBATCH_CYLINDER_RANK).
+  bool disbatch = false;
 
   // Sent by the million: written plainly (see plain_sequence.h).
   template <class Archive>
@@ -46,6 +52,7 @@ struct TaskSpec {
     SerializePlainSequence(ar, args);
     ar& kind_args& isolate& cores;
     SerializePlainSequence(ar, gpus);
+    ar& disbatch;
   }
 };
 

@@ -28,7 +28,7 @@ Template Template::Parse(std::string_view text) {
   Template result;
   auto append_literal = [&result](std::string_view literal) {
     if (result.parts_.empty() || result.parts_.back().is_placeholder) {
-      result.parts_.push_back(Part{false, {}});
+      result.parts_.push_back(Part{false, {}, {}});
     }
     result.parts_.back().text += literal;
   };
@@ -44,15 +44,37 @@ Template Template::Parse(std::string_view text) {
     }
     if (c == '{' && !(i > 0 && text[i - 1] == '$')) {
       const std::size_t length = IdentifierLength(text.substr(i + 1));
-      if (length > 0 && i + 1 + length < text.size() && text[i + 1 + length] == '}') {
-        result.parts_.push_back(Part{true, std::string(text.substr(i + 1, length))});
+      const std::size_t after = i + 1 + length;
+      if (length > 0 && after < text.size() && text[after] == '}') {
+        result.parts_.push_back(Part{true, std::string(text.substr(i + 1, length)), {}});
         i += length + 2;
+        continue;
+      }
+      const std::size_t close = length > 0 && after < text.size() && text[after] == ':'
+                                    ? text.find_first_of("{}", after)
+                                    : std::string_view::npos;
+      if (close != std::string_view::npos && text[close] == '}') {
+        const std::string_view name = text.substr(i + 1, length);
+        const std::string_view format = text.substr(after + 1, close - after - 1);
+        try {
+          result.parts_.push_back(Part{true, std::string(name), FormatSpec::Parse(format)});
+        } catch (const std::invalid_argument& e) {
+          throw TemplateError("bad format in {" + std::string(name) + ":" + std::string(format) +
+                              "}: " + e.what() + " (write {{ and }} for literal braces)");
+        }
+        i = close + 1;
         continue;
       }
     }
     append_literal(text.substr(i, 1));
     ++i;
   }
+  return result;
+}
+
+Template Template::Literal(std::string_view text) {
+  Template result;
+  if (!text.empty()) result.parts_.push_back(Part{false, std::string(text), {}});
   return result;
 }
 
@@ -77,13 +99,38 @@ std::string Template::Render(const std::function<std::string_view(std::string_vi
   for (const Part& part : parts_) {
     if (!part.is_placeholder) {
       out += part.text;
-    } else if (shell_quote) {
-      out += ShellQuote(lookup(part.text));
+      continue;
+    }
+    const std::string_view value = lookup(part.text);
+    if (!part.format) {
+      if (shell_quote) {
+        out += ShellQuote(value);
+      } else {
+        out += value;
+      }
+      continue;
+    }
+    const StatusOr<std::string> formatted = part.format->Apply(value);
+    const std::string_view text = formatted.ok() ? std::string_view(*formatted) : value;
+    if (shell_quote) {
+      out += ShellQuote(text);
     } else {
-      out += lookup(part.text);
+      out += text;
     }
   }
   return out;
+}
+
+std::string TemplateText(const Template& t) {
+  std::string text;
+  for (const Template::Part& part : t.parts()) {
+    if (part.is_placeholder) {
+      text += "{" + part.text + (part.format ? ":" + part.format->text() : "") + "}";
+      continue;
+    }
+    for (char c : part.text) text += c == '{' ? "{{" : c == '}' ? "}}" : std::string(1, c);
+  }
+  return text;
 }
 
 std::string ShellQuote(std::string_view value) {

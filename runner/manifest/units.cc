@@ -1,6 +1,8 @@
 #include "manifest/units.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <iterator>
 
@@ -113,6 +115,39 @@ std::optional<std::string> ByteSizeOverLimit(std::string_view text) {
   const std::optional<Reading<std::uint64_t>> reading = ReadByteSize(text);
   if (!reading || !reading->too_large) return std::nullopt;
   return std::string(text) + " is larger than 1024T, the largest size accepted";
+}
+
+std::uint64_t FailureLimit::Of(std::uint64_t tasks) const {
+  if (percent < 0) return count;
+  const double share = std::ceil(static_cast<double>(tasks) * percent / 100.0);
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(share));
+}
+
+std::optional<FailureLimit> ParseFailureLimit(std::string_view text) {
+  FailureLimit limit;
+  limit.text = std::string(text);
+  const bool percent = !text.empty() && text.back() == '%';
+  if (percent) text.remove_suffix(1);
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::size_t dots = 0;
+  for (char c : text) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+  }
+  if (text.front() == '.' || text.back() == '.') return std::nullopt;
+  if (!percent) {
+    if (dots > 0) return std::nullopt;
+    limit.count = std::stoull(std::string(text));
+    if (limit.count == 0) return std::nullopt;
+    return limit;
+  }
+  if (dots > 1) return std::nullopt;
+  limit.percent = std::stod(std::string(text));
+  if (limit.percent <= 0 || limit.percent > 100) return std::nullopt;
+  return limit;
 }
 
 std::string FormatDurationMs(std::int64_t ms) {

@@ -32,6 +32,17 @@ std::optional<std::uint64_t> ParseByteSize(std::string_view text);
 // As DurationOverLimit, for sizes: "2048T is larger than 1024T, the largest size accepted".
 std::optional<std::string> ByteSizeOverLimit(std::string_view text);
 
+// How many tasks may fail for good before a run stops starting new ones (--max-failures, the
+// manifest's `max_failures`): a count, "10", or a share of the run's tasks, "5%" or "0.5%".
+struct FailureLimit {
+  std::uint64_t count = 0;
+  double percent = -1;  // >= 0: a share, rounded up, and at least 1
+  std::string text;     // as written
+
+  std::uint64_t Of(std::uint64_t tasks) const;
+};
+std::optional<FailureLimit> ParseFailureLimit(std::string_view text);
+
 // "1.5s", "250ms", "2m03s", "1h02m": for progress lines and the summary.
 std::string FormatDurationMs(std::int64_t ms);
 

@@ -38,6 +38,13 @@ StatusOr<UniqueFd> OpenFile(const std::string& path, OpenFlags flags) {
   return UniqueFd(fd);
 }
 
+StatusOr<std::FILE*> OpenStream(UniqueFd fd, const char* mode) {
+  std::FILE* stream = ::fdopen(fd.get(), mode);
+  if (stream == nullptr) return SystemError(errno);
+  fd.Release();
+  return stream;
+}
+
 StatusOr<std::uint64_t> FileSize(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return SystemError(errno);

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <string>
@@ -38,6 +39,10 @@ constexpr OpenFlags operator|(OpenFlags a, OpenFlags b) {
 constexpr int kStandardError = 2;
 
 StatusOr<UniqueFd> OpenFile(const std::string& path, OpenFlags flags);
+
+// A stdio stream over `fd`, which then owns it (fclose closes it): for code that reads and
+// writes through stdio, such as a command list. On failure `fd` is closed.
+StatusOr<std::FILE*> OpenStream(UniqueFd fd, const char* mode);
 
 // The size of the open file.
 StatusOr<std::uint64_t> FileSize(int fd);

@@ -25,6 +25,8 @@ class UniqueFd {
 
   // Closes the fd held, if any, and holds `fd` instead (-1: nothing).
   void Reset(int fd = -1) noexcept;
+  // Gives up the fd without closing it, to a new owner (a stdio stream).
+  int Release() noexcept { return std::exchange(fd_, -1); }
 
  private:
   int fd_ = -1;

@@ -10,6 +10,9 @@
 
 namespace jobrunner {
 
+inline constexpr int kPerWorkerStart = 1;
+inline constexpr int kPerWorkerStop = 2;
+
 // How one attempt ended, as the worker saw it: the domain value that the scheduler judges, the
 // journal and results.jsonl record, and the protocol carries back to the coordinator.
 struct AttemptResult {
@@ -35,12 +38,15 @@ struct AttemptResult {
   // kInterrupted, `error` naming the path and reason. The run stops, and the attempt runs again
   // on --resume.
   bool disk_full = false;
+  // Not a task of the run but a command each worker runs itself: kPerWorkerStart or
+  // kPerWorkerStop (a command list's PERENGINE START or STOP), `index` its place in its list.
+  int per_worker = 0;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     ar& index& attempt& outcome& exit_code& signal& start_ms& end_ms& stdout_path& stderr_path&
         stdout_bytes& stderr_bytes& stdout_truncated& stderr_truncated& error& kind_result&
-            data_path& left_running& disk_full;
+            data_path& left_running& disk_full& per_worker;
     // An outcome read from bytes indexes per-outcome counts: anything else is not a result.
     if constexpr (Archive::is_loading::value) {
       if (static_cast<int>(outcome) >= kOutcomeCount) {

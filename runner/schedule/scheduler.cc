@@ -34,6 +34,10 @@ void Scheduler::CollectSkipped() {
 }
 
 void Scheduler::SetNeeds(std::vector<ResourceNeeds> needs) {
+  // A group without tasks asks for nothing: it cannot be a task that fits nowhere.
+  for (std::size_t g = 0; g < needs.size() && g < state_.graph.group_count(); ++g) {
+    if (state_.graph.GroupSize(g) == 0) needs[g] = ResourceNeeds();
+  }
   placement_.SetNeeds(std::move(needs), state_.graph.group_count());
   room_may_have_changed_ = true;
 }
@@ -219,6 +223,7 @@ Scheduler::Verdict Scheduler::Judge(const AttemptEnded& ended, const InFlight& t
     }
     finals_[static_cast<int>(ended.outcome)]++;
     state_.graph.OnSucceeded(ended.index);
+    CollectSkipped();  // a whole group waiting on others may now be skipped
     return Verdict::kFinal;
   }
   state_.health.Failed(w.health, earlier != nullptr ? &earlier->health : nullptr);

@@ -101,8 +101,11 @@ class Scheduler {
   // outcome kSkipped.
   std::vector<TaskGraph::Skip> TakeSkipped() { return std::exchange(skipped_, {}); }
 
-  // Every task has a final outcome (settled earlier, or in this run).
+  // Every task has a final outcome (settled earlier, or in this run), or the task graph stopped
+  // (a BARRIER CHECK) and nothing runs.
   bool Finished() const;
+  // Why the task graph stopped handing out tasks (a BARRIER CHECK whose tasks had a failure).
+  const std::optional<TaskGraph::Stop>& Stopped() const { return state_.graph.stopped(); }
   std::uint64_t task_count() const { return task_count_; }
   std::size_t Running() const { return state_.running.size(); }
   std::size_t WaitingRetries() const { return state_.retries.size(); }

@@ -12,15 +12,18 @@ namespace jobrunner {
 TaskGraph::TaskGraph(std::uint64_t task_count)
     : TaskGraph(std::vector<Group>{Group{task_count, 0}}, {}) {}
 
-TaskGraph::TaskGraph(std::vector<Group> groups, std::vector<Edge> edges)
+TaskGraph::TaskGraph(std::vector<Group> groups, std::vector<Edge> edges, std::vector<Gate> gates)
     : groups_(std::move(groups)) {
   LayOutGroups();
-  const std::vector<InEdge> in_edges = IndexEdges(std::move(edges));
+  std::vector<OutEdge> kept = IndexEdges(std::move(edges));
+  std::vector<InEdge> in_edges;
+  in_edges.reserve(kept.size());
+  for (const OutEdge& e : kept) in_edges.emplace_back(e.task, e.key);
   GiveSlotsToDependentGroups(in_edges);
-  CountDependencies(in_edges);
+  CountDependencies(std::move(kept));
+  SetUpGates(std::move(gates));
   if (FindCycle(in_edges)) return;
-  ReadyTasksWithoutDependencies();
-  AdvanceCursor();
+  OpenGroupsWithoutGates();
 }
 
 void TaskGraph::LayOutGroups() {
@@ -31,56 +34,82 @@ void TaskGraph::LayOutGroups() {
   first_.push_back(task_count_);
 }
 
-std::vector<TaskGraph::InEdge> TaskGraph::IndexEdges(std::vector<Edge> edges) const {
-  // Edges as (dependent, dependency key), without duplicates or references out of range.
-  std::vector<InEdge> in_edges;
-  in_edges.reserve(edges.size());
+std::vector<TaskGraph::OutEdge> TaskGraph::IndexEdges(std::vector<Edge> edges) const {
+  // Edges without duplicates or references out of range, by dependent task. Two edges between
+  // the same tasks count as one, that needing success (which implies the end).
+  std::vector<OutEdge> kept;
+  kept.reserve(edges.size());
   for (const Edge& e : edges) {
     if (e.task >= task_count_ || e.on >= (e.on_group ? groups_.size() : task_count_)) continue;
-    in_edges.emplace_back(e.task, e.on_group ? GroupKey(e.on) : e.on);
+    kept.push_back(OutEdge{e.on_group ? GroupKey(e.on) : e.on, e.task, e.after});
   }
   edges = {};
-  std::sort(in_edges.begin(), in_edges.end());
-  in_edges.erase(std::unique(in_edges.begin(), in_edges.end()), in_edges.end());
-  return in_edges;
+  std::sort(kept.begin(), kept.end(), [](const OutEdge& a, const OutEdge& b) {
+    return a.task != b.task ? a.task < b.task : a.key != b.key ? a.key < b.key : a.after < b.after;
+  });
+  kept.erase(std::unique(kept.begin(), kept.end(),
+                         [](const OutEdge& a, const OutEdge& b) {
+                           return a.task == b.task && a.key == b.key;
+                         }),
+             kept.end());
+  return kept;
 }
 
 void TaskGraph::GiveSlotsToDependentGroups(const std::vector<InEdge>& in_edges) {
   // Groups with a dependent task get per-task state for all their tasks; the others are walked
-  // by the cursor, in order of priority.
+  // by cursors of their own.
   slot_base_.assign(groups_.size(), kNone);
   for (const auto& [task, key] : in_edges) slot_base_[GroupOf(task)] = 0;
   std::uint64_t slots = 0;
+  next_.assign(groups_.size(), 0);
   for (std::size_t g = 0; g < groups_.size(); ++g) {
-    if (slot_base_[g] == kNone) {
-      order_.push_back(g);
-    } else {
-      slot_base_[g] = slots;
-      slots += groups_[g].size;
-    }
+    next_[g] = First(g);
+    if (slot_base_[g] == kNone) continue;
+    slot_base_[g] = slots;
+    slots += groups_[g].size;
   }
-  std::stable_sort(order_.begin(), order_.end(), [this](std::uint64_t a, std::uint64_t b) {
-    return groups_[a].priority > groups_[b].priority;
-  });
   pending_.assign(slots, 0);
   skipped_.assign(slots, false);
   waiting_ = slots;
 }
 
-void TaskGraph::CountDependencies(const std::vector<InEdge>& in_edges) {
+void TaskGraph::CountDependencies(std::vector<OutEdge> edges) {
   group_target_.assign(groups_.size(), false);
   group_failed_.assign(groups_.size(), false);
   group_unsucceeded_.assign(groups_.size(), 0);
-  out_.reserve(in_edges.size());
-  for (const auto& [task, key] : in_edges) {
-    ++pending_[Slot(task)];  // at most the length of its entry's depends_on list
-    out_.emplace_back(key, task);
-    if (key >= task_count_) {
-      group_target_[key - task_count_] = true;
-      group_unsucceeded_[key - task_count_] = groups_[key - task_count_].size;
+  for (const OutEdge& e : edges) {
+    ++pending_[Slot(e.task)];  // at most the length of its entry's depends_on and after lists
+    if (e.key >= task_count_) {
+      group_target_[e.key - task_count_] = true;
+      group_unsucceeded_[e.key - task_count_] = groups_[e.key - task_count_].size;
     }
   }
+  out_ = std::move(edges);
   std::sort(out_.begin(), out_.end());
+}
+
+void TaskGraph::SetUpGates(std::vector<Gate> gates) {
+  group_unended_.resize(groups_.size());
+  for (std::size_t g = 0; g < groups_.size(); ++g) group_unended_[g] = groups_[g].size;
+  group_ended_.assign(groups_.size(), false);
+  group_complete_.assign(groups_.size(), false);
+  group_skipped_.assign(groups_.size(), false);
+  bad_task_.assign(groups_.size(), kNone);
+  bad_root_.assign(groups_.size(), kNone);
+  gates_on_.resize(groups_.size());
+  for (const Gate& gate : gates) {
+    if (gate.group >= groups_.size() || gate.on_first > gate.on_end ||
+        gate.on_end > groups_.size()) {
+      continue;
+    }
+    if (closed_by_.empty()) closed_by_.assign(groups_.size(), 0);
+    ++closed_by_[gate.group];
+    for (std::uint64_t h = gate.on_first; h < gate.on_end; ++h) {
+      gates_on_[h].push_back(gates_.size());
+    }
+    gate_remaining_.push_back(gate.on_end - gate.on_first);
+    gates_.push_back(gate);
+  }
 }
 
 bool TaskGraph::FindCycle(const std::vector<InEdge>& in_edges) {
@@ -169,15 +198,24 @@ void TaskGraph::WalkCycle(const std::vector<InEdge>& in_edges, const Unmet& unme
   }
 }
 
-void TaskGraph::ReadyTasksWithoutDependencies() {
+void TaskGraph::OpenGroupsWithoutGates() {
+  // Tasks of open groups with dependencies that have none themselves are ready at once, and the
+  // other open groups' cursors are ready to walk. Then what is empty from the start ends, which
+  // may open the groups waiting for it.
+  std::vector<std::uint64_t> open;
   for (std::size_t g = 0; g < groups_.size(); ++g) {
-    if (slot_base_[g] == kNone) continue;
-    for (std::uint64_t t = First(g); t < End(g); ++t) {
-      if (pending_[Slot(t)] == 0) {
-        ready_.push(Ready{groups_[g].priority, t});
-        --waiting_;
-      }
+    if (IsOpen(g)) {
+      open.push_back(g);
+    } else if (slot_base_[g] == kNone) {
+      ++closed_cursor_groups_;
     }
+  }
+  for (std::uint64_t g : open) OpenGroup(g);
+  for (std::size_t i = 0; i < gates_.size(); ++i) {
+    if (gate_remaining_[i] == 0) MeetGate(i);
+  }
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (group_unended_[g] == 0) GroupEnded(g);
   }
 }
 
@@ -192,33 +230,129 @@ std::uint64_t TaskGraph::Slot(std::uint64_t task) const {
 }
 
 void TaskGraph::AddOutEdges(std::uint64_t key, std::vector<std::uint64_t>& out) const {
-  auto it = std::lower_bound(out_.begin(), out_.end(), std::make_pair(key, std::uint64_t{0}));
-  for (; it != out_.end() && it->first == key; ++it) out.push_back(it->second);
+  auto it = std::lower_bound(out_.begin(), out_.end(), OutEdge{key, 0, false});
+  for (; it != out_.end() && it->key == key; ++it) out.push_back(it->task);
 }
 
-void TaskGraph::AdvanceCursor() {
-  while (cursor_group_ < order_.size()) {
-    const std::uint64_t g = order_[cursor_group_];
-    cursor_task_ = std::max(cursor_task_, First(g));
-    while (cursor_task_ < End(g) && Settled(cursor_task_)) ++cursor_task_;
-    if (cursor_task_ < End(g)) return;
-    if (++cursor_group_ < order_.size()) cursor_task_ = First(order_[cursor_group_]);
+void TaskGraph::AddOutEdges(std::uint64_t key, bool after, std::vector<std::uint64_t>& out) const {
+  auto it = std::lower_bound(out_.begin(), out_.end(), OutEdge{key, 0, false});
+  for (; it != out_.end() && it->key == key; ++it) {
+    if (it->after == after) out.push_back(it->task);
   }
+}
+
+void TaskGraph::AdvanceCursor(std::uint64_t g) {
+  while (next_[g] < End(g) && Settled(next_[g])) ++next_[g];
+  if (next_[g] == End(g)) open_.erase({-groups_[g].priority, g});
+}
+
+void TaskGraph::OpenGroup(std::uint64_t g) {
+  if (slot_base_[g] == kNone) {
+    if (next_[g] < End(g)) {
+      open_.insert({-groups_[g].priority, g});
+      AdvanceCursor(g);
+    }
+  } else {
+    for (std::uint64_t t = First(g); t < End(g); ++t) {
+      const std::uint64_t slot = Slot(t);
+      if (pending_[slot] != 0 || skipped_[slot] || Settled(t)) continue;
+      ready_.push(Ready{groups_[g].priority, t});
+      --waiting_;
+    }
+  }
+  CheckComplete(g);
+}
+
+void TaskGraph::TaskEnded(std::uint64_t g, bool bad, std::uint64_t task, std::uint64_t root) {
+  if (bad && bad_task_[g] == kNone) {
+    bad_task_[g] = task;
+    bad_root_[g] = root;
+  }
+  if (--group_unended_[g] == 0) GroupEnded(g);
+}
+
+void TaskGraph::GroupEnded(std::uint64_t g) {
+  if (group_ended_[g]) return;
+  group_ended_[g] = true;
+  if (group_target_[g]) {
+    std::vector<std::uint64_t> dependents;
+    AddOutEdges(GroupKey(g), true, dependents);
+    for (std::uint64_t d : dependents) Decrement(d);
+  }
+  CheckComplete(g);
+}
+
+void TaskGraph::CheckComplete(std::uint64_t g) {
+  if (group_complete_[g] || group_unended_[g] > 0 || !(IsOpen(g) || group_skipped_[g])) return;
+  group_complete_[g] = true;
+  for (std::size_t i : gates_on_[g]) {
+    if (--gate_remaining_[i] == 0) MeetGate(i);
+  }
+}
+
+void TaskGraph::MeetGate(std::size_t i) {
+  const Gate& gate = gates_[i];
+  std::uint64_t bad = kNone;
+  for (std::uint64_t h = gate.on_first; h < gate.on_end && bad == kNone; ++h) {
+    if (bad_task_[h] != kNone) bad = h;
+  }
+  if (bad != kNone && gate.kind == GateKind::kCheck) {
+    if (!stopped_) stopped_ = Stop{gate.group, bad_task_[bad]};
+    return;
+  }
+  if (bad != kNone && gate.kind == GateKind::kSucceeded) {
+    SkipGroup(gate.group, bad_task_[bad], bad_root_[bad]);
+    return;
+  }
+  const std::uint64_t g = gate.group;
+  if (group_skipped_[g] || --closed_by_[g] != 0) return;
+  if (slot_base_[g] == kNone) --closed_cursor_groups_;
+  OpenGroup(g);
+}
+
+void TaskGraph::SkipGroup(std::uint64_t g, std::uint64_t cause, std::uint64_t root) {
+  if (group_skipped_[g]) return;
+  group_skipped_[g] = true;
+  if (slot_base_[g] == kNone) --closed_cursor_groups_;
+  std::deque<std::uint64_t> queue;
+  for (std::uint64_t t = First(g); t < End(g); ++t) {
+    if (Settled(t)) continue;
+    if (slot_base_[g] != kNone) {
+      const std::uint64_t slot = Slot(t);
+      if (skipped_[slot]) continue;
+      skipped_[slot] = true;
+      --waiting_;
+    }
+    skipped_out_.push_back(Skip{t, cause, root});
+    if (!out_.empty()) queue.push_back(t);
+    TaskEnded(g, true, t, root);
+  }
+  Cascade(queue, root);
+  CheckComplete(g);
 }
 
 void TaskGraph::Resume(std::vector<bool> settled, std::vector<std::uint64_t> failed) {
   settled_ = std::move(settled);
   settled_.resize(task_count_, false);
   std::sort(failed.begin(), failed.end());
-  if (cursor_group_ < order_.size()) cursor_task_ = First(order_[cursor_group_]);
-  AdvanceCursor();
-  if (out_.empty()) return;  // nothing depends on anything: the cursor is all there is
+  const auto is_failed = [&](std::uint64_t t) {
+    return std::binary_search(failed.begin(), failed.end(), t);
+  };
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (slot_base_[g] == kNone && next_[g] < End(g)) AdvanceCursor(g);
+  }
 
   // Settled tasks are done, whatever they were waiting for.
+  std::vector<std::uint64_t> ended;  // groups whose every task is now settled
   for (std::size_t g = 0; g < groups_.size(); ++g) {
-    if (slot_base_[g] == kNone) continue;
     for (std::uint64_t t = First(g); t < End(g); ++t) {
-      if (settled_[t] && pending_[Slot(t)] > 0 && !skipped_[Slot(t)]) --waiting_;
+      if (!settled_[t]) continue;
+      if (slot_base_[g] != kNone) {
+        const std::uint64_t slot = Slot(t);
+        if (!skipped_[slot] && (pending_[slot] > 0 || !IsOpen(g))) --waiting_;
+      }
+      if (is_failed(t) && bad_task_[g] == kNone) bad_task_[g] = bad_root_[g] = t;
+      if (--group_unended_[g] == 0) ended.push_back(g);
     }
   }
   std::priority_queue<Ready> ready;
@@ -226,65 +360,88 @@ void TaskGraph::Resume(std::vector<bool> settled, std::vector<std::uint64_t> fai
     if (!settled_[ready_.top().task]) ready.push(ready_.top());
   }
   ready_ = std::move(ready);
-  // Successes first, so that a task with both a succeeded and a failed dependency is skipped
-  // rather than released.
-  for (std::uint64_t t = 0; t < task_count_; ++t) {
-    if (settled_[t] && !std::binary_search(failed.begin(), failed.end(), t)) Release(t);
+  if (!out_.empty()) {
+    // Successes first, so that a task with both a succeeded and a failed dependency is skipped
+    // rather than released.
+    for (std::uint64_t t = 0; t < task_count_; ++t) {
+      if (settled_[t] && !is_failed(t)) Release(t);
+    }
+    for (std::uint64_t t : failed) {
+      if (t >= task_count_) continue;
+      std::deque<std::uint64_t> queue{t};
+      Cascade(queue, t);
+    }
   }
-  for (std::uint64_t t : failed) {
-    if (t < task_count_) OnFailed(t);
-  }
+  for (std::uint64_t g : ended) GroupEnded(g);
 }
 
 std::optional<std::uint64_t> TaskGraph::Next() {
-  const bool from_cursor = cursor_group_ < order_.size();
+  if (stopped_) return std::nullopt;
+  const bool from_cursor = !open_.empty();
+  const std::uint64_t g = from_cursor ? open_.begin()->second : 0;
   if (!ready_.empty()) {
     const Ready top = ready_.top();
-    const int cursor_priority = from_cursor ? groups_[order_[cursor_group_]].priority : 0;
-    if (!from_cursor || Ready{cursor_priority, cursor_task_} < top) {
+    if (!from_cursor || Ready{groups_[g].priority, next_[g]} < top) {
       ready_.pop();
       return top.task;
     }
   }
   if (!from_cursor) return std::nullopt;
-  const std::uint64_t task = cursor_task_++;
-  AdvanceCursor();
+  const std::uint64_t task = next_[g]++;
+  AdvanceCursor(g);
   return task;
 }
 
 void TaskGraph::Decrement(std::uint64_t task) {
   const std::uint64_t slot = Slot(task);
   if (--pending_[slot] != 0 || skipped_[slot] || Settled(task)) return;
-  ready_.push(Ready{groups_[GroupOf(task)].priority, task});
+  const std::uint64_t g = GroupOf(task);
+  if (!IsOpen(g)) return;  // it waits for its group's gates; OpenGroup readies it
+  ready_.push(Ready{groups_[g].priority, task});
   --waiting_;
 }
 
 void TaskGraph::Release(std::uint64_t task) {
   std::vector<std::uint64_t> dependents;
-  AddOutEdges(task, dependents);
+  AddOutEdges(task, false, dependents);
+  AddOutEdges(task, true, dependents);
   const std::uint64_t g = GroupOf(task);
-  if (group_target_[g] && --group_unsucceeded_[g] == 0) AddOutEdges(GroupKey(g), dependents);
+  if (group_target_[g] && --group_unsucceeded_[g] == 0) {
+    AddOutEdges(GroupKey(g), false, dependents);
+  }
   for (std::uint64_t d : dependents) Decrement(d);
 }
 
 void TaskGraph::OnSucceeded(std::uint64_t task) {
-  if (task < task_count_ && !out_.empty()) Release(task);
+  if (task >= task_count_) return;
+  if (!out_.empty()) Release(task);
+  TaskEnded(GroupOf(task), false, task, task);
 }
 
 void TaskGraph::OnFailed(std::uint64_t root) {
-  if (root >= task_count_ || out_.empty()) return;
-  std::deque<std::uint64_t> queue{root};  // tasks whose dependents are to be skipped
-  std::vector<std::uint64_t> dependents;
+  if (root >= task_count_) return;
+  std::deque<std::uint64_t> queue{root};
+  if (!out_.empty()) Cascade(queue, root);
+  TaskEnded(GroupOf(root), true, root, root);
+}
+
+void TaskGraph::Cascade(std::deque<std::uint64_t>& queue, std::uint64_t root) {
+  // Tasks that will never succeed: what needs them to succeed is skipped in turn; what waits
+  // only for their end goes on.
+  std::vector<std::uint64_t> dependents, after;
   while (!queue.empty()) {
     const std::uint64_t cause = queue.front();
     queue.pop_front();
     dependents.clear();
-    AddOutEdges(cause, dependents);
+    after.clear();
+    AddOutEdges(cause, false, dependents);
+    AddOutEdges(cause, true, after);
     const std::uint64_t g = GroupOf(cause);
     if (group_target_[g] && !group_failed_[g]) {
       group_failed_[g] = true;
-      AddOutEdges(GroupKey(g), dependents);
+      AddOutEdges(GroupKey(g), false, dependents);
     }
+    for (std::uint64_t d : after) Decrement(d);
     for (std::uint64_t d : dependents) {
       const std::uint64_t slot = Slot(d);
       if (skipped_[slot] || Settled(d)) continue;
@@ -292,6 +449,7 @@ void TaskGraph::OnFailed(std::uint64_t root) {
       --waiting_;
       skipped_out_.push_back(Skip{d, cause, root});
       queue.push_back(d);
+      TaskEnded(GroupOf(d), true, d, root);
     }
   }
 }
@@ -300,9 +458,9 @@ std::vector<TaskGraph::Skip> TaskGraph::TakeSkipped() { return std::exchange(ski
 
 std::uint64_t TaskGraph::Remaining() const {
   std::uint64_t remaining = waiting_ + ready_.size();
-  for (std::size_t i = cursor_group_; i < order_.size(); ++i) {
-    const std::uint64_t g = order_[i];
-    const std::uint64_t from = i == cursor_group_ ? cursor_task_ : First(g);
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    if (slot_base_[g] != kNone || group_skipped_[g]) continue;
+    const std::uint64_t from = next_[g];
     if (settled_.empty()) {
       remaining += End(g) - from;
     } else {
@@ -327,45 +485,43 @@ void TaskGraph::CheckInvariants() const {
                  "TaskGraph: settled has a mark per task once resumed");
   if (!cycle_.empty()) return;  // a graph with a cycle is never run: the rest need not hold
 
-  // The cursor's groups and the groups with per-task state.
+  // The cursors' groups and the groups with per-task state.
   std::vector<bool> walked(groups_.size(), false);
-  for (std::size_t i = 0; i < order_.size(); ++i) {
-    const std::uint64_t g = order_[i];
-    CheckInvariant(g < groups_.size() && !walked[g] && slot_base_[g] == kNone,
-                   "TaskGraph: the cursor walks each group without dependencies once", "group",
-                   static_cast<std::int64_t>(g));
-    walked[g] = true;
-    if (i > 0) {
-      const std::uint64_t before = order_[i - 1];
-      CheckInvariant(groups_[before].priority > groups_[g].priority ||
-                         (groups_[before].priority == groups_[g].priority && before < g),
-                     "TaskGraph: the cursor walks groups by priority, then in manifest order",
-                     "group", static_cast<std::int64_t>(g));
-    }
-  }
   std::uint64_t slots = 0;
+  std::uint64_t closed_cursors = 0;
   for (std::size_t g = 0; g < groups_.size(); ++g) {
-    if (walked[g]) continue;
-    CheckInvariant(slot_base_[g] == slots,
-                   "TaskGraph: a group the cursor does not walk has per-task state, in order",
-                   "group", static_cast<std::int64_t>(g));
-    slots += groups_[g].size;
+    walked[g] = slot_base_[g] == kNone;
+    if (!walked[g]) {
+      CheckInvariant(slot_base_[g] == slots,
+                     "TaskGraph: a group no cursor walks has per-task state, in order", "group",
+                     static_cast<std::int64_t>(g));
+      slots += groups_[g].size;
+      continue;
+    }
+    if (!IsOpen(g) && !group_skipped_[g]) ++closed_cursors;
+    const bool listed = open_.count({-groups_[g].priority, g}) == 1;
+    CheckInvariant(next_[g] >= First(g) && next_[g] <= End(g),
+                   "TaskGraph: a group's cursor is within its group", "group",
+                   static_cast<std::int64_t>(g));
+    CheckInvariant(listed == (IsOpen(g) && !group_skipped_[g] && next_[g] < End(g)),
+                   "TaskGraph: the open cursors are the open groups with tasks left", "group",
+                   static_cast<std::int64_t>(g));
+    CheckInvariant(!listed || !Settled(next_[g]),
+                   "TaskGraph: an open cursor is at a task of its group that is not settled",
+                   "task", static_cast<std::int64_t>(next_[g]));
   }
+  CheckInvariant(open_.size() <= groups_.size(), "TaskGraph: each group is open once at most");
+  CheckInvariant(closed_cursors == closed_cursor_groups_,
+                 "TaskGraph: closed_cursor_groups_ counts the cursor groups behind a gate");
   CheckInvariant(pending_.size() == slots && skipped_.size() == slots,
                  "TaskGraph: per-task state covers exactly the groups with dependencies");
-  CheckInvariant(cursor_group_ <= order_.size(), "TaskGraph: the cursor is within its groups");
-  if (cursor_group_ < order_.size()) {
-    const std::uint64_t g = order_[cursor_group_];
-    CheckInvariant(cursor_task_ >= First(g) && cursor_task_ < End(g) && !Settled(cursor_task_),
-                   "TaskGraph: the cursor is at a task of its group that is not settled", "task",
-                   static_cast<std::int64_t>(cursor_task_));
-  }
 
   // Dependencies: what each task waits for, and which are waiting.
   CheckInvariant(std::is_sorted(out_.begin(), out_.end()), "TaskGraph: out-edges are sorted");
   std::vector<std::uint32_t> in_degree(slots, 0);
   std::vector<bool> targeted(groups_.size(), false);
-  for (const auto& [key, task] : out_) {
+  for (const OutEdge& edge : out_) {
+    const std::uint64_t key = edge.key, task = edge.task;
     CheckInvariant(task < task_count_ && slot_base_[GroupOf(task)] != kNone &&
                        key < task_count_ + groups_.size(),
                    "TaskGraph: an edge joins a task with dependencies to a task or group", "task",
@@ -389,7 +545,7 @@ void TaskGraph::CheckInvariants() const {
       CheckInvariant(pending_[slot] <= in_degree[slot],
                      "TaskGraph: a task waits for no more dependencies than it has", "task",
                      static_cast<std::int64_t>(t));
-      if (pending_[slot] > 0 && !skipped_[slot] && !Settled(t)) ++waiting;
+      if ((pending_[slot] > 0 || !IsOpen(g)) && !skipped_[slot] && !Settled(t)) ++waiting;
     }
   }
   CheckInvariant(waiting_ == waiting,
@@ -403,7 +559,8 @@ void TaskGraph::CheckInvariants() const {
                    "TaskGraph: a ready task belongs to a group with dependencies", "task",
                    static_cast<std::int64_t>(r.task));
     const std::uint64_t slot = Slot(r.task);
-    CheckInvariant(pending_[slot] == 0 && !skipped_[slot] && !Settled(r.task) && !seen_ready[slot],
+    CheckInvariant(pending_[slot] == 0 && !skipped_[slot] && !Settled(r.task) &&
+                       !seen_ready[slot] && IsOpen(GroupOf(r.task)),
                    "TaskGraph: a ready task has its dependencies met, is neither skipped nor "
                    "settled, and is ready once",
                    "task", static_cast<std::int64_t>(r.task));

@@ -25,7 +25,7 @@
 
 namespace jobrunner {
 
-inline constexpr int kProtocolVersion = 5;
+inline constexpr int kProtocolVersion = 6;
 
 enum class Tag : int {
   kHello = 1,
@@ -53,10 +53,13 @@ struct Hello {
   std::vector<std::string> gpus;  // CUDA_VISIBLE_DEVICES of the node
   int gpus_per_worker = 0;        // --gpus-per-worker, which replaces `gpus` when given
   std::vector<std::string> tags;  // --worker-tags
+  // The shell this rank runs string commands with when the manifest names none (/bin/bash where
+  // it has one, else /bin/sh), for the commands results.jsonl records.
+  std::string shell;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& protocol_version& rank& host& pid& cores& memory& gpus& gpus_per_worker& tags;
+    ar& protocol_version& rank& host& pid& cores& memory& gpus& gpus_per_worker& tags& shell;
   }
 };
 
@@ -79,11 +82,18 @@ struct Welcome {
   std::uint64_t max_output = 0;  // bytes per stream and attempt
   std::int64_t kill_grace_ms = 0;
   std::vector<std::string> plugins;  // absolute paths of task kind libraries to load
+  // Command lists' `#DISBATCH PERENGINE START` commands, which the worker runs one after another
+  // before its first task, and the STOP commands, which it runs when told to (Drain). Each
+  // comes back as an AttemptResult with `per_worker` set and `index` its place in its list.
+  std::vector<TaskSpec> start_commands;
+  std::vector<TaskSpec> stop_commands;
   PythonSetup python;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     ar& slots& run_dir& max_output& kill_grace_ms& plugins& python;
+    SerializePlainSequence(ar, start_commands);
+    SerializePlainSequence(ar, stop_commands);
   }
 };
 
@@ -116,23 +126,29 @@ struct TaskStart {
 struct ResultBatch {
   std::vector<AttemptResult> results;
   std::vector<TaskStart> started;
+  // The worker has run its STOP commands (Drain::run_stop_commands), and these are the last.
+  bool stop_commands_done = false;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     SerializePlainSequence(ar, results);
     SerializePlainSequence(ar, started);
+    ar& stop_commands_done;
   }
 };
 
 // The run is stopping early (a drain before a time limit, an interrupt): drop the tasks queued
 // here, and report each as interrupted without a start time. With `kill_running`, also kill the
 // running children and report them as interrupted. The worker keeps running until Shutdown.
+// With `run_stop_commands` (every task has ended), run the Welcome's STOP commands and say when
+// they are done.
 struct Drain {
   bool kill_running = false;
+  bool run_stop_commands = false;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& kill_running;
+    ar& kill_running& run_stop_commands;
   }
 };
 

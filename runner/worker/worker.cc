@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "base/text.h"
 #include "manifest/manifest.h"
+#include "posix/default_shell.h"
 #include "posix/signals.h"
 #include "rundir/run_dir.h"
 #include "worker/kind_helper.h"
@@ -25,6 +27,8 @@ constexpr milliseconds kHoldSignaled{200};
 // Longest sleep between two looks at the coordinator: bounds how late a worker notices new work
 // or a Shutdown, and keeps an idle rank's CPU use near zero.
 constexpr milliseconds kMaxIdleWait{10};
+// Keys of per-worker commands in the process set: above every task index (at most 2^28).
+constexpr std::uint64_t kPerWorkerKey = std::uint64_t{1} << 63;
 }  // namespace
 
 Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
@@ -38,6 +42,7 @@ Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
       guard_(guard),
       idle_(kMaxIdleWait, clock) {
   processes_.WakeOn(kind_runner_.wake_fd());
+  if (hello.shell.empty()) hello.shell = DefaultShell();
   transport_.Send(kCoordinator, hello);
   last_heartbeat_ = clock_.Now();
 }
@@ -80,6 +85,10 @@ void Worker::OpenRunDirectories() {
 
 void Worker::OnWelcome(Welcome welcome) {
   welcome_ = std::move(welcome);
+  for (std::uint64_t i = 0; i < welcome_->start_commands.size(); ++i) {
+    per_worker_queue_.emplace_back(kPerWorkerStart, i);
+  }
+  started_ = per_worker_queue_.empty();
   OpenRunDirectories();
   for (const std::string& plugin : welcome_->plugins) {
     try {
@@ -154,6 +163,12 @@ std::vector<TaskStart> Worker::TakeStarts() {
 }
 
 void Worker::OnDrain(const Drain& drain) {
+  if (drain.run_stop_commands && welcome_ && !stop_requested_) {
+    stop_requested_ = true;
+    for (std::uint64_t i = 0; i < welcome_->stop_commands.size(); ++i) {
+      per_worker_queue_.emplace_back(kPerWorkerStop, i);
+    }
+  }
   for (const TaskSpec& task : queue_) {
     AttemptResult r;
     r.index = task.index;
@@ -210,8 +225,33 @@ void Worker::CannotStart(const TaskSpec& task, std::string error) {
   Queue(std::move(r));
 }
 
+bool Worker::RunPerWorkerCommands() {
+  if (!per_worker_running_ && !per_worker_queue_.empty()) {
+    const auto [phase, ordinal] = per_worker_queue_.front();
+    per_worker_queue_.pop_front();
+    TaskSpec task =
+        (phase == kPerWorkerStart ? welcome_->start_commands : welcome_->stop_commands)[ordinal];
+    // Every worker runs it: its logs are the worker's own.
+    task.id += "-rank" + std::to_string(rank_);
+    task.index = kPerWorkerKey | (static_cast<std::uint64_t>(phase) << 32) | ordinal;
+    per_worker_running_ = true;
+    StartCommand(std::move(task), "", phase, ordinal);
+  }
+  if (!started_ && !per_worker_running_ && per_worker_queue_.empty()) started_ = true;
+  return started_;
+}
+
+void Worker::AddDisbatchEnv(const Running& running,
+                            std::vector<std::pair<std::string, std::string>>& env) const {
+  // disBatch's engine is one per node; here each worker rank is one (with -n 1, rank 0).
+  env.emplace_back("DISBATCH_JOBID", std::filesystem::path(welcome_->run_dir).filename().string());
+  env.emplace_back("DISBATCH_ENGINE_RANK", std::to_string(rank_ > 0 ? rank_ - 1 : 0));
+  env.emplace_back("DISBATCH_CYLINDER_RANK", std::to_string(running.cylinder));
+}
+
 void Worker::StartQueued() {
   if (!welcome_) return;
+  if (!RunPerWorkerCommands()) return;
   const int slots = welcome_->slots;
   // A task takes as many slots as it asks cores (one by default). In-process kinds of one core go
   // to the kind runner's own queue at once, so that its threads go from one to the next without
@@ -332,11 +372,13 @@ void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
                                    task.attempt, task.cwd, data_dir, task.timeout_ms});
 }
 
-void Worker::StartCommand(TaskSpec task, std::string helper_output) {
+void Worker::StartCommand(TaskSpec task, std::string helper_output, int per_worker,
+                          std::uint64_t ordinal) {
   {
     ProcessRequest request;
     request.key = task.index;
     request.argv = std::move(task.argv);
+    if (!request.argv.empty() && request.argv[0].empty()) request.argv[0] = DefaultShell();
     request.cwd = std::move(task.cwd);
     request.env = std::move(task.env);
     // A task that asks for cores runs that many threads unless its manifest says otherwise; a
@@ -363,7 +405,8 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
     request.stderr_path = FreeLogPath(task, "err");
     request.output_dir = logs_;
     request.max_output = welcome_->max_output;
-    const int cores = std::max(1, task.cores);
+    // A per-worker command takes no slot: tasks wait for it (START) or are done (STOP).
+    const int cores = per_worker != 0 ? 0 : std::max(1, task.cores);
     child_cores_ += cores;
     Running& running = running_[task.index];
     running.attempt = task.attempt;
@@ -372,8 +415,27 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output) {
     running.helper_output = std::move(helper_output);
     running.cores = cores;
     running.task_id = std::move(task.id);
+    running.per_worker = per_worker;
+    running.ordinal = ordinal;
+    if (task.disbatch) {
+      if (per_worker == 0) {
+        const auto free = std::find(cylinders_.begin(), cylinders_.end(), false);
+        running.cylinder = static_cast<int>(free - cylinders_.begin());
+        if (free == cylinders_.end()) {
+          cylinders_.push_back(true);
+        } else {
+          *free = true;
+        }
+      }
+      AddDisbatchEnv(running, request.env);
+    }
     processes_.Start(std::move(request));
-    NoteStart(task.index, clock_.UnixMs());
+    // A per-worker command is not a task of the run: the coordinator hears of it by its result.
+    if (per_worker == 0) {
+      NoteStart(task.index, clock_.UnixMs());
+    } else {
+      running.start_ms = clock_.UnixMs();
+    }
   }
 }
 
@@ -439,6 +501,12 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
       }
     }
     child_cores_ -= it->second.cores;
+    if (it->second.cylinder >= 0) cylinders_[static_cast<std::size_t>(it->second.cylinder)] = false;
+    if (it->second.per_worker != 0) {
+      r.index = it->second.ordinal;
+      r.per_worker = it->second.per_worker;
+      per_worker_running_ = false;
+    }
     running_.erase(it);
     Report(std::move(r));
   }
@@ -558,6 +626,15 @@ bool Worker::Step(milliseconds max_wait) {
   if (clock_.Now() - last_heartbeat_ >= milliseconds(kHeartbeatIntervalMs)) {
     transport_.Send(kCoordinator, Heartbeat{});
     last_heartbeat_ = clock_.Now();
+  }
+  if (stop_requested_ && !stop_done_sent_ && !per_worker_running_ && per_worker_queue_.empty()) {
+    ReleaseHeld(/*all=*/true);
+    ResultBatch batch;
+    batch.results = std::move(unsent_);
+    unsent_.clear();
+    batch.stop_commands_done = true;
+    transport_.Send(kCoordinator, batch);
+    stop_done_sent_ = true;
   }
   transport_.Flush();
   idle_.Next(active);

@@ -72,6 +72,9 @@ class Worker {
     std::string task_id;
     std::int64_t start_ms = 0;    // unix time, once started (a kind waits for a thread)
     bool start_reported = false;  // its TaskStart went to the coordinator
+    int cylinder = -1;            // a command list's task: its DISBATCH_CYLINDER_RANK
+    int per_worker = 0;           // kPerWorkerStart or kPerWorkerStop: a per-worker command
+    std::uint64_t ordinal = 0;    // a per-worker command's place in its Welcome list
   };
 
   bool HandleMessages();
@@ -81,7 +84,14 @@ class Worker {
   // Ends `task`'s attempt as a spawn error without starting it.
   void CannotStart(const TaskSpec& task, std::string error);
   void StartQueued();
-  void StartCommand(TaskSpec task, std::string helper_output = "");
+  void StartCommand(TaskSpec task, std::string helper_output = "", int per_worker = 0,
+                    std::uint64_t ordinal = 0);
+  // Runs the per-worker commands one after another. Tasks start only once every START command
+  // has ended (false until then).
+  bool RunPerWorkerCommands();
+  // The variables of disBatch that only the worker knows.
+  void AddDisbatchEnv(const Running& running,
+                      std::vector<std::pair<std::string, std::string>>& env) const;
   void StartKind(TaskSpec task, std::vector<KindRequest>& in_process);
   void StartPython(TaskSpec task, std::vector<PythonCall>& calls);
   void Collect(std::vector<ProcessExit> exits);
@@ -148,6 +158,13 @@ class Worker {
   std::chrono::steady_clock::time_point last_heartbeat_;  // or the last other message sent
   bool shutting_down_ = false;
   int exit_code_ = 0;
+  // Per-worker commands waiting (kPerWorkerStart or kPerWorkerStop, and the place in its list).
+  std::deque<std::pair<int, std::uint64_t>> per_worker_queue_;
+  bool per_worker_running_ = false;
+  bool started_ = false;         // every START command has ended: tasks may start
+  bool stop_requested_ = false;  // Drain::run_stop_commands
+  bool stop_done_sent_ = false;
+  std::vector<bool> cylinders_;  // DISBATCH_CYLINDER_RANK numbers in use
 };
 
 }  // namespace jobrunner

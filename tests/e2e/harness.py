@@ -157,18 +157,19 @@ def read_results(run_dir):
     return attempts, summary
 
 
-def execute(command, cwd, limit_s, env=None):
+def execute(command, cwd, limit_s, env=None, stdin_bytes=None):
     """Runs `command` under `timeout -k 10 limit_s` in `cwd`; raises Hung if it had to be stopped.
 
-    Returns (rc, stdout, stderr, elapsed seconds); stdin is /dev/null. `timeout` signals its
-    whole process group, so ranks are stopped along with mpirun.
+    Returns (rc, stdout, stderr, elapsed seconds); stdin is /dev/null, or `stdin_bytes` when
+    given. `timeout` signals its whole process group, so ranks are stopped along with mpirun.
     """
     full_env = dict(os.environ)
     full_env.update(env or {})
     timed = ["timeout", "-k", str(KILL_AFTER_S), str(limit_s)] + command
     started = time.monotonic()
-    completed = subprocess.run(timed, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-                               capture_output=True, check=False)
+    stdin = {"input": stdin_bytes} if stdin_bytes is not None else {"stdin": subprocess.DEVNULL}
+    completed = subprocess.run(timed, cwd=cwd, env=full_env, capture_output=True, check=False,
+                               **stdin)
     elapsed = time.monotonic() - started
     stdout = completed.stdout.decode(errors="replace")
     stderr = completed.stderr.decode(errors="replace")
@@ -198,11 +199,12 @@ class Sandbox:
         return {0} if self.np == 1 else set(range(1, self.np))
 
     def run(self, manifest, *args, limit_s=DEFAULT_LIMIT_S, env=None, out=None,
-            every_rank_status=False):
+            every_rank_status=False, stdin_bytes=None):
         """Runs `mpirun -n NP ... jobrunner --progress log --out <dir> [args] manifest`.
 
-        mpirun starts in the sandbox, with `env` added to the environment. Unless `out` names
-        one, each run gets a new --out directory in the sandbox: run, run-2, ...
+        mpirun starts in the sandbox, with `env` added to the environment and `stdin_bytes`, if
+        given, on its stdin (mpirun passes it to rank 0). Unless `out` names one, each run gets
+        a new --out directory in the sandbox: run, run-2, ...
         With every_rank_status, mpirun is told not to kill the other ranks when one exits
         non-zero, each rank's exit status is recorded in rank_statuses, and rc is rank 0's
         status (jobrunner's own exit status), since mpirun then reports 0 whatever the ranks did.
@@ -220,7 +222,7 @@ class Sandbox:
                        "/bin/sh", str(wrapper), str(status_dir)]
         command = mpirun + [jobrunner_binary(), "--progress", "log", "--out", str(run_dir),
                             *args, str(manifest)]
-        rc, stdout, stderr, elapsed = execute(command, self.path, limit_s, env)
+        rc, stdout, stderr, elapsed = execute(command, self.path, limit_s, env, stdin_bytes)
         result = Run(command, self.path, rc, stdout, stderr, elapsed, run_dir)
         self.runs.append(result)
         if status_dir is not None:
@@ -230,11 +232,11 @@ class Sandbox:
         result.attempts, result.summary = read_results(run_dir)
         return result
 
-    def run_without_mpirun(self, *args, limit_s=30):
+    def run_without_mpirun(self, *args, limit_s=30, stdin_bytes=None):
         """Runs `jobrunner args` directly in the sandbox, as a single process."""
         command = [jobrunner_binary(), *args]
         env = ROOT_CONSENT_ENV if IS_ROOT else None
-        rc, stdout, stderr, elapsed = execute(command, self.path, limit_s, env)
+        rc, stdout, stderr, elapsed = execute(command, self.path, limit_s, env, stdin_bytes)
         result = Run(command, self.path, rc, stdout, stderr, elapsed)
         self.runs.append(result)
         return result

@@ -1,15 +1,17 @@
-"""Every example manifest in config/ runs, as its comment says, and ends as it documents.
+"""Every example manifest and command list in config/ runs, as its comment says, and ends as it
+documents.
 
-Each config/*.yaml becomes a test of its own, test_example_<name>, so a new example is covered
-with no change here. An example expecting an exit status other than 0 says so in a comment line
-of its own: `# expect-exit: 1`.
+Each config/*.yaml (a manifest) and config/*.txt (a command list) becomes a test of its own,
+test_example_<name>, so a new example is covered with no change here. An example expecting an
+exit status other than 0 says so in a comment line of its own: `# expect-exit: 1`.
 """
 
 import re
 
 from harness import REPO_ROOT, expect, expect_equal, run_tests
 
-EXAMPLES = sorted((REPO_ROOT / "config").glob("*.yaml"))
+EXAMPLES = sorted([*(REPO_ROOT / "config").glob("*.yaml"),
+                   *(REPO_ROOT / "config").glob("*.txt")])
 EXPECT_EXIT = re.compile(r"^#\s*expect-exit:\s*(\d+)\s*$", re.MULTILINE)
 CHECK_COUNT = re.compile(r": ok, (\d+) tasks from ")
 
@@ -35,7 +37,9 @@ def example_test(manifest):
         expect(counted, f"--check prints no task count: {check.stdout!r}")
         run = sandbox.run(manifest)
         expect_equal(run.rc, documented_exit_status(manifest), "exit status")
-        expect_equal(len({a["task"] for a in run.attempts}), int(counted.group(1)),
+        # Per-worker commands (a command list's PERENGINE START and STOP) are not tasks.
+        tasks = {a["task"] for a in run.attempts if "per_worker" not in a}
+        expect_equal(len(tasks), int(counted.group(1)),
                      "tasks in results.jsonl, against the count of --check")
         expect_equal(run.summary["exit_status"], run.rc, "summary exit_status")
 

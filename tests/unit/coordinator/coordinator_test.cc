@@ -3,6 +3,7 @@
 // without MPI, processes or waiting.
 #include "coordinator/coordinator.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "fake_process_set.h"
 #include "journal/journal.h"
 #include "journal/run_ledger.h"
+#include "manifest/task_graph_builder.h"
 #include "manual_clock.h"
 #include "temp_dir.h"
 #include "worker/worker.h"
@@ -50,6 +52,7 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
   options.slots = slots;
   options.drain_grace_ms = 0;
   options.scheduler.retry.backoff_ms = 0;
+  options.max_failures = source.manifest().max_failures;
 
   auto [coordinator_end, worker_end] = MakeLoopbackPair();
   KindRegistry kinds;
@@ -59,7 +62,7 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
   RecordWriter records(&journal, results, RecordWriter::Mode::kCallerWrites);
   Coordinator coordinator(
       {*coordinator_end, source, kinds, ledger, results, records, reporter, clock}, options,
-      Scheduler(source.size(), options.scheduler));
+      Scheduler(BuildTaskGraph(source), options.scheduler));
   FakeProcessSet processes(std::move(decide));
   Hello hello;
   hello.host = "fakehost";
@@ -601,4 +604,88 @@ TEST_CASE("A drain takes back tasks still waiting for their dispatch to be synce
   CHECK(Count<TaskDispatchedRecord>(journal) == 1);
   CHECK(Count<TaskFinishedRecord>(journal) == 1);
   CHECK(testing::ReadFile(run.dir + "/results.jsonl").find("\"attempt\"") == std::string::npos);
+}
+
+// ---- Fail fast, command lists' barriers and per-worker commands ------------------------------
+
+namespace {
+
+// A command list in a directory of its own, for a manifest's tasks_from.
+struct ListFile {
+  explicit ListFile(const std::string& text) { std::ofstream(dir / "cmds.txt") << text; }
+  std::string path() const { return dir / "cmds.txt"; }
+  testing::TempDir dir;
+};
+
+std::optional<ProcessExit> ByExitWord(const ProcessRequest& r) {
+  // A command list's line arrives as {shell, -c, line}; "fail" in it fails the task.
+  const std::string& line = r.argv.back();
+  return line.find("fail") != std::string::npos ? Exit(Outcome::kFailed, 3)
+                                                : Exit(Outcome::kSucceeded);
+}
+
+}  // namespace
+
+TEST_CASE("Once max_failures tasks have failed for good no task starts and the run exits 1") {
+  Run run = RunManifest(
+      "version: 1\nmax_failures: 2\ntasks:\n  - id: t-{n}\n    command: [fail]\n"
+      "    matrix: {n: {range: [0, 20]}}\n",
+      1, [](const ProcessRequest&) -> std::optional<ProcessExit> {
+        return Exit(Outcome::kFailed, 1);
+      });
+  CHECK(run.exit_status == 1);
+  CHECK(run.attempts.size() < 20);
+  CHECK(run.summary["stopped"] == "max_failures 2 reached: 2 tasks failed for good");
+  // What ran on once the limit was reached ended with the drain (with no grace here).
+  const int failed = run.summary["outcomes"]["failed"];
+  CHECK(failed >= 2);
+  CHECK(run.summary["outcomes"]["not_run"] == 20 - failed);
+}
+
+TEST_CASE("A failure before a BARRIER CHECK ends the run at the barrier, with exit status 1") {
+  ListFile list("ok 1\nfail 2\nok 3\n#DISBATCH BARRIER CHECK k\nok 5\nok 6\n");
+  Run run = RunManifest("version: 1\ntasks:\n  - id: l\n    tasks_from: " + list.path() + "\n", 2,
+                        ByExitWord);
+  CHECK(run.exit_status == 1);
+  std::vector<std::string> ran;
+  for (const auto& a : run.attempts) ran.push_back(a["task"]);
+  std::sort(ran.begin(), ran.end());
+  CHECK(ran == std::vector<std::string>{"l-1", "l-2", "l-3"});
+  CHECK(run.summary["stopped"] == "BARRIER CHECK k at " + list.path() +
+                                      ":4: task l-2 did not succeed since the barrier before it; "
+                                      "the tasks after it do not run");
+  CHECK(run.summary["outcomes"]["not_run"] == 2);
+}
+
+TEST_CASE("Per-worker commands run before the first task and after the last, on their own lines") {
+  ListFile list(
+      "#DISBATCH PERENGINE START start-it\n#DISBATCH PERENGINE STOP stop-it\ntask-a\ntask-b\n");
+  Run run = RunManifest("version: 1\ntasks:\n  - id: l\n    tasks_from: " + list.path() + "\n", 2,
+                        ByExitWord);
+  CHECK(run.exit_status == 0);
+  REQUIRE(run.started.size() == 4);
+  CHECK(run.started.front().argv.back() == "start-it");
+  CHECK(run.started.back().argv.back() == "stop-it");
+  std::map<std::string, nlohmann::json> by_task;
+  for (const auto& a : run.attempts) by_task[a["task"]] = a;
+  REQUIRE(by_task.count("l-start-1-rank0") == 1);
+  CHECK(by_task["l-start-1-rank0"]["per_worker"] == "start");
+  CHECK(by_task["l-start-1-rank0"]["index"].is_null());
+  CHECK(by_task["l-stop-2-rank0"]["per_worker"] == "stop");
+  CHECK(run.summary["tasks"] == 2);
+  CHECK(run.summary["outcomes"]["succeeded"] == 2);
+}
+
+TEST_CASE("Every attempt's line records its command as it ran, the worker's shell included") {
+  ListFile list("echo 'a b'\n");
+  Run run = RunManifest("version: 1\ntasks:\n  - id: l\n    tasks_from: " + list.path() +
+                            "\n  - id: argv\n    command: [printf, '%s', 'x y']\n",
+                        1, AlwaysSucceed);
+  REQUIRE(run.attempts.size() == 2);
+  std::map<std::string, nlohmann::json> by_task;
+  for (const auto& a : run.attempts) by_task[a["task"]] = a;
+  CHECK(by_task["argv"]["command"] == "printf %s 'x y'");
+  const std::string shell = run.started[0].argv[0];
+  CHECK((shell == "/bin/bash" || shell == "/bin/sh"));
+  CHECK(by_task["l-1"]["command"] == shell + " -c 'echo '\\''a b'\\'''");
 }

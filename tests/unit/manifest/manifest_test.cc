@@ -4,10 +4,12 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "manifest/units.h"
+#include "temp_dir.h"
 
 using jobrunner::LoadManifest;
 using jobrunner::Manifest;
@@ -353,7 +355,7 @@ version: 1
 tasks: [{id: a, command: x}]
 task: []
 )") == "m.yaml:3:1: unknown field 'task' in manifest; expected one of: version, plugins, python, "
-       "defaults, tasks");
+       "defaults, tasks, max_failures");
 }
 
 TEST_CASE("Resources and priority in defaults apply to every task, and a task's own replace them") {
@@ -418,7 +420,7 @@ defaults:
   tmeout: 10m
 tasks: [{id: a, command: x}]
 )") == "m.yaml:4:3: unknown field 'tmeout' in defaults; expected one of: timeout, retries, env, "
-       "cwd, priority, cores, gpus, memory, node, tags");
+       "cwd, shell, priority, cores, gpus, memory, node, tags");
 }
 
 TEST_CASE("An unknown field in a task is an error at its key") {
@@ -429,8 +431,8 @@ tasks:
     command: x
     tmeout: 30s
 )") == "m.yaml:5:5: unknown field 'tmeout' in task; expected one of: id, command, kind, args, "
-       "isolate, gather, matrix, cwd, timeout, retries, env, depends_on, priority, cores, gpus, "
-       "memory, node, tags");
+       "isolate, gather, matrix, zip, cwd, timeout, retries, env, depends_on, after, priority, "
+       "cores, gpus, memory, node, tags, shell, tasks_from");
 }
 
 TEST_CASE("A field given twice is an error at the second") {
@@ -462,7 +464,8 @@ TEST_CASE("Missing tasks, or no tasks at all, are errors") {
   CHECK(ErrorOf("version: 1\ntasks: {id: a}\n") ==
         "m.yaml:2:8: wrong type for tasks: expected a list of tasks, got a map");
   CHECK(ErrorOf("version: 1\ntasks:\n  - run\n") ==
-        "m.yaml:3:5: wrong type for task: expected a map with id and command (or kind), got 'run'");
+        "m.yaml:3:5: wrong type for task: expected a map with id and command (or kind, or "
+        "tasks_from), got 'run'");
 }
 
 TEST_CASE("Only version 1, written as an integer, is accepted") {
@@ -535,8 +538,7 @@ version: 1
 defaults: [timeout]
 tasks: [{id: a, command: x}]
 )") == "m.yaml:2:11: wrong type for defaults: expected a map of timeout, retries, env, cwd, "
-       "priority, cores, gpus, memory, node and tags, "
-       "got a list");
+       "shell, priority, cores, gpus, memory, node and tags, got a list");
 }
 
 TEST_CASE("An empty value is reported at its key, where the mistake is") {
@@ -756,26 +758,30 @@ tasks:
        "matrix names");
 }
 
-TEST_CASE("A matrix list must not be empty") {
-  CHECK(ErrorOf(R"(
+TEST_CASE("An empty matrix list or range gives an entry of no tasks, not an error") {
+  const Manifest m = Parse(R"(
 version: 1
 tasks:
   - id: t-{n}
     command: x
     matrix:
       n: []
-)") == "m.yaml:6:10: empty list for matrix n; expected at least one value");
+  - id: u-{n}
+    command: x
+    matrix:
+      n: {range: [5, 5]}
+  - id: v-{n}-{m}
+    command: x
+    matrix:
+      n: {range: [0, 5, -1]}
+      m: [1, 2]
+)");
+  REQUIRE(m.entries.size() == 3);
+  for (const TaskEntry& e : m.entries) CHECK(e.size() == 0);
 }
 
-TEST_CASE("A matrix range must hold two or three integers and not be empty") {
+TEST_CASE("A matrix range must hold two or three integers") {
   const std::string head = "version: 1\ntasks:\n  - id: t-{n}\n    command: x\n    matrix:\n";
-  const std::string empty = "; expected start < stop, or start > stop with a negative step";
-  CHECK(ErrorOf(head + "      n: {range: [5, 5]}\n") ==
-        "m.yaml:6:18: empty range for matrix n" + empty);
-  CHECK(ErrorOf(head + "      n: {range: [5, 0]}\n") ==
-        "m.yaml:6:18: empty range for matrix n" + empty);
-  CHECK(ErrorOf(head + "      n: {range: [0, 5, -1]}\n") ==
-        "m.yaml:6:18: empty range for matrix n" + empty);
   CHECK(ErrorOf(head + "      n: {range: [5]}\n") ==
         "m.yaml:6:18: range of matrix n has 1 elements; expected [start, stop] or [start, stop, "
         "step]");
@@ -796,14 +802,17 @@ TEST_CASE("A matrix range must hold two or three integers and not be empty") {
         "integer");
 }
 
-TEST_CASE("A matrix axis must be a list or a range map") {
+TEST_CASE("A matrix axis must be a list, or a map of range, file or glob") {
   const std::string head = "version: 1\ntasks:\n  - id: t-{n}\n    command: x\n    matrix:\n";
   CHECK(ErrorOf(head + "      n: 5\n") ==
-        "m.yaml:6:10: wrong type for matrix n: expected a list of values or {range: [start, "
-        "stop]}, got '5'");
+        "m.yaml:6:10: wrong type for matrix n: expected a list of values, {range: [start, "
+        "stop]}, {file: path} or {glob: pattern}, got '5'");
   CHECK(ErrorOf(head + "      n: {rnage: [0, 1]}\n") ==
-        "m.yaml:6:11: unknown field 'rnage' in matrix n; expected one of: range");
-  CHECK(ErrorOf(head + "      n: {}\n") == "m.yaml:6:10: missing field 'range' in matrix n");
+        "m.yaml:6:11: unknown field 'rnage' in matrix n; expected one of: range, file, glob");
+  CHECK(ErrorOf(head + "      n: {}\n") ==
+        "m.yaml:6:10: matrix n has 0 of range, file and glob; expected one");
+  CHECK(ErrorOf(head + "      n: {range: [0, 1], glob: '*'}\n") ==
+        "m.yaml:6:10: matrix n has 2 of range, file and glob; expected one");
   CHECK(ErrorOf(head + "      n: [a, {b: 1}]\n") ==
         "m.yaml:6:14: wrong type for a value of matrix n: expected a string or a number, got a "
         "map");
@@ -812,9 +821,9 @@ TEST_CASE("A matrix axis must be a list or a range map") {
 TEST_CASE("A matrix needs names that placeholders can use") {
   const std::string head = "version: 1\ntasks:\n  - id: t\n    command: x\n    matrix:\n";
   CHECK(ErrorOf(head + "      a-b: [1]\n") ==
-        "m.yaml:6:7: bad matrix name 'a-b'; expected an identifier, like n or file_name");
+        "m.yaml:6:7: bad matrix name 'a-b'; expected an identifier, like n or file");
   CHECK(ErrorOf(head + "      1n: [1]\n") ==
-        "m.yaml:6:7: bad matrix name '1n'; expected an identifier, like n or file_name");
+        "m.yaml:6:7: bad matrix name '1n'; expected an identifier, like n or file");
   CHECK(ErrorOf(head + "      attempt: [1]\n") ==
         "m.yaml:6:7: matrix name 'attempt' is reserved; jobrunner fills in {task_id} and "
         "{attempt}");
@@ -1009,4 +1018,241 @@ tasks:
 )");
   CHECK(m.entries[0].matrix[0].json_values ==
         std::vector<std::string>{"0.1", "", "", "true", "1e3"});
+}
+
+// ---- Sweeps: formats, zip, values from files and globs -----------------------------------
+
+TEST_CASE("A format that does not suit a matrix value is an error at its template") {
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t-{n}
+    command: "run {n:04d}"
+    matrix:
+      n: [1, two]
+)") == "m.yaml:4:14: {n:04d} in command cannot format the value 'two' of n: 'two' is not an "
+       "integer");
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t-{n:q}
+    command: x
+    matrix: {n: [1]}
+)") == "m.yaml:3:9: bad format in {n:q}: unexpected 'q'; expected "
+       "[[fill]align][sign][0][width][.precision][type] with type one of sdxXobfFeEgG (write {{ "
+       "and }} for literal braces) in id");
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t
+    command: "echo {task_id:d}"
+)") == "m.yaml:4:14: {task_id:d} in command cannot format the task id, which is text: 'id' is "
+       "not an integer");
+  CHECK_NOTHROW(Parse(R"(
+version: 1
+tasks:
+  - id: t-{n:03d}
+    command: "echo {attempt:02d} {n:.2f}"
+    matrix: {n: {range: [-5, 1000]}}
+)"));
+}
+
+TEST_CASE("Zipped keys advance together, as one more key after the matrix") {
+  const Manifest m = Parse(R"(
+version: 1
+tasks:
+  - id: t-{s}-{a}
+    command: "run {a} {b}"
+    matrix:
+      s: [1, 2]
+    zip:
+      a: [x, y, z]
+      b: {range: [10, 13]}
+)");
+  const TaskEntry& e = m.entries[0];
+  REQUIRE(e.matrix.size() == 3);
+  CHECK(e.ZipStart() == 1);
+  CHECK(e.matrix[1].zipped);
+  CHECK(e.size() == 6);
+}
+
+TEST_CASE("Zipped keys need equal lengths and their own names") {
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t-{a}
+    command: x
+    zip:
+      a: [1, 2, 3]
+      b: [1, 2]
+)") == "m.yaml:7:7: zip b has 2 values, zip a 3; zip pairs the i-th values of its keys, so they "
+       "need as many");
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: t-{a}
+    command: x
+    matrix: {a: [1]}
+    zip: {a: [2]}
+)") == "m.yaml:6:11: 'a' is a key of both matrix and zip");
+}
+
+TEST_CASE("Matrix values come from a file, one a line, or a glob, sorted, beside the manifest") {
+  jobrunner::testing::TempDir dir;
+  std::ofstream(dir / "values.txt") << "alpha\n\nbeta gamma\r\n";
+  std::filesystem::create_directories(dir / "data");
+  for (const char* name : {"b.csv", "a.csv", "c.txt", ".hidden.csv"}) {
+    std::ofstream(dir / ("data/" + std::string(name))) << "x";
+  }
+  std::ofstream(dir / "m.yaml") << R"(
+version: 1
+tasks:
+  - id: t-{v}
+    command: "echo {v}"
+    matrix: {v: {file: values.txt}}
+  - id: u-{f}
+    command: "wc -l {f}"
+    matrix: {f: {glob: "data/*.csv"}}
+  - id: w-{f}
+    command: "wc -l {f}"
+    matrix: {f: {glob: "nothing/*.csv"}}
+)";
+  const Manifest m = LoadManifest(dir / "m.yaml");
+  CHECK(m.entries[0].matrix[0].values == std::vector<std::string>{"alpha", "beta gamma"});
+  CHECK(m.entries[1].matrix[0].values == std::vector<std::string>{"data/a.csv", "data/b.csv"});
+  CHECK(m.entries[2].size() == 0);
+  std::ofstream(dir / "bad.yaml") << "version: 1\ntasks:\n  - id: t-{v}\n    command: x\n"
+                                     "    matrix: {v: {file: missing.txt}}\n";
+  CHECK_THROWS_WITH(LoadManifest(dir / "bad.yaml"),
+                    Catch::EndsWith("bad.yaml:5:24: cannot read the values of matrix v from "
+                                    "missing.txt: No such file or directory"));
+}
+
+TEST_CASE("A file of values that is too large or holds a NUL byte is refused, naming its line") {
+  jobrunner::testing::TempDir dir;
+  std::ofstream(dir / "nul.txt", std::ios::binary) << std::string("a\n\nb\0c\n", 7);
+  const std::string head = "version: 1\ntasks:\n  - id: t-{v}\n    command: x\n";
+  std::ofstream(dir / "nul.yaml") << head << "    matrix: {v: {file: nul.txt}}\n";
+  CHECK_THROWS_WITH(LoadManifest(dir / "nul.yaml"),
+                    Catch::EndsWith("nul.yaml:5:24: nul.txt:3: a NUL byte"));
+  // Endless, and without a line end: refused at the limit, not read as one line forever.
+  std::ofstream(dir / "zero.yaml") << head << "    matrix: {v: {file: /dev/zero}}\n";
+  CHECK_THROWS_WITH(LoadManifest(dir / "zero.yaml"),
+                    Catch::EndsWith("/dev/zero is larger than 32 MiB; for that many tasks, use a "
+                                    "command list (tasks_from)"));
+}
+
+// ---- Command lists, shells, dependencies by entry, fail fast --------------------------------
+
+TEST_CASE("tasks_from makes an entry of a command list, with the entry's fields for its tasks") {
+  jobrunner::testing::TempDir dir;
+  std::ofstream(dir / "cmds.txt") << "echo 1\n# no task\necho 2\n";
+  std::ofstream(dir / "m.yaml") << R"(
+version: 1
+defaults: {shell: /bin/zsh}
+tasks:
+  - id: prep
+    tasks_from: cmds.txt
+    timeout: 30s
+    retries: 2
+    cores: 2
+  - id: after
+    command: "echo done"
+    shell: bash
+    after: [{entry: prep}]
+    depends_on: [prep-1]
+)";
+  const Manifest m = LoadManifest(dir / "m.yaml");
+  const TaskEntry& e = m.entries[0];
+  REQUIRE(e.list);
+  CHECK(e.size() == 2);
+  CHECK(e.list->name() == dir / "cmds.txt");
+  CHECK(e.timeout_ms == 30000);
+  CHECK(e.retries == 2);
+  CHECK(e.needs.cores == 2);
+  CHECK(e.shell_program == "/bin/zsh");
+  const TaskEntry& f = m.entries[1];
+  CHECK(f.shell_program == "bash");
+  REQUIRE(f.entry_dependencies.size() == 1);
+  CHECK(f.entry_dependencies[0].entry == "prep");
+  CHECK(f.entry_dependencies[0].after);
+  REQUIRE(f.depends_on.size() == 1);
+  CHECK(f.after.empty());
+}
+
+TEST_CASE("tasks_from takes a plain id and no command of its own") {
+  jobrunner::testing::TempDir dir;
+  std::ofstream(dir / "cmds.txt") << "echo 1\n";
+  std::ofstream(dir / "a.yaml")
+      << "version: 1\ntasks:\n  - id: p\n    tasks_from: cmds.txt\n    command: x\n";
+  CHECK_THROWS_WITH(LoadManifest(dir / "a.yaml"),
+                    Catch::EndsWith("a.yaml:5:5: command does not go with tasks_from: each line "
+                                    "of the list is a command, run by the shell"));
+  std::ofstream(dir / "b.yaml") << "version: 1\ntasks:\n  - id: \"\"\n    tasks_from: cmds.txt\n";
+  CHECK_THROWS_WITH(LoadManifest(dir / "b.yaml"), Catch::Contains("a plain name"));
+  std::ofstream(dir / "c.yaml") << "version: 1\ntasks:\n  - id: p\n    tasks_from: none.txt\n";
+  CHECK_THROWS_WITH(LoadManifest(dir / "c.yaml"),
+                    Catch::EndsWith("c.yaml:4:17: tasks_from none.txt: cannot read the command "
+                                    "list: No such file or directory"));
+  std::ofstream(dir / "late.txt") << "echo 1\n#DISBATCH PERENGINE START x\n";
+  std::ofstream(dir / "d.yaml") << "version: 1\ntasks:\n  - id: p\n    tasks_from: late.txt\n";
+  CHECK_THROWS_WITH(LoadManifest(dir / "d.yaml"),
+                    Catch::Contains("late.txt:2: #DISBATCH PERENGINE after the first task"));
+}
+
+TEST_CASE("shell belongs to string commands, and names one program") {
+  CHECK(ErrorOf(R"(
+version: 1
+tasks:
+  - id: a
+    command: [ls]
+    shell: bash
+)") == "m.yaml:5:5: shell runs a command given as a string (or a tasks_from list); this "
+       "task's command is a list of arguments, run without a shell");
+  CHECK(ErrorOf(R"(
+version: 1
+defaults: {shell: "bash -e"}
+tasks: [{id: a, command: x}]
+)") == "m.yaml:2:19: bad shell 'bash -e'; expected one program (a path, or a name looked up "
+       "in PATH), run as <shell> -c <command>");
+  CHECK(Parse("version: 1\ntasks: [{id: a, command: x}]\n").entries[0].shell_program.empty());
+  CHECK(ParseManifest("version: 1\ntasks: [{id: a, command: x}]\n", "m.yaml", "/bin/dash")
+            .entries[0]
+            .shell_program == "/bin/dash");
+}
+
+TEST_CASE("after takes task ids as depends_on does, and both take {entry: id}") {
+  const Manifest m = Parse(R"(
+version: 1
+tasks:
+  - id: a-{n}
+    command: x
+    matrix: {n: [1, 2]}
+  - id: b-{n}
+    command: x
+    matrix: {n: [1, 2]}
+    after: ["a-{n}"]
+    depends_on: [{entry: "a-{n}"}]
+)");
+  const TaskEntry& b = m.entries[1];
+  REQUIRE(b.after.size() == 1);
+  CHECK(b.depends_on.empty());
+  REQUIRE(b.entry_dependencies.size() == 1);
+  CHECK(b.entry_dependencies[0].entry == "a-{n}");
+  CHECK_FALSE(b.entry_dependencies[0].after);
+  CHECK(ErrorOf("version: 1\ntasks:\n  - id: a\n    command: x\n    after: [{task: b}]\n") ==
+        "m.yaml:5:14: unknown field 'task' in after element; expected one of: entry");
+}
+
+TEST_CASE("max_failures is a count or a share of the tasks") {
+  const Manifest m = Parse("version: 1\nmax_failures: 5%\ntasks: [{id: a, command: x}]\n");
+  REQUIRE(m.max_failures);
+  CHECK(m.max_failures->Of(1000) == 50);
+  CHECK(m.max_failures->Of(3) == 1);
+  CHECK(
+      Parse("version: 1\nmax_failures: 3\ntasks: [{id: a, command: x}]\n").max_failures->Of(1000) ==
+      3);
+  CHECK(ErrorOf("version: 1\nmax_failures: 0\ntasks: [{id: a, command: x}]\n") ==
+        "m.yaml:2:15: bad max_failures '0'; expected a count of at least 1, like 10, or a share "
+        "of the tasks up to 100%, like 5% or 0.5%");
 }

@@ -2,11 +2,15 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <string>
 
 #include "base/text.h"
 
 using jobrunner::IsValidUtf8;
+
+#include "temp_dir.h"
+
 using jobrunner::ManifestError;
 using jobrunner::ParseManifest;
 using jobrunner::TaskSource;
@@ -110,7 +114,7 @@ tasks:
         Strings{"convert", "in/it's.png", "it's", "c-it's.2", "${HOME}", "{n}"});
 }
 
-TEST_CASE("A string command runs under /bin/sh -c with every substituted value quoted") {
+TEST_CASE("A string command runs under the worker's shell with every substituted value quoted") {
   const TaskSource source = Source(R"(
 version: 1
 tasks:
@@ -120,9 +124,9 @@ tasks:
       i: {range: [0, 4]}
       p: ["two words"]
 )");
-  CHECK(source.Render(0, 1).argv ==
-        Strings{"/bin/sh", "-c",
-                "grep -c 'two words' in.txt | awk '{print $1}' > g-0.1.out; echo ${HOME}"});
+  CHECK(
+      source.Render(0, 1).argv ==
+      Strings{"", "-c", "grep -c 'two words' in.txt | awk '{print $1}' > g-0.1.out; echo ${HOME}"});
   CHECK(source.Render(3, 12).argv[2] ==
         "grep -c 'two words' in.txt | awk '{print $1}' > g-3.12.out; echo ${HOME}");
 }
@@ -450,4 +454,121 @@ tasks:
   CHECK(quoted.id == "fit-1.0-1-a");
   CHECK(quoted.kind_args.find(R"("alpha":"1.0")") != std::string::npos);
   CHECK(quoted.args.empty());
+}
+
+TEST_CASE("Zipped keys pair their values, and the product runs over the matrix keys") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: t-{s}-{a}
+    command: ["run", "{a}", "{b}"]
+    matrix: {s: [1, 2]}
+    zip: {a: [x, y, z], b: [10, 20, 30]}
+)");
+  REQUIRE(source.size() == 6);
+  Strings ids;
+  for (std::uint64_t i = 0; i < source.size(); ++i) ids.push_back(source.Id(i));
+  CHECK(ids == Strings{"t-1-x", "t-1-y", "t-1-z", "t-2-x", "t-2-y", "t-2-z"});
+  CHECK(source.Render(4, 1).argv == Strings{"run", "y", "20"});
+  Strings walked;
+  source.ForEachId(0, [&](std::uint64_t, const std::string& id) { walked.push_back(id); });
+  CHECK(walked == ids);
+  CHECK(UniqueIdsError(source) == "no error");
+}
+
+TEST_CASE("Formatted placeholders render in ids and commands") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: run-{n:03d}
+    command: "sim --x {x:.2f} --name {name:>6} > out/{n:06d}.txt"
+    matrix:
+      n: {range: [8, 10]}
+      x: [0.5]
+      name: [ab]
+)");
+  CHECK(source.Id(1) == "run-009");
+  CHECK(source.Render(0, 1).argv[2] == "sim --x 0.50 --name '    ab' > out/000008.txt");
+}
+
+TEST_CASE("An entry of no tasks takes no index; the entries around it keep theirs") {
+  const TaskSource source = Source(R"(
+version: 1
+tasks:
+  - id: a
+    command: x
+  - id: e-{n}
+    command: x
+    matrix: {n: []}
+  - id: b
+    command: x
+)");
+  REQUIRE(source.size() == 2);
+  CHECK(source.Id(1) == "b");
+  CHECK(source.FirstIndexOf(1) == 1);
+  CHECK(UniqueIdsError(source) == "no error");
+}
+
+namespace {
+
+std::shared_ptr<jobrunner::CommandList> ListOf(const std::string& dir, const std::string& text) {
+  const std::string path = dir + "/tasks.txt";
+  std::ofstream(path, std::ios::binary) << text;
+  return jobrunner::CommandList::Open(path, path);
+}
+
+std::string EnvValue(const TaskSpec& spec, const std::string& name) {
+  for (const auto& [key, value] : spec.env) {
+    if (key == name) return value;
+  }
+  return "(unset)";
+}
+
+}  // namespace
+
+TEST_CASE("A command list's tasks are its lines, with ids from line numbers") {
+  jobrunner::testing::TempDir dir;
+  jobrunner::ListDefaults defaults;
+  defaults.timeout_ms = 5000;
+  defaults.retries = 1;
+  defaults.cwd = "work";
+  defaults.env = {{"A", "{not a placeholder}"}};
+  const TaskSource source(
+      jobrunner::CommandListManifest(
+          ListOf(dir.str(), "echo a\n#DISBATCH BARRIER\n#DISBATCH REPEAT 2 start 5 echo r\n"),
+          defaults),
+      "/base");
+  REQUIRE(source.size() == 3);
+  CHECK(source.Id(0) == "1");
+  CHECK(source.Id(2) == "3-1");
+  const TaskSpec spec = source.Render(2, 1);
+  CHECK(spec.argv == Strings{"", "-c", "echo r"});
+  CHECK(spec.cwd == "/base/work");
+  CHECK(spec.timeout_ms == 5000);
+  CHECK(spec.retries == 1);
+  CHECK(spec.disbatch);
+  CHECK(EnvValue(spec, "A") == "{not a placeholder}");
+  CHECK(EnvValue(spec, "DISBATCH_TASKID") == "3");
+  CHECK(EnvValue(spec, "DISBATCH_TASKID_ZP") == "000003");
+  CHECK(EnvValue(spec, "DISBATCH_REPEAT_INDEX") == "6");
+  CHECK(EnvValue(spec, "DISBATCH_STREAM_INDEX") == "3");
+  CHECK(EnvValue(spec, "DISBATCH_NAMETASKS") == "tasks.txt");
+  CHECK(EnvValue(source.Render(0, 1), "DISBATCH_REPEAT_INDEX_ZP") == "-00001");
+  CHECK(source.ListTask(2)->line == 3);
+  CHECK(UniqueIdsError(source) == "no error");
+  CHECK(source.IdsProvablyUnique());
+}
+
+TEST_CASE("A tasks_from entry's ids start with the entry's id") {
+  jobrunner::testing::TempDir dir;
+  ListOf(dir.str(), "a\nb\n");
+  std::ofstream(dir / "m.yaml") << "version: 1\ntasks:\n"
+                                   "  - id: first\n    command: x\n"
+                                   "  - id: lines\n    tasks_from: tasks.txt\n"
+                                   "  - id: lines-2\n    command: x\n";
+  const TaskSource source(jobrunner::LoadManifest(dir / "m.yaml"), "/base");
+  CHECK(source.Id(1) == "lines-1");
+  CHECK(source.Id(2) == "lines-2");
+  // The third entry's id is that of the list's second task.
+  CHECK_THAT(UniqueIdsError(source), Catch::Contains("duplicate task id 'lines-2'"));
 }

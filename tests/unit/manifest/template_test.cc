@@ -132,3 +132,28 @@ TEST_CASE("Shell-quoted values reach the command intact through /bin/sh") {
     CHECK(ShellEcho(ShellQuote(value)) == value);
   }
 }
+
+TEST_CASE("A placeholder with a format renders its value formatted") {
+  CHECK(Render("run-{n:04d}.log", {{"n", "7"}}) == "run-0007.log");
+  CHECK(Render("{x:.2f} {name:>5}", {{"x", "0.5"}, {"name", "ab"}}) == "0.50    ab");
+  const Template t = Template::Parse("{n:03d}");
+  REQUIRE(t.parts().size() == 1);
+  CHECK(t.parts()[0].text == "n");
+  REQUIRE(t.parts()[0].format);
+  CHECK(t.parts()[0].format->text() == "03d");
+  CHECK(jobrunner::TemplateText(t) == "{n:03d}");
+}
+
+TEST_CASE("A formatted value is shell-quoted after formatting") {
+  CHECK(Render("echo {name:>4}", {{"name", "a"}}, /*shell_quote=*/true) == "echo '   a'");
+}
+
+TEST_CASE("A placeholder with a format it does not understand is an error, not text") {
+  CHECK_THROWS_AS(Template::Parse("{n:06q}"), jobrunner::TemplateError);
+  CHECK_THROWS_WITH(Template::Parse("a {n:zz} b"),
+                    Catch::StartsWith("bad format in {n:zz}: unexpected 'zz'"));
+}
+
+TEST_CASE("Braces that are not a named placeholder stay text, with or without a colon") {
+  CHECK(Render("${x:-default} {a b:c} {{n:2}}", {}) == "${x:-default} {a b:c} {n:2}");
+}

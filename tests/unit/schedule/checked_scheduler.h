@@ -67,8 +67,8 @@ class CheckedScheduler : public Scheduler {
 class CheckedTaskGraph : public TaskGraph {
  public:
   explicit CheckedTaskGraph(std::uint64_t task_count) : TaskGraph(task_count) { CheckInvariants(); }
-  CheckedTaskGraph(std::vector<Group> groups, std::vector<Edge> edges)
-      : TaskGraph(std::move(groups), std::move(edges)) {
+  CheckedTaskGraph(std::vector<Group> groups, std::vector<Edge> edges, std::vector<Gate> gates = {})
+      : TaskGraph(std::move(groups), std::move(edges), std::move(gates)) {
     CheckInvariants();
   }
   explicit CheckedTaskGraph(TaskGraph graph) : TaskGraph(std::move(graph)) { CheckInvariants(); }

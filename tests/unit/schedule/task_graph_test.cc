@@ -1,6 +1,7 @@
 #include "schedule/task_graph.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "manifest/task_graph_builder.h"
 #include "manifest/task_source.h"
 #include "schedule/scheduler.h"
+#include "temp_dir.h"
 
 using jobrunner::BuildTaskGraph;
 using jobrunner::ManifestError;
@@ -347,4 +349,228 @@ tasks:
   CheckedTaskGraph g(BuildTaskGraph(source));
   CHECK(g.Next() == 1'000'000u);
   CHECK(g.Next() == 0u);
+}
+
+// ---- After edges and gates ------------------------------------------------------------------
+
+namespace {
+
+using Gate = TaskGraph::Gate;
+using GateKind = TaskGraph::GateKind;
+
+std::vector<TaskGraph::Group> Sizes(std::vector<std::uint64_t> sizes) {
+  std::vector<TaskGraph::Group> groups;
+  for (std::uint64_t size : sizes) groups.push_back(TaskGraph::Group{size, 0});
+  return groups;
+}
+
+Tasks SkippedTasks(CheckedTaskGraph& g) {
+  Tasks out;
+  for (const TaskGraph::Skip& s : g.TakeSkipped()) out.push_back(s.task);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("A task waiting after another runs once it ended, even if it failed") {
+  // 1 after 0; 2 depends on 0; 3 after 2 (which is skipped).
+  CheckedTaskGraph g(Singles(4), {Edge{1, 0, false, /*after=*/true}, Edge{2, 0},
+                                  Edge{3, 2, false, /*after=*/true}});
+  REQUIRE(g.cycle().empty());
+  CHECK(TakeReady(g) == Tasks{0});
+  g.OnFailed(0);
+  CHECK(SkippedTasks(g) == Tasks{2});
+  CHECK(TakeReady(g) == Tasks{1, 3});
+  g.OnSucceeded(1);
+  g.OnSucceeded(3);
+  CHECK(g.Exhausted());
+}
+
+TEST_CASE("A task waiting after a whole group runs once its last task ended") {
+  CheckedTaskGraph g(Sizes({3, 1}), {Edge{3, 0, /*on_group=*/true, /*after=*/true}});
+  CHECK(TakeReady(g) == Tasks{0, 1, 2});
+  g.OnFailed(1);
+  g.OnSucceeded(0);
+  CHECK(TakeReady(g).empty());
+  g.OnFailed(2);
+  CHECK(TakeReady(g) == Tasks{3});
+  CHECK(SkippedTasks(g).empty());
+}
+
+TEST_CASE("A group behind a barrier starts once every task before it ended, whatever the outcome") {
+  CheckedTaskGraph g(Sizes({2, 2}), {}, {Gate{1, 0, 1, GateKind::kAfter}});
+  CHECK(TakeReady(g) == Tasks{0, 1});
+  CHECK_FALSE(g.Exhausted());
+  g.OnFailed(0);
+  CHECK(TakeReady(g).empty());
+  g.OnSucceeded(1);
+  CHECK(TakeReady(g) == Tasks{2, 3});
+  CHECK_FALSE(g.stopped());
+}
+
+TEST_CASE("A check gate stops the graph when a task before it failed, and opens otherwise") {
+  SECTION("a failure: nothing more is handed out") {
+    CheckedTaskGraph g(Sizes({2, 2, 1}), {},
+                       {Gate{1, 0, 1, GateKind::kCheck}, Gate{2, 1, 2, GateKind::kAfter}});
+    CHECK(TakeReady(g) == Tasks{0, 1});
+    g.OnSucceeded(0);
+    g.OnFailed(1);
+    REQUIRE(g.stopped());
+    CHECK(g.stopped()->group == 1);
+    CHECK(g.stopped()->failed_task == 1);
+    CHECK(TakeReady(g).empty());
+    CHECK(g.Exhausted());
+  }
+  SECTION("no failure: the next part runs") {
+    CheckedTaskGraph g(Sizes({1, 1}), {}, {Gate{1, 0, 1, GateKind::kCheck}});
+    CHECK(TakeReady(g) == Tasks{0});
+    g.OnSucceeded(0);
+    CHECK(TakeReady(g) == Tasks{1});
+    CHECK_FALSE(g.stopped());
+  }
+  SECTION("a failure two barriers back is not this check's") {
+    CheckedTaskGraph g(Sizes({1, 1, 1}), {},
+                       {Gate{1, 0, 1, GateKind::kAfter}, Gate{2, 1, 2, GateKind::kCheck}});
+    CHECK(TakeReady(g) == Tasks{0});
+    g.OnFailed(0);
+    CHECK(TakeReady(g) == Tasks{1});
+    g.OnSucceeded(1);
+    CHECK(TakeReady(g) == Tasks{2});
+    CHECK_FALSE(g.stopped());
+  }
+}
+
+TEST_CASE("A group that needs another to succeed is skipped whole when one of its tasks fails") {
+  // Group 1 (tasks 2..4) depends on all of group 0; group 2 (task 5) runs after group 1.
+  CheckedTaskGraph g(Sizes({2, 3, 1}), {},
+                     {Gate{1, 0, 1, GateKind::kSucceeded}, Gate{2, 1, 2, GateKind::kAfter}});
+  CHECK(TakeReady(g) == Tasks{0, 1});
+  g.OnSucceeded(0);
+  g.OnFailed(1);
+  const std::vector<TaskGraph::Skip> skipped = g.TakeSkipped();
+  REQUIRE(skipped.size() == 3);
+  CHECK((skipped[0].task == 2 && skipped[0].cause == 1 && skipped[0].root == 1));
+  CHECK(TakeReady(g) == Tasks{5});
+  g.OnSucceeded(5);
+  CHECK(g.Exhausted());
+}
+
+TEST_CASE("Empty groups pass their gates on, and gated groups keep their priority once open") {
+  std::vector<TaskGraph::Group> groups = {TaskGraph::Group{1, 0}, TaskGraph::Group{0, 0},
+                                          TaskGraph::Group{3, 0}, TaskGraph::Group{1, 5}};
+  // Tasks: 0 | none | 1 2 3 | 4. Group 1 (empty) waits for group 0, group 3 for group 1; group 2
+  // is free, and group 3 has the higher priority.
+  CheckedTaskGraph g(groups, {},
+                     {Gate{1, 0, 1, GateKind::kAfter}, Gate{3, 1, 2, GateKind::kAfter}});
+  CHECK(g.Next() == std::optional<std::uint64_t>(0));
+  g.OnSucceeded(0);
+  CHECK(TakeReady(g) == Tasks{4, 1, 2, 3});
+}
+
+TEST_CASE("Resuming re-judges a check gate from the tasks settled before") {
+  const auto graph = [] { return TaskGraph(Sizes({2, 1}), {}, {Gate{1, 0, 1, GateKind::kCheck}}); };
+  SECTION("a task that failed for good earlier stops it at once") {
+    CheckedTaskGraph g(graph());
+    g.Resume({true, true, false}, {1});
+    CHECK(g.stopped());
+    CHECK(TakeReady(g).empty());
+  }
+  SECTION("given its retries again, the failed task runs, and then the rest") {
+    CheckedTaskGraph g(graph());
+    g.Resume({true, false, false}, {});
+    CHECK(TakeReady(g) == Tasks{1});
+    g.OnSucceeded(1);
+    CHECK(TakeReady(g) == Tasks{2});
+  }
+}
+
+TEST_CASE("A command list's barriers become gates, and {entry: ...} names a whole entry") {
+  jobrunner::testing::TempDir dir;
+  std::ofstream(dir / "cmds.txt") << "a\nb\n#DISBATCH BARRIER CHECK\nc\n";
+  std::ofstream(dir / "m.yaml") << R"(version: 1
+tasks:
+  - id: prep-{n}
+    command: x
+    matrix: {n: [1, 2]}
+  - id: list
+    tasks_from: cmds.txt
+    after: [{entry: prep}]
+  - id: last-{n}
+    command: x
+    matrix: {n: [1]}
+    depends_on: [{entry: "prep-{n}"}]
+)";
+  const TaskSource source(jobrunner::LoadManifest(dir / "m.yaml"), "/base");
+  REQUIRE(source.groups().size() == 4);
+  CheckedTaskGraph g(BuildTaskGraph(source));
+  CHECK(TakeReady(g) == Tasks{0, 1});
+  g.OnFailed(0);
+  g.OnSucceeded(1);
+  CHECK(TakeReady(g) == Tasks{2, 3});  // the list's first part; last-1 is skipped
+  CHECK(SkippedTasks(g) == Tasks{5});
+  g.OnFailed(2);
+  g.OnSucceeded(3);
+  CHECK(g.stopped());
+  CHECK(g.stopped()->failed_task == 2);
+}
+
+TEST_CASE("An {entry: ...} that names no entry, several, itself, or closes a cycle is an error") {
+  CHECK(GraphError(R"(
+version: 1
+tasks:
+  - id: a
+    command: x
+    after: [{entry: b}]
+)") == "m.yaml:5:21: no entry has the id 'b' in {entry: b} of after; expected an entry's id as "
+       "written there, or without its placeholders");
+  CHECK(GraphError(R"(
+version: 1
+tasks:
+  - id: a
+    command: x
+    after: [{entry: a}]
+)") == "m.yaml:5:21: {entry: a} names this entry itself; an entry cannot wait for all of its "
+       "own tasks");
+  CHECK(GraphError(R"(
+version: 1
+tasks:
+  - id: a-{n}
+    command: x
+    matrix: {n: [1]}
+  - id: a-{m}
+    command: x
+    matrix: {m: [2]}
+  - id: c
+    command: x
+    depends_on: [{entry: a}]
+)") == "m.yaml:11:26: {entry: a} in depends_on names more than one entry (a-{n} and a-{m}); "
+       "write the id as it is written there");
+  CHECK(GraphError(R"(
+version: 1
+tasks:
+  - id: a
+    command: x
+    after: [{entry: b}]
+  - id: b-{n}
+    command: x
+    matrix: {n: [1]}
+    depends_on: [a]
+)") == "m.yaml:5:21: dependency cycle: every task of a -> every task of b-{n} -> every task of "
+       "a (each waits for the next)");
+}
+
+TEST_CASE("The scheduler counts a whole group skipped by a success that ends its gate's group") {
+  // Group 1 needs all of group 0 to succeed; task 0 fails first, and task 1's success is what
+  // ends group 0.
+  CheckedScheduler s(TaskGraph(Sizes({2, 2}), {}, {Gate{1, 0, 1, GateKind::kSucceeded}}),
+                     Scheduler::Options{});
+  s.AddWorker(1, 2);
+  REQUIRE(s.Assign(0).size() == 2);
+  CHECK(s.OnResult({1, 0, 1, Outcome::kFailed, 0, 1.0}, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.TakeSkipped().empty());
+  CHECK(s.OnResult({1, 1, 1, Outcome::kSucceeded, 0, 1.0}, 0) == Scheduler::Verdict::kFinal);
+  CHECK(s.TakeSkipped().size() == 2);
+  CHECK(s.FinalCount(Outcome::kSkipped) == 2);
+  CHECK(s.Assign(0).empty());
+  CHECK(s.Finished());
 }

@@ -151,7 +151,7 @@ TEST_CASE("A count or a length beyond the bytes left is refused before anything 
 }
 
 TEST_CASE("A boolean other than 0 or 1 is a DecodeError") {
-  std::string bytes = EncodeValue(Drain{true});
+  std::string bytes = EncodeValue(Drain{true, true});
   REQUIRE(bytes.back() == 1);  // after the class's version and tracking bytes
   bytes.back() = 7;
   CHECK_THROWS_WITH(DecodeValue<Drain>(bytes), "a boolean is 7, not 0 or 1");
