@@ -29,6 +29,24 @@ constexpr milliseconds kHoldSignaled{200};
 constexpr milliseconds kMaxIdleWait{10};
 // Keys of per-worker commands in the process set: above every task index (at most 2^28).
 constexpr std::uint64_t kPerWorkerKey = std::uint64_t{1} << 63;
+
+// A task that asks for cores runs that many threads unless its manifest says otherwise; a task
+// given GPUs sees only those, whatever its manifest says, so that none is shared. Commands and
+// Python calls alike.
+void AddResourceVariables(const TaskSpec& task,
+                          std::vector<std::pair<std::string, std::string>>& env) {
+  if (task.cores > 0 && std::none_of(env.begin(), env.end(), [](const auto& var) {
+        return var.first == "OMP_NUM_THREADS";
+      })) {
+    env.emplace_back("OMP_NUM_THREADS", std::to_string(task.cores));
+  }
+  if (!task.gpus.empty()) {
+    env.erase(std::remove_if(env.begin(), env.end(),
+                             [](const auto& var) { return var.first == "CUDA_VISIBLE_DEVICES"; }),
+              env.end());
+    env.emplace_back("CUDA_VISIBLE_DEVICES", Join(task.gpus, ","));
+  }
+}
 }  // namespace
 
 Worker::Worker(Transport& transport, ProcessSet& processes, Hello hello,
@@ -321,19 +339,8 @@ void Worker::StartPython(TaskSpec task, std::vector<PythonCall>& calls) {
   call.timeout_ms = task.timeout_ms;
   // What the call needs set: its cwd, its env, and as for a command, OMP_NUM_THREADS and
   // CUDA_VISIBLE_DEVICES. Most calls need nothing, and pay nothing.
-  for (const std::string& id : task.gpus) call.gpus += (call.gpus.empty() ? "" : ",") + id;
-  if (task.cores > 0 && std::none_of(task.env.begin(), task.env.end(), [](const auto& var) {
-        return var.first == "OMP_NUM_THREADS";
-      })) {
-    task.env.emplace_back("OMP_NUM_THREADS", std::to_string(task.cores));
-  }
-  if (!call.gpus.empty()) {
-    task.env.erase(
-        std::remove_if(task.env.begin(), task.env.end(),
-                       [](const auto& var) { return var.first == "CUDA_VISIBLE_DEVICES"; }),
-        task.env.end());
-    task.env.emplace_back("CUDA_VISIBLE_DEVICES", call.gpus);
-  }
+  call.gpus = Join(task.gpus, ",");
+  AddResourceVariables(task, task.env);
   if (!task.cwd.empty() || !task.env.empty()) {
     std::string env;
     for (const auto& [name, value] : task.env) {
@@ -381,20 +388,7 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output, int per_work
     if (!request.argv.empty() && request.argv[0].empty()) request.argv[0] = DefaultShell();
     request.cwd = std::move(task.cwd);
     request.env = std::move(task.env);
-    // A task that asks for cores runs that many threads unless its manifest says otherwise; a
-    // task given GPUs sees only those, whatever its manifest says, so that none is shared.
-    if (task.cores > 0 && std::none_of(request.env.begin(), request.env.end(), [](const auto& var) {
-          return var.first == "OMP_NUM_THREADS";
-        })) {
-      request.env.emplace_back("OMP_NUM_THREADS", std::to_string(task.cores));
-    }
-    if (!task.gpus.empty()) {
-      request.env.erase(
-          std::remove_if(request.env.begin(), request.env.end(),
-                         [](const auto& var) { return var.first == "CUDA_VISIBLE_DEVICES"; }),
-          request.env.end());
-      request.env.emplace_back("CUDA_VISIBLE_DEVICES", Join(task.gpus, ","));
-    }
+    AddResourceVariables(task, request.env);
     // Where the task runs, for scripts that want to know (MPI's own variables are removed).
     request.env.emplace_back("JOBRUNNER_TASK_ID", task.id);
     request.env.emplace_back("JOBRUNNER_ATTEMPT", std::to_string(task.attempt));
