@@ -3,18 +3,18 @@ reported interrupted with the path and reason, the run stops (exit 4) with a mes
 them, and --resume, once there is room, runs the attempt again and finishes.
 
 The full disk is a 64 KiB tmpfs mounted where the output goes: over the run directory's logs/
-for a command (after the run has started, so the journal stays on the roomy disk), and as a
-kind's output directory. Mounting needs root: the tests say they are skipped otherwise. (The
+for a command (before the run starts, in a directory that holds no run yet, so that the journal
+stays on the roomy disk: a run holds logs/ open from its start and would not see a later mount),
+and as a kind's output directory. Mounting needs root: the tests say they are skipped otherwise. (The
 journal's and results.jsonl's own full disk is test_hostile_input's.)
 """
 
 import os
 import subprocess
-import time
 
 from harness import IS_ROOT, expect, expect_equal, expect_in, run_tests
 from reliability import (expect_each_succeeded_exactly_once, read_all_results, resume, skip,
-                         start_jobrunner, wait_for)
+                         start_jobrunner)
 
 
 def mount_small_tmpfs(path):
@@ -61,14 +61,11 @@ def test_a_task_whose_output_fills_the_disk_stops_the_run_and_resume_finishes(sa
     run_dir = sandbox.path / "run"
     logs = run_dir / "logs"
     try:
+        why = mount_small_tmpfs(logs)
+        if why is not None:
+            skip(f"cannot mount a tmpfs: {why}")
+            return
         with start_jobrunner(sandbox, "--out", run_dir, manifest) as bg:
-            wait_for(lambda: logs.is_dir(), 60, "the run made its logs/")
-            time.sleep(0.2)  # the worker's own look at logs/ (with np > 1) is done
-            why = mount_small_tmpfs(logs)
-            if why is not None:
-                bg.kill_everything()
-                skip(f"cannot mount a tmpfs: {why}")
-                return
             (sandbox.path / "go").write_text("")
             rc = bg.wait(limit_s=90)
             run = bg.as_run(run_dir)
