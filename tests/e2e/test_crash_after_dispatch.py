@@ -130,14 +130,18 @@ def check_every_execution_accounted_for(run_dir, ran, attempts, seed):
     lines = {(a["task"], a["attempt"]): a for a in attempts}
     missing = sorted(key for key in by_attempt if key not in lines)
     expect(not missing, f"seed {seed}: executions without a results.jsonl line: {missing[:5]}")
+    # A log is empty when its execution was killed between its two writes (the kill comes the
+    # moment the side file grows); otherwise it holds that execution's line and nothing else.
     logs = Path(run_dir) / "logs"
     for (task, attempt), tokens in by_attempt.items():
         log = logs / f"{task}.{attempt}.out"
-        if log.exists():
+        if log.exists() and log.read_text():
             expect_equal(log.read_text().split(), [task, str(attempt), tokens[0]],
                          f"seed {seed}: {log.name} holds its own execution's output only")
     for log in logs.glob("*.out"):
         words = log.read_text().split()
+        if not words:
+            continue
         expect(len(words) == 3 and log.name == f"{words[0]}.{words[1]}.out",
                f"seed {seed}: {log.name} holds {words}, not one execution of its own")
         expect((words[0], int(words[1])) in by_attempt,
