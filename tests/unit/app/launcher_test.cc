@@ -42,7 +42,9 @@ TEST_CASE("mpirun, PMIx and PMI launchers each start MPI") {
   CHECK(Detect({{"PMI_SIZE", "2"}}).ranks == 2);
 }
 
-TEST_CASE("The --local flag wins over the environment, and JOBRUNNER_MPI=1 starts MPI without a launcher") {
+TEST_CASE(
+    "The --local flag wins over the environment, and JOBRUNNER_MPI=1 starts MPI without a "
+    "launcher") {
   const LaunchEnvironment local = Detect({{"OMPI_COMM_WORLD_SIZE", "1"}}, /*local_flag=*/true);
   CHECK_FALSE(local.mpi);
   CHECK(local.ranks == 1);
