@@ -138,13 +138,14 @@ int InspectCommands::Logs() {
 int InspectCommands::Failed() {
   const StatusOr<std::string> run_dir = FindRunDir(run_dir_);
   if (!run_dir.ok()) return Fail("failed", run_dir.status().message());
+  const bool locked = RunIsLive(*run_dir);
   std::optional<JournalReplay> replay;
   try {
     replay = ReplayJournal(*run_dir);
   } catch (const JournalError&) {
     // A run with --no-journal: results.jsonl alone decides.
   }
-  const bool live = replay && ProbeLiveness(*run_dir, replay->history) == Liveness::kLive;
+  const bool live = replay && LivenessOf(locked, replay->history) == Liveness::kLive;
   PrintFailedTasks(FinalFailures(*run_dir, replay ? &replay->history : nullptr, live), std::cout);
   std::cout.flush();
   return 0;

@@ -43,6 +43,7 @@ struct LoadedRun {
 
 LoadedRun Load(const std::string& run_dir, std::int64_t now_ms) {
   LoadedRun run;
+  const bool locked = RunIsLive(run_dir);
   try {
     run.journal = ReplayJournal(run_dir);
   } catch (const JournalError&) {
@@ -51,10 +52,10 @@ LoadedRun Load(const std::string& run_dir, std::int64_t now_ms) {
   const RunHistory* history = run.journal ? &run.journal->history : nullptr;
   run.results = ReadResultsFile(run_dir);
   if (history != nullptr) {
-    run.liveness = ProbeLiveness(run_dir, *history);
+    run.liveness = LivenessOf(locked, *history);
   } else {
     // Without a journal, a summary line says the run ended.
-    run.liveness = RunIsLive(run_dir)               ? Liveness::kLive
+    run.liveness = locked                           ? Liveness::kLive
                    : !run.results.summaries.empty() ? Liveness::kEnded
                                                     : Liveness::kStopped;
   }

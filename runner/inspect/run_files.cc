@@ -73,9 +73,9 @@ bool RunIsLive(const std::string& run_dir) {
   return locked.ok() && *locked;
 }
 
-Liveness ProbeLiveness(const std::string& run_dir, const RunHistory& history) {
-  // The lock first: a resumed run holds it before it records its own start.
-  if (RunIsLive(run_dir)) return Liveness::kLive;
+Liveness LivenessOf(bool locked, const RunHistory& history) {
+  // The lock decides while it is held: a resumed run holds it before it records its own start.
+  if (locked) return Liveness::kLive;
   return history.Ended() ? Liveness::kEnded : Liveness::kStopped;
 }
 

@@ -28,7 +28,9 @@ enum class Liveness {
              // visible from here (see posix/lock_probe.h)
 };
 std::string_view LivenessName(Liveness liveness);  // "live", "ended", "stopped"
-Liveness ProbeLiveness(const std::string& run_dir, const RunHistory& history);
+// `locked` is RunIsLive() asked BEFORE the journal was read: asked after, a run that ends in
+// between would be read as not ended and found unlocked, and so called stopped.
+Liveness LivenessOf(bool locked, const RunHistory& history);
 // Whether a jobrunner holds the run's lock (kLive), without reading its journal.
 bool RunIsLive(const std::string& run_dir);
 

@@ -106,12 +106,13 @@ json OrNull(const std::optional<std::int64_t>& unix_ms) {
 }  // namespace
 
 RunStatus ReadRunStatus(const std::string& run_dir, std::int64_t now_ms) {
+  const bool locked = RunIsLive(run_dir);
   const JournalReplay replay = ReplayJournal(run_dir);
   const RunHistory& history = replay.history;
   RunStatus s;
   s.run_dir = run_dir;
   s.now_ms = now_ms;
-  s.liveness = ProbeLiveness(run_dir, history);
+  s.liveness = LivenessOf(locked, history);
   const bool live = s.liveness == Liveness::kLive;
   s.tasks = history.task_count();
   s.counts = history.Counts(live);
