@@ -13,6 +13,7 @@
 #include <string>
 
 #include "app/check.h"
+#include "app/help_formatter.h"
 #include "app/launcher.h"
 #include "app/open_run.h"
 #include "app/ranks.h"
@@ -36,7 +37,7 @@ constexpr const char* kDescription =
     "jobrunner: run the tasks of a YAML manifest, or a list of commands, across MPI ranks.\n"
     "  mpirun -n N jobrunner [OPTIONS] MANIFEST   (rank 0 coordinates, ranks 1..N-1 run tasks)\n"
     "  jobrunner [OPTIONS] MANIFEST               (one process does both, without MPI)\n"
-    "  jobrunner status|logs|failed|report ...    (look at a run: jobrunner status --help)\n"
+    "  jobrunner COMMAND ...                      (a command below; jobrunner COMMAND --help)\n"
     "MANIFEST ending in .yaml or .yml is a manifest; any other file, or - for stdin, is a command\n"
     "list: one shell command a line, with disBatch's #DISBATCH directives.\n"
     "Exit status: 0 all tasks succeeded, 1 some task failed after its retries,\n"
@@ -373,6 +374,8 @@ int main(int argc, char** argv) {
   CLI::App* launch = jobrunner::AddLaunchCommand(app, launch_options);
   // `jobrunner status`, `logs`, `failed` and `report`: they look at a run, without MPI.
   jobrunner::InspectCommands inspect(app);
+  for (CLI::App* command : app.get_subcommands({})) command->group("Commands");
+  app.formatter(std::make_shared<jobrunner::CommandsFirstFormatter>());
   try {
     const jobrunner::Status launch_error =
         jobrunner::ParseCommandLine(app, {argv + 1, argv + argc}, launch_options);

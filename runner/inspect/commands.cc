@@ -37,8 +37,7 @@ InspectCommands::InspectCommands(CLI::App& app) {
 
   status_ = app.add_subcommand(
       "status",
-      "How a run is doing: counts by state, running tasks, failures, rate and ETA (during the "
-      "run, after it, or after it was killed)");
+      "How a run is doing, during it or after: counts, running tasks, failures, rate, ETA");
   status_->add_option("run_dir", run_dir_, run_dir_help)->type_name("RUN_DIR");
   status_->add_flag("--json", json_, "Print JSON for scripts (docs/status-json.md)");
   status_->add_option("--watch", watch_, "Redraw every SECONDS (default 2) until the run ends")
@@ -55,16 +54,19 @@ InspectCommands::InspectCommands(CLI::App& app) {
   logs_->add_flag("-f,--follow", follow_, "Keep printing while the attempt runs");
 
   failed_ = app.add_subcommand(
-      "failed",
-      "List the tasks that failed for good or were skipped: id, outcome and reason, "
-      "tab-separated, one a line");
+      "failed", "List the tasks that failed or were skipped, one a line: id, outcome, reason");
   failed_->add_option("run_dir", run_dir_, "The run directory")->required()->type_name("RUN_DIR");
+  failed_->footer(
+      "Tab-separated. Failed: for good, after its retries; skipped: never run, as a task it "
+      "needs failed.");
 
   report_ = app.add_subcommand(
       "report",
-      "Write one self-contained HTML page about a run: timeline per worker, utilisation, "
-      "durations, failures, retries, settings");
+      "Write one HTML page about a run: timeline per worker, durations, failures, retries");
   report_->add_option("run_dir", run_dir_, "The run directory")->required()->type_name("RUN_DIR");
+  report_->footer(
+      "The page is self-contained (it opens without a network) and also shows the utilisation "
+      "over time and the run's settings.");
   report_->add_option("-o,--output", output_,
                       "Where to write the page (default: "
                       "<run_dir>/report.html)");

@@ -20,6 +20,21 @@ def test_help_prints_usage_flags_and_exit_statuses(sandbox):
         expect_in(text, run.stdout, "--help output")
 
 
+def test_help_lists_every_command_on_one_line_before_the_options(sandbox):
+    """--help names launch, status, logs, failed and report, each with its one-line description,
+    above the options of a run, where a first reader sees them."""
+    run = sandbox.run_without_mpirun("--help")
+    expect_equal(run.rc, 0, "exit status")
+    lines = run.stdout.splitlines()
+    options_at = next(i for i, line in enumerate(lines) if line.startswith("Options:"))
+    for command in ("launch", "status", "logs", "failed", "report"):
+        rows = [i for i, line in enumerate(lines)
+                if re.fullmatch(rf"  {command}\s{{2,}}\S.*", line)]
+        expect_equal(len(rows), 1, f"lines listing {command} in --help:\n{run.stdout}")
+        expect(rows[0] < options_at, f"{command} is listed before the options:\n{run.stdout}")
+        expect(len(lines[rows[0]]) <= 100, f"{command}'s line is short: {lines[rows[0]]!r}")
+
+
 def test_version_prints_the_project_version(sandbox):
     """--version exits 0 and prints the version CMake was given."""
     run = sandbox.run_without_mpirun("--version")
