@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/open_run.h"
+#include "app/resume_command.h"
 #include "coordinator/gather.h"
 #include "posix/event_fd.h"
 #include "posix/node_info.h"
@@ -222,33 +223,55 @@ void ReportStart(const Transport& transport, const RunSettings& settings, const 
 
 void PrintResumeHint(const Transport& transport, const RunSettings& settings,
                      const std::string& run_dir, Reporter& reporter) {
-  // mpirun sets OMPI_COMM_WORLD_SIZE; ranks that srun started through PMIx see only Slurm's
-  // and PMIx's variables, and are continued with srun.
-  std::string launcher;
+  ResumeCommandInput input{OwnCommandLine(), ParentCommandLine(), {},
+                           ExecutablePath(), WorkingDirectory(),  run_dir,
+                           settings.manifest};
+  // When mpirun's own command line cannot be read: mpirun sets OMPI_COMM_WORLD_SIZE; ranks that
+  // srun started through PMIx see only Slurm's and PMIx's variables, and are continued with srun.
   if (transport.size() > 1) {
-    bool by_srun =
+    const bool by_srun =
         std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr && std::getenv("SLURM_STEP_ID") != nullptr;
-    launcher = fmt::format("{} -n {} ", by_srun ? "srun --mpi=pmix" : "mpirun", transport.size());
+    input.fallback_launcher = by_srun ? std::vector<std::string>{"srun", "--mpi=pmix"}
+                                      : std::vector<std::string>{"mpirun"};
+    input.fallback_launcher.push_back("-n");
+    input.fallback_launcher.push_back(std::to_string(transport.size()));
   }
-  reporter.Error(fmt::format(
-      "the run stopped before every task finished; continue it with:\n  {}jobrunner --resume {} {}",
-      launcher, run_dir, settings.manifest));
+  if (input.binary.empty()) input.binary = "jobrunner";
+  reporter.Error("the run stopped before every task finished; continue it with:\n  " +
+                 ResumeCommand(input));
+}
+
+// When the ranks exit non-zero, mpirun adds a banner of its own to stderr ("Primary job
+// terminated normally, but 1 process returned a non-zero exit code. Per user-direction, the job
+// has been aborted.", and "mpirun detected that one or more processes exited with non-zero
+// status"), which reads like a crash. A rank cannot silence it (mpirun prints it, after the
+// ranks have gone; its -q would also hide its reports of real failures), so the last line of the
+// summary says what it is.
+void ExplainMpirunBanner(int status, Reporter& reporter) {
+  if (status == kExitSucceeded || std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr) return;
+  reporter.Summary(fmt::format(
+      "  exit status {} ({}): mpirun's note that the job was aborted only passes it on; every "
+      "rank finished\n",
+      status, status == kExitTasksFailed ? "some task did not succeed" : "stopped early"));
 }
 
 // What is left to say once the run has ended with `status`: how to continue an interrupted run,
-// and where the outputs of a finished one were gathered.
+// where the outputs of a finished one were gathered, and what mpirun will add.
 void FinishRun(const Transport& transport, const RunSettings& settings, const OpenRun& run,
                int status, Reporter& reporter) {
   const std::string& run_dir = run.options.run_dir;
   if (status == kExitInterrupted) PrintResumeHint(transport, settings, run_dir, reporter);
-  if (status != kExitSucceeded && status != kExitTasksFailed) return;
-  for (const GatherOutcome& g : GatherOutputs(run.source, run.dir.dir())) {
-    if (g.path.empty()) {
-      reporter.Warn(fmt::format("gather {}: {}", g.label, g.note));
-    } else {
-      reporter.Info(fmt::format("gathered {} into {} ({})", g.label, g.path, g.note));
+  if (status == kExitSucceeded || status == kExitTasksFailed) {
+    for (const GatherOutcome& g : GatherOutputs(run.source, run.dir.dir())) {
+      if (g.path.empty()) {
+        reporter.Warn(fmt::format("gather {}: {}", g.label, g.note));
+      } else {
+        reporter.Info(fmt::format("gathered {} into {} ({})", g.label, g.path, g.note));
+      }
     }
   }
+  if (status == kExitTasksFailed || status == kExitInterrupted)
+    ExplainMpirunBanner(status, reporter);
 }
 
 }  // namespace

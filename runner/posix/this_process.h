@@ -3,6 +3,7 @@
 // This process: who it is, where its stderr goes, and how it ends in a hurry.
 
 #include <string>
+#include <vector>
 
 namespace jobrunner {
 
@@ -13,6 +14,15 @@ bool StderrIsTerminal();
 // What the parent process's stderr is, as /proc/PPID/fd/2 names it ("/dev/pts/3", "pipe:[12]");
 // empty when that cannot be read.
 std::string ParentStderrTarget();
+
+// The absolute path of this process's executable (/proc/self/exe); empty when unknown.
+std::string ExecutablePath();
+// This process's command line and its parent's, one word per argument (/proc/PID/cmdline);
+// empty when it cannot be read (a parent of another user, or one that has gone).
+std::vector<std::string> OwnCommandLine();
+std::vector<std::string> ParentCommandLine();
+// The working directory of this process; empty when it cannot be named.
+std::string WorkingDirectory();
 
 // Ends this process now with `status`: no destructors, no atexit handlers, no stdio flush. For a
 // rank that must not wait for what mpirun is already tearing down.
