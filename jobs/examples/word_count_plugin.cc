@@ -1,7 +1,9 @@
 // An example task kind plugin: `kind: word-count` counts the words of a file.
 //
-// Build it against the installed header (this project's CMakeLists.txt does the same):
-//   g++ -std=c++17 -shared -fPIC word_count_plugin.cc -o libword_count.so -lboost_serialization
+// Build it against an installed jobrunner with this directory's CMakeLists.txt, which finds it
+// with find_package(jobrunner), or by hand:
+//   g++ -std=c++17 -shared -fPIC -I<prefix>/include word_count_plugin.cc -o libword_count.so
+//       -lboost_serialization
 // and load it with `jobrunner --plugin ./libword_count.so` or `plugins: [libword_count.so]`.
 #include <jobrunner/task_kind.h>
 
