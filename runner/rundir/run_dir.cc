@@ -129,6 +129,10 @@ std::string AttemptLogName(const std::string& task_id, int attempt, const char* 
   return task_id + "." + std::to_string(attempt) + "." + stream;
 }
 
+std::string LogCopyName(const std::string& name, int copy) {
+  return copy <= 1 ? name : name + "." + std::to_string(copy);
+}
+
 std::string AttemptLogPath(const std::string& run_dir, const std::string& task_id, int attempt,
                            const char* stream) {
   return run_dir + "/" + kLogsDir + "/" + AttemptLogName(task_id, attempt, stream);

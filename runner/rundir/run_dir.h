@@ -59,6 +59,13 @@ std::string AttemptLogName(const std::string& task_id, int attempt, const char* 
 // The same file's path: <run_dir>/logs/<name>.
 std::string AttemptLogPath(const std::string& run_dir, const std::string& task_id, int attempt,
                            const char* stream);
+// When something is already at an attempt's log name (the journal lost records, or something
+// else put a file or link there), its output goes to the first free of <name>.2, <name>.3, ...
+// up to <name>.<kMaxLogCopies>: nothing is overwritten or written through, and the results line
+// names the file written. No such name is any attempt's own log name (those end in the stream).
+inline constexpr int kMaxLogCopies = 100;
+// <name> for copy 1, <name>.<copy> for the others.
+std::string LogCopyName(const std::string& name, int copy);
 
 // A run directory held by this process: open, and locked (an flock on its .lock file) for as
 // long as this lives, so that no other jobrunner starts or resumes a run in it meanwhile.

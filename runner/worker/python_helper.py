@@ -76,14 +76,16 @@ def _serve():
     os.set_inheritable(WR, False)
     rd = os.fdopen(RD, "rb", buffering=1 << 16)
     header = struct.Struct("<IB")
-    # 'D': seq, status, flags, start and end (unix ns), stdout and stderr bytes, then the body.
-    done = struct.Struct("<IBQBBQQQQ")
+    # 'D': seq, status, flags, start and end (unix ns), stdout and stderr bytes, the copy each of
+    # their logs went to (see move), then the body.
+    done = struct.Struct("<IBQBBQQQQBB")
     done_size = done.size - header.size
     dumps = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
     loads = json.loads
     lseek, SEEK_CUR, now_ns = os.lseek, os.SEEK_CUR, time.time_ns
     OK, PICKLED, RAISED, NOT_FOUND, BAD_ARGUMENTS, UNSERIALISABLE, CANNOT_START = range(7)
     STDOUT_TRUNCATED, STDERR_TRUNCATED = 1, 2
+    MAX_LOG_COPIES, LOG_NOT_KEPT = 100, 255  # rundir/run_dir.h: kMaxLogCopies; python_pool.cc
     MAX_JSON_RESULT = 1 << 20  # larger results go to the data file, as the journal wants
 
     def write(data):
@@ -103,8 +105,10 @@ def _serve():
     if kind != ord("I"):
         return 2
     init = loads(body)
-    scratch = init["scratch"]  # what fds 1 and 2 are open on
-    logs, data = init["logs"], init["data"]
+    scratch = init["scratch"]  # the names in logs/ that fds 1 and 2 are open on
+    data = init["data"]
+    # Opened once; the logs are made through it, never through a link planted in logs/ later.
+    logs = os.open(init["logs"], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     max_output = init.get("max_output") or 0
     faulthandler.enable()  # a crash's Python stack goes to fd 2: the running task's log
     faulthandler.register(signal.SIGUSR2, all_threads=True)  # the worker asks before a timeout
@@ -141,20 +145,36 @@ def _serve():
     if setup_error:
         return 0
 
-    def move(fd, src, dst, size):
-        # The scratch file becomes the task's log (a rename, no copy); fd gets a fresh scratch.
+    def move(fd, src, name, size):
+        # The scratch file becomes the task's log, no copy: a hard link in logs/ under the first
+        # free of name, name.2, ... name.100 (a link fails on whatever is there, a planted link
+        # included: nothing is replaced or written through), then the scratch name goes and fd
+        # gets a fresh scratch file. Returns the flags and which copy took it (0 for name).
         flags = 0
         if max_output and size > max_output:
-            os.truncate(src, max_output)
-            with open(src, "ab") as f:
-                f.write(f"\n[jobrunner: output truncated after {max_output} bytes; "
-                        f"{size - max_output} bytes dropped]\n".encode())
+            os.ftruncate(fd, max_output)
+            os.pwrite(fd, f"\n[jobrunner: output truncated after {max_output} bytes; "
+                          f"{size - max_output} bytes dropped]\n".encode(), max_output)
             flags = STDOUT_TRUNCATED if fd == 1 else STDERR_TRUNCATED
-        os.rename(src, dst)
-        new = os.open(src, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        copy = 0
+        while True:
+            try:
+                os.link(src, f"{name}.{copy}" if copy else name, src_dir_fd=logs,
+                        dst_dir_fd=logs, follow_symlinks=False)
+                break
+            except FileExistsError:
+                copy = 2 if copy == 0 else copy + 1
+            except OSError:
+                copy = LOG_NOT_KEPT
+            if copy > MAX_LOG_COPIES:
+                copy = LOG_NOT_KEPT
+                break
+        os.unlink(src, dir_fd=logs)
+        new = os.open(src, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      0o644, dir_fd=logs)
         os.dup2(new, fd)
         os.close(new)
-        return flags
+        return flags, copy
 
     def pickled(value, path, why):
         partial = path + ".partial"
@@ -264,13 +284,13 @@ def _serve():
                 err.flush()
             out_bytes = lseek(1, 0, SEEK_CUR)
             err_bytes = lseek(2, 0, SEEK_CUR)
-            flags = 0
+            out_flag = err_flag = out_copy = err_copy = 0
             if out_bytes:
-                flags |= move(1, scratch[0], f"{logs}/{name}.out", out_bytes)
+                out_flag, out_copy = move(1, scratch[0], f"{name}.out", out_bytes)
             if err_bytes:
-                flags |= move(2, scratch[1], f"{logs}/{name}.err", err_bytes)
-            write(done.pack(len(payload) + done_size, 68, seq, status, flags, start, now_ns(),
-                            out_bytes, err_bytes) + payload)
+                err_flag, err_copy = move(2, scratch[1], f"{name}.err", err_bytes)
+            write(done.pack(len(payload) + done_size, 68, seq, status, out_flag | err_flag, start,
+                            now_ns(), out_bytes, err_bytes, out_copy, err_copy) + payload)
 
 
 def _check():

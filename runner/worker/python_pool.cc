@@ -1,17 +1,19 @@
 #include "worker/python_pool.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "manifest/json_template.h"
+#include "posix/dir.h"
 #include "posix/event_fd.h"
 #include "posix/helper_process.h"
+#include "rundir/run_dir.h"
 #include "worker/python_source.h"
 
 namespace jobrunner {
@@ -44,7 +46,11 @@ enum Status : std::uint8_t {
   kCannotStart
 };
 constexpr std::uint8_t kStdoutTruncated = 1, kStderrTruncated = 2;
-constexpr std::size_t kDoneHeader = 42;  // seq, status, flags, start, end, stdout and stderr bytes
+// seq, status, flags, start, end, stdout and stderr bytes, and which copy name (LogCopyName) each
+// log went to.
+constexpr std::size_t kDoneHeader = 44;
+// The copy number of a log whose every name was taken: its output was not kept.
+constexpr std::uint8_t kLogNotKept = 255;
 
 std::int64_t UnixMs() {
   return std::chrono::duration_cast<milliseconds>(
@@ -81,12 +87,6 @@ std::string FunctionOf(const std::string& call) {
   const std::size_t open = call.find('"');
   const std::size_t close = open == std::string::npos ? open : call.find('"', open + 1);
   return close == std::string::npos ? "?" : call.substr(open + 1, close - open - 1);
-}
-
-std::uint64_t FileSize(const std::string& path) {
-  std::error_code error;
-  const std::uintmax_t size = std::filesystem::file_size(path, error);
-  return error ? 0 : size;
 }
 
 // An eventfd, or the exception that ends the worker: without one nothing can be waited for.
@@ -188,8 +188,11 @@ class PythonPool::Feeder {
   std::size_t BatchSize() const;
   std::size_t InFlightLimit() const;
   std::optional<Clock::time_point> NextDeadline() const;
-  std::string Log(const std::string& name, const char* stream) const {
-    return settings_.run_dir + "/logs/" + name + "." + stream;
+  // The path of the call's log of `stream` in its copy `copy` (LogCopyName); empty for
+  // kLogNotKept.
+  std::string Log(const std::string& name, const char* stream, std::uint8_t copy) const {
+    if (copy == kLogNotKept) return "";
+    return settings_.logs->PathOf(LogCopyName(name + "." + stream, copy));
   }
   // Moves what the interpreter wrote since its last answer into the call's logs.
   void MoveScratch(Interpreter& interpreter, PythonExit& exit, const std::string& name);
@@ -274,9 +277,8 @@ void PythonPool::Feeder::Loop() {
   // Stopping: the interpreters go with the pool; their calls are the worker's to account for.
   for (auto& interpreter : interpreters_) {
     interpreter->process->KillAndReap();
-    std::error_code ignored;
-    std::filesystem::remove(interpreter->scratch_out, ignored);
-    std::filesystem::remove(interpreter->scratch_err, ignored);
+    (void)settings_.logs->Remove(interpreter->scratch_out);
+    (void)settings_.logs->Remove(interpreter->scratch_err);
   }
 }
 
@@ -379,8 +381,8 @@ PythonPool::Feeder::Interpreter* PythonPool::Feeder::Spawn() {
   interpreter->scratch_err = scratch + ".err";
   HelperRequest request;
   request.argv = {settings_.python.executable, "-c", PythonHelperSource(), "serve"};
-  request.stdout_path = interpreter->scratch_out;
-  request.stderr_path = interpreter->scratch_err;
+  request.stdout_path = settings_.logs->PathOf(interpreter->scratch_out);
+  request.stderr_path = settings_.logs->PathOf(interpreter->scratch_err);
   StatusOr<std::unique_ptr<HelperProcess>> process = HelperProcess::Start(request, guard_);
   if (!process.ok()) {
     std::lock_guard<std::mutex> lock(state_->mutex);
@@ -399,7 +401,7 @@ PythonPool::Feeder::Interpreter* PythonPool::Feeder::Spawn() {
       {"setup", settings_.python.setup.empty() ? nlohmann::json(nullptr)
                                                : nlohmann::json(settings_.python.setup)},
       {"scratch", {interpreter->scratch_out, interpreter->scratch_err}},
-      {"logs", settings_.run_dir + "/logs"},
+      {"logs", settings_.logs->path()},
       {"data", settings_.run_dir + "/data"},
       {"max_output", settings_.max_output},
   };
@@ -497,6 +499,8 @@ void PythonPool::Feeder::OnDone(Interpreter& i, const std::string& body) {
   const std::uint64_t end_ns = ReadLittleEndian(p + 18, 8);
   const std::uint64_t out_bytes = ReadLittleEndian(p + 26, 8);
   const std::uint64_t err_bytes = ReadLittleEndian(p + 34, 8);
+  const auto out_copy = static_cast<std::uint8_t>(p[42]);
+  const auto err_copy = static_cast<std::uint8_t>(p[43]);
   if (seq != i.calls.front().request.key) {
     i.end_error = "the Python interpreter answered calls out of order";
     i.ended = true;
@@ -520,8 +524,8 @@ void PythonPool::Feeder::OnDone(Interpreter& i, const std::string& body) {
   exit.end_ms = static_cast<std::int64_t>(end_ns / 1'000'000);
   exit.stdout_bytes = out_bytes;
   exit.stderr_bytes = err_bytes;
-  if (out_bytes > 0) exit.stdout_path = Log(call.request.name, "out");
-  if (err_bytes > 0) exit.stderr_path = Log(call.request.name, "err");
+  if (out_bytes > 0) exit.stdout_path = Log(call.request.name, "out", out_copy);
+  if (err_bytes > 0) exit.stderr_path = Log(call.request.name, "err", err_copy);
   exit.stdout_truncated = (flags & kStdoutTruncated) != 0;
   exit.stderr_truncated = (flags & kStderrTruncated) != 0;
   switch (status) {
@@ -621,16 +625,24 @@ PythonExit PythonPool::Feeder::FailedCall(const Call& call, Outcome outcome,
   return exit;
 }
 
+// Renamed within logs/ to the first free name of the log's copies, never over anything there
+// and never through a link (as the interpreter itself does after each call, python_helper.py).
 void PythonPool::Feeder::MoveScratch(Interpreter& i, PythonExit& exit, const std::string& name) {
+  const Dir& logs = *settings_.logs;
   for (auto [scratch, stream] : {std::pair{&i.scratch_out, "out"}, {&i.scratch_err, "err"}}) {
-    const std::uint64_t size = FileSize(*scratch);
-    if (size == 0) continue;
-    const std::string log = Log(name, stream);
-    std::error_code error;
-    std::filesystem::rename(*scratch, log, error);
-    if (error) continue;
-    (stream[0] == 'o' ? exit.stdout_path : exit.stderr_path) = log;
-    (stream[0] == 'o' ? exit.stdout_bytes : exit.stderr_bytes) = size;
+    StatusOr<Dir::Entry> entry = logs.Look(*scratch);
+    if (!entry.ok() || entry->kind != Dir::Kind::kFile || entry->size == 0) continue;
+    const std::string log = name + "." + stream;
+    for (int copy = 1; copy <= kMaxLogCopies; ++copy) {
+      const jobrunner::Status moved = logs.RenameNoReplace(*scratch, LogCopyName(log, copy));
+      if (moved.code() == EEXIST) continue;
+      if (moved.ok()) {
+        (stream[0] == 'o' ? exit.stdout_path : exit.stderr_path) =
+            logs.PathOf(LogCopyName(log, copy));
+        (stream[0] == 'o' ? exit.stdout_bytes : exit.stderr_bytes) = entry->size;
+      }
+      break;
+    }
   }
 }
 
@@ -690,9 +702,8 @@ void PythonPool::Feeder::Bury(Interpreter& i) {
   for (Call& call : i.calls) requeue_.push_back(std::move(call));
   i.calls.clear();
   i.process.reset();
-  std::error_code ignored;
-  std::filesystem::remove(i.scratch_out, ignored);
-  std::filesystem::remove(i.scratch_err, ignored);
+  (void)settings_.logs->Remove(i.scratch_out);
+  (void)settings_.logs->Remove(i.scratch_err);
 }
 
 // With the lock held. The calls that never started are returned as such, not queued again.

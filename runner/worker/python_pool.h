@@ -11,6 +11,7 @@
 
 namespace jobrunner {
 
+class Dir;
 class OrphanGuard;
 
 // One attempt of a `kind: python` task.
@@ -46,7 +47,9 @@ struct PythonExit {
 struct PythonPoolSettings {
   PythonSetup python;
   std::string run_dir;  // logs/ and data/ below it
-  // Scratch files of the interpreters, unique to this worker: <prefix><n>.out and .err.
+  // The run's logs/, open (the worker's): scratch files and logs are reached through it.
+  std::shared_ptr<const Dir> logs;
+  // Scratch files of the interpreters in logs/, unique to this worker: <prefix><n>.out and .err.
   std::string scratch_prefix;
   std::uint64_t max_output = 0;  // per stream and call; 0: no cap
   std::chrono::milliseconds kill_grace{5000};

@@ -228,7 +228,7 @@ std::string Worker::FreeLogPath(const TaskSpec& task, const char* stream) const 
   for (int copy = 2; logs_ != nullptr && copy <= kMaxLogCopies; ++copy) {
     StatusOr<Dir::Entry> there = logs_->Look(chosen);
     if (!there.ok() || there->kind == Dir::Kind::kMissing) break;
-    chosen = name + "." + std::to_string(copy);
+    chosen = LogCopyName(name, copy);
   }
   return welcome_->run_dir + "/" + kLogsDir + "/" + chosen;
 }
@@ -317,8 +317,8 @@ void Worker::StartPython(TaskSpec task, std::vector<PythonCall>& calls) {
     PythonPoolSettings settings;
     settings.python = welcome_->python;
     settings.run_dir = welcome_->run_dir;
-    settings.scratch_prefix =
-        welcome_->run_dir + "/logs/.python-rank" + std::to_string(rank_) + "-";
+    settings.logs = logs_;
+    settings.scratch_prefix = ".python-rank" + std::to_string(rank_) + "-";
     settings.max_output = welcome_->max_output;
     settings.kill_grace = milliseconds(welcome_->kill_grace_ms);
     settings.max_interpreters = static_cast<std::size_t>(std::max(1, welcome_->slots));

@@ -114,14 +114,12 @@ class Worker {
   std::chrono::milliseconds NextWait(std::chrono::milliseconds max_wait) const;
   std::string OutputPath(const TaskSpec& task, const char* stream) const;
   // Where a command's `stream` goes: OutputPath, or, when something is at that name already, the
-  // first free of <name>.2, <name>.3, ... (up to kMaxLogCopies; past that the process set refuses
-  // the taken name). A run whose journal is whole never gives an attempt number out twice, so a
-  // taken name means the journal lost records (cut, or restored from a copy) or something else
-  // put a file or link there: the attempt still runs, nothing is overwritten or written through,
-  // and its results line names the file it wrote. No such name is any attempt's own log name
-  // (those end in the stream).
+  // first free of its copies (LogCopyName, up to kMaxLogCopies; past that the process set
+  // refuses the taken name). A run whose journal is whole never gives an attempt number out
+  // twice, so a taken name means the journal lost records (cut, or restored from a copy) or
+  // something else put a file or link there: the attempt still runs, nothing is overwritten or
+  // written through, and its results line names the file it wrote.
   std::string FreeLogPath(const TaskSpec& task, const char* stream) const;
-  static constexpr int kMaxLogCopies = 100;
   // Slots taken: the cores of running children, one per kind running on the kind runner's
   // threads (including timed-out ones whose threads have not returned), one per Python
   // interpreter at work or call waiting for one, and the cores beyond the first of the larger

@@ -12,8 +12,10 @@
 #include <map>
 #include <thread>
 
+#include "posix/dir.h"
 #include "temp_dir.h"
 
+using jobrunner::Dir;
 using jobrunner::Outcome;
 using jobrunner::PythonCall;
 using jobrunner::PythonExit;
@@ -97,7 +99,8 @@ struct RunDir {
     PythonPoolSettings settings;
     settings.python.path = {dir / "lib"};
     settings.run_dir = dir.str();
-    settings.scratch_prefix = dir / "logs/.python-test-";
+    settings.logs = std::make_shared<const Dir>(Dir::Open(dir / "logs").value());
+    settings.scratch_prefix = ".python-test-";
     settings.kill_grace = std::chrono::milliseconds(500);
     settings.max_interpreters = interpreters;
     return settings;
@@ -256,6 +259,42 @@ TEST_CASE("What a call prints, by any route, lands in its own logs") {
   CHECK(exits[2].stdout_bytes == 0);
   CHECK_FALSE(std::filesystem::exists(run.dir / "logs/t-2.1.out"));
   CHECK_THAT(run.Log("t-3.1.out"), Catch::Contains("print 3\n"));
+}
+
+TEST_CASE(
+    "A call's output goes beside a file or link already at its log's name, never over or "
+    "through it") {
+  RunDir run;
+  std::ofstream(run.dir / "outside") << "outside\n";
+  std::ofstream(run.dir / "logs/t-1.1.out") << "planted\n";
+  std::filesystem::create_symlink(run.dir / "outside", run.dir / "logs/t-1.1.err");
+  std::filesystem::create_symlink(run.dir / "outside", run.dir / "logs/t-1.1.err.2");
+  PythonPool pool(run.Settings(), nullptr);
+  pool.SetConcurrency(1);
+  auto exits = Run(pool, {Call(1, "talk", "[1]")});
+  REQUIRE(exits.size() == 1);
+  CHECK(exits[1].outcome == Outcome::kSucceeded);
+  CHECK(exits[1].stdout_path == run.dir / "logs/t-1.1.out.2");
+  CHECK(exits[1].stderr_path == run.dir / "logs/t-1.1.err.3");
+  CHECK_THAT(run.Log("t-1.1.out.2"), Catch::Contains("print 1\n"));
+  CHECK(run.Log("t-1.1.err.3") == "stderr 1\n");
+  CHECK(run.Log("t-1.1.out") == "planted\n");
+  CHECK(ReadFile(run.dir / "outside") == "outside\n");
+  CHECK(std::filesystem::is_symlink(run.dir / "logs/t-1.1.err"));
+}
+
+TEST_CASE(
+    "The output of a call whose interpreter died goes beside a file already at its log's name") {
+  RunDir run;
+  std::ofstream(run.dir / "logs/t-1.1.err") << "planted\n";
+  PythonPool pool(run.Settings(), nullptr);
+  pool.SetConcurrency(1);
+  auto exits = Run(pool, {Call(1, "segv")});
+  REQUIRE(exits.size() == 1);
+  CHECK(exits[1].outcome == Outcome::kSignaled);
+  CHECK(exits[1].stderr_path == run.dir / "logs/t-1.1.err.2");
+  CHECK_THAT(run.Log("t-1.1.err.2"), Catch::Contains("Segmentation fault"));
+  CHECK(run.Log("t-1.1.err") == "planted\n");
 }
 
 TEST_CASE("Output past max_output is cut, with a marker, and the call says so") {
