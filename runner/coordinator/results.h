@@ -53,8 +53,9 @@ class ResultsWriter {
                  const std::string& host, const std::string& command);
   // An attempt known only from its journal record: one the run was killed under, or one a crash
   // kept out of results.jsonl (`recovered`, marked "recovered": true). No host; output files
-  // are those found in logs/ under the attempt's names, and a kind's result and data file come
-  // from its TaskOutput record (`output`, when there is one).
+  // are those found in logs/ under the attempt's names (or the copy names a worker writes to
+  // when those are taken), and a kind's result and data file come from its TaskOutput record
+  // (`output`, when there is one).
   void FromJournal(const std::string& task_id, const TaskFinishedRecord& record, bool recovered,
                    const TaskOutputRecord* output = nullptr, const std::string& command = "");
   // A task that never ran because a dependency failed for good: attempt 0, outcome "skipped",
@@ -76,6 +77,8 @@ class ResultsWriter {
 
  private:
   void Line(const std::string& json);
+  // The name in logs/ and the size of the file an attempt wrote whose usual log name is `name`.
+  std::optional<std::pair<std::string, std::uint64_t>> AttemptLog(const std::string& name) const;
   void AttemptLine(const std::string& task_id, const AttemptResult& r, int worker_rank,
                    const std::string& host, bool will_retry, const std::string& result_json,
                    const std::string& command);

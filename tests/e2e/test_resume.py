@@ -367,6 +367,36 @@ def test_a_deleted_results_file_is_rebuilt_from_the_journal(sandbox):
     expect(all(a.get("recovered") for a in run.attempts), f"lines: {run.attempts}")
 
 
+def test_a_rebuilt_line_names_the_file_an_attempt_wrote_when_its_log_name_was_taken(sandbox):
+    """A task whose log name another task took first writes to <name>.2; after results.jsonl is
+    deleted, the line --resume rebuilds from the journal names that file and its size, not the
+    file that was there before."""
+    if not only_at_np_2(sandbox):
+        return
+    run_dir = sandbox.path / "run"
+    manifest = sandbox.write("taken.yaml", f"""\
+        version: 1
+        tasks:
+          - id: plant
+            command: "printf planted > {run_dir}/logs/work.1.out"
+          - id: work
+            command: "echo real output"
+            depends_on: [plant]
+        """)
+    first = run_jobrunner(sandbox, "--out", run_dir, manifest, run_dir=run_dir)
+    expect_equal(first.rc, 0, "exit status of the first run")
+    live = {a["task"]: a for a in first.attempts}
+    expect_equal(live["work"]["stdout"], "logs/work.1.out.2", "the live line's stdout")
+    (run_dir / "results.jsonl").unlink()
+    run = resume(sandbox, run_dir, manifest)
+    expect_equal(run.rc, 0, "exit status of the resume")
+    rebuilt = {a["task"]: a for a in run.attempts}
+    expect(rebuilt["work"].get("recovered"), f"line: {rebuilt['work']}")
+    expect_equal(rebuilt["work"]["stdout"], "logs/work.1.out.2", "the rebuilt line's stdout")
+    expect_equal(rebuilt["work"]["stdout_bytes"], len("real output\n"), "its size")
+    expect_equal((run_dir / "logs/work.1.out").read_text(), "planted", "the planted file")
+
+
 def test_a_corrupt_record_in_the_middle_of_the_journal_stops_resume_naming_its_offset(sandbox):
     """One byte flipped inside a record that has good records after it: --resume exits 2, the
     message names the record's offset and says the journal is corrupt, and results.jsonl is left
