@@ -57,6 +57,17 @@ std::optional<std::uint64_t> RegularFileSize(const std::string& path) {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
+std::optional<std::string> ReadFileTail(int fd, std::size_t max_bytes) {
+  StatusOr<std::uint64_t> size = FileSize(fd);
+  if (!size.ok()) return std::nullopt;
+  const std::uint64_t start = *size > max_bytes ? *size - max_bytes : 0;
+  std::string tail(static_cast<std::size_t>(*size - start), '\0');
+  StatusOr<std::size_t> read = ReadAt(fd, tail.data(), tail.size(), start);
+  if (!read.ok()) return std::nullopt;
+  tail.resize(*read);
+  return tail;
+}
+
 StatusOr<std::size_t> ReadAt(int fd, char* data, std::size_t size, std::uint64_t offset) {
   std::size_t done = 0;
   while (done < size) {

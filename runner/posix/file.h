@@ -50,6 +50,10 @@ StatusOr<std::uint64_t> FileSize(int fd);
 // is missing, not a regular file, or cannot be looked at.
 std::optional<std::uint64_t> RegularFileSize(const std::string& path);
 
+// The last `max_bytes` of the open file `fd` (all of it when shorter); nullopt when it cannot be
+// read.
+std::optional<std::string> ReadFileTail(int fd, std::size_t max_bytes);
+
 // Reads up to `size` bytes at `offset` without moving the file position; fewer only at end of
 // file (0 there). Interrupted reads are retried.
 StatusOr<std::size_t> ReadAt(int fd, char* data, std::size_t size, std::uint64_t offset);

@@ -28,6 +28,7 @@ OutputCapture OutputCapture::Adopt(UniqueFd file, std::string path, std::uint64_
 
 void OutputCapture::Append(const char* data, std::size_t size) {
   bytes_ += size;
+  KeepTail(data, size);
   if (max_bytes_ != 0) size = std::min<std::uint64_t>(size, max_bytes_ - written_);
   if (size == 0 || (dir_ == nullptr && !file_) || !error_.empty()) return;
   if (!file_) {
@@ -42,6 +43,26 @@ void OutputCapture::Append(const char* data, std::size_t size) {
   }
   Write(data, size);
   written_ += size;
+}
+
+void OutputCapture::KeepTail(const char* data, std::size_t size) {
+  if (size >= kTailBytes) {
+    tail_.assign(data + size - kTailBytes, kTailBytes);
+    tail_start_ = 0;
+    return;
+  }
+  for (std::size_t i = 0; i < size; ++i) {
+    if (tail_.size() < kTailBytes) {
+      tail_.push_back(data[i]);
+    } else {
+      tail_[tail_start_] = data[i];
+      tail_start_ = (tail_start_ + 1) % kTailBytes;
+    }
+  }
+}
+
+std::string OutputCapture::tail() const {
+  return tail_.substr(tail_start_) + tail_.substr(0, tail_start_);
 }
 
 void OutputCapture::Finish() {

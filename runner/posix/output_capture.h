@@ -15,9 +15,13 @@ namespace jobrunner {
 // through a link (O_EXCL), so that no attempt overwrites another's log or a file a link points
 // to. At most `max_bytes` (0: no cap) reach the file; the rest is counted and dropped, because
 // the reader must keep draining the pipe or the child would block. Finish closes the file and,
-// if bytes were dropped, ends it with a marker line.
+// if bytes were dropped, ends it with a marker line. The last kTailBytes of the stream are also
+// kept in memory (past the cap too), so that why a task failed can be told without reading its
+// file, which may be on another host.
 class OutputCapture {
  public:
+  static constexpr std::size_t kTailBytes = 512;
+
   OutputCapture() = default;  // discards everything, counts nothing
   // `name` in `dir`; `path` names it in messages.
   OutputCapture(std::shared_ptr<const Dir> dir, std::string name, std::string path,
@@ -30,6 +34,8 @@ class OutputCapture {
   void Finish();
 
   std::uint64_t bytes() const { return bytes_; }  // everything appended, written or not
+  // The last kTailBytes appended (fewer when the stream was shorter), in order.
+  std::string tail() const;
   bool truncated() const { return truncated_; }
   // Why the file could not be created or written ("cannot create output file PATH: ..."); once
   // set, further output is only counted.
@@ -40,6 +46,7 @@ class OutputCapture {
 
  private:
   void Write(const char* data, std::size_t size);
+  void KeepTail(const char* data, std::size_t size);
 
   std::shared_ptr<const Dir> dir_;
   std::string name_;
@@ -51,6 +58,8 @@ class OutputCapture {
   bool truncated_ = false;
   std::string error_;
   bool disk_full_ = false;
+  std::string tail_;  // a ring of up to kTailBytes; tail_start_ is its oldest byte
+  std::size_t tail_start_ = 0;
 };
 
 // Added to the error about an output file that exists already: why it is not written.

@@ -20,7 +20,12 @@ extern char** environ;
 namespace jobrunner {
 namespace {
 
-std::string ErrnoText(int error) { return std::generic_category().message(error); }
+// "no such file or directory": in the middle of a sentence.
+std::string ErrnoText(int error) {
+  std::string text = std::generic_category().message(error);
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
 
 // posix_spawn's two settings objects, released however Spawn returns.
 struct SpawnAttributes {
@@ -73,13 +78,13 @@ std::string DescribeSpawnError(int error, const SpawnRequest& request) {
   }
   const std::string program = request.program != nullptr ? request.program : request.argv[0];
   // A bare name is looked up in PATH, and glibc reports EACCES when any PATH directory was
-  // unreadable even if the program exists nowhere: say "no such file" when that is the truth.
-  if (request.search_path && (error == EACCES || error == ENOENT) && !FoundInPath(program)) {
-    error = ENOENT;
+  // unreadable even if the program exists nowhere: say it was not found when that is the truth,
+  // in the words a shell uses.
+  if (request.search_path && (error == EACCES || error == ENOENT) &&
+      program.find('/') == std::string::npos && !FoundInPath(program)) {
+    return "command not found: " + program;
   }
-  std::string text = ErrnoText(error);  // "No such file or directory: foo" reads oddly
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  return text + ": " + program;
+  return ErrnoText(error) + ": " + program;
 }
 
 // Without WUNTRACED or WCONTINUED, waitpid reports only children that have ended.

@@ -101,5 +101,15 @@ TEST_CASE("A temporary directory is made new, under the prefix given") {
   CHECK_FALSE(MakeTempDirectory(dir / "missing/run.").ok());
 }
 
+TEST_CASE("The tail of a file is its last bytes, or all of a short one") {
+  TempDir dir;
+  std::ofstream(dir / "log") << "first\nsecond\nlast\n";
+  StatusOr<UniqueFd> file = OpenFile(dir / "log", OpenFlags::kRead);
+  REQUIRE(file.ok());
+  CHECK(ReadFileTail(file->get(), 5) == "last\n");
+  CHECK(ReadFileTail(file->get(), 100) == "first\nsecond\nlast\n");
+  CHECK(ReadFileTail(-1, 5) == std::nullopt);
+}
+
 }  // namespace
 }  // namespace jobrunner

@@ -144,5 +144,34 @@ TEST_CASE("A capture that cannot create its file for another reason is not a ful
   CHECK_FALSE(capture.disk_full());
 }
 
+TEST_CASE("The tail holds the whole stream while it is short") {
+  TempDir dir;
+  OutputCapture capture = Capture(dir, "err", 0);
+  capture.Append("first line\n", 11);
+  capture.Append("second", 6);
+  CHECK(capture.tail() == "first line\nsecond");
+}
+
+TEST_CASE("The tail holds the last bytes of a long stream, also those past the cap") {
+  TempDir dir;
+  OutputCapture capture = Capture(dir, "err", 10);
+  std::string written;
+  for (int i = 0; i < 300; ++i) {
+    const std::string line = "line " + std::to_string(i) + "\n";
+    written += line;
+    capture.Append(line.data(), line.size());
+  }
+  capture.Finish();
+  CHECK(capture.tail() == written.substr(written.size() - OutputCapture::kTailBytes));
+}
+
+TEST_CASE("A read longer than the tail replaces it, and a short one after it rotates it") {
+  OutputCapture capture;
+  const std::string big(2000, 'x');
+  capture.Append(big.data(), big.size());
+  capture.Append("end", 3);
+  CHECK(capture.tail() == std::string(OutputCapture::kTailBytes - 3, 'x') + "end");
+}
+
 }  // namespace
 }  // namespace jobrunner

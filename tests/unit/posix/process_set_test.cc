@@ -391,7 +391,7 @@ TEST_CASE("A missing executable is a spawn error naming it") {
   request.argv = {"jobrunner-no-such-program"};
   const ProcessExit result = RunOne(request);
   CHECK(result.outcome == Outcome::kSpawnError);
-  CHECK(result.error == "no such file or directory: jobrunner-no-such-program");
+  CHECK(result.error == "command not found: jobrunner-no-such-program");
 }
 
 TEST_CASE("A file without execute permission is a spawn error naming it") {
@@ -412,7 +412,7 @@ TEST_CASE("A missing working directory is a spawn error naming it") {
   const ProcessExit result = RunOne(request);
   CHECK(result.outcome == Outcome::kSpawnError);
   CHECK(result.error ==
-        "cannot change directory to /jobrunner-no-such-dir: No such file or directory");
+        "cannot change directory to /jobrunner-no-such-dir: no such file or directory");
 }
 
 TEST_CASE("An output file in a missing directory is a spawn error and nothing runs") {

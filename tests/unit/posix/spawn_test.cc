@@ -107,7 +107,7 @@ TEST_CASE("A spawn that fails says why, naming the program or the directory") {
   spawn.search_path = true;
   StatusOr<pid_t> pid = Spawn(spawn);
   REQUIRE_FALSE(pid.ok());
-  CHECK(pid.status().message() == "no such file or directory: jobrunner-no-such-program");
+  CHECK(pid.status().message() == "command not found: jobrunner-no-such-program");
   CHECK(pid.status().code() == ENOENT);
 
   const std::vector<std::string> shell = {"/bin/sh", "-c", "true"};
@@ -116,7 +116,7 @@ TEST_CASE("A spawn that fails says why, naming the program or the directory") {
   pid = Spawn(spawn);
   REQUIRE_FALSE(pid.ok());
   CHECK(pid.status().message() ==
-        "cannot change directory to /jobrunner-no-such-dir: No such file or directory");
+        "cannot change directory to /jobrunner-no-such-dir: no such file or directory");
 
   CHECK(Spawn(SpawnRequest{}).status().message() == "empty command");
 }
