@@ -150,6 +150,16 @@ std::optional<FailureLimit> ParseFailureLimit(std::string_view text) {
   return limit;
 }
 
+std::string FormatByteSize(std::uint64_t bytes) {
+  constexpr std::string_view kUnits = "KMGT";
+  int unit = -1;
+  while (unit + 1 < static_cast<int>(kUnits.size()) && bytes != 0 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return std::to_string(bytes) + (unit < 0 ? "" : std::string(1, kUnits[unit]));
+}
+
 std::string FormatDurationMs(std::int64_t ms) {
   // The magnitude as unsigned, so that INT64_MIN has one too.
   const std::uint64_t u = ms < 0 ? 0 - static_cast<std::uint64_t>(ms) : ms;

@@ -43,6 +43,10 @@ struct FailureLimit {
 };
 std::optional<FailureLimit> ParseFailureLimit(std::string_view text);
 
+// A size as ParseByteSize reads it back: "512M", "2G", "1536K"; the largest unit that divides it,
+// or plain bytes.
+std::string FormatByteSize(std::uint64_t bytes);
+
 // "1.5s", "250ms", "2m03s", "1h02m": for progress lines and the summary.
 std::string FormatDurationMs(std::int64_t ms);
 

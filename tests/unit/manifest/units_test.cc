@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+using jobrunner::FormatByteSize;
 using jobrunner::FormatDurationMs;
 using jobrunner::ParseByteSize;
 using jobrunner::ParseDurationMs;
@@ -103,6 +104,18 @@ TEST_CASE("A byte size over 1024T is rejected, and said to be too large") {
   for (const char* text : {"", "12X", "99999999999999999999999Q", "-5"}) {
     INFO(text);
     CHECK_FALSE(jobrunner::ByteSizeOverLimit(text));
+  }
+}
+
+TEST_CASE("A byte size is formatted in the largest unit that divides it, and reads back") {
+  CHECK(FormatByteSize(0) == "0");
+  CHECK(FormatByteSize(1000) == "1000");
+  CHECK(FormatByteSize(512ull << 20) == "512M");
+  CHECK(FormatByteSize(1536ull << 10) == "1536K");
+  CHECK(FormatByteSize(2ull << 30) == "2G");
+  CHECK(FormatByteSize(3ull << 50) == "3072T");
+  for (std::uint64_t bytes : {1000ull, 512ull << 20, 1536ull << 10, 3ull << 50}) {
+    CHECK(ParseByteSize(FormatByteSize(bytes)) == bytes);
   }
 }
 
