@@ -22,6 +22,8 @@ namespace fs = std::filesystem;
 
 // Stops this long before --time-limit beyond the drain grace: time to kill, record and exit.
 constexpr std::int64_t kTimeLimitMarginMs = 10'000;
+// Tasks that earlier runs left failed which a resumed run's summary names one by one.
+constexpr std::size_t kEarlierFailuresNamed = 20;
 
 // The run directory's copy of a command list given in place of a manifest (or on stdin).
 constexpr const char* kListCopy = "tasks.txt";
@@ -200,7 +202,15 @@ std::unique_ptr<OpenRun> ResumeRun(const RunSettings& settings, Reporter& report
       PrepareResume(resume, dir.dir(), plan.source, ledger, results, reporter);
   auto run = std::make_unique<OpenRun>(std::move(plan), std::move(dir), std::move(ledger),
                                        std::move(journal), std::move(results));
-  run->scheduler.Resume(run->ledger.ResumeState(settings.retry_failed));
+  ResumePoint point = run->ledger.ResumeState(settings.retry_failed);
+  // The summary names the first few of the failures earlier runs settled.
+  std::vector<std::uint64_t> failed = point.failed;
+  const std::size_t named = std::min(failed.size(), kEarlierFailuresNamed);
+  std::partial_sort(failed.begin(), failed.begin() + named, failed.end());
+  failed.resize(named);
+  run->options.failed_earlier = std::move(failed);
+  run->options.failed_earlier_total = point.failed.size();
+  run->scheduler.Resume(std::move(point));
   run->options.run_number = run->ledger.runs() + 1;
   return run;
 }

@@ -27,7 +27,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-Hello LocalHello(int rank, const WorkerSettings& settings) {
+Hello LocalHello(int rank, const WorkerSettings& settings, const ProcessSet& processes) {
   Hello hello;
   hello.rank = rank;
   hello.host = HostName();
@@ -40,6 +40,9 @@ Hello LocalHello(int rank, const WorkerSettings& settings) {
   }
   hello.gpus_per_worker = settings.gpus_per_worker;
   hello.tags = settings.tags;
+  const ProcessSet::MemoryLimits limits = processes.memory_limits();
+  hello.memory_enforced = limits.enforced;
+  hello.memory_note = limits.note;
   return hello;
 }
 
@@ -168,7 +171,7 @@ int RunLocally(OpenRun& run, Reporter& reporter, const WorkerSettings& worker_se
   RecordWriter records(run.journal_or_null(), run.results);
   Coordinator coordinator(PartsOf(run, *coordinator_end, reporter, records), run.options,
                           std::move(run.scheduler));
-  Worker worker(*worker_end, *processes, LocalHello(0, worker_settings), ReceivedSignal,
+  Worker worker(*worker_end, *processes, LocalHello(0, worker_settings, *processes), ReceivedSignal,
                 SystemClock(), guard.get());
   OwnTasks own{processes.get(), 0};
   worker.AlsoWakeOn(records.wake_fd());
@@ -305,8 +308,8 @@ int RunWorkerRank(Transport& transport, int rank, std::int64_t kill_grace_ms,
   // which every rank parses alike.
   std::unique_ptr<ProcessSet> processes =
       MakePosixProcessSet(milliseconds(kill_grace_ms), guard.get());
-  Worker worker(transport, *processes, LocalHello(rank, settings), ReceivedSignal, SystemClock(),
-                guard.get());
+  Worker worker(transport, *processes, LocalHello(rank, settings, *processes), ReceivedSignal,
+                SystemClock(), guard.get());
   OwnTasks own{processes.get(), rank};
   while (!worker.Step(milliseconds(10))) {
     // A drain is the coordinator's to run; a stop (mpirun is killing the job) cannot wait for it.

@@ -9,6 +9,9 @@
 #include "coordinator/interrupted.h"
 #include "kinds/kind_binding.h"
 #include "manifest/units.h"
+#include "posix/file.h"
+#include "posix/output_capture.h"
+#include "rundir/run_dir.h"
 
 namespace jobrunner {
 namespace {
@@ -21,31 +24,31 @@ constexpr milliseconds kStopWait{5000};
 constexpr milliseconds kSilenceCheckInterval{1000};
 // Failed tasks named one by one on the console; the rest are only in results.jsonl.
 constexpr std::uint64_t kFailuresToReport = 20;
-constexpr std::size_t kFailedInSummary = 10;
+constexpr std::size_t kFailedInSummary = 20;
+// Lines of a failed attempt's stderr shown in its warning, and how wide each may be.
+constexpr std::size_t kStderrLinesShown = 3;
+constexpr std::size_t kStderrLineWidth = 200;
 // The most result and data path bytes one TaskOutput record carries (the rest of it is 21 bytes).
 constexpr std::size_t kMaxJournaledOutput = kMaxRecordLength - 1024;
 
-// A task kind's error (a Python exception, an interpreter that died) says more than its status.
-std::string Describe(const AttemptResult& r) {
-  const std::string detail = r.error.empty() ? "" : ": " + r.error;
-  switch (r.outcome) {
-    case Outcome::kSucceeded:
-      return "succeeded";
-    case Outcome::kFailed:
-      return r.error.empty() ? "failed with exit status " + std::to_string(r.exit_code)
-                             : "failed: " + r.error;
-    case Outcome::kSignaled:
-      return "was killed by signal " + std::to_string(r.signal) + detail;
-    case Outcome::kTimedOut:
-      return "timed out" + detail;
-    case Outcome::kSpawnError:
-      return "could not start: " + r.error;
-    case Outcome::kInterrupted:
-      return "was interrupted";
-    case Outcome::kSkipped:
-      return "was skipped";
-  }
-  return "ended";
+// The stderr lines and the log of a failure, indented under the line that names it.
+std::string Details(const FailureNote& note) {
+  std::string text;
+  for (const std::string& line : note.lines) text += "\n    | " + line;
+  if (!note.log.empty()) text += "\n    log: " + note.log;
+  return text;
+}
+
+// The last lines of the stderr log an earlier run's attempt left in `logs`, if it left one.
+void ReadEarlierLog(const Dir& logs, FailureNote& note) {
+  const std::string name = AttemptLogName(note.task, note.attempt, "err");
+  StatusOr<UniqueFd> log = logs.OpenForRead(name);
+  if (!log.ok()) return;
+  std::optional<std::string> tail = ReadFileTail(log->get(), OutputCapture::kTailBytes);
+  if (!tail) return;
+  const bool cut = tail->size() == OutputCapture::kTailBytes;
+  note.lines = LastLines(*tail, cut, kStderrLinesShown, kStderrLineWidth);
+  note.log = logs.PathOf(name);
 }
 
 }  // namespace
@@ -160,13 +163,31 @@ void Coordinator::WelcomeWorkers() {
     capacity.tags = w.hello.tags;
     capacity.tags.push_back(NodeTag(w.host));
     scheduler_.AddWorker(from, capacity);
-    reporter_.Verbose(fmt::format("worker rank {} on {}: {} slots; {}", w.rank, w.host,
-                                  welcome.slots, DescribeCapacity(capacity)));
+    reporter_.Verbose(fmt::format("worker rank {} on {}: {} slots; {}; memory limits {}", w.rank,
+                                  w.host, welcome.slots, DescribeCapacity(capacity),
+                                  w.hello.memory_note));
     Record(
         WorkerJoinedRecord{w.rank, w.host, w.hello.pid, static_cast<std::uint32_t>(welcome.slots)});
   }
   phase_ = Phase::kRunning;
+  SayWhereMemoryIsNotEnforced();
   CheckEveryTaskFits();
+}
+
+void Coordinator::SayWhereMemoryIsNotEnforced() {
+  const auto& entries = source_.manifest().entries;
+  if (std::none_of(entries.begin(), entries.end(),
+                   [](const TaskEntry& e) { return e.needs.memory > 0; })) {
+    return;
+  }
+  for (const WorkerInfo& w : workers_) {
+    if (!w.greeted || w.hello.memory_enforced) continue;
+    reporter_.Info(fmt::format(
+        "memory: counts for placement but is not enforced on rank {} ({}): {} (see README, "
+        "Resources)",
+        w.rank, w.host, w.hello.memory_note));
+    return;  // once: the workers of one run mostly share the reason
+  }
 }
 
 void Coordinator::CheckEveryTaskFits() {
@@ -224,7 +245,7 @@ void Coordinator::AcceptPerWorker(const WorkerInfo& w, const AttemptResult& r) {
   if (r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kInterrupted) return;
   ++per_worker_failures_;
   ReportTrouble("per-worker command " + id + " on rank " + std::to_string(w.rank) + " (" + w.host +
-                ") " + Describe(r));
+                ") " + DescribeEnd(r, CommandShape{/*shell=*/true, spec.timeout_ms}));
 }
 
 void Coordinator::Accept(int from, const AttemptResult& r) {
@@ -358,9 +379,15 @@ void Coordinator::RecordSkipped() {
     Record(TaskSkippedRecord{skip.task, reason});
     const std::string id = source_.Id(skip.task);
     results_.Skipped(id, skip.task, reason, /*recovered=*/false);
-    if (failed_.size() < kFailedInSummary) failed_.push_back(id);
+    if (failed_.size() < kFailedInSummary)
+      failed_.push_back(FailureNote{id, 0, "was skipped: " + reason, {}, ""});
     ReportTrouble("task " + id + " skipped: " + reason);
   }
+}
+
+CommandShape Coordinator::ShapeOf(std::uint64_t index) const {
+  const TaskEntry& entry = source_.EntryOf(index);
+  return CommandShape{entry.shell || entry.list != nullptr, entry.timeout_ms};
 }
 
 void Coordinator::Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w,
@@ -368,15 +395,22 @@ void Coordinator::Report(const std::string& id, const AttemptResult& r, const Wo
   const bool trouble = r.outcome != Outcome::kSucceeded && r.outcome != Outcome::kInterrupted;
   // Formatted for every attempt, the line cost as much as the scheduler's work on it.
   if (!trouble && reporter_.verbosity() != Verbosity::kVerbose) return;
+  FailureNote note;
+  note.task = id;
+  note.attempt = r.attempt;
+  note.what = DescribeEnd(r, ShapeOf(r.index));
   std::string what = fmt::format("task {} attempt {} on rank {} ({}) {}", id, r.attempt, w.rank,
-                                 w.host, Describe(r));
+                                 w.host, note.what);
   if (!trouble) {
     reporter_.Verbose(what);
     return;
   }
-  if (!retrying && failed_.size() < kFailedInSummary) failed_.push_back(id);
+  const bool cut = r.stderr_bytes > r.stderr_tail.size();
+  note.lines = LastLines(r.stderr_tail, cut, kStderrLinesShown, kStderrLineWidth);
+  note.log = !r.stderr_path.empty() ? r.stderr_path : r.stdout_path;
   what += retrying ? "; retrying" : r.attempt > 1 ? " (no retries left)" : "";
-  ReportTrouble(what);
+  ReportTrouble(what + Details(note));
+  if (!retrying && failed_.size() < kFailedInSummary) failed_.push_back(std::move(note));
 }
 
 // Failures and skips are named on the console up to a limit; the rest only with --verbose.
@@ -541,7 +575,10 @@ void Coordinator::LoseWorker(int from, const std::string& what) {
   if (w.greeted) {
     for (const std::string& id : RecordInFlightAsLost(source_, clock_, /*recovered=*/false, w.rank,
                                                       ledger_, records_, results_)) {
-      if (failed_.size() < kFailedInSummary) failed_.push_back(id);
+      if (failed_.size() < kFailedInSummary) {
+        failed_.push_back(
+            FailureNote{id, 0, "was lost with its worker: " + name + " " + what, {}, ""});
+      }
       ReportTrouble("task " + id +
                     " failed: it killed or stopped its worker (the worker's only "
                     "task at " +
@@ -627,6 +664,32 @@ Progress Coordinator::CurrentProgress() const {
   return p;
 }
 
+std::vector<FailureNote> Coordinator::EarlierFailures() const {
+  std::vector<FailureNote> notes;
+  if (options_.failed_earlier.empty()) return notes;
+  // The logs are read here, on rank 0, when the run directory shows them (a worker on another
+  // host without a shared file system keeps them to itself), through the directory, never
+  // through a link in it.
+  std::optional<Dir> logs;
+  if (StatusOr<Dir> run_dir = Dir::Open(options_.run_dir); run_dir.ok()) {
+    if (StatusOr<Dir> opened = run_dir->OpenSubdirectory(kLogsDir, /*create=*/false); opened.ok()) {
+      logs.emplace(std::move(*opened));
+    }
+  }
+  for (std::uint64_t index : options_.failed_earlier) {
+    if (index >= source_.size()) continue;
+    const std::optional<RunLedger::Failure> failure = ledger_.LastFailure(index);
+    if (!failure) continue;
+    FailureNote note;
+    note.task = source_.Id(index);
+    note.attempt = static_cast<int>(failure->attempt);
+    note.what = DescribeEnd(*failure, ShapeOf(index));
+    if (logs) ReadEarlierLog(*logs, note);
+    notes.push_back(std::move(note));
+  }
+  return notes;
+}
+
 void Coordinator::Finish(int exit_status, const std::string& message) {
   if (phase_ == Phase::kFinished) return;
   TakeBackUnsynced();
@@ -651,8 +714,16 @@ void Coordinator::Finish(int exit_status, const std::string& message) {
   s.wall_ms = ElapsedMs();
   s.slowest = slowest_.Sorted();
   s.failed = failed_;
-  s.failed_total = ledger_.failed() + ledger_.skipped();
-  for (int worker : scheduler_.RetiredWorkers()) s.retired_workers.push_back(Worker(worker).rank);
+  s.failed_total = ledger_.failed() + ledger_.skipped() - options_.failed_earlier_total;
+  s.failed_earlier = EarlierFailures();
+  s.failed_earlier_total = options_.failed_earlier_total;
+  for (int worker : scheduler_.RetiredWorkers()) {
+    const WorkerInfo& w = Worker(worker);
+    s.retired_workers.push_back(w.rank);
+    s.retired.push_back(
+        fmt::format("rank {} on {}: {} tasks failed there and then succeeded elsewhere", w.rank,
+                    w.host, options_.scheduler.max_worker_failures));
+  }
   s.exit_status = exit_status;
   s.run_dir = options_.run_dir;
   s.stopped = stop_reason_;

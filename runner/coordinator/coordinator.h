@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/exit_status.h"
+#include "coordinator/failure_note.h"
 #include "coordinator/record_writer.h"
 #include "coordinator/reporter.h"
 #include "coordinator/results.h"
@@ -40,6 +41,10 @@ struct RunOptions {
   PythonSetup python;                // for `kind: python` tasks
   Scheduler::Options scheduler;
   std::optional<FailureLimit> max_failures;  // --max-failures, or the manifest's max_failures
+  // Tasks that failed for good in earlier runs and are not run again (--resume without
+  // --retry-failed): the first few, in task order, and how many in all. The summary names them.
+  std::vector<std::uint64_t> failed_earlier;
+  std::uint64_t failed_earlier_total = 0;
 };
 
 // Rank 0: waits for every worker's Hello, tells each how many slots to run, then hands out tasks
@@ -139,10 +144,16 @@ class Coordinator {
   // Every task has ended: Finish, after the workers have run their STOP commands.
   void EndRun();
   std::string ResultJson(const AttemptResult& r) const;
+  // How the task's command runs, for the words that describe how an attempt ended.
+  CommandShape ShapeOf(std::uint64_t index) const;
   void Report(const std::string& id, const AttemptResult& r, const WorkerInfo& w, bool retrying);
+  // What the summary says of the tasks earlier runs left failed (RunOptions::failed_earlier).
+  std::vector<FailureNote> EarlierFailures() const;
   void ReportTrouble(const std::string& what);
   void ReportRunTrouble(const std::string& id, const AttemptResult& r, const WorkerInfo& w);
   void WelcomeWorkers();
+  // Tells the user, once, when a task asks for memory that some worker cannot enforce.
+  void SayWhereMemoryIsNotEnforced();
   // Ends the run (exit 2) when a task fits on no worker at all, rather than let it wait forever.
   void CheckEveryTaskFits();
   void Dispatch(std::int64_t now_ms);
@@ -212,7 +223,7 @@ class Coordinator {
   std::uint64_t failures_reported_ = 0;
   std::size_t retired_reported_ = 0;
   SlowestTasks slowest_{5};
-  std::vector<std::string> failed_;
+  std::vector<FailureNote> failed_;  // the first tasks of this run that did not succeed
   // The commands of the attempts in flight, as results.jsonl records them, by task index.
   std::unordered_map<std::uint64_t, std::string> commands_;
   std::vector<TaskSpec> start_commands_;  // per worker, before its first task

@@ -9,6 +9,7 @@
 
 #include "journal/run_ledger.h"
 #include "posix/file.h"
+#include "posix/signal_name.h"
 #include "rundir/run_dir.h"
 
 namespace jobrunner {
@@ -81,6 +82,19 @@ class JsonLine {
     char frac[8];
     std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms % 1000));
     text_ += std::to_string(ms / 1000);
+    text_ += frac;
+    return *this;
+  }
+  // Microseconds as seconds with six decimals, exactly.
+  JsonLine& SecondsOfMicros(const char* key, std::int64_t us) {
+    Key(key);
+    if (us < 0) {
+      text_ += '-';
+      us = -us;
+    }
+    char frac[12];
+    std::snprintf(frac, sizeof frac, ".%06d", static_cast<int>(us % 1'000'000));
+    text_ += std::to_string(us / 1'000'000);
     text_ += frac;
     return *this;
   }
@@ -195,11 +209,30 @@ void ResultsWriter::AttemptLine(const std::string& task_id, const AttemptResult&
     line.Null("exit_code");
   }
   if (r.signal != 0) {
-    line.Int("signal", r.signal);
+    line.Int("signal", r.signal).Str("signal_name", SignalName(r.signal));
   } else {
     line.Null("signal");
   }
   line.Bool("retry", will_retry);
+  // What the task's process used, from wait4, or an in-process kind's thread.
+  if (r.pid != 0) {
+    line.Int("pid", r.pid);
+  } else {
+    line.Null("pid");
+  }
+  if (r.cpu_measured) {
+    line.SecondsOfMicros("cpu_user_s", r.cpu_user_us);
+    line.SecondsOfMicros("cpu_system_s", r.cpu_system_us);
+  } else {
+    line.Null("cpu_user_s").Null("cpu_system_s");
+  }
+  if (r.max_rss_kb > 0) {
+    line.Int("max_rss_kb", r.max_rss_kb);
+  } else {
+    line.Null("max_rss_kb");
+  }
+  if (r.memory_limit != 0) line.Int("memory_limit_bytes", r.memory_limit);
+  if (r.oom_kills != 0) line.Int("oom_kills", r.oom_kills);
   for (const auto& [key, path] :
        {std::pair{"stdout", &r.stdout_path}, {"stderr", &r.stderr_path}}) {
     if (path->empty()) {

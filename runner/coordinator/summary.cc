@@ -6,6 +6,24 @@
 #include "manifest/units.h"
 
 namespace jobrunner {
+namespace {
+
+// One task a line, with the last line of its stderr and its log under it.
+void ListFailures(const std::vector<FailureNote>& notes, std::uint64_t total,
+                  std::ostringstream& out) {
+  for (const FailureNote& note : notes) {
+    out << "    " << note.task << ": " << note.what;
+    if (note.attempt > 1) out << " (attempt " << note.attempt << ")";
+    out << "\n";
+    if (!note.lines.empty()) out << "      | " << note.lines.back() << "\n";
+    if (!note.log.empty()) out << "      log: " << note.log << "\n";
+  }
+  if (total > notes.size()) {
+    out << "    ... and " << total - notes.size() << " more, in results.jsonl\n";
+  }
+}
+
+}  // namespace
 
 void SlowestTasks::Offer(const std::string& id, int attempt, std::int64_t duration_ms) {
   if (keep_ == 0) return;
@@ -41,11 +59,15 @@ std::string FormatSummary(const RunSummary& s) {
   out << " (" << s.attempts << " attempts, " << s.retried << " retried)\n";
   if (!s.stopped.empty()) out << "  stopped: " << s.stopped << "\n";
   if (!s.failed.empty()) {
-    out << "  not succeeded:";
-    for (const std::string& id : s.failed) out << " " << id;
-    if (s.failed_total > s.failed.size()) out << " ... (" << s.failed_total << " in all)";
-    out << "\n";
+    out << "  not succeeded (" << s.failed_total << "):\n";
+    ListFailures(s.failed, s.failed_total, out);
   }
+  if (!s.failed_earlier.empty()) {
+    out << "  failed in earlier runs, not run again (" << s.failed_earlier_total
+        << "; --retry-failed runs them):\n";
+    ListFailures(s.failed_earlier, s.failed_earlier_total, out);
+  }
+  for (const std::string& worker : s.retired) out << "  retired worker: " << worker << "\n";
   if (!s.slowest.empty()) {
     out << "  slowest:";
     const char* separator = " ";

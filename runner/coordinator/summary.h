@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/failure_note.h"
 #include "schedule/outcome.h"
 
 namespace jobrunner {
@@ -24,12 +25,15 @@ struct RunSummary {
   std::uint64_t succeeded_total = 0;  // tasks succeeded, in this run and earlier ones
   std::uint32_t run_number = 1;       // 1, then +1 for each --resume
   std::vector<int> retired_workers;   // ranks taken out of rotation (--max-worker-failures)
+  std::vector<std::string> retired;   // the same in words: "rank 3 on node2: why"
   std::uint64_t attempts = 0;
   std::uint64_t retried = 0;
   std::int64_t wall_ms = 0;
   std::vector<SlowTask> slowest;
-  std::vector<std::string> failed;  // the first few tasks that did not succeed
-  std::uint64_t failed_total = 0;
+  std::vector<FailureNote> failed;          // the first few tasks of this run that did not succeed
+  std::uint64_t failed_total = 0;           // in this run
+  std::vector<FailureNote> failed_earlier;  // settled as failed by earlier runs, not run again
+  std::uint64_t failed_earlier_total = 0;
   int exit_status = 0;
   std::string run_dir;
   // Why the run stopped before every task had run, when it did so on purpose (--max-failures, a
@@ -54,7 +58,8 @@ class SlowestTasks {
   std::priority_queue<SlowTask, std::vector<SlowTask>, Shorter> heap_;  // shortest on top
 };
 
-// A few lines for a terminal: counts by outcome, wall time, slowest tasks, where results are.
+// A few lines for a terminal: counts by outcome, wall time, each task that did not succeed and
+// why (the first few), retired workers, slowest tasks, where results are.
 std::string FormatSummary(const RunSummary& summary);
 
 }  // namespace jobrunner

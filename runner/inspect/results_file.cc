@@ -133,6 +133,8 @@ std::string FailureReason(const AttemptLine& a) {
         a.signal ? fmt::format("signal {} ({})", *a.signal, SignalName(*a.signal)) : "signaled";
   } else if (a.outcome == "timed_out") {
     reason = "timed out";
+  } else if (a.outcome == "oom") {
+    reason = "killed by the OOM killer";
   } else if (a.outcome == "spawn_error") {
     reason = "could not start";
   } else if (a.outcome == "skipped") {

@@ -191,6 +191,8 @@ JournalOutcome ToJournalOutcome(Outcome outcome) {
       return JournalOutcome::kInterrupted;
     case Outcome::kSkipped:
       return JournalOutcome::kSkipped;
+    case Outcome::kOom:
+      return JournalOutcome::kOom;
   }
   // Only a value outside the enum gets here; -Wswitch flags any Outcome left out above.
   return JournalOutcome::kFailed;
@@ -214,6 +216,8 @@ std::string_view JournalOutcomeName(JournalOutcome outcome) {
       return OutcomeName(Outcome::kSpawnError);
     case JournalOutcome::kInterrupted:
       return OutcomeName(Outcome::kInterrupted);
+    case JournalOutcome::kOom:
+      return OutcomeName(Outcome::kOom);
   }
   return "unknown";
 }

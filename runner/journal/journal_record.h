@@ -23,10 +23,10 @@ class JournalError : public std::runtime_error {
 };
 
 inline constexpr std::string_view kJournalMagic = "JRJOURNL";
-// Version 2 added TaskOutput records, version 3 WorkerJoined, TaskStarted and WorkerRetired; older
-// journals read
-// as before, and resuming one appends the newer records after its own (docs/journal-format.md).
-inline constexpr std::uint32_t kJournalFormatVersion = 3;
+// Version 2 added TaskOutput records, version 3 WorkerJoined, TaskStarted and WorkerRetired,
+// version 4 the outcome oom; older journals read as before, and resuming one appends the newer
+// records after its own (docs/journal-format.md).
+inline constexpr std::uint32_t kJournalFormatVersion = 4;
 inline constexpr std::uint32_t kOldestJournalFormatVersion = 1;
 // magic (8) + version (4) + manifest hash (8) + task count (8) + CRC-32C of those 28 bytes (4).
 inline constexpr std::size_t kJournalHeaderSize = 32;
@@ -63,8 +63,9 @@ enum class JournalOutcome : std::uint8_t {
   kWorkerLost = 5,
   kSkipped = 6,
   kInterrupted = 7,
+  kOom = 8,
 };
-inline constexpr std::uint8_t kJournalOutcomeCount = 8;
+inline constexpr std::uint8_t kJournalOutcomeCount = 9;
 
 JournalOutcome ToJournalOutcome(Outcome outcome);
 

@@ -69,7 +69,14 @@ void RunLedger::OnFinished(const TaskFinishedRecord& r) {
     }
     h.failures++;
     h.failed_for_good = !r.will_retry;
+    h.last_failure = Failure{r.attempt, r.outcome, r.exit_code, r.signal};
   });
+}
+
+std::optional<RunLedger::Failure> RunLedger::LastFailure(std::uint64_t index) const {
+  auto it = open_.find(index);
+  if (it == open_.end() || it->second.last_failure.attempt == 0) return std::nullopt;
+  return it->second.last_failure;
 }
 
 void RunLedger::Apply(const JournalRecord& record) {

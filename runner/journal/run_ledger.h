@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -59,6 +60,16 @@ class RunLedger {
   // Attempts dispatched and never finished: the run stopped while they were in flight.
   std::vector<Unfinished> InFlight() const;
 
+  // How the last failed attempt of a task that has not succeeded ended; nullopt when none
+  // failed (or the task succeeded since).
+  struct Failure {
+    std::uint32_t attempt = 0;
+    JournalOutcome outcome = JournalOutcome::kFailed;
+    std::int32_t exit_code = 0;
+    std::int32_t signal = 0;
+  };
+  std::optional<Failure> LastFailure(std::uint64_t index) const;
+
   // What a resumed run starts from: tasks that succeeded (and, unless `retry_failed`, tasks that
   // failed for good, also listed in `failed`) are settled; the rest carry their attempt numbers
   // and, unless they failed for good and `retry_failed` gives them a fresh allowance, their
@@ -77,6 +88,7 @@ class RunLedger {
     bool started = false;
     bool failed_for_good = false;
     bool skipped = false;
+    Failure last_failure;
   };
 
   void OnFinished(const TaskFinishedRecord& r);

@@ -349,6 +349,7 @@ TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   spec.timeout_ms = entry.timeout_ms;
   spec.retries = entry.retries;
   spec.cores = entry.needs.cores;
+  spec.memory = entry.needs.memory;
   return spec;
 }
 

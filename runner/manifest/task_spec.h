@@ -40,6 +40,9 @@ struct TaskSpec {
   // A task of a command list: the worker adds the DISBATCH_* variables only it knows (the run's
   // DISBATCH_JOBID, its DISBATCH_ENGINE_RANK and the task's DISBATCH_CYLINDER_RANK).
   bool disbatch = false;
+  // The entry's `memory:` in bytes (0: none): the limit of the task's processes where the worker
+  // can enforce one (see posix/memory_cgroups.h).
+  std::uint64_t memory = 0;
 
   // Sent by the million: written plainly (see plain_sequence.h).
   template <class Archive>
@@ -52,7 +55,7 @@ struct TaskSpec {
     SerializePlainSequence(ar, args);
     ar& kind_args& isolate& cores;
     SerializePlainSequence(ar, gpus);
-    ar& disbatch;
+    ar& disbatch& memory;
   }
 };
 

@@ -4,12 +4,15 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <stdexcept>
@@ -20,6 +23,8 @@
 #include "posix/adopted_processes.h"
 #include "posix/child_environment.h"
 #include "posix/file.h"
+#include "posix/memory_cgroups.h"
+#include "posix/oom_watch.h"
 #include "posix/orphan_guard.h"
 #include "posix/output_capture.h"
 #include "posix/pipe.h"
@@ -41,6 +46,22 @@ constexpr std::size_t kReadBufferSize = 64 * 1024;
 constexpr int kMaxReadsPerWakeup = 16;
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
+
+std::int64_t Microseconds(const timeval& time) {
+  return static_cast<std::int64_t>(time.tv_sec) * 1'000'000 + time.tv_usec;
+}
+
+// This process's peak resident set (VmHWM in /proc/self/status), in KiB; 0 when unknown.
+std::int64_t PeakRssKb() {
+  StatusOr<UniqueFd> file = OpenFile("/proc/self/status", OpenFlags::kRead);
+  if (!file.ok()) return 0;
+  char text[4096];
+  StatusOr<std::size_t> read = ReadAt(file->get(), text, sizeof text - 1, 0);
+  if (!read.ok()) return 0;
+  text[*read] = '\0';
+  const char* line = std::strstr(text, "\nVmHWM:");
+  return line == nullptr ? 0 : std::strtoll(line + std::strlen("\nVmHWM:"), nullptr, 10);
+}
 
 // The parent's read end is non-blocking, so that one busy pipe never holds up the others.
 std::string MakeOutputPipe(Pipe& pipe) {
@@ -97,6 +118,8 @@ struct Child {
   Clock::time_point kill_at = Clock::time_point::max();
   Clock::time_point drain_until = Clock::time_point::max();
   bool timed_out = false;
+  bool killed_here = false;  // KillAll's SIGKILL, which no OOM killer sent
+  std::string cgroup;        // its own memory cgroup, if it has a limit and the set has cgroups
 
   bool reaped() const { return !pidfd; }
   bool pipes_open() const { return stdout_pipe || stderr_pipe; }
@@ -119,9 +142,17 @@ class PosixProcessSet final : public ProcessSet {
     }
   }
   std::optional<std::uint64_t> ChildOf(int pid) const override;
+  MemoryLimits memory_limits() const override {
+    return cgroups_ ? MemoryLimits{true, cgroups_->Describe()}
+                    : MemoryLimits{false, "not enforced: " + no_cgroups_};
+  }
 
  private:
   std::string StartChild(const ProcessRequest& request, Child& child);
+  // Spawns with the child in its memory cgroup when it has one.
+  StatusOr<pid_t> SpawnInCgroup(const ProcessRequest& request, Child& child);
+  // Whether a child that died of a SIGKILL it was not sent by this set was OOM-killed.
+  bool KilledByOom(const Child& child);
   void FireTimers(Clock::time_point now);
   Clock::time_point NextDeadline() const;
   void Poll(Clock::duration timeout);
@@ -151,6 +182,13 @@ class PosixProcessSet final : public ProcessSet {
   // The main processes of the children that ended last (pid, key), oldest first: a signal one
   // sent just before it ended is looked at after it has been reaped.
   std::deque<std::pair<pid_t, std::uint64_t>> ended_;
+  std::string no_cgroups_;                  // why tasks cannot have cgroups, when they cannot
+  std::unique_ptr<MemoryCgroups> cgroups_;  // null then
+  OomWatch oom_watch_;
+  // This process's peak resident set, as last read. A child spawned from it shares its memory
+  // until it executes its program, and the kernel counts that in the child's peak (exec records
+  // the old memory's peak): a child's peak no larger than this says nothing of the child.
+  std::int64_t own_peak_rss_kb_ = PeakRssKb();
 };
 
 constexpr std::size_t kEndedRemembered = 64;
@@ -172,7 +210,8 @@ PosixProcessSet::PosixProcessSet(std::chrono::milliseconds kill_grace, OrphanGua
       tag_token_(guard != nullptr ? guard->task_tag_token() : NewTaskTagToken()),
       adopted_(tag_token_),
       environment_(environ),
-      buffer_(kReadBufferSize) {
+      buffer_(kReadBufferSize),
+      cgroups_(SetUpMemoryCgroups(no_cgroups_)) {
   // Without it, what leaves a task's group goes to init and is found only by its tag when this
   // process dies (by the orphan guard).
   (void)BecomeChildSubreaper();
@@ -235,9 +274,10 @@ std::string PosixProcessSet::StartChild(const ProcessRequest& request, Child& ch
   spawn_.envp = environment_.With(request.env);
   spawn_.cwd = request.cwd.empty() ? nullptr : request.cwd.c_str();
   spawn_.fds.assign({{0, dev_null_.get()}, {1, child_stdout}, {2, child_stderr}});
-  StatusOr<pid_t> pid = Spawn(spawn_);
+  StatusOr<pid_t> pid = SpawnInCgroup(request, child);
   if (!pid.ok()) return pid.status().message();
   child.pid = *pid;
+  child.result.pid = *pid;
 
   child.pidfd.Reset(static_cast<int>(syscall(SYS_pidfd_open, child.pid, 0)));
   if (!child.pidfd) {
@@ -262,8 +302,40 @@ std::string PosixProcessSet::StartChild(const ProcessRequest& request, Child& ch
   return {};
 }
 
+StatusOr<pid_t> PosixProcessSet::SpawnInCgroup(const ProcessRequest& request, Child& child) {
+  if (request.memory_limit == 0 || !cgroups_) return Spawn(spawn_);
+  StatusOr<std::string> cgroup = cgroups_->Create(request.memory_limit);
+  if (!cgroup.ok()) return cgroup.status();
+  if (Status entered = cgroups_->BeforeSpawn(*cgroup); !entered.ok()) {
+    cgroups_->Remove(*cgroup);
+    return entered;
+  }
+  StatusOr<pid_t> pid = Spawn(spawn_);
+  const Status placed = cgroups_->AfterSpawn(*cgroup, pid.ok() ? *pid : -1);
+  if (pid.ok() && !placed.ok()) {
+    // Run without its limit it must not: the limit is what the task was promised and others
+    // were promised the rest.
+    KillProcessGroup(*pid);
+    (void)jobrunner::Reap(*pid);
+  }
+  if (!pid.ok() || !placed.ok()) {
+    cgroups_->Remove(*cgroup);
+    return pid.ok() ? placed : pid.status();
+  }
+  child.cgroup = std::move(*cgroup);
+  child.result.memory_limit = request.memory_limit;
+  return pid;
+}
+
+bool PosixProcessSet::KilledByOom(const Child& child) {
+  if (!child.cgroup.empty()) return child.result.oom_kills > 0;
+  return oom_watch_.RoseRecently();
+}
+
 std::vector<ProcessExit> PosixProcessSet::Wait(std::chrono::milliseconds max_wait) {
-  const auto give_up_at = Clock::now() + max_wait;
+  const auto start = Clock::now();
+  const auto give_up_at = start + max_wait;
+  oom_watch_.Refresh(start);
   for (;;) {
     auto now = Clock::now();
     FireTimers(now);
@@ -364,9 +436,13 @@ void PosixProcessSet::Reap(Child& child, int wait_flags) {
   // reach an unrelated group that reused it. Leftovers would otherwise keep the pipes open.
   kill(-child.pid, SIGKILL);
   if (guard_ != nullptr) guard_->Forget(child.pid);
+  // The raw system call, because glibc's waitid has no place for the resource use that the
+  // kernel reports with it (as wait4 does, but by pid).
   siginfo_t info{};
+  rusage usage{};
   int status;
-  while ((status = waitid(P_PIDFD, child.pidfd.get(), &info, WEXITED | wait_flags)) != 0 &&
+  while ((status = static_cast<int>(syscall(SYS_waitid, P_PIDFD, child.pidfd.get(), &info,
+                                            WEXITED | wait_flags, &usage))) != 0 &&
          errno == EINTR) {
   }
   if (status != 0 || info.si_pid != 0) ForgetSpawned(child.pid);
@@ -378,13 +454,23 @@ void PosixProcessSet::Reap(Child& child, int wait_flags) {
     return;  // not exited after all
   } else {
     ProcessExit& result = child.result;
+    result.cpu_user_us = Microseconds(usage.ru_utime);
+    result.cpu_system_us = Microseconds(usage.ru_stime);
+    // Our peak only grows, so it is read again only when a child's might exceed it.
+    if (usage.ru_maxrss > own_peak_rss_kb_) own_peak_rss_kb_ = PeakRssKb();
+    result.max_rss_kb = usage.ru_maxrss > own_peak_rss_kb_ ? usage.ru_maxrss : 0;
+    if (!child.cgroup.empty()) result.oom_kills = cgroups_->OomKills(child.cgroup);
     const bool signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+    const int signal = signaled ? info.si_status : 0;
     if (child.timed_out) {
       result.outcome = Outcome::kTimedOut;
-      result.signal = signaled ? info.si_status : 0;
+      result.signal = signal;
+    } else if (signaled && signal == SIGKILL && !child.killed_here && KilledByOom(child)) {
+      result.outcome = Outcome::kOom;
+      result.signal = signal;
     } else if (signaled) {
       result.outcome = Outcome::kSignaled;
-      result.signal = info.si_status;
+      result.signal = signal;
     } else {
       result.exit_code = info.si_status;
       result.outcome = result.exit_code == 0 ? Outcome::kSucceeded : Outcome::kFailed;
@@ -436,6 +522,8 @@ void PosixProcessSet::CollectFinished(Clock::time_point now) {
     result.stderr_bytes = child->stderr_capture.bytes();
     result.stdout_truncated = child->stdout_capture.truncated();
     result.stderr_truncated = child->stderr_capture.truncated();
+    result.stderr_tail = child->stderr_capture.tail();
+    if (!child->cgroup.empty()) cgroups_->Remove(child->cgroup);
     for (const auto* capture : {&child->stdout_capture, &child->stderr_capture}) {
       if (capture->error().empty() || !result.error.empty()) continue;
       if (capture->disk_full()) {
@@ -456,6 +544,7 @@ void PosixProcessSet::CollectFinished(Clock::time_point now) {
 // with whatever output they wrote before.
 void PosixProcessSet::KillAll() {
   for (auto& child : children_) {
+    child->killed_here = true;
     if (!child->reaped()) Reap(*child, 0);
     // The group is dead, so one pass empties what is left in the pipes.
     if (child->stdout_pipe) ReadPipe(child->stdout_pipe, child->stdout_capture);

@@ -28,6 +28,9 @@ struct ProcessRequest {
   // by name, whatever has become of the path since. Null: each path's directory is opened.
   std::shared_ptr<const Dir> output_dir;
   std::uint64_t max_output = 0;  // per stream; bytes past it are read and dropped
+  // Bytes of memory the child and its descendants may use (`memory:`), enforced through a cgroup
+  // of its own where the set has them (see memory_cgroups.h); 0: no limit.
+  std::uint64_t memory_limit = 0;
 };
 
 struct ProcessExit {
@@ -48,6 +51,15 @@ struct ProcessExit {
   // reported interrupted, with the path and reason in `error` (see Outcome::kInterrupted).
   bool disk_full = false;
   std::string error;  // kSpawnError: what failed ("no such file: foo"); otherwise empty
+  int pid = 0;        // 0: it never started
+  // From wait4: CPU time of the child and of the descendants it waited for, and the largest
+  // resident set of any of them.
+  std::int64_t cpu_user_us = 0;
+  std::int64_t cpu_system_us = 0;
+  std::int64_t max_rss_kb = 0;
+  std::string stderr_tail;  // the last bytes of its stderr (OutputCapture::kTailBytes at most)
+  std::uint64_t memory_limit = 0;  // bytes its cgroup enforced; 0: none
+  std::uint64_t oom_kills = 0;     // processes the OOM killer killed in its cgroup
 };
 
 // The children of one worker. Single-threaded: the owner calls Wait in its loop.
@@ -77,6 +89,14 @@ class ProcessSet {
   // Whether process `pid` is one of the children's processes, or was the main process of one that
   // ended lately: the key of its child, if so. How a signal one of them sent is recognised.
   virtual std::optional<std::uint64_t> ChildOf(int /*pid*/) const { return std::nullopt; }
+
+  // Whether ProcessRequest::memory_limit is enforced here, and how ("cgroup v1 (/sys/...)") or
+  // why not.
+  struct MemoryLimits {
+    bool enforced = false;
+    std::string note;
+  };
+  virtual MemoryLimits memory_limits() const { return {false, "not enforced by this set"}; }
 };
 
 class OrphanGuard;
@@ -87,6 +107,9 @@ class OrphanGuard;
 // and its descendants that left the group (this process becomes a child subreaper; see
 // adopted_processes.h). `guard`, if given (and outliving the set), learns of every live group,
 // to kill them, and the processes tagged as theirs, should this process die without doing so.
+// A child with a memory limit gets a cgroup of its own where this process may make one
+// (memory_cgroups.h). A child killed by the OOM killer ends kOom: its cgroup's counter says so,
+// or, without one, the node's (oom_watch.h).
 std::unique_ptr<ProcessSet> MakePosixProcessSet(std::chrono::milliseconds kill_grace,
                                                 OrphanGuard* guard = nullptr);
 

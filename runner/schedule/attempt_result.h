@@ -41,12 +41,28 @@ struct AttemptResult {
   // Not a task of the run but a command each worker runs itself: kPerWorkerStart or
   // kPerWorkerStop (a command list's PERENGINE START or STOP), `index` its place in its list.
   int per_worker = 0;
+  // Provenance. `pid`: the task's process (0 for an in-process kind or a Python call). CPU time,
+  // when `cpu_measured`: of the process and the descendants it waited for (wait4's), or of the
+  // thread that ran an in-process kind; a Python call's, which runs in a helper shared by many
+  // calls, and a kind's reported at its timeout are not measured. `max_rss_kb`: the largest
+  // resident set among those processes (0: not measured, as for in-process kinds).
+  int pid = 0;
+  bool cpu_measured = false;
+  std::int64_t cpu_user_us = 0;
+  std::int64_t cpu_system_us = 0;
+  std::int64_t max_rss_kb = 0;
+  std::uint64_t memory_limit = 0;  // bytes its cgroup enforced; 0: none
+  std::uint64_t oom_kills = 0;     // processes the OOM killer killed in its cgroup
+  // The last bytes of its stderr, sent only for an attempt that did not succeed: why it failed,
+  // for the coordinator to show without reading a file that may be on another host.
+  std::string stderr_tail;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     ar& index& attempt& outcome& exit_code& signal& start_ms& end_ms& stdout_path& stderr_path&
         stdout_bytes& stderr_bytes& stdout_truncated& stderr_truncated& error& kind_result&
-            data_path& left_running& disk_full& per_worker;
+            data_path& left_running& disk_full& per_worker& pid& cpu_measured& cpu_user_us&
+                cpu_system_us& max_rss_kb& memory_limit& oom_kills& stderr_tail;
     // An outcome read from bytes indexes per-outcome counts: anything else is not a result.
     if constexpr (Archive::is_loading::value) {
       if (static_cast<int>(outcome) >= kOutcomeCount) {

@@ -25,7 +25,7 @@
 
 namespace jobrunner {
 
-inline constexpr int kProtocolVersion = 6;
+inline constexpr int kProtocolVersion = 7;
 
 enum class Tag : int {
   kHello = 1,
@@ -56,10 +56,14 @@ struct Hello {
   // The shell this rank runs string commands with when the manifest names none (/bin/bash where
   // it has one, else /bin/sh), for the commands results.jsonl records.
   std::string shell;
+  // Whether tasks' `memory:` is enforced on this rank, and how ("cgroup v1 (...)") or why not.
+  bool memory_enforced = false;
+  std::string memory_note;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& protocol_version& rank& host& pid& cores& memory& gpus& gpus_per_worker& tags& shell;
+    ar& protocol_version& rank& host& pid& cores& memory& gpus& gpus_per_worker& tags& shell&
+        memory_enforced& memory_note;
   }
 };
 

@@ -10,6 +10,7 @@
 
 #include "kinds/kind_context.h"
 #include "posix/event_fd.h"
+#include "posix/thread_cpu.h"
 
 namespace jobrunner {
 namespace {
@@ -140,6 +141,7 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
     KindExit exit;
     exit.key = task->request.key;
     exit.start_ms = task->start_ms;
+    const CpuTime cpu_before = ThisThreadCpuTime();
     try {
       const KindRequest& r = task->request;
       KindContext context(r.task_id, r.attempt, r.cwd, r.data_dir, &task->cancelled,
@@ -157,6 +159,10 @@ void KindRunner::Loop(std::shared_ptr<State> state) {
       exit.error = "the task threw something other than an exception";
     }
     exit.end_ms = state->clock.UnixMs();
+    const CpuTime cpu_after = ThisThreadCpuTime();
+    exit.cpu_measured = true;
+    exit.cpu_user_us = cpu_after.user_us - cpu_before.user_us;
+    exit.cpu_system_us = cpu_after.system_us - cpu_before.system_us;
     exit.data_path = task->data_path;
 
     lock.lock();

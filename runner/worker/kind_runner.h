@@ -35,6 +35,11 @@ struct KindExit {
   std::string data_path;
   std::string error;       // what Run threw
   bool disk_full = false;  // it threw DiskFullError: outcome kInterrupted
+  // The CPU time of the thread while it ran the kind; not measured for one reported at its
+  // timeout, whose thread has not returned.
+  bool cpu_measured = false;
+  std::int64_t cpu_user_us = 0;
+  std::int64_t cpu_system_us = 0;
 };
 
 // A task that a thread has begun.

@@ -399,6 +399,7 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output, int per_work
     request.stderr_path = FreeLogPath(task, "err");
     request.output_dir = logs_;
     request.max_output = welcome_->max_output;
+    request.memory_limit = task.memory;
     // A per-worker command takes no slot: tasks wait for it (START) or are done (STOP).
     const int cores = per_worker != 0 ? 0 : std::max(1, task.cores);
     child_cores_ += cores;
@@ -479,6 +480,14 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
     r.stderr_truncated = x.stderr_truncated;
     r.left_running = x.left_running;
     r.disk_full = x.disk_full;
+    r.pid = x.pid;
+    r.cpu_measured = x.pid != 0;
+    r.cpu_user_us = x.cpu_user_us;
+    r.cpu_system_us = x.cpu_system_us;
+    r.max_rss_kb = x.max_rss_kb;
+    r.memory_limit = x.memory_limit;
+    r.oom_kills = x.oom_kills;
+    if (r.outcome != Outcome::kSucceeded) r.stderr_tail = std::move(x.stderr_tail);
     if (!it->second.helper_output.empty()) {
       // An isolated kind: its outcome is what the helper wrote, if it got that far.
       std::optional<KindHelperOutput> output =
@@ -523,6 +532,9 @@ void Worker::CollectKinds(std::vector<KindExit> exits) {
     r.kind_result = std::move(x.result);
     r.data_path = std::move(x.data_path);
     r.disk_full = x.disk_full;
+    r.cpu_measured = x.cpu_measured;
+    r.cpu_user_us = x.cpu_user_us;
+    r.cpu_system_us = x.cpu_system_us;
     kind_extra_cores_ -= it->second.cores - 1;
     running_.erase(it);
     Queue(std::move(r));

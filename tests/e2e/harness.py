@@ -59,6 +59,10 @@ class Hung(Exception):
     """A process had to be stopped by `timeout`: it did not finish within its limit."""
 
 
+class Skipped(Exception):
+    """Raised by a test that this machine cannot run (its message says why): reported SKIP."""
+
+
 def jobrunner_binary():
     """The jobrunner binary under test, from JOBRUNNER_BIN."""
     path = os.environ.get("JOBRUNNER_BIN")
@@ -271,21 +275,27 @@ def run_tests(namespace, skip_reason=None, setup=None):
     if setup is not None:
         setup()
 
-    passed = failed = 0
+    passed = failed = skipped = 0
     for name, test in tests:
         ok, report, seconds = run_one(test, options.np)
+        if ok is None:
+            skipped += 1
+            print(f"SKIP {name}: {report}", flush=True)
+            continue
         print(f"{'PASS' if ok else 'FAIL'} {name} ({seconds:.1f}s)", flush=True)
         if ok:
             passed += 1
         else:
             failed += 1
             print(textwrap.indent(report, "    "), flush=True)
-    print(f"{passed} passed, {failed} failed", flush=True)
+    print(f"{passed} passed, {failed} failed" + (f" ({skipped} skipped)" if skipped else ""),
+          flush=True)
     sys.exit(1 if failed else 0)
 
 
 def run_one(test, np):
-    """Runs one test in a fresh sandbox: (passed, failure report, seconds).
+    """Runs one test in a fresh sandbox: (passed, failure report, seconds); passed is None, and
+    the report the reason, for a test that raised Skipped.
 
     A failing test's sandbox is kept, and named in the report, so its run directories can be
     inspected; a passing test's is removed.
@@ -295,6 +305,9 @@ def run_one(test, np):
     started = time.monotonic()
     try:
         test(sandbox)
+    except Skipped as why:
+        shutil.rmtree(path)
+        return None, str(why), time.monotonic() - started
     except Hung as error:
         report = str(error)
     except Exception:  # any error fails this test alone; the others still run

@@ -381,7 +381,7 @@ def expect_each_succeeded_exactly_once(attempts, task_count, allow_interrupted=T
 JOURNAL_HEADER_SIZE = 32
 FRAME_SIZE = 8
 OUTCOMES = ["succeeded", "failed", "signaled", "timed_out", "spawn_error", "worker_lost",
-            "skipped", "interrupted"]
+            "skipped", "interrupted", "oom"]
 
 
 def _crc32c_table():

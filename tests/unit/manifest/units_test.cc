@@ -114,7 +114,7 @@ TEST_CASE("A byte size is formatted in the largest unit that divides it, and rea
   CHECK(FormatByteSize(1536ull << 10) == "1536K");
   CHECK(FormatByteSize(2ull << 30) == "2G");
   CHECK(FormatByteSize(3ull << 50) == "3072T");
-  for (std::uint64_t bytes : {1000ull, 512ull << 20, 1536ull << 10, 3ull << 50}) {
+  for (std::uint64_t bytes : {1000ull, 512ull << 20, 1536ull << 10, 3ull << 40}) {
     CHECK(ParseByteSize(FormatByteSize(bytes)) == bytes);
   }
 }
