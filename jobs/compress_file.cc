@@ -98,7 +98,7 @@ class CompressFile final : public jobrunner::TypedTaskKind<CompressArgs, Compres
     a.output = args.String("output", a.input + (a.format == "gzip" ? ".gz" : ".zst"));
     const bool gzip = a.format == "gzip";
     const std::int64_t level = args.Integer("level", gzip ? 6 : 3);
-    const std::int64_t low = gzip ? 1 : 1, high = gzip ? 9 : ZSTD_maxCLevel();
+    const std::int64_t low = 1, high = gzip ? 9 : ZSTD_maxCLevel();
     if (level < low || level > high) {
       throw jobrunner::KindArgError(
           "level", "level " + std::to_string(level) + " is out of range; expected " +

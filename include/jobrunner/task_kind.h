@@ -196,4 +196,4 @@ struct BuiltinKindEntry {
     return ::jobrunner::kTaskKindApi;                                               \
   }                                                                                 \
   extern "C" __attribute__((visibility("default"))) void jobrunner_register_kinds(  \
-      ::jobrunner::KindRegistrar& registrar)
+      ::jobrunner::KindRegistrar& registrar) /* NOLINT(bugprone-macro-parentheses): a name */

@@ -1,6 +1,7 @@
 #include "app/launcher.h"
 
-#include <cstdlib>
+#include <charconv>
+#include <string_view>
 
 namespace jobrunner {
 namespace {
@@ -10,8 +11,11 @@ int RankCount(const std::function<const char*(const char*)>& lookup) {
   for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}) {
     const char* value = lookup(variable);
     if (value == nullptr) continue;
-    const int ranks = std::atoi(value);
-    if (ranks > 0) return ranks;
+    // Only a whole number counts: "4x" or a number beyond int says nothing reliable.
+    const std::string_view text(value);
+    int ranks = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), ranks);
+    if (error == std::errc() && end == text.data() + text.size() && ranks > 0) return ranks;
   }
   return 0;
 }

@@ -257,7 +257,7 @@ int Run(const Flags& flags) {
                          flags.settings.worker);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jobrunner: internal error on rank %d: %s\n", rank, e.what());
-    std::fflush(stderr);
+    (void)std::fflush(stderr);  // the job is aborted next, whether or not this line got out
     environment.abort(kExitInternal);
   }
   return kExitInternal;
@@ -266,7 +266,7 @@ int Run(const Flags& flags) {
 }  // namespace
 }  // namespace jobrunner
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   // A worker's sidecar (see orphan_guard.h), started from this same binary; not for users.
   if (argc == 3 && std::string(argv[1]) == "--orphan-guard") {
     return jobrunner::RunOrphanGuard(argv[2]);
@@ -401,8 +401,13 @@ int main(int argc, char** argv) {
   // A kind that ignored its timeout may still be running on its thread, and may return any
   // moment: ending now without static destructors keeps it from using what they destroy.
   if (jobrunner::KindRunner::StillRunningAnywhere() > 0) {
-    std::fflush(nullptr);
+    (void)std::fflush(nullptr);  // nothing better to do if it fails
     jobrunner::ExitNow(status);
   }
   return status;
+} catch (const std::exception& e) {
+  // Run has its own catch, which also ends the other ranks; this one is for the rest (building
+  // the command line, --check, launch), where an exception would otherwise abort the process.
+  std::fprintf(stderr, "jobrunner: internal error: %s\n", e.what());
+  return jobrunner::kExitInternal;
 }

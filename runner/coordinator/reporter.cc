@@ -76,7 +76,7 @@ void Reporter::Update(const Progress& p) {
   last_update_ms_ = now;
   if (mode_ == ProgressMode::kBar) {
     std::fprintf(stderr, "\r\033[K%s", Line(p).c_str());
-    std::fflush(stderr);
+    (void)std::fflush(stderr);  // a progress bar that cannot be drawn is no reason to stop
     bar_drawn_ = true;
   } else {
     log_->info("{}", Line(p));
@@ -86,7 +86,7 @@ void Reporter::Update(const Progress& p) {
 void Reporter::Finish(const Progress& p) {
   if (bar_drawn_) {
     std::fprintf(stderr, "\r\033[K");
-    std::fflush(stderr);
+    (void)std::fflush(stderr);
     bar_drawn_ = false;
   }
   if (mode_ == ProgressMode::kLog && last_update_ms_ >= 0 && p.total > 0) {
@@ -120,7 +120,7 @@ void Reporter::Error(const std::string& message) { Print(spdlog::level::err, "er
 void Reporter::Summary(const std::string& text) {
   if (verbosity_ == Verbosity::kQuiet) return;
   std::fputs(text.c_str(), stdout);
-  std::fflush(stdout);
+  (void)std::fflush(stdout);  // the run is over: a summary that cannot be printed changes nothing
 }
 
 }  // namespace jobrunner

@@ -44,7 +44,7 @@ constexpr std::int64_t kLeastTimeToLaunchMs = 5000;
 template <class... Args>
 void Log(fmt::format_string<Args...> format, Args&&... args) {
   fmt::print(stderr, "jobrunner launch: {}\n", fmt::format(format, std::forward<Args>(args)...));
-  std::fflush(stderr);
+  (void)std::fflush(stderr);  // a log line that cannot be written is no reason to stop
 }
 
 double SecondsSince(Clock::time_point start) {
@@ -53,6 +53,7 @@ double SecondsSince(Clock::time_point start) {
 
 std::vector<std::string> Names(const std::vector<Host>& hosts) {
   std::vector<std::string> names;
+  names.reserve(hosts.size());
   for (const Host& host : hosts) names.push_back(host.name);
   return names;
 }

@@ -51,7 +51,7 @@ void AddCount(CLI::App& command, const char* name, int& target, int low, int hig
 
 // CLI11 reports an option that ran out of words as "--hosts: 1 required LIST missing".
 std::string MissingValue(const CLI::App& command, const CLI::ArgumentMismatch& error) {
-  const std::string text = error.what();
+  std::string text = error.what();
   const std::string name = text.substr(0, text.find(':'));
   if (name == "--mca") return "--mca needs a KEY and a VALUE";
   if (command.get_option_no_throw(name) != nullptr) return name + " needs a value";

@@ -208,6 +208,7 @@ class Parser {
     const LocatedNode& tasks = Require(fields, "tasks", root, "manifest").value;
     const std::vector<LocatedNode> elements = in_.Sequence(tasks, "tasks", "a list of tasks");
     if (elements.empty()) FailAt(tasks.pos, "tasks is empty; expected at least one task");
+    manifest.entries.reserve(elements.size());
     for (const LocatedNode& element : elements) {
       manifest.entries.push_back(ParseTask(element, defaults));
     }
@@ -519,7 +520,7 @@ class Parser {
 
   // A worker's tags come from --worker-tags a,b: a tag with a comma or space would match none.
   std::string ParseTag(const LocatedNode& node, const std::string& label) const {
-    const std::string text = in_.Scalar(node, label, label == "node" ? "a host name" : "a tag");
+    std::string text = in_.Scalar(node, label, label == "node" ? "a host name" : "a tag");
     if (text.empty() || text.find_first_of(", \t") != std::string::npos) {
       FailAt(node.pos, "bad " + label + " '" + text +
                            "'; expected a non-empty name without commas or spaces");

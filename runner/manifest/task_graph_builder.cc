@@ -247,6 +247,7 @@ void CheckEntryCycles(const std::vector<TaskEntry>& entries, const EntryNames& n
 TaskGraph BuildTaskGraph(const TaskSource& source) {
   const std::vector<TaskEntry>& entries = source.manifest().entries;
   std::vector<TaskGraph::Group> groups;
+  groups.reserve(source.groups().size());
   for (const TaskGroup& g : source.groups()) {
     groups.push_back(TaskGraph::Group{g.size, entries[g.entry].priority});
   }

@@ -41,7 +41,7 @@ using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC: deadlines survive 
 // After the main child is reaped and its group killed, the pipes normally reach EOF at once. A
 // grandchild that left the group (setsid) may still hold them open; give up on it after this.
 constexpr auto kDrainAfterExit = std::chrono::milliseconds(100);
-constexpr std::size_t kReadBufferSize = 64 * 1024;
+constexpr std::size_t kReadBufferSize = std::size_t{64} * 1024;
 // A pipe that is refilled as fast as it is read must not keep Wait from timers and other children.
 constexpr int kMaxReadsPerWakeup = 16;
 

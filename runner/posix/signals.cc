@@ -108,7 +108,7 @@ void IgnoreInterruptSignals() { Handle(SIG_IGN, 0); }
 // SA_RESTART: the supervisor's reads and waits go on after a forwarded signal.
 void InstallSignalForwarding() {
   Handle(ForwardSignal, SA_RESTART);
-  signal(SIGPIPE, SIG_IGN);
+  (void)signal(SIGPIPE, SIG_IGN);  // cannot fail: a valid signal and handler
 }
 
 void ForwardSignalsTo(pid_t pid) {

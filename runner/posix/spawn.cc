@@ -65,12 +65,10 @@ std::string DescribeSpawnError(int error, const SpawnRequest& request) {
   if (request.cwd != nullptr) {
     struct stat st;
     int cwd_error = 0;
-    if (stat(request.cwd, &st) != 0) {
+    if (stat(request.cwd, &st) != 0 || (S_ISDIR(st.st_mode) && access(request.cwd, X_OK) != 0)) {
       cwd_error = errno;
     } else if (!S_ISDIR(st.st_mode)) {
       cwd_error = ENOTDIR;
-    } else if (access(request.cwd, X_OK) != 0) {
-      cwd_error = errno;
     }
     if (cwd_error != 0) {
       return std::string("cannot change directory to ") + request.cwd + ": " + ErrnoText(cwd_error);

@@ -52,3 +52,10 @@ TEST_CASE(
   CHECK(Detect({{"JOBRUNNER_MPI", "1"}}).reason == "JOBRUNNER_MPI=1");
   CHECK_FALSE(Detect({{"JOBRUNNER_MPI", "0"}}).mpi);
 }
+
+TEST_CASE("A job size that is not a whole number in range is taken from the next variable") {
+  CHECK(Detect({{"OMPI_COMM_WORLD_SIZE", "4x"}, {"PMI_SIZE", "2"}}).ranks == 2);
+  CHECK(Detect({{"OMPI_COMM_WORLD_SIZE", "99999999999"}, {"PMI_SIZE", "2"}}).ranks == 2);
+  CHECK(Detect({{"OMPI_COMM_WORLD_SIZE", ""}}).ranks == 0);
+  CHECK(Detect({{"OMPI_COMM_WORLD_SIZE", "-3"}}).ranks == 0);
+}
