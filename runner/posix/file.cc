@@ -81,7 +81,7 @@ StatusOr<std::size_t> ReadAt(int fd, char* data, std::size_t size, std::uint64_t
 }
 
 StatusOr<std::string> ReadRest(int fd, std::uint64_t offset, std::size_t limit) {
-  constexpr std::size_t kChunk = 64 * 1024;
+  constexpr std::size_t kChunk = std::size_t{64} * 1024;
   std::string text;
   while (text.size() < limit) {
     const std::size_t had = text.size();
