@@ -97,19 +97,21 @@ void TaskGraph::SetUpGates(std::vector<Gate> gates) {
   bad_task_.assign(groups_.size(), kNone);
   bad_root_.assign(groups_.size(), kNone);
   gates_on_.resize(groups_.size());
-  for (const Gate& gate : gates) {
-    if (gate.group >= groups_.size() || gate.on_first > gate.on_end ||
-        gate.on_end > groups_.size()) {
-      continue;
-    }
-    if (closed_by_.empty()) closed_by_.assign(groups_.size(), 0);
+  const std::size_t group_count = groups_.size();
+  gates.erase(std::remove_if(gates.begin(), gates.end(),
+                             [group_count](const Gate& gate) {
+                               return gate.group >= group_count || gate.on_first > gate.on_end ||
+                                      gate.on_end > group_count;
+                             }),
+              gates.end());
+  for (std::size_t i = 0; i < gates.size(); ++i) {
+    const Gate& gate = gates[i];
+    if (closed_by_.empty()) closed_by_.assign(group_count, 0);
     ++closed_by_[gate.group];
-    for (std::uint64_t h = gate.on_first; h < gate.on_end; ++h) {
-      gates_on_[h].push_back(gates_.size());
-    }
+    for (std::uint64_t h = gate.on_first; h < gate.on_end; ++h) gates_on_[h].push_back(i);
     gate_remaining_.push_back(gate.on_end - gate.on_first);
-    gates_.push_back(gate);
   }
+  gates_ = std::move(gates);
 }
 
 bool TaskGraph::FindCycle(const std::vector<InEdge>& in_edges) {
