@@ -826,9 +826,11 @@ class Parser {
                            " MiB; for that many tasks, use a command list (tasks_from)");
     }
     std::vector<std::string> values;
-    std::istringstream lines(std::move(text));
     std::size_t number = 0;
-    for (std::string line; std::getline(lines, line);) {
+    for (std::size_t begin = 0; begin < text.size();) {
+      const std::size_t end = std::min(text.find('\n', begin), text.size());
+      std::string line = text.substr(begin, end - begin);
+      begin = end + 1;
       ++number;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find('\0') != std::string::npos) {
