@@ -63,7 +63,7 @@ void CopyListsIntoRunDir(const Dir& run_dir, const Manifest& manifest) {
     try {
       entry.list->CopyTo(*copy);
     } catch (...) {
-      std::fclose(*copy);
+      (void)std::fclose(*copy);  // the copy failed already; that error is the one to report
       throw;
     }
     entry.list->ReadFrom(*copy, run_dir.PathOf(name));

@@ -251,7 +251,7 @@ class CommandList::Reader {
 CommandList::CommandList(std::FILE* file, std::string name) : file_(file), name_(std::move(name)) {}
 
 CommandList::~CommandList() {
-  if (file_ != nullptr) std::fclose(file_);
+  if (file_ != nullptr) (void)std::fclose(file_);  // only read: closing it cannot lose data
 }
 
 std::shared_ptr<CommandList> CommandList::Open(const std::string& path, const std::string& name) {
@@ -493,15 +493,20 @@ void CommandList::ReadFrom(std::FILE* file, const std::string& path) const {
     throw ManifestError({name_, 0, 0}, "cannot read the run's copy of the command list " + path +
                                            ": " + std::strerror(errno));
   }
-  std::fseek(file, 0, SEEK_END);
+  if (std::fseek(file, 0, SEEK_END) != 0) {
+    const int error = errno;
+    (void)std::fclose(file);  // only read; the seek's error is the one to report
+    throw ManifestError({name_, 0, 0}, "cannot read the run's copy of the command list " + path +
+                                           ": " + std::strerror(error));
+  }
   const long size = std::ftell(file);
   if (size < 0 || static_cast<std::uint64_t>(size) != file_size_) {
-    std::fclose(file);
+    (void)std::fclose(file);  // only read
     throw ManifestError({name_, 0, 0},
                         "the command list changed while the run started; start "
                         "it again");
   }
-  std::fclose(file_);
+  (void)std::fclose(file_);  // the original, only read; the run reads its copy from now on
   file_ = file;
   path_ = path;
   reader_ = std::make_unique<Reader>(file_, name_, kReadSize);

@@ -46,10 +46,16 @@ LoadedInput LoadInput(const std::string& path, const InputOptions& options,
     char buffer[1 << 16];
     for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, stdin)) > 0;) {
       if (std::fwrite(buffer, 1, n, copy) != n) {
-        std::fclose(copy);
+        const int error = errno;
+        (void)std::fclose(copy);  // a temporary file; the write's error is the one to report
         throw ManifestError({"stdin", 0, 0},
-                            std::string("cannot make a temporary copy: ") + std::strerror(errno));
+                            std::string("cannot make a temporary copy: ") + std::strerror(error));
       }
+    }
+    if (std::ferror(stdin) != 0) {
+      const int error = errno;
+      (void)std::fclose(copy);  // a temporary file; the read's error is the one to report
+      throw ManifestError({"stdin", 0, 0}, std::string("cannot read: ") + std::strerror(error));
     }
     list = CommandList::FromStream(copy, name.empty() ? "stdin" : name);
   } else {
