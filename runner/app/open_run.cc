@@ -76,8 +76,8 @@ std::string DescribeInputChange(const Dir& run_dir, const std::string& yaml_text
                                 const Manifest& manifest, std::uint64_t tasks_before,
                                 std::uint64_t tasks_now) {
   if (!manifest.is_command_list) {
-    const std::string yaml = DescribeManifestChange(
-        ReadRunFile(run_dir, kManifestCopyFile).value_or(""), yaml_text, tasks_before, tasks_now);
+    std::string yaml = DescribeManifestChange(ReadRunFile(run_dir, kManifestCopyFile).value_or(""),
+                                              yaml_text, tasks_before, tasks_now);
     if (yaml.find("; line ") != std::string::npos) return yaml;
   }
   std::string change =

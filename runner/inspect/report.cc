@@ -32,7 +32,7 @@ constexpr std::string_view kDataPlaceholder = "@REPORT_DATA@";
 constexpr std::size_t kFailuresListed = 200;
 constexpr std::size_t kFailuresWithTail = 50;
 constexpr std::size_t kTailLines = 10;
-constexpr std::size_t kMaxManifestShown = 256 * 1024;
+constexpr std::size_t kMaxManifestShown = std::size_t{256} << 10;
 
 struct LoadedRun {
   std::optional<JournalReplay> journal;

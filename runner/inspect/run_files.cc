@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uint64_t kTailBytes = 64 * 1024;
+constexpr std::uint64_t kTailBytes = std::uint64_t{64} << 10;
 
 bool HoldsRun(const fs::path& dir) {
   std::error_code error;

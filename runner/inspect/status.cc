@@ -85,6 +85,7 @@ std::string WorkersLine(const RunStatus& s) {
     slots += w.slots;
   }
   std::vector<std::string> hosts;
+  hosts.reserve(ranks_by_host.size());
   for (const auto& [host, ranks] : ranks_by_host) {
     hosts.push_back(fmt::format("{} {} on {}", ranks.size() == 1 ? "rank" : "ranks",
                                 fmt::join(ranks, ","), host));
