@@ -657,7 +657,9 @@ Progress Coordinator::CurrentProgress() const {
   Progress p;
   p.total = source_.size();
   p.succeeded = ledger_.succeeded();
-  p.failed = ledger_.failed() + ledger_.skipped();
+  p.failed = ledger_.failed();
+  p.skipped = ledger_.skipped();
+  p.done_earlier = scheduler_.Settled();
   p.running = ledger_.running();
   p.retrying = scheduler_.WaitingRetries();
   p.elapsed_ms = ElapsedMs();

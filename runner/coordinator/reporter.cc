@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "manifest/units.h"
 #include "posix/this_process.h"
 
 namespace jobrunner {
@@ -16,6 +15,7 @@ namespace {
 
 constexpr std::int64_t kBarIntervalMs = 200;
 constexpr std::int64_t kLogIntervalMs = 5000;
+constexpr int kBarCells = 10;
 
 std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -48,24 +48,14 @@ Reporter::Reporter(ProgressMode mode, Verbosity verbosity)
 Reporter::~Reporter() = default;
 
 std::string Reporter::Line(const Progress& p) const {
-  std::uint64_t done = p.succeeded + p.failed;
-  double seconds = static_cast<double>(p.elapsed_ms) / 1000.0;
-  double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
-  std::string eta = "?";
-  if (rate > 0 && done < p.total) {
-    eta = FormatDurationMs(
-        static_cast<std::int64_t>(static_cast<double>(p.total - done) / rate * 1000));
-  } else if (done == p.total) {
-    eta = "0s";
-  }
-  const std::string retrying =
-      p.retrying > 0 ? fmt::format(", {} awaiting retry", p.retrying) : std::string();
-  return fmt::format("{}/{} done ({} failed), {} running{}, {:.1f} tasks/s, ETA {}", done, p.total,
-                     p.failed, p.running, retrying, rate, eta);
+  return mode_ == ProgressMode::kBar ? ProgressBar(p, rate_.PerSecond(), kBarCells)
+                                     : ProgressText(p, rate_.PerSecond());
 }
 
 void Reporter::Update(const Progress& p) {
   if (mode_ == ProgressMode::kNone) return;
+  // Sampled at every call, not only when a line is due, so that the first line has a rate.
+  rate_.Add(p.elapsed_ms, p.done());
   std::int64_t now = NowMs();
   std::int64_t interval = mode_ == ProgressMode::kBar ? kBarIntervalMs : kLogIntervalMs;
   if (last_update_ms_ >= 0 && now - last_update_ms_ < interval) return;
@@ -84,6 +74,7 @@ void Reporter::Update(const Progress& p) {
 }
 
 void Reporter::Finish(const Progress& p) {
+  rate_.Add(p.elapsed_ms, p.done());
   if (bar_drawn_) {
     std::fprintf(stderr, "\r\033[K");
     (void)std::fflush(stderr);

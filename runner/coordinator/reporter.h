@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "coordinator/progress_line.h"
+
 namespace spdlog {
 class logger;
 }
@@ -22,15 +24,6 @@ enum class Verbosity { kQuiet, kNormal, kVerbose };
 // stdout is a pty even when mpirun's output goes to a file, so this looks at the stderr of the
 // process that launched the rank (mpirun itself on the launching node) rather than at our own.
 ProgressMode DetectProgressMode();
-
-struct Progress {
-  std::uint64_t total = 0;
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;    // tasks that ended unsuccessful after all their retries
-  std::uint64_t running = 0;   // started and not ended (not those queued at their worker)
-  std::uint64_t retrying = 0;  // waiting for their next attempt
-  std::int64_t elapsed_ms = 0;
-};
 
 // Everything the user sees while a run goes: progress, notable events, errors. Progress and logs
 // go to stderr; the final summary to stdout. The only user of spdlog besides main.
@@ -61,6 +54,7 @@ class Reporter {
   std::shared_ptr<spdlog::logger> log_;
   std::int64_t last_update_ms_ = -1;
   bool bar_drawn_ = false;
+  RateWindow rate_;  // of tasks ended, for the rate and the ETA
 };
 
 }  // namespace jobrunner
