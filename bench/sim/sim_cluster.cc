@@ -120,7 +120,7 @@ SimCluster::SimCluster(ClusterOptions options)
     hello.host = "node-" + std::to_string((rank - 1) / std::max(1, options_.workers_per_host));
     hello.pid = 100000 + rank;
     hello.cores = std::max(1, options_.workers_per_host);
-    endpoint_->Post(Envelope{rank, Tag::kHello, EncodeValue(hello)}, 0, stats_);
+    endpoint_->Post(Envelope{rank, Tag::kHello, EncodeMessage(hello)}, 0, stats_);
   }
 }
 
@@ -189,13 +189,13 @@ void SimCluster::Deliver(const Envelope& message, double now_ms) {
   Worker& w = state_[static_cast<std::size_t>(message.from)];
   switch (message.tag) {
     case Tag::kWelcome: {
-      Welcome welcome = DecodeValue<Welcome>(message.payload);
+      Welcome welcome = DecodeMessage<Welcome>(message.payload);
       w.slots = std::max(1, welcome.slots);
       run_dir_ = welcome.run_dir;
       break;
     }
     case Tag::kTaskBatch: {
-      TaskBatch batch = DecodeValue<TaskBatch>(message.payload);
+      TaskBatch batch = DecodeMessage<TaskBatch>(message.payload);
       ++stats_.task_batches;
       stats_.tasks += batch.tasks.size();
       for (TaskSpec& t : batch.tasks) {
@@ -243,8 +243,8 @@ void SimCluster::SendDueResults(double now_ms, bool force) {
       }
       ++stats_.result_batches;
       stats_.results += batch.results.size();
-      endpoint_->Post(Envelope{worker, Tag::kResultBatch, EncodeValue(batch)}, batch.results.size(),
-                      stats_);
+      endpoint_->Post(Envelope{worker, Tag::kResultBatch, EncodeMessage(batch)},
+                      batch.results.size(), stats_);
     }
     // Given back, not kept: a vector keeps its largest size, and over a long run every worker's
     // (and its list of starts) would reach a full batch, which a real worker's memory holds, not

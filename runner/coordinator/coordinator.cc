@@ -108,14 +108,17 @@ void Coordinator::TakeBackUnsynced() {
 }
 
 void Coordinator::OnHello(int from, const std::string& payload) {
-  Hello hello = DecodeValue<Hello>(payload);
-  if (hello.protocol_version != kProtocolVersion) {
+  // The version alone first: a Hello of another version need not decode as this one's.
+  int version = 0;
+  MessageReader(payload) & version;
+  if (version != kProtocolVersion) {
     Finish(kExitInternal,
-           fmt::format("worker rank {} on {} speaks protocol version {}, the coordinator {}: run "
-                       "the same jobrunner build on every node",
-                       hello.rank, hello.host, hello.protocol_version, kProtocolVersion));
+           fmt::format("worker rank {} speaks protocol version {}, the coordinator {}: run the "
+                       "same jobrunner build on every node",
+                       from, version, kProtocolVersion));
     return;
   }
+  Hello hello = DecodeMessage<Hello>(payload);
   const int rank = hello.rank;
   const std::string host = hello.host;
   const int cores = std::max(1, hello.cores);
@@ -205,7 +208,7 @@ void Coordinator::CheckEveryTaskFits() {
 }
 
 void Coordinator::OnResults(int from, const std::string& payload) {
-  ResultBatch batch = DecodeValue<ResultBatch>(payload);
+  ResultBatch batch = DecodeMessage<ResultBatch>(payload);
   std::size_t& sent = Worker(from).sent;
   sent -= std::min(sent, batch.results.size());
   for (const TaskStart& start : batch.started) OnStarted(start);

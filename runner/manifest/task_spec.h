@@ -1,13 +1,9 @@
 #pragma once
 
-#include <boost/serialization/level.hpp>
-#include <boost/serialization/tracking.hpp>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "base/plain_sequence.h"
 
 namespace jobrunner {
 
@@ -44,22 +40,12 @@ struct TaskSpec {
   // can enforce one (see posix/memory_cgroups.h).
   std::uint64_t memory = 0;
 
-  // Sent by the million: written plainly (see plain_sequence.h).
+  // Its bytes in a TaskBatch (transport/message_codec.h).
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& index& attempt& id;
-    SerializePlainSequence(ar, argv);
-    ar& cwd;
-    SerializePlainSequence(ar, env);
-    ar& timeout_ms& retries& kind;
-    SerializePlainSequence(ar, args);
-    ar& kind_args& isolate& cores;
-    SerializePlainSequence(ar, gpus);
-    ar& disbatch& memory;
+    ar& index& attempt& id& argv& cwd& env& timeout_ms& retries& kind& args& kind_args& isolate&
+        cores& gpus& disbatch& memory;
   }
 };
 
 }  // namespace jobrunner
-
-BOOST_CLASS_IMPLEMENTATION(jobrunner::TaskSpec, boost::serialization::object_serializable)
-BOOST_CLASS_TRACKING(jobrunner::TaskSpec, boost::serialization::track_never)

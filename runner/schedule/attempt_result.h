@@ -1,7 +1,5 @@
 #pragma once
 
-#include <boost/serialization/level.hpp>
-#include <boost/serialization/tracking.hpp>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -74,7 +72,3 @@ struct AttemptResult {
 };
 
 }  // namespace jobrunner
-
-// Sent by the million: no class information or tracking (see base/plain_sequence.h).
-BOOST_CLASS_IMPLEMENTATION(jobrunner::AttemptResult, boost::serialization::object_serializable)
-BOOST_CLASS_TRACKING(jobrunner::AttemptResult, boost::serialization::track_never)

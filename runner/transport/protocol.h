@@ -1,8 +1,8 @@
 #pragma once
 
-// Every message between ranks, in one place. Messages are plain structs serialized with
-// Boost.Serialization (binary archives: the ranks of one job run the same build on machines of
-// one architecture); the tag of an Envelope says which struct its payload holds.
+// Every message between ranks, in one place. Messages are plain structs, written and read by
+// message_codec.h through their serialize(); the tag of an Envelope says which struct its payload
+// holds.
 //
 //   worker -> coordinator   Hello once, then ResultBatch whenever attempts end (with the starts
 //                           of attempts still running), Heartbeat after kHeartbeatIntervalMs
@@ -13,19 +13,16 @@
 // A worker never waits for a reply between two tasks: the coordinator keeps a few tasks queued
 // at each worker (credits = slots + prefetch), and results travel in batches.
 
-#include <boost/serialization/level.hpp>
-#include <boost/serialization/tracking.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "base/plain_sequence.h"
 #include "manifest/task_spec.h"
 #include "schedule/attempt_result.h"
 
 namespace jobrunner {
 
-inline constexpr int kProtocolVersion = 7;
+inline constexpr int kProtocolVersion = 8;
 
 enum class Tag : int {
   kHello = 1,
@@ -95,19 +92,16 @@ struct Welcome {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& slots& run_dir& max_output& kill_grace_ms& plugins& python;
-    SerializePlainSequence(ar, start_commands);
-    SerializePlainSequence(ar, stop_commands);
+    ar& slots& run_dir& max_output& kill_grace_ms& plugins& python& start_commands& stop_commands;
   }
 };
 
-// The two messages sent for every task are written plainly (see base/plain_sequence.h).
 struct TaskBatch {
   std::vector<TaskSpec> tasks;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    SerializePlainSequence(ar, tasks);
+    ar& tasks;
   }
 };
 
@@ -135,9 +129,7 @@ struct ResultBatch {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    SerializePlainSequence(ar, results);
-    SerializePlainSequence(ar, started);
-    ar& stop_commands_done;
+    ar& results& started& stop_commands_done;
   }
 };
 
@@ -221,10 +213,3 @@ struct TagOf<Stopping> {
 };
 
 }  // namespace jobrunner
-
-BOOST_CLASS_IMPLEMENTATION(jobrunner::TaskBatch, boost::serialization::object_serializable)
-BOOST_CLASS_TRACKING(jobrunner::TaskBatch, boost::serialization::track_never)
-BOOST_CLASS_IMPLEMENTATION(jobrunner::TaskStart, boost::serialization::object_serializable)
-BOOST_CLASS_TRACKING(jobrunner::TaskStart, boost::serialization::track_never)
-BOOST_CLASS_IMPLEMENTATION(jobrunner::ResultBatch, boost::serialization::object_serializable)
-BOOST_CLASS_TRACKING(jobrunner::ResultBatch, boost::serialization::track_never)

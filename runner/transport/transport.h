@@ -1,14 +1,12 @@
 #pragma once
 
-#include <jobrunner/serialize.h>
-
-#include <boost/serialization/utility.hpp>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "transport/message_codec.h"
 #include "transport/protocol.h"
 
 namespace jobrunner {
@@ -16,7 +14,7 @@ namespace jobrunner {
 struct Envelope {
   int from = 0;
   Tag tag = Tag::kHello;
-  std::string payload;  // the serialized message; DecodeValue<T> turns it back
+  std::string payload;  // the serialized message; DecodeMessage<T> turns it back
 };
 
 // Messages between this rank and the others. Never blocks: Send queues and returns at once,
@@ -39,7 +37,7 @@ class Transport {
 
   template <class T>
   void Send(int to, const T& message) {
-    SendBytes(to, TagOf<T>::value, EncodeValue(message));
+    SendBytes(to, TagOf<T>::value, EncodeMessage(message));
   }
 };
 

@@ -124,19 +124,19 @@ bool Worker::HandleMessages() {
     any = true;
     switch (e->tag) {
       case Tag::kWelcome:
-        OnWelcome(DecodeValue<Welcome>(e->payload));
+        OnWelcome(DecodeMessage<Welcome>(e->payload));
         break;
       case Tag::kTaskBatch: {
-        TaskBatch batch = DecodeValue<TaskBatch>(e->payload);
+        TaskBatch batch = DecodeMessage<TaskBatch>(e->payload);
         for (TaskSpec& t : batch.tasks) queue_.push_back(std::move(t));
         break;
       }
       case Tag::kDrain:
-        OnDrain(DecodeValue<Drain>(e->payload));
+        OnDrain(DecodeMessage<Drain>(e->payload));
         break;
       case Tag::kShutdown: {
         // The coordinator reports the reason; workers stay quiet so it is said once, not N times.
-        exit_code_ = DecodeValue<Shutdown>(e->payload).exit_code;
+        exit_code_ = DecodeMessage<Shutdown>(e->payload).exit_code;
         shutting_down_ = true;
         break;
       }

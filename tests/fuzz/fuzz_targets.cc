@@ -15,8 +15,8 @@
 #include "manifest/task_source.h"
 #include "manifest/template.h"
 #include "manifest/units.h"
+#include "transport/message_codec.h"
 #include "transport/protocol.h"
-#include "transport/transport.h"  // the serialization of std::pair, which TaskSpec uses
 #include "worker/kind_helper.h"
 
 namespace jobrunner::fuzz {
@@ -156,16 +156,29 @@ void Journal(std::string_view input) {
 namespace {
 
 // Decodes `bytes` as a T; whatever decodes must encode to bytes that decode to the same value.
-template <class T>
+// Messages between ranks go through message_codec.h, the kind helper's files through DecodeValue.
+template <class T, bool kMessage>
 void Decode(std::string_view bytes) {
+  const auto decode = [](const std::string& in) {
+    if constexpr (kMessage)
+      return DecodeMessage<T>(in);
+    else
+      return DecodeValue<T>(in);
+  };
+  const auto encode = [](const T& value) {
+    if constexpr (kMessage)
+      return EncodeMessage(value);
+    else
+      return EncodeValue(value);
+  };
   T value;
   try {
-    value = DecodeValue<T>(std::string(bytes));
+    value = decode(std::string(bytes));
   } catch (const DecodeError&) {
     return;
   }
-  const std::string encoded = EncodeValue(value);
-  Expect(EncodeValue(DecodeValue<T>(encoded)) == encoded, "a decoded value does not round-trip");
+  const std::string encoded = encode(value);
+  Expect(encode(decode(encoded)) == encoded, "a decoded value does not round-trip");
 }
 
 }  // namespace
@@ -175,23 +188,23 @@ void Protocol(std::string_view input) {
   const std::string_view bytes = input.substr(1);
   switch (static_cast<unsigned char>(input[0]) % 9) {
     case 0:
-      return Decode<Hello>(bytes);
+      return Decode<Hello, true>(bytes);
     case 1:
-      return Decode<Welcome>(bytes);
+      return Decode<Welcome, true>(bytes);
     case 2:
-      return Decode<TaskBatch>(bytes);
+      return Decode<TaskBatch, true>(bytes);
     case 3:
-      return Decode<ResultBatch>(bytes);
+      return Decode<ResultBatch, true>(bytes);
     case 4:
-      return Decode<Drain>(bytes);
+      return Decode<Drain, true>(bytes);
     case 5:
-      return Decode<Shutdown>(bytes);
+      return Decode<Shutdown, true>(bytes);
     case 6:
-      return Decode<KindInvocation>(bytes);
+      return Decode<KindInvocation, false>(bytes);
     case 7:
-      return Decode<KindHelperOutput>(bytes);
+      return Decode<KindHelperOutput, false>(bytes);
     default:
-      return Decode<Stopping>(bytes);  // Heartbeat has no fields to decode
+      return Decode<Stopping, true>(bytes);  // Heartbeat has no fields to decode
   }
 }
 

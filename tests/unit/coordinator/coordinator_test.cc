@@ -315,7 +315,7 @@ TEST_CASE("A drain before any worker said Hello still sends every rank its Shutd
   std::optional<Envelope> message = worker_end->Receive();
   REQUIRE(message);
   CHECK(message->tag == Tag::kShutdown);
-  CHECK(DecodeValue<Shutdown>(message->payload).exit_code == kExitInterrupted);
+  CHECK(DecodeMessage<Shutdown>(message->payload).exit_code == kExitInterrupted);
 }
 
 TEST_CASE("A task once lost with its worker runs alone there, and the rest around it") {

@@ -1,10 +1,12 @@
-// DecodeValue on the protocol's messages: every field comes back, and bytes from a damaged message
-// or another build must be a DecodeError, never a crash, an invalid value or a huge allocation.
+// The protocol's messages through message_codec.h: every field comes back, and bytes from a damaged
+// message or another build must be a DecodeError, never a crash, an invalid value or a huge
+// allocation.
 #include "transport/protocol.h"
 
 #include <jobrunner/serialize.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -12,9 +14,9 @@
 
 using jobrunner::AttemptResult;
 using jobrunner::DecodeError;
-using jobrunner::DecodeValue;
+using jobrunner::DecodeMessage;
 using jobrunner::Drain;
-using jobrunner::EncodeValue;
+using jobrunner::EncodeMessage;
 using jobrunner::Outcome;
 using jobrunner::ResultBatch;
 using jobrunner::TaskBatch;
@@ -41,7 +43,7 @@ TEST_CASE("A TaskBatch comes back field for field, every list and pair in order"
   TaskBatch batch;
   batch.tasks = {first, second, TaskSpec{}};
 
-  const TaskBatch back = DecodeValue<TaskBatch>(EncodeValue(batch));
+  const TaskBatch back = DecodeMessage<TaskBatch>(EncodeMessage(batch));
   REQUIRE(back.tasks.size() == 3);
   const TaskSpec& a = back.tasks[0];
   CHECK(a.index == first.index);
@@ -83,7 +85,7 @@ TEST_CASE("A ResultBatch comes back field for field") {
   ResultBatch batch;
   batch.results = {r, AttemptResult{}};
 
-  const ResultBatch back = DecodeValue<ResultBatch>(EncodeValue(batch));
+  const ResultBatch back = DecodeMessage<ResultBatch>(EncodeMessage(batch));
   REQUIRE(back.results.size() == 2);
   const AttemptResult& a = back.results[0];
   CHECK(a.index == 9);
@@ -122,10 +124,10 @@ TaskBatch SampleBatch() {
 }  // namespace
 
 TEST_CASE("A message cut short anywhere is a DecodeError") {
-  const std::string bytes = EncodeValue(SampleBatch());
+  const std::string bytes = EncodeMessage(SampleBatch());
   for (std::size_t size = 0; size < bytes.size(); ++size) {
     INFO(size);
-    CHECK_THROWS_AS(DecodeValue<TaskBatch>(bytes.substr(0, size)), DecodeError);
+    CHECK_THROWS_AS(DecodeMessage<TaskBatch>(bytes.substr(0, size)), DecodeError);
   }
 }
 
@@ -142,25 +144,40 @@ std::string Replace(std::string bytes, std::uint64_t was, std::uint64_t now) {
 }  // namespace
 
 TEST_CASE("A count or a length beyond the bytes left is refused before anything is allocated") {
-  const std::string bytes = EncodeValue(SampleBatch());
+  const std::string bytes = EncodeMessage(SampleBatch());
   // The task count, 2, is the first 8 bytes that read 2; the id's length, 3, the first that read 3.
-  CHECK_THROWS_WITH(DecodeValue<TaskBatch>(Replace(bytes, 2, std::uint64_t{1} << 40)),
+  CHECK_THROWS_WITH(DecodeMessage<TaskBatch>(Replace(bytes, 2, std::uint64_t{1} << 40)),
                     Catch::StartsWith("a collection of 1099511627776 with only"));
-  CHECK_THROWS_WITH(DecodeValue<TaskBatch>(Replace(bytes, 3, std::uint64_t{1} << 62)),
+  CHECK_THROWS_WITH(DecodeMessage<TaskBatch>(Replace(bytes, 3, std::uint64_t{1} << 62)),
                     Catch::StartsWith("a string of 4611686018427387904 with only"));
 }
 
 TEST_CASE("A boolean other than 0 or 1 is a DecodeError") {
-  std::string bytes = EncodeValue(Drain{true, true});
-  REQUIRE(bytes.back() == 1);  // after the class's version and tracking bytes
+  std::string bytes = EncodeMessage(Drain{true, true});
+  REQUIRE(bytes == std::string(2, '\x01'));  // the two fields, nothing before them
   bytes.back() = 7;
-  CHECK_THROWS_WITH(DecodeValue<Drain>(bytes), "a boolean is 7, not 0 or 1");
+  CHECK_THROWS_WITH(DecodeMessage<Drain>(bytes), "a boolean is 7, not 0 or 1");
 }
 
 TEST_CASE("An attempt result with an unknown outcome is a DecodeError") {
   ResultBatch batch;
   batch.results.push_back(AttemptResult{});
   batch.results[0].outcome = static_cast<Outcome>(200);
-  CHECK_THROWS_WITH(DecodeValue<ResultBatch>(EncodeValue(batch)),
+  CHECK_THROWS_WITH(DecodeMessage<ResultBatch>(EncodeMessage(batch)),
                     "cannot decode: outcome 200 is unknown");
+}
+
+TEST_CASE("A message with bytes left over after its fields is a DecodeError") {
+  CHECK_THROWS_AS(DecodeMessage<Drain>(EncodeMessage(Drain{true}) + "x"), DecodeError);
+  CHECK(DecodeMessage<Drain>(EncodeMessage(Drain{true})).kill_running);
+}
+
+TEST_CASE("A Hello's protocol version is its first four bytes, whatever follows") {
+  jobrunner::Hello hello;
+  hello.host = "node-1";
+  hello.gpus = {"0"};
+  const std::string bytes = EncodeMessage(hello);
+  int version = 0;
+  jobrunner::MessageReader(bytes) & version;
+  CHECK(version == jobrunner::kProtocolVersion);
 }
