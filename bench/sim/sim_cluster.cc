@@ -248,9 +248,9 @@ void SimCluster::SendDueResults(double now_ms, bool force) {
     }
     // Given back, not kept: a vector keeps its largest size, and over a long run every worker's
     // (and its list of starts) would reach a full batch, which a real worker's memory holds, not
-    // rank 0's.
-    w.unsent = {};
-    w.started = {};
+    // rank 0's. (`= {}` would assign an empty initializer list and keep the capacity.)
+    std::vector<Ending>().swap(w.unsent);
+    decltype(w.started)().swap(w.started);
     w.listed = false;
   }
   results_due_.resize(kept);
