@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "kinds/kind_binding.h"
 #include "manifest/task_graph_builder.h"
 #include "manifest/task_input.h"
+#include "posix/background_copy.h"
 #include "posix/file.h"
 #include "posix/this_process.h"
 
@@ -48,25 +50,51 @@ std::string ListCopyName(const Manifest& manifest, const TaskEntry& entry) {
 }
 
 // Copies each command list into the run directory (a new file: never over one, never through a
-// link), and has the run read its tasks from that copy, so that editing the original during the
-// run changes nothing and a resume can tell what changed. Throws ManifestError, RunDirError.
+// link), and has the run read its tasks from that copy once it is whole, so that editing the
+// original during the run changes nothing and a resume can tell what changed. The copy is made on
+// a thread of its own while the first tasks are read from the original: a list of 10^7 lines
+// (300 MB) would otherwise hold the first task back by the time it takes. A copy that does not
+// hold the bytes the list was read from (the original changed meanwhile) ends the run, as
+// interrupted, at the next task looked up. Throws ManifestError, RunDirError.
 void CopyListsIntoRunDir(const Dir& run_dir, const Manifest& manifest) {
   for (const TaskEntry& entry : manifest.entries) {
     if (entry.list == nullptr) continue;
     const std::string name = ListCopyName(manifest, entry);
     StatusOr<UniqueFd> file = run_dir.CreateFile(name, /*readable=*/true);
-    StatusOr<std::FILE*> copy =
-        file.ok() ? OpenStream(std::move(*file), "w+b") : StatusOr<std::FILE*>(file.status());
-    if (!copy.ok()) {
-      throw RunDirError("cannot create " + run_dir.PathOf(name) + ": " + copy.status().message());
+    if (!file.ok()) {
+      throw RunDirError("cannot create " + run_dir.PathOf(name) + ": " + file.status().message());
     }
-    try {
-      entry.list->CopyTo(*copy);
-    } catch (...) {
-      (void)std::fclose(*copy);  // the copy failed already; that error is the one to report
-      throw;
-    }
-    entry.list->ReadFrom(*copy, run_dir.PathOf(name));
+    struct Copy {
+      CommandList::ContentHash hash;
+      std::unique_ptr<BackgroundCopy> copier;
+    };
+    auto copy = std::make_shared<Copy>();
+    copy->copier = std::make_unique<BackgroundCopy>(
+        entry.list->stream(), std::move(*file),
+        [hash = &copy->hash](const char* data, std::size_t n) { hash->Update(data, n); });
+    const CommandList& list = *entry.list;
+    const std::string path = run_dir.PathOf(name);
+    list.ReadFromWhenReady(
+        [copy, &list, path]() -> std::FILE* {
+          if (!copy->copier->done()) return nullptr;
+          const SourcePos where{list.name(), 0, 0};
+          if (!copy->copier->status().ok()) {
+            throw ManifestError(where, "cannot copy the command list to " + path + ": " +
+                                           copy->copier->status().message());
+          }
+          if (copy->copier->bytes() != list.file_size() ||
+              copy->hash.Final() != list.content_hash()) {
+            throw ManifestError(where, "the command list changed while the run copied it to " +
+                                           path + " (its tasks so far read it as it was)");
+          }
+          StatusOr<std::FILE*> stream = OpenStream(copy->copier->TakeCopy(), "rb");
+          if (!stream.ok()) {
+            throw ManifestError(where, "cannot read the run's copy of the command list " + path +
+                                           ": " + stream.status().message());
+          }
+          return *stream;
+        },
+        path);
   }
 }
 

@@ -186,7 +186,8 @@ int RunLocally(OpenRun& run, Reporter& reporter, const WorkerSettings& worker_se
 
 // Coordinates `run` to its end and returns its exit status. A journal or results.jsonl that can
 // no longer be written ends it as interrupted: the journal is intact up to its last good record,
-// so the run can go on once the disk has room again.
+// so the run can go on once the disk has room again. So does a command list that changed under
+// the run (while its copy was made, or the copy since): a resume says what changed.
 int Coordinate(Transport& transport, OpenRun& run, const WorkerSettings& worker_settings,
                Reporter& reporter, bool& lost_worker) {
   try {
@@ -195,6 +196,8 @@ int Coordinate(Transport& transport, OpenRun& run, const WorkerSettings& worker_
   } catch (const JournalError& e) {
     return ShutdownWorkers(transport, reporter, kExitInterrupted, e.what());
   } catch (const ResultsError& e) {
+    return ShutdownWorkers(transport, reporter, kExitInterrupted, e.what());
+  } catch (const ManifestError& e) {
     return ShutdownWorkers(transport, reporter, kExitInterrupted, e.what());
   }
 }

@@ -39,7 +39,9 @@ bool IsSpace(char c) {
 }
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
+  // Most lines are commands: their first byte tells, without a call to memcmp for each.
+  return text.size() >= prefix.size() && (prefix.empty() || text[0] == prefix[0]) &&
+         text.compare(0, prefix.size(), prefix) == 0;
 }
 
 std::string_view View(const std::csub_match& m) {
@@ -127,47 +129,34 @@ std::string Shown(std::string_view text) {
   return "'" + std::string(text.substr(0, kShown)) + (text.size() > kShown ? "...'" : "'");
 }
 
-// A word at a time, with the bytes of a word split between two calls carried over, so that the
-// hash does not depend on how the file was read.
-class StreamHash {
- public:
-  void Update(const char* data, std::size_t n) {
-    length_ += n;
-    std::size_t i = 0;
-    for (; fill_ > 0 && i < n; ++i) Add(data[i]);
-    for (; i + 8 <= n; i += 8) {
-      std::uint64_t word;
-      std::memcpy(&word, data + i, 8);
-      Mix(word);
-    }
-    for (; i < n; ++i) Add(data[i]);
-  }
-  std::uint64_t Final() const {
-    std::uint64_t h = state_ ^ (pending_ * 0x9E3779B97F4A7C15ull) ^ length_;
-    h ^= h >> 31;
-    h *= 0xBF58476D1CE4E5B9ull;
-    return h ^ (h >> 29);
-  }
-
- private:
-  void Add(char c) {
-    pending_ |= static_cast<std::uint64_t>(static_cast<unsigned char>(c)) << (8 * fill_);
-    if (++fill_ < 8) return;
-    Mix(pending_);
-    pending_ = 0;
-    fill_ = 0;
-  }
-  void Mix(std::uint64_t word) {
-    state_ = (state_ ^ word) * 0x100000001B3ull;
-    state_ ^= state_ >> 32;
-  }
-  std::uint64_t state_ = 14695981039346656037ull;
-  std::uint64_t pending_ = 0;
-  int fill_ = 0;
-  std::uint64_t length_ = 0;
-};
-
 }  // namespace
+
+void CommandList::ContentHash::Update(const char* data, std::size_t n) {
+  length_ += n;
+  std::size_t i = 0;
+  for (; fill_ > 0 && i < n; ++i) Add(data[i]);
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, data + i, 8);
+    Mix(word);
+  }
+  for (; i < n; ++i) Add(data[i]);
+}
+
+std::uint64_t CommandList::ContentHash::Final() const {
+  std::uint64_t h = state_ ^ (pending_ * 0x9E3779B97F4A7C15ull) ^ length_;
+  h ^= h >> 31;
+  h *= 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 29);
+}
+
+void CommandList::ContentHash::Add(char c) {
+  pending_ |= static_cast<std::uint64_t>(static_cast<unsigned char>(c)) << (8 * fill_);
+  if (++fill_ < 8) return;
+  Mix(pending_);
+  pending_ = 0;
+  fill_ = 0;
+}
 
 // Lines from a file, read in blocks from any offset; a line is a view into the block, valid until
 // the next call.
@@ -186,7 +175,11 @@ class CommandList::Reader {
     eof_ = false;
   }
   std::uint64_t offset() const { return base_ + begin_; }
-  void HashWith(StreamHash* hash) { hash_ = hash; }
+  void HashWith(ContentHash* hash) { hash_ = hash; }
+  // The offset of the first NUL byte read so far; kNone if none. One look per block read instead
+  // of one per line: lines are short, and a look per line cost a tenth of a long list's scan.
+  static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  std::uint64_t first_nul() const { return first_nul_; }
 
   // The next line without its end (a \n, and a \r before it); false at the end of the file.
   // `too_long` is set, and false returned, for a line longer than kMaxLine.
@@ -229,6 +222,11 @@ class CommandList::Reader {
     const std::size_t n = std::fread(buffer_.data() + end_, 1, read_size_, file_);
     if (n < read_size_ && std::ferror(file_)) Fail();
     if (hash_ != nullptr) hash_->Update(buffer_.data() + end_, n);
+    if (first_nul_ == kNone) {
+      if (const void* nul = std::memchr(buffer_.data() + end_, '\0', n)) {
+        first_nul_ = base_ + (static_cast<const char*>(nul) - buffer_.data());
+      }
+    }
     end_ += n;
     eof_ = n == 0;
   }
@@ -245,7 +243,8 @@ class CommandList::Reader {
   std::size_t begin_ = 0;   // next line
   std::size_t end_ = 0;     // of the bytes read
   bool eof_ = false;
-  StreamHash* hash_ = nullptr;
+  ContentHash* hash_ = nullptr;
+  std::uint64_t first_nul_ = kNone;
 };
 
 CommandList::CommandList(std::FILE* file, std::string name) : file_(file), name_(std::move(name)) {}
@@ -273,7 +272,7 @@ std::shared_ptr<CommandList> CommandList::FromStream(std::FILE* file, const std:
 
 void CommandList::Scan() {
   Reader reader(file_, name_, kScanReadSize);
-  StreamHash hash;
+  ContentHash hash;
   reader.HashWith(&hash);
   const auto fail = [this](std::uint64_t line, const std::string& message) {
     throw ManifestError({name_, static_cast<int>(std::min<std::uint64_t>(line, INT32_MAX)), 0},
@@ -290,7 +289,7 @@ void CommandList::Scan() {
   std::string_view text;
   bool too_long = false;
   for (; reader.Next(text, too_long); state.offset = reader.offset(), ++state.line) {
-    if (text.find('\0') != std::string_view::npos) {
+    if (reader.first_nul() < reader.offset()) {  // in this line: those before had none
       fail(state.line, "a NUL byte; a command cannot hold one");
     }
     const Line line = Classify(text);
@@ -437,6 +436,16 @@ void CommandList::Seek(State& state, std::uint64_t index, Task& task, bool with_
 }
 
 CommandList::Task CommandList::At(std::uint64_t index, bool with_command) const {
+  if (take_copy_) {
+    // Asked once: whatever it returns or throws, a copy is given only once.
+    std::function<std::FILE*()> take = std::move(take_copy_);
+    take_copy_ = nullptr;
+    if (std::FILE* copy = take()) {
+      ReadFrom(copy, copy_path_);
+    } else {
+      take_copy_ = std::move(take);
+    }
+  }
   State& cursor = with_command ? render_cursor_ : locate_cursor_;
   auto mark = std::upper_bound(marks_.begin(), marks_.end(), index,
                                [](std::uint64_t i, const State& s) { return i < s.task; });
@@ -474,20 +483,6 @@ void CommandList::ForEach(const std::function<void(std::uint64_t, const Task&)>&
   }
 }
 
-void CommandList::CopyTo(std::FILE* out) const {
-  const auto fail = [&](const std::string& what) {
-    throw ManifestError({name_, 0, 0}, what + ": " + std::strerror(errno));
-  };
-  if (std::fseek(file_, 0, SEEK_SET) != 0) fail("cannot read the command list");
-  std::vector<char> buffer(kScanReadSize);
-  std::size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), file_)) > 0) {
-    if (std::fwrite(buffer.data(), 1, n, out) != n) fail("cannot copy the command list");
-  }
-  if (std::ferror(file_) != 0) fail("cannot read the command list");
-  if (std::fflush(out) != 0) fail("cannot copy the command list");
-}
-
 void CommandList::ReadFrom(std::FILE* file, const std::string& path) const {
   if (file == nullptr) {
     throw ManifestError({name_, 0, 0}, "cannot read the run's copy of the command list " + path +
@@ -511,6 +506,12 @@ void CommandList::ReadFrom(std::FILE* file, const std::string& path) const {
   path_ = path;
   reader_ = std::make_unique<Reader>(file_, name_, kReadSize);
   render_cursor_ = locate_cursor_ = State{};
+}
+
+void CommandList::ReadFromWhenReady(std::function<std::FILE*()> take_copy,
+                                    const std::string& path) const {
+  take_copy_ = std::move(take_copy);
+  copy_path_ = path;
 }
 
 }  // namespace jobrunner

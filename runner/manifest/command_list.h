@@ -72,8 +72,12 @@ class CommandList {
   const std::string& path() const { return path_; }
   std::uint64_t size() const { return tasks_; }
   std::uint64_t lines() const { return lines_; }
-  // A hash of the file's bytes, to tell on --resume whether it changed.
+  // A hash of the file's bytes (ContentHash), to tell on --resume whether it changed.
   std::uint64_t content_hash() const { return hash_; }
+  // The bytes the list was read from.
+  std::uint64_t file_size() const { return file_size_; }
+  // The stream tasks are read from now: Open's, FromStream's, then ReadFrom's.
+  std::FILE* stream() const { return file_; }
   const std::vector<Barrier>& barriers() const { return barriers_; }
   const std::vector<PerEngine>& per_engine() const { return per_engine_; }
   const std::vector<Warning>& warnings() const { return warnings_; }
@@ -85,15 +89,36 @@ class CommandList {
   // Calls visit(index, task) for every task in order, without commands; one pass over the file.
   void ForEach(const std::function<void(std::uint64_t, const Task&)>& visit) const;
 
-  // Writes the bytes the list was read from to `out` (from its start; `out` is left at its end):
-  // the run directory's copy. Throws ManifestError when it cannot.
-  void CopyTo(std::FILE* out) const;
-
   // Reads tasks from now on from `file` (which it then owns), open on `path`, a copy of the file
   // made after Open (the run directory's own), so that editing the original during a run changes
   // nothing. Throws ManifestError when `file` is null or its size differs. Const: what the list
   // holds stays the same.
   void ReadFrom(std::FILE* file, const std::string& path) const;
+  // The same once a copy made elsewhere is whole (on another thread, while the first tasks are
+  // read from the original): `take_copy` is asked at each look-up and returns null until then,
+  // then the copy (checked to hold the bytes the list was read from), which the list reads from
+  // and owns. It throws ManifestError when the copy cannot be had or differs; the look-up passes
+  // that on. Destroying the list destroys `take_copy` (after the list's file is closed).
+  void ReadFromWhenReady(std::function<std::FILE*()> take_copy, const std::string& path) const;
+
+  // The hash content_hash() is, over bytes given in any pieces: a word at a time, with the bytes
+  // of a word split between two calls carried over.
+  class ContentHash {
+   public:
+    void Update(const char* data, std::size_t n);
+    std::uint64_t Final() const;
+
+   private:
+    void Add(char c);
+    void Mix(std::uint64_t word) {
+      state_ = (state_ ^ word) * 0x100000001B3ull;
+      state_ ^= state_ >> 32;
+    }
+    std::uint64_t state_ = 14695981039346656037ull;
+    std::uint64_t pending_ = 0;
+    int fill_ = 0;
+    std::uint64_t length_ = 0;
+  };
 
  private:
   // Where reading may resume: the start of a line, and what was in force there.
@@ -131,6 +156,8 @@ class CommandList {
   mutable State render_cursor_;
   mutable State locate_cursor_;
   mutable std::unique_ptr<Reader> reader_;
+  mutable std::function<std::FILE*()> take_copy_;  // until ReadFromWhenReady's copy is read from
+  mutable std::string copy_path_;
 };
 
 }  // namespace jobrunner

@@ -177,6 +177,10 @@ TEST_CASE("What cannot run is an error at its line") {
   CHECK_THAT(ErrorOf("a\n#DISBATCH REPEAT 99999999999999999999\n"),
              Catch::StartsWith("tasks.txt:2: a REPEAT number larger than"));
   CHECK_THAT(ErrorOf(std::string("a\nb\0c\n", 6)), Catch::StartsWith("tasks.txt:2: a NUL byte"));
+  std::string many;  // past the first block read, in a last line without its newline
+  for (int i = 0; i < 300'000; ++i) many += "echo x\n";
+  CHECK_THAT(ErrorOf(many + std::string("echo \0", 6)),
+             Catch::StartsWith("tasks.txt:300001: a NUL byte"));
   CHECK_THAT(ErrorOf("a\n" + std::string(2 << 20, 'x') + "\n"),
              Catch::StartsWith("tasks.txt:2: a line longer than 1 MiB"));
   CHECK_THROWS_WITH(CommandList::Open("/nonexistent/x", "x"),
@@ -255,4 +259,53 @@ TEST_CASE("A run reads its tasks from its own copy once it has one") {
   CHECK_THROWS_WITH(
       list->ReadFrom(std::fopen((dir / "short.txt").c_str(), "rb"), dir / "short.txt"),
       Catch::Contains("changed"));
+}
+
+TEST_CASE("A list reads from a copy made elsewhere once the copy is ready, not before") {
+  TempDir dir;
+  auto list = Load(dir, "echo 1\necho 2\necho 3\n");
+  bool ready = false;
+  int asked = 0;
+  list->ReadFromWhenReady(
+      [&]() -> std::FILE* {
+        ++asked;
+        if (!ready) return nullptr;
+        std::ofstream(dir / "copy.txt", std::ios::binary) << "echo 1\necho 2\necho 3\n";
+        return std::fopen((dir / "copy.txt").c_str(), "rb");
+      },
+      dir / "copy.txt");
+  CHECK(list->At(0).command == "echo 1");
+  CHECK(list->path() == dir / "tasks.txt");
+  ready = true;
+  std::ofstream(dir / "tasks.txt", std::ios::binary) << "echo X\necho Y\necho Z\n";
+  CHECK(list->At(2).command == "echo 3");
+  CHECK(list->path() == dir / "copy.txt");
+  CHECK(list->At(1).command == "echo 2");
+  CHECK(asked == 2);
+}
+
+TEST_CASE("A copy that cannot be had ends the look-up with its error, once") {
+  TempDir dir;
+  auto list = Load(dir, "echo 1\necho 2\n");
+  list->ReadFromWhenReady(
+      []() -> std::FILE* {
+        throw ManifestError({"tasks.txt", 0, 0}, "the command list changed while the run started");
+      },
+      dir / "copy.txt");
+  CHECK_THROWS_WITH(list->At(0), Catch::Contains("changed while the run started"));
+  CHECK(list->At(1).command == "echo 2");
+}
+
+TEST_CASE("ContentHash does not depend on how the bytes are split") {
+  const std::string text = "echo 1\necho 22\n#DISBATCH BARRIER\necho 333\n";
+  CommandList::ContentHash whole;
+  whole.Update(text.data(), text.size());
+  for (std::size_t split = 0; split <= text.size(); ++split) {
+    CommandList::ContentHash parts;
+    parts.Update(text.data(), split);
+    parts.Update(text.data() + split, text.size() - split);
+    CHECK(parts.Final() == whole.Final());
+  }
+  TempDir dir;
+  CHECK(Load(dir, text)->content_hash() == whole.Final());
 }
