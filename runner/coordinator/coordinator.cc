@@ -41,14 +41,16 @@ std::string Details(const FailureNote& note) {
 
 // The last lines of the stderr log an earlier run's attempt left in `logs`, if it left one.
 void ReadEarlierLog(const Dir& logs, FailureNote& note) {
-  const std::string name = AttemptLogName(note.task, note.attempt, "err");
-  StatusOr<UniqueFd> log = logs.OpenForRead(name);
+  const std::optional<AttemptLogFile> file =
+      FindAttemptLog(logs, AttemptLogName(note.task, note.attempt, "err"));
+  if (!file) return;
+  StatusOr<UniqueFd> log = logs.OpenForRead(file->name);
   if (!log.ok()) return;
   std::optional<std::string> tail = ReadFileTail(log->get(), OutputCapture::kTailBytes);
   if (!tail) return;
   const bool cut = tail->size() == OutputCapture::kTailBytes;
   note.lines = LastLines(*tail, cut, kStderrLinesShown, kStderrLineWidth);
-  note.log = logs.PathOf(name);
+  note.log = logs.PathOf(file->name);
 }
 
 }  // namespace

@@ -261,22 +261,6 @@ void ResultsWriter::AttemptLine(const std::string& task_id, const AttemptResult&
   Line(line.Finish());
 }
 
-std::optional<std::pair<std::string, std::uint64_t>> ResultsWriter::AttemptLog(
-    const std::string& name) const {
-  if (!logs_) return std::nullopt;
-  // A worker writes to the first free copy name when the usual one is taken, so the attempt's
-  // file is the last of the names in use, name, name.2, ...: the others were there before it.
-  std::optional<Dir::Entry> last;
-  int copy = 1;
-  for (; copy <= kMaxLogCopies; ++copy) {
-    StatusOr<Dir::Entry> entry = logs_->Look(LogCopyName(name, copy));
-    if (!entry.ok() || entry->kind == Dir::Kind::kMissing) break;
-    last = *entry;
-  }
-  if (!last || last->kind != Dir::Kind::kFile) return std::nullopt;
-  return std::pair{LogCopyName(name, copy - 1), last->size};
-}
-
 void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRecord& r,
                                 bool recovered, const TaskOutputRecord* output,
                                 const std::string& command) {
@@ -309,10 +293,11 @@ void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRe
   }
   // The output files an attempt wrote are where the worker put them; the journal need not say.
   for (const auto& [key, stream] : {std::pair{"stdout", "out"}, {"stderr", "err"}}) {
-    const std::optional<std::pair<std::string, std::uint64_t>> log =
-        AttemptLog(AttemptLogName(task_id, static_cast<int>(r.attempt), stream));
-    line[key] = log ? json(std::string(kLogsDir) + "/" + log->first) : json(nullptr);
-    line[std::string(key) + "_bytes"] = log ? log->second : 0;
+    const std::optional<AttemptLogFile> log =
+        logs_ ? FindAttemptLog(*logs_, AttemptLogName(task_id, static_cast<int>(r.attempt), stream))
+              : std::nullopt;
+    line[key] = log ? json(std::string(kLogsDir) + "/" + log->name) : json(nullptr);
+    line[std::string(key) + "_bytes"] = log ? log->size : 0;
   }
   if (output != nullptr && !output->result.empty()) {
     line["result"] = json::parse(output->result, nullptr, /*allow_exceptions=*/false);

@@ -77,8 +77,6 @@ class ResultsWriter {
 
  private:
   void Line(const std::string& json);
-  // The name in logs/ and the size of the file an attempt wrote whose usual log name is `name`.
-  std::optional<std::pair<std::string, std::uint64_t>> AttemptLog(const std::string& name) const;
   void AttemptLine(const std::string& task_id, const AttemptResult& r, int worker_rank,
                    const std::string& host, bool will_retry, const std::string& result_json,
                    const std::string& command);

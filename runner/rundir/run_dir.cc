@@ -133,6 +133,18 @@ std::string LogCopyName(const std::string& name, int copy) {
   return copy <= 1 ? name : name + "." + std::to_string(copy);
 }
 
+std::optional<AttemptLogFile> FindAttemptLog(const Dir& logs, const std::string& name) {
+  std::optional<Dir::Entry> last;
+  int copy = 1;
+  for (; copy <= kMaxLogCopies; ++copy) {
+    StatusOr<Dir::Entry> entry = logs.Look(LogCopyName(name, copy));
+    if (!entry.ok() || entry->kind == Dir::Kind::kMissing) break;
+    last = *entry;
+  }
+  if (!last || last->kind != Dir::Kind::kFile) return std::nullopt;
+  return AttemptLogFile{LogCopyName(name, copy - 1), last->size};
+}
+
 std::string AttemptLogPath(const std::string& run_dir, const std::string& task_id, int attempt,
                            const char* stream) {
   return run_dir + "/" + kLogsDir + "/" + AttemptLogName(task_id, attempt, stream);

@@ -14,6 +14,7 @@
 // either holds no run (at most .lock, logs/, data/ and the journal's temporary file: a new run
 // with the same --out takes it over) or that --resume continues (creating what is missing).
 
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -66,6 +67,14 @@ std::string AttemptLogPath(const std::string& run_dir, const std::string& task_i
 inline constexpr int kMaxLogCopies = 100;
 // <name> for copy 1, <name>.<copy> for the others.
 std::string LogCopyName(const std::string& name, int copy);
+// The file in `logs` an attempt whose usual log name is `name` wrote: the last of the names in
+// use, name, name.2, ... (the others were there before it), and its size; nullopt when there is
+// none, or it is not a regular file.
+struct AttemptLogFile {
+  std::string name;
+  std::uint64_t size = 0;
+};
+std::optional<AttemptLogFile> FindAttemptLog(const Dir& logs, const std::string& name);
 
 // A run directory held by this process: open, and locked (an flock on its .lock file) for as
 // long as this lives, so that no other jobrunner starts or resumes a run in it meanwhile.

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 
 #include "temp_dir.h"
 
@@ -42,4 +43,21 @@ TEST_CASE("jobrunner-out/latest points at the run created there last, and only t
     ++entries;
   }
   CHECK(entries == 3);
+}
+
+TEST_CASE("An attempt's log is the last of its copy names in use, and only a regular file") {
+  testing::TempDir dir;
+  StatusOr<Dir> logs = Dir::Open(dir.str());
+  REQUIRE(logs.ok());
+  CHECK_FALSE(FindAttemptLog(*logs, "t.1.err"));
+
+  std::ofstream(dir / "t.1.err") << "an earlier file";
+  std::ofstream(dir / "t.1.err.2") << "the attempt's";
+  const std::optional<AttemptLogFile> found = FindAttemptLog(*logs, "t.1.err");
+  REQUIRE(found);
+  CHECK(found->name == "t.1.err.2");
+  CHECK(found->size == std::string("the attempt's").size());
+
+  fs::create_symlink(dir / "t.1.err", dir / "t.1.err.3");
+  CHECK_FALSE(FindAttemptLog(*logs, "t.1.err"));  // a link at the last name is no log
 }
