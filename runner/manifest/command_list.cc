@@ -212,8 +212,9 @@ class CommandList::Reader {
 
  private:
   void Refill() {
-    // Keep the unfinished line, at the front.
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    // Keep the unfinished line, at the front. Only when there is one: before the first read the
+    // buffer has no storage, and memmove from a null pointer is undefined even for no bytes.
+    if (begin_ < end_) std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     base_ += begin_;
     end_ -= begin_;
     begin_ = 0;
