@@ -392,8 +392,8 @@ TEST_CASE("Ids the shape cannot prove unique are checked one by one") {
       // A list value that cannot name a file.
       "  - id: t-{a}\n    command: x\n    matrix: {a: [x/y]}\n",
       // Entries whose ids may meet: t-{n} makes t-5.
-      "  - id: t-{n}\n    command: x\n    matrix: {n: {range: [0, 9]}}\n  - id: t-5\n    command: "
-      "x\n",
+      ("  - id: t-{n}\n    command: x\n    matrix: {n: {range: [0, 9]}}\n"
+       "  - id: t-5\n    command: x\n"),
   };
   for (const char* entries : cases) {
     INFO(entries);
