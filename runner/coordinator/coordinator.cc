@@ -71,7 +71,9 @@ Coordinator::Coordinator(const Parts& parts, RunOptions options, Scheduler sched
       started_(clock_.Now()),
       idle_(kMaxIdleWait, clock_),
       start_commands_(source_.PerWorkerCommands(/*start=*/true)),
-      stop_commands_(source_.PerWorkerCommands(/*start=*/false)) {
+      stop_commands_(source_.PerWorkerCommands(/*start=*/false)),
+      node_commands_(source_.NodeCommandSpec(/*setup=*/true),
+                     source_.NodeCommandSpec(/*setup=*/false), options_.run_number) {
   if (options_.max_failures) failure_limit_ = options_.max_failures->Of(source_.size());
 }
 
@@ -160,23 +162,45 @@ void Coordinator::WelcomeWorkers() {
     welcome.python = options_.python;
     welcome.start_commands = start_commands_;
     welcome.stop_commands = stop_commands_;
-    transport_.Send(from, welcome);
+    const bool runs_node_commands = node_commands_.AddToWelcome(w.host, welcome);
     WorkerCapacity capacity;
     capacity.cores = welcome.slots;
     capacity.gpus = static_cast<int>(w.gpu_ids.size());
     capacity.memory = w.hello.memory / static_cast<std::uint64_t>(per_host[w.host]);
     capacity.tags = w.hello.tags;
     capacity.tags.push_back(NodeTag(w.host));
-    scheduler_.AddWorker(from, capacity);
-    reporter_.Verbose(fmt::format("worker rank {} on {}: {} slots; {}; memory limits {}", w.rank,
-                                  w.host, welcome.slots, DescribeCapacity(capacity),
-                                  w.hello.memory_note));
     Record(
         WorkerJoinedRecord{w.rank, w.host, w.hello.pid, static_cast<std::uint32_t>(welcome.slots)});
+    NodeCommands::Waiting worker{from, std::move(welcome), std::move(capacity), false};
+    if (!node_commands_.has_setup()) {
+      Admit(std::move(worker));
+      continue;
+    }
+    // The host's first worker runs its set-up at once; the others hear nothing more until it
+    // has succeeded, and none of them is given a task before.
+    if (runs_node_commands) {
+      transport_.Send(from, worker.welcome);
+      worker.welcomed = true;
+      ++welcomed_;
+    }
+    node_commands_.Wait(w.host, std::move(worker));
   }
   phase_ = Phase::kRunning;
   SayWhereMemoryIsNotEnforced();
-  CheckEveryTaskFits();
+  // With node_setup, once every host's has ended (AcceptNodeCommand).
+  if (!node_commands_.AnyWaiting()) CheckEveryTaskFits();
+}
+
+void Coordinator::Admit(NodeCommands::Waiting worker) {
+  if (!worker.welcomed) {
+    transport_.Send(worker.from, worker.welcome);
+    ++welcomed_;
+  }
+  scheduler_.AddWorker(worker.from, worker.capacity);
+  const WorkerInfo& w = Worker(worker.from);
+  reporter_.Verbose(fmt::format("worker rank {} on {}: {} slots; {}; memory limits {}", w.rank,
+                                w.host, worker.welcome.slots, DescribeCapacity(worker.capacity),
+                                w.hello.memory_note));
 }
 
 void Coordinator::SayWhereMemoryIsNotEnforced() {
@@ -240,7 +264,48 @@ std::string Coordinator::ResultJson(const AttemptResult& r) const {
   }
 }
 
+void Coordinator::AcceptNodeCommand(const WorkerInfo& w, const AttemptResult& r) {
+  const bool setup = r.per_worker == kNodeSetup;
+  if (!(setup ? node_commands_.has_setup() : node_commands_.has_teardown())) return;
+  const TaskSpec command = node_commands_.For(setup, w.host);
+  results_.PerWorker(command.id, r, w.rank, w.host, CommandLine(command, w.hello.shell));
+  const bool succeeded = r.outcome == Outcome::kSucceeded;
+  const bool shell = command.argv.size() == 3 && command.argv[1] == "-c";
+  const std::string log = !r.stderr_path.empty()   ? r.stderr_path
+                          : !r.stdout_path.empty() ? r.stdout_path
+                                                   : AttemptLogPath(options_.run_dir, command.id,
+                                                                    command.attempt, "err");
+  if (!succeeded && r.outcome != Outcome::kInterrupted) {
+    ++per_worker_failures_;
+    reporter_.Error(fmt::format("node {} on host {} {}{}; see {}", setup ? "set-up" : "teardown",
+                                w.host, DescribeEnd(r, CommandShape{shell, command.timeout_ms}),
+                                setup ? ": its workers take no tasks" : "", log));
+  }
+  if (!setup) return;
+  std::vector<NodeCommands::Waiting> workers = node_commands_.TakeWaiting(w.host);
+  if (succeeded) {
+    ++hosts_ready_;
+    reporter_.Verbose(
+        fmt::format("node set-up on host {} succeeded: its {} worker rank(s) take tasks", w.host,
+                    workers.size()));
+    for (NodeCommands::Waiting& worker : workers) Admit(std::move(worker));
+  }
+  if (node_commands_.AnyWaiting() || phase_ != Phase::kRunning) return;
+  if (hosts_ready_ > 0) {
+    CheckEveryTaskFits();
+    return;
+  }
+  reporter_.Error(
+      "node set-up failed on every host: no worker can run a task; fix node_setup, then continue "
+      "the run with --resume");
+  WindDown(/*run_stop_commands=*/false);
+}
+
 void Coordinator::AcceptPerWorker(const WorkerInfo& w, const AttemptResult& r) {
+  if (r.per_worker == kNodeSetup || r.per_worker == kNodeTeardown) {
+    AcceptNodeCommand(w, r);
+    return;
+  }
   const std::vector<TaskSpec>& commands =
       r.per_worker == kPerWorkerStart ? start_commands_ : stop_commands_;
   if (r.index >= commands.size()) return;
@@ -610,7 +675,7 @@ void Coordinator::BeginDrain(const std::string& reason) {
 
 void Coordinator::AdvanceDrain() {
   if (scheduler_.Running() == 0) {
-    Finish(ExitStatus(), "");
+    WindDown(/*run_stop_commands=*/false);
     return;
   }
   if (clock_.Now() < phase_deadline_) return;
@@ -649,13 +714,18 @@ int Coordinator::ExitStatus() const {
 
 void Coordinator::EndRun() {
   // A run that stopped early does not run STOP commands, as disBatch does not.
-  if (stop_commands_.empty() || !stop_reason_.empty() || greeted_ == 0) {
+  WindDown(!stop_commands_.empty() && stop_reason_.empty());
+}
+
+void Coordinator::WindDown(bool run_stop_commands) {
+  const bool teardown = node_commands_.has_teardown();
+  if ((!run_stop_commands && !teardown) || welcomed_ == 0) {
     Finish(ExitStatus(), "");
     return;
   }
   phase_ = Phase::kWindingDown;
   phase_deadline_ = clock_.Now() + milliseconds(options_.drain_grace_ms);
-  SendToWorkers(Drain{false, true});
+  SendToWorkers(Drain{false, run_stop_commands, teardown});
 }
 
 Progress Coordinator::CurrentProgress() const {
@@ -770,10 +840,11 @@ milliseconds Coordinator::Step() {
     if (phase_ == Phase::kRunning && scheduler_.Finished()) EndRun();
     if (phase_ == Phase::kFinished) return milliseconds(0);
   } else if (phase_ == Phase::kWindingDown) {
-    const std::size_t workers = static_cast<std::size_t>(greeted_);
-    if (stop_commands_done_ >= workers || clock_.Now() >= phase_deadline_) {
-      if (stop_commands_done_ < workers) {
-        reporter_.Warn("per-worker STOP commands did not all end within the drain grace");
+    // Only a worker that had its Welcome runs anything (one whose host's set-up failed had none).
+    if (stop_commands_done_ >= welcomed_ || clock_.Now() >= phase_deadline_) {
+      if (stop_commands_done_ < welcomed_) {
+        reporter_.Warn(
+            "per-worker STOP commands or node teardowns did not all end within the drain grace");
       }
       Finish(ExitStatus(), "");
       return milliseconds(0);

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/exit_status.h"
 #include "coordinator/failure_note.h"
+#include "coordinator/node_commands.h"
 #include "coordinator/record_writer.h"
 #include "coordinator/reporter.h"
 #include "coordinator/results.h"
@@ -108,7 +109,8 @@ class Coordinator {
   int exit_status() const { return exit_status_; }
 
  private:
-  // kWindingDown: every task has ended; workers run their per-worker STOP commands.
+  // kWindingDown: every task has ended (or a drain has); workers run their per-worker STOP
+  // commands, and each host's first worker its node_teardown.
   enum class Phase { kGreeting, kRunning, kWindingDown, kDraining, kStopping, kFinished };
   struct WorkerInfo {
     bool greeted = false;  // it said Hello
@@ -138,6 +140,14 @@ class Coordinator {
   void Accept(int from, const AttemptResult& r);
   // A per-worker command's end: recorded and reported, not a task.
   void AcceptPerWorker(const WorkerInfo& w, const AttemptResult& r);
+  // A node_setup's or node_teardown's end. A set-up that succeeded lets its host's workers take
+  // tasks; one that failed leaves them out of the run, which ends (exit 4) when no host is left.
+  void AcceptNodeCommand(const WorkerInfo& w, const AttemptResult& r);
+  // Sends `from` its Welcome, unless it had it, and gives it to the scheduler.
+  void Admit(NodeCommands::Waiting worker);
+  // Every task has ended, or the drain is over: the STOP commands (when `run_stop_commands`)
+  // and each host's node_teardown run before the run finishes; without either it finishes now.
+  void WindDown(bool run_stop_commands);
   // Stops the run early on purpose (fail fast, a BARRIER CHECK): a drain, then exit 1.
   void StopEarly(const std::string& reason);
   void CheckStopped();
@@ -228,7 +238,10 @@ class Coordinator {
   std::unordered_map<std::uint64_t, std::string> commands_;
   std::vector<TaskSpec> start_commands_;  // per worker, before its first task
   std::vector<TaskSpec> stop_commands_;   // per worker, once every task has ended
-  std::size_t stop_commands_done_ = 0;    // workers that have run them
+  std::size_t stop_commands_done_ = 0;    // workers that have run them (and node_teardown)
+  NodeCommands node_commands_;            // the manifest's node_setup and node_teardown
+  std::size_t welcomed_ = 0;              // workers sent their Welcome
+  std::size_t hosts_ready_ = 0;           // hosts whose node_setup succeeded
   std::uint64_t per_worker_failures_ = 0;
   std::uint64_t failed_for_good_ = 0;  // in this run
   std::uint64_t failure_limit_ = 0;    // max_failures as a count; 0: none

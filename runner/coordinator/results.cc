@@ -15,6 +15,20 @@
 namespace jobrunner {
 namespace {
 
+// results.jsonl's name for a command that is not a task (AttemptResult::per_worker).
+const char* PerWorkerName(int per_worker) {
+  switch (per_worker) {
+    case kPerWorkerStart:
+      return "start";
+    case kPerWorkerStop:
+      return "stop";
+    case kNodeSetup:
+      return "node_setup";
+    default:
+      return "node_teardown";
+  }
+}
+
 using nlohmann::json;
 
 // ISO 8601 in UTC with milliseconds: "2026-11-23T17:39:35.123Z". The date and time of day are
@@ -257,7 +271,7 @@ void ResultsWriter::AttemptLine(const std::string& task_id, const AttemptResult&
   }
   if (!r.data_path.empty()) line.Str("data", PathInRunDir(run_dir_, r.data_path));
   if (!command.empty()) line.Str("command", command);
-  if (r.per_worker != 0) line.Str("per_worker", r.per_worker == kPerWorkerStart ? "start" : "stop");
+  if (r.per_worker != 0) line.Str("per_worker", PerWorkerName(r.per_worker));
   Line(line.Finish());
 }
 

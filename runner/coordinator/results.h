@@ -47,8 +47,9 @@ class ResultsWriter {
   void Attempt(const std::string& task_id, const AttemptResult& result, int worker_rank,
                const std::string& host, bool will_retry, const std::string& result_json = "",
                const std::string& command = "");
-  // A per-worker command's end (a command list's PERENGINE START or STOP, result.per_worker):
-  // a line like an attempt's, with "index": null and "per_worker": "start" or "stop".
+  // A per-worker command's end (a command list's PERENGINE START or STOP, or a host's
+  // node_setup or node_teardown: result.per_worker): a line like an attempt's, with
+  // "index": null and "per_worker": "start", "stop", "node_setup" or "node_teardown".
   void PerWorker(const std::string& id, const AttemptResult& result, int worker_rank,
                  const std::string& host, const std::string& command);
   // An attempt known only from its journal record: one the run was killed under, or one a crash

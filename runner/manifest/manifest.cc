@@ -173,7 +173,8 @@ class Parser {
   void ParseRoot(const LocatedNode& root, Manifest& manifest) const {
     const std::vector<MapField> fields =
         in_.Fields(root, "manifest", "a map with version and tasks",
-                   {"version", "plugins", "python", "defaults", "tasks", "max_failures"});
+                   {"version", "plugins", "python", "defaults", "tasks", "max_failures",
+                    "node_setup", "node_teardown"});
     const LocatedNode& version = Require(fields, "version", root, "manifest").value;
     const std::int64_t number = in_.Integer(version, "version", "the integer 1");
     if (number != 1) {
@@ -204,6 +205,12 @@ class Parser {
     defaults.shell_program = default_shell_;
     if (const MapField* field = FindField(fields, "defaults"))
       defaults = ParseDefaults(field->value);
+    if (const MapField* field = FindField(fields, "node_setup")) {
+      manifest.node_setup = ParseNodeCommand(field->value, "node_setup", defaults);
+    }
+    if (const MapField* field = FindField(fields, "node_teardown")) {
+      manifest.node_teardown = ParseNodeCommand(field->value, "node_teardown", defaults);
+    }
 
     const LocatedNode& tasks = Require(fields, "tasks", root, "manifest").value;
     const std::vector<LocatedNode> elements = in_.Sequence(tasks, "tasks", "a list of tasks");
@@ -245,6 +252,29 @@ class Parser {
       }
     }
     return python;
+  }
+
+  // A string for the shell (defaults' shell) or a list of arguments, as a task's command but
+  // without placeholders: it is no task of the matrix. It gets defaults' timeout.
+  NodeCommand ParseNodeCommand(const LocatedNode& node, const std::string& label,
+                               const Defaults& defaults) const {
+    const std::string expected = "a command: a string for the shell, or a list of arguments";
+    NodeCommand command;
+    command.pos = node.pos;
+    command.timeout_ms = defaults.timeout_ms;
+    if (node.yaml.IsSequence()) {
+      for (const LocatedNode& element : in_.Sequence(node, label, expected)) {
+        command.argv.push_back(in_.Scalar(element, label, "an argument"));
+      }
+      if (command.argv.empty() || command.argv[0].empty()) {
+        FailAt(node.pos, "empty " + label + "; expected " + expected);
+      }
+    } else {
+      std::string text = in_.Scalar(node, label, expected);
+      if (text.empty()) FailAt(node.pos, "empty " + label + "; expected " + expected);
+      command.argv = {defaults.shell_program, "-c", std::move(text)};
+    }
+    return command;
   }
 
   // "module:function" with dotted identifiers on both sides: what the helper can look up.

@@ -159,12 +159,24 @@ struct PluginRef {
   SourcePos pos;
 };
 
+// `node_setup:` or `node_teardown:`: a command each host runs once, before its first task or
+// after its last (TaskSource::NodeCommand makes it a TaskSpec).
+struct NodeCommand {
+  // A string is {shell, "-c", text}, the shell empty where the manifest names none (as a task's);
+  // a list is the arguments, run without a shell.
+  std::vector<std::string> argv;
+  std::int64_t timeout_ms = 0;  // defaults' timeout; 0: none
+  SourcePos pos;
+};
+
 struct Manifest {
   std::string path;
   int version = 1;
   std::vector<PluginRef> plugins;
   PythonSettings python;
   std::vector<TaskEntry> entries;
+  std::optional<NodeCommand> node_setup;
+  std::optional<NodeCommand> node_teardown;
   // `max_failures:`, which --max-failures overrides.
   std::optional<FailureLimit> max_failures;
   // A plain command list given on the command line, not YAML: one entry, with `list`.

@@ -384,6 +384,17 @@ std::vector<TaskSpec> TaskSource::PerWorkerCommands(bool start) const {
   return commands;
 }
 
+std::optional<TaskSpec> TaskSource::NodeCommandSpec(bool setup) const {
+  const std::optional<NodeCommand>& command =
+      setup ? manifest_.node_setup : manifest_.node_teardown;
+  if (!command) return std::nullopt;
+  TaskSpec spec;
+  spec.id = setup ? "node-setup" : "node-teardown";
+  spec.argv = command->argv;
+  spec.timeout_ms = command->timeout_ms;
+  return spec;
+}
+
 void TaskSource::ForEachTask(std::size_t entry,
                              const std::function<void(std::uint64_t, const Lookup&)>& visit) const {
   const std::uint64_t first = first_index_[entry];

@@ -54,6 +54,9 @@ class TaskSource {
   // (DISBATCH_TASKID: the place among the START, or STOP, commands of its list;
   // DISBATCH_REPEAT_INDEX -1).
   std::vector<TaskSpec> PerWorkerCommands(bool start) const;
+  // The manifest's `node_setup:` (setup) or `node_teardown:` as a command, with the id
+  // node-setup or node-teardown, to which the coordinator adds the host; nullopt when none.
+  std::optional<TaskSpec> NodeCommandSpec(bool setup) const;
 
   // Throws ManifestError when a task id cannot name output files (empty, over 200 bytes, '/',
   // control characters, "." or "..") or when two tasks share an id, naming both entries' id

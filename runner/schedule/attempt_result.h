@@ -10,6 +10,9 @@ namespace jobrunner {
 
 inline constexpr int kPerWorkerStart = 1;
 inline constexpr int kPerWorkerStop = 2;
+// The manifest's node_setup and node_teardown, which the lowest worker rank of each host runs.
+inline constexpr int kNodeSetup = 3;
+inline constexpr int kNodeTeardown = 4;
 
 // How one attempt ended, as the worker saw it: the domain value that the scheduler judges, the
 // journal and results.jsonl record, and the protocol carries back to the coordinator.
@@ -37,7 +40,8 @@ struct AttemptResult {
   // on --resume.
   bool disk_full = false;
   // Not a task of the run but a command each worker runs itself: kPerWorkerStart or
-  // kPerWorkerStop (a command list's PERENGINE START or STOP), `index` its place in its list.
+  // kPerWorkerStop (a command list's PERENGINE START or STOP), `index` its place in its list;
+  // or one a host's first worker runs for the host: kNodeSetup or kNodeTeardown, `index` 0.
   int per_worker = 0;
   // Provenance. `pid`: the task's process (0 for an in-process kind or a Python call). CPU time,
   // when `cpu_measured`: of the process and the descendants it waited for (wait4's), or of the

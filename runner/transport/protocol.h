@@ -22,7 +22,7 @@
 
 namespace jobrunner {
 
-inline constexpr int kProtocolVersion = 8;
+inline constexpr int kProtocolVersion = 9;
 
 enum class Tag : int {
   kHello = 1,
@@ -88,11 +88,19 @@ struct Welcome {
   // comes back as an AttemptResult with `per_worker` set and `index` its place in its list.
   std::vector<TaskSpec> start_commands;
   std::vector<TaskSpec> stop_commands;
+  // For the lowest worker rank of each host, when the manifest has them: node_setup (one
+  // command, run before anything else; its result, per_worker kNodeSetup, tells the coordinator
+  // whether the host's workers may take tasks) and node_teardown (run when a Drain says so,
+  // after the STOP commands, whether the setup succeeded or not). Empty for the other workers,
+  // whose Welcome waits until the setup succeeded.
+  std::vector<TaskSpec> node_setup;
+  std::vector<TaskSpec> node_teardown;
   PythonSetup python;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& slots& run_dir& max_output& kill_grace_ms& plugins& python& start_commands& stop_commands;
+    ar& slots& run_dir& max_output& kill_grace_ms& plugins& python& start_commands& stop_commands&
+        node_setup& node_teardown;
   }
 };
 
@@ -141,10 +149,11 @@ struct ResultBatch {
 struct Drain {
   bool kill_running = false;
   bool run_stop_commands = false;
+  bool run_node_teardown = false;  // the host's node_teardown, where this worker has one
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& kill_running& run_stop_commands;
+    ar& kill_running& run_stop_commands& run_node_teardown;
   }
 };
 

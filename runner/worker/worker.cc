@@ -103,6 +103,8 @@ void Worker::OpenRunDirectories() {
 
 void Worker::OnWelcome(Welcome welcome) {
   welcome_ = std::move(welcome);
+  // The host's set-up comes first: the START commands may need what it stages.
+  if (!welcome_->node_setup.empty()) per_worker_queue_.emplace_back(kNodeSetup, 0);
   for (std::uint64_t i = 0; i < welcome_->start_commands.size(); ++i) {
     per_worker_queue_.emplace_back(kPerWorkerStart, i);
   }
@@ -181,10 +183,14 @@ std::vector<TaskStart> Worker::TakeStarts() {
 }
 
 void Worker::OnDrain(const Drain& drain) {
-  if (drain.run_stop_commands && welcome_ && !stop_requested_) {
+  if ((drain.run_stop_commands || drain.run_node_teardown) && welcome_ && !stop_requested_) {
     stop_requested_ = true;
-    for (std::uint64_t i = 0; i < welcome_->stop_commands.size(); ++i) {
+    for (std::uint64_t i = 0; drain.run_stop_commands && i < welcome_->stop_commands.size(); ++i) {
       per_worker_queue_.emplace_back(kPerWorkerStop, i);
+    }
+    // Last: the STOP commands may still use what the host's set-up staged.
+    for (std::uint64_t i = 0; drain.run_node_teardown && i < welcome_->node_teardown.size(); ++i) {
+      per_worker_queue_.emplace_back(kNodeTeardown, i);
     }
   }
   for (const TaskSpec& task : queue_) {
@@ -247,10 +253,16 @@ bool Worker::RunPerWorkerCommands() {
   if (!per_worker_running_ && !per_worker_queue_.empty()) {
     const auto [phase, ordinal] = per_worker_queue_.front();
     per_worker_queue_.pop_front();
-    TaskSpec task =
-        (phase == kPerWorkerStart ? welcome_->start_commands : welcome_->stop_commands)[ordinal];
-    // Every worker runs it: its logs are the worker's own.
-    task.id += "-rank" + std::to_string(rank_);
+    const std::vector<TaskSpec>& commands = phase == kPerWorkerStart  ? welcome_->start_commands
+                                            : phase == kPerWorkerStop ? welcome_->stop_commands
+                                            : phase == kNodeSetup     ? welcome_->node_setup
+                                                                      : welcome_->node_teardown;
+    TaskSpec task = commands[ordinal];
+    // Every worker runs a START or STOP command: its logs are the worker's own. A node command's
+    // id already names its host.
+    if (phase == kPerWorkerStart || phase == kPerWorkerStop) {
+      task.id += "-rank" + std::to_string(rank_);
+    }
     task.index = kPerWorkerKey | (static_cast<std::uint64_t>(phase) << 32) | ordinal;
     per_worker_running_ = true;
     StartCommand(std::move(task), "", phase, ordinal);
@@ -509,6 +521,14 @@ void Worker::Collect(std::vector<ProcessExit> exits) {
       r.index = it->second.ordinal;
       r.per_worker = it->second.per_worker;
       per_worker_running_ = false;
+      // A host whose set-up failed takes no tasks (the coordinator sends none): nothing is left
+      // to prepare for them.
+      if (r.per_worker == kNodeSetup && r.outcome != Outcome::kSucceeded) {
+        per_worker_queue_.erase(
+            std::remove_if(per_worker_queue_.begin(), per_worker_queue_.end(),
+                           [](const auto& queued) { return queued.first == kPerWorkerStart; }),
+            per_worker_queue_.end());
+      }
     }
     running_.erase(it);
     Report(std::move(r));

@@ -73,7 +73,7 @@ class Worker {
     std::int64_t start_ms = 0;    // unix time, once started (a kind waits for a thread)
     bool start_reported = false;  // its TaskStart went to the coordinator
     int cylinder = -1;            // a command list's task: its DISBATCH_CYLINDER_RANK
-    int per_worker = 0;           // kPerWorkerStart or kPerWorkerStop: a per-worker command
+    int per_worker = 0;           // kPerWorkerStart ... kNodeTeardown: not a task of the run
     std::uint64_t ordinal = 0;    // a per-worker command's place in its Welcome list
   };
 
@@ -160,7 +160,7 @@ class Worker {
   std::deque<std::pair<int, std::uint64_t>> per_worker_queue_;
   bool per_worker_running_ = false;
   bool started_ = false;         // every START command has ended: tasks may start
-  bool stop_requested_ = false;  // Drain::run_stop_commands
+  bool stop_requested_ = false;  // Drain::run_stop_commands or run_node_teardown
   bool stop_done_sent_ = false;
   std::vector<bool> cylinders_;  // DISBATCH_CYLINDER_RANK numbers in use
 };

@@ -237,6 +237,66 @@ def test_tasks_run_on_three_hosts_and_each_reports_its_own_hostname(sandbox):
            f"mpirun took {elapsed:.1f}s")
 
 
+def test_node_setup_runs_once_per_host_and_a_failed_one_takes_its_host_out(sandbox):
+    """node1 (coordinator and two workers), node2 and node3, with node_setup and
+    node_teardown; the set-up fails on node2. Proves: the set-up ran once per host, by its
+    lowest worker rank, with JOBRUNNER_NODE_RANK 0, 1, 2 in rank order; the run names node2 and
+    its log; node2 ran no task; every task succeeded once, on node1 and node3, each after its
+    host's set-up ended (a task fails without its host's `ready-<host>` file, so node1's second
+    worker had to wait); each host's teardown started after its last task; exit status 1."""
+    sandbox.write("manifest.yaml", textwrap.dedent(f"""\
+        version: 1
+        node_setup: "sleep 0.5; test $JOBRUNNER_NODE_HOST != node2 || exit 2; echo $JOBRUNNER_NODE_RANK > {sandbox.path}/ready-$JOBRUNNER_NODE_HOST"
+        node_teardown: "echo torn >> {sandbox.path}/torn-$JOBRUNNER_NODE_HOST"
+        tasks:
+          - id: host-{{n}}
+            command: "test -e {sandbox.path}/ready-$(hostname) && sleep 0.1"
+            matrix:
+              n: {{range: [0, {TASKS}]}}
+        """))
+    hostfile = sandbox.write("hosts", "node1 slots=3\nnode2 slots=1\nnode3 slots=1\n")
+    run_dir = sandbox.path / "run"
+    with Hosts(3) as hosts:
+        command = hosts.mpirun(hostfile, 5, "--out", run_dir, sandbox.path / "manifest.yaml")
+        rc, stdout, stderr, elapsed = execute(command, sandbox.path, 60, hosts.env())
+        run = Run(command, sandbox.path, rc, stdout, stderr, elapsed, run_dir)
+        sandbox.runs.append(run)
+    expect_equal(rc, 1, "mpirun exit status (a set-up failed)")
+    ranks = process_map(stdout)
+    expect_equal(ranks, {0: "node1", 1: "node1", 2: "node1", 3: "node2", 4: "node3"},
+                 "Open MPI's rank -> host map")
+    lines, summaries = read_all_results(run_dir)
+    setups = {a["host"]: a for a in lines if a.get("per_worker") == "node_setup"}
+    teardowns = {a["host"]: a for a in lines if a.get("per_worker") == "node_teardown"}
+    tasks = [a for a in lines if a.get("per_worker") is None]
+    expect_equal({h: (a["worker"], a["outcome"]) for h, a in setups.items()},
+                 {"node1": (1, "succeeded"), "node2": (3, "failed"), "node3": (4, "succeeded")},
+                 "node_setup per host: (worker, outcome)")
+    expect_equal({h: (sandbox.path / f"ready-{h}").read_text() for h in ("node1", "node3")},
+                 {"node1": "0\n", "node3": "2\n"}, "JOBRUNNER_NODE_RANK of each host")
+    expect(f"node set-up on host node2 failed with exit status 2: its workers take no tasks; "
+           f"see {run_dir}/logs/node-setup.node2.1.err" in stderr, f"stderr:\n{stderr}")
+    expect_equal(sorted(a["task"] for a in tasks), sorted(all_task_ids()),
+                 "tasks in results.jsonl (each exactly once)")
+    expect(all(a["outcome"] == "succeeded" for a in tasks), f"outcomes: {tasks}")
+    per_host = Counter(a["host"] for a in tasks)
+    expect(set(per_host) <= {"node1", "node3"}, f"hosts that ran tasks: {per_host}")
+    expect_equal({a["worker"] for a in tasks if a["host"] == "node1"}, {1, 2},
+                 "node1's workers that ran tasks (the second waited for the first's set-up)")
+    for task in tasks:
+        expect(task["start"] >= setups[task["host"]]["end"],
+               f"{task['task']} started before its host's set-up ended")
+    expect_equal(sorted(teardowns), ["node1", "node2", "node3"], "hosts that ran the teardown")
+    for host, teardown in teardowns.items():
+        ends = [a["end"] for a in tasks if a["host"] == host]
+        expect(not ends or teardown["start"] >= max(ends),
+               f"{host}'s teardown started before its last task ended")
+        expect_equal((sandbox.path / f"torn-{host}").read_text(), "torn\n",
+                     f"{host}'s teardown ran once")
+    expect_equal(summaries[-1]["exit_status"], 1, "summary exit_status")
+    report(f"tasks per host: {dict(sorted(per_host.items()))}; mpirun took {elapsed:.1f}s")
+
+
 def test_a_host_that_dies_ends_the_run_and_resume_finishes_on_the_others(sandbox):
     """node3 "crashes" (SIGKILL to every process in its namespace) while its tasks run: mpirun
     exits non-zero within seconds, and --resume on node1 and node2 alone completes the run, each

@@ -355,7 +355,7 @@ version: 1
 tasks: [{id: a, command: x}]
 task: []
 )") == "m.yaml:3:1: unknown field 'task' in manifest; expected one of: version, plugins, python, "
-       "defaults, tasks, max_failures");
+       "defaults, tasks, max_failures, node_setup, node_teardown");
 }
 
 TEST_CASE("Resources and priority in defaults apply to every task, and a task's own replace them") {
@@ -1255,4 +1255,30 @@ TEST_CASE("max_failures is a count or a share of the tasks") {
   CHECK(ErrorOf("version: 1\nmax_failures: 0\ntasks: [{id: a, command: x}]\n") ==
         "m.yaml:2:15: bad max_failures '0'; expected a count of at least 1, like 10, or a share "
         "of the tasks up to 100%, like 5% or 0.5%");
+}
+
+TEST_CASE(
+    "node_setup and node_teardown are a shell string or a list, with defaults' shell and timeout") {
+  const Manifest m = Parse(R"(
+version: 1
+defaults: {shell: /bin/zsh, timeout: 30s}
+node_setup: "cp data /tmp"
+node_teardown: [rm, -rf, /tmp/data]
+tasks: [{id: a, command: x}]
+)");
+  REQUIRE(m.node_setup);
+  CHECK(m.node_setup->argv == std::vector<std::string>{"/bin/zsh", "-c", "cp data /tmp"});
+  CHECK(m.node_setup->timeout_ms == 30000);
+  REQUIRE(m.node_teardown);
+  CHECK(m.node_teardown->argv == std::vector<std::string>{"rm", "-rf", "/tmp/data"});
+  CHECK_FALSE(Parse("version: 1\ntasks: [{id: a, command: x}]\n").node_setup);
+}
+
+TEST_CASE("An empty node_setup or node_teardown is an error at it") {
+  CHECK(ErrorOf("version: 1\nnode_setup: \"\"\ntasks: [{id: a, command: x}]\n") ==
+        "m.yaml:2:13: empty node_setup; expected a command: a string for the shell, or a list "
+        "of arguments");
+  CHECK(ErrorOf("version: 1\nnode_teardown: []\ntasks: [{id: a, command: x}]\n") ==
+        "m.yaml:2:16: empty node_teardown; expected a command: a string for the shell, or a "
+        "list of arguments");
 }

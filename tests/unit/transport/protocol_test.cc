@@ -153,8 +153,8 @@ TEST_CASE("A count or a length beyond the bytes left is refused before anything 
 }
 
 TEST_CASE("A boolean other than 0 or 1 is a DecodeError") {
-  std::string bytes = EncodeMessage(Drain{true, true});
-  REQUIRE(bytes == std::string(2, '\x01'));  // the two fields, nothing before them
+  std::string bytes = EncodeMessage(Drain{true, true, true});
+  REQUIRE(bytes == std::string(3, '\x01'));  // the three fields, nothing before them
   bytes.back() = 7;
   CHECK_THROWS_WITH(DecodeMessage<Drain>(bytes), "a boolean is 7, not 0 or 1");
 }
