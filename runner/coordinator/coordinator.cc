@@ -91,7 +91,8 @@ void Coordinator::Record(const JournalRecord& record) {
 }
 
 void Coordinator::SendDurable() {
-  if (unsynced_.empty()) return;
+  // Asked even with nothing held back: Durable() also clears the writer's wake, which a sync of
+  // other records signals too, and a wake left readable turns the loop's wait into a spin.
   const RecordWriter::Ticket durable = records_.Durable();
   for (; !unsynced_.empty() && unsynced_.front().ticket <= durable; unsynced_.pop_front()) {
     transport_.Send(unsynced_.front().worker, unsynced_.front().batch);

@@ -3,6 +3,8 @@
 // without MPI, processes or waiting.
 #include "coordinator/coordinator.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -688,4 +690,48 @@ TEST_CASE("Every attempt's line records its command as it ran, the worker's shel
   const std::string shell = run.started[0].argv[0];
   CHECK((shell == "/bin/bash" || shell == "/bin/sh"));
   CHECK(by_task["l-1"]["command"] == shell + " -c 'echo '\\''a b'\\'''");
+}
+
+// Whether `fd` is readable now, without waiting.
+bool ReadableNow(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+TEST_CASE("A journal sync with no task batch waiting for it leaves no wake behind after a Step") {
+  // The coordinator's loop waits on the writer's wake fd between Steps; a wake nobody clears
+  // turns that wait into a spin at 100% of a core for as long as tasks run.
+  testing::TempDir temp;
+  const std::string dir = temp.str();
+  TaskSource source(
+      ParseManifest("version: 1\ntasks:\n  - id: a\n    command: [sleep, '9']\n", "test.yaml"),
+      dir);
+  ResultsWriter results(dir, /*append=*/false);
+  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
+  RunLedger ledger(source.size());
+  Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
+  RunOptions options;
+  options.run_dir = dir;
+  auto [coordinator_end, worker_end] = MakeLoopbackPair();
+  KindRegistry kinds;
+  ManualClock clock;
+  RecordWriter records(&journal, results, RecordWriter::Mode::kCallerWrites);
+  Coordinator coordinator(
+      {*coordinator_end, source, kinds, ledger, results, records, reporter, clock}, options,
+      Scheduler(BuildTaskGraph(source), options.scheduler));
+  FakeProcessSet processes([](const ProcessRequest&) { return std::optional<ProcessExit>(); });
+  Hello hello;
+  hello.host = "fakehost";
+  hello.cores = 8;
+  Worker worker(*worker_end, processes, hello, nullptr, clock);
+  for (int steps = 0; steps < 50; ++steps) {  // the task dispatched, sent and running
+    coordinator.Step();
+    records.WriteCommitted();
+    worker.Step(std::chrono::milliseconds(0));
+    clock.Advance(std::chrono::milliseconds(1));
+  }
+  REQUIRE(processes.started.size() == 1);
+  records.WriteCommitted();  // a sync of whatever the last Step recorded: the wake is signalled
+  coordinator.Step();
+  CHECK_FALSE(ReadableNow(records.wake_fd()));
 }
