@@ -87,30 +87,10 @@ class JsonLine {
     return *this;
   }
   // Milliseconds as seconds with three decimals, exactly.
-  JsonLine& Seconds(const char* key, std::int64_t ms) {
-    Key(key);
-    if (ms < 0) {
-      text_ += '-';
-      ms = -ms;
-    }
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms % 1000));
-    text_ += std::to_string(ms / 1000);
-    text_ += frac;
-    return *this;
-  }
+  JsonLine& Seconds(const char* key, std::int64_t ms) { return Fixed(key, ms, 1000, 3); }
   // Microseconds as seconds with six decimals, exactly.
   JsonLine& SecondsOfMicros(const char* key, std::int64_t us) {
-    Key(key);
-    if (us < 0) {
-      text_ += '-';
-      us = -us;
-    }
-    char frac[12];
-    std::snprintf(frac, sizeof frac, ".%06d", static_cast<int>(us % 1'000'000));
-    text_ += std::to_string(us / 1'000'000);
-    text_ += frac;
-    return *this;
+    return Fixed(key, us, 1'000'000, 6);
   }
   JsonLine& Raw(const char* key, std::string_view json_text) {
     Key(key);
@@ -123,6 +103,19 @@ class JsonLine {
   }
 
  private:
+  // `value` / `unit` with `digits` decimals (unit = 10^digits), exactly: no floating point.
+  JsonLine& Fixed(const char* key, std::int64_t value, std::int64_t unit, int digits) {
+    Key(key);
+    if (value < 0) {
+      text_ += '-';
+      value = -value;
+    }
+    char frac[16];
+    std::snprintf(frac, sizeof frac, ".%0*d", digits, static_cast<int>(value % unit));
+    text_ += std::to_string(value / unit);
+    text_ += frac;
+    return *this;
+  }
   void Key(const char* key) {
     if (text_.size() > 1) text_ += ',';
     text_ += '"';
