@@ -123,23 +123,50 @@ class Background:
             pass
 
     def kill_everything(self):
-        """SIGKILL to the command's process group and to every process descended from it,
-        all at once: the crash of the whole run, as the machine going down would be. Every
-        process is stopped (SIGSTOP) before any is killed, so no rank outlives one of its
-        tasks long enough to record that task as killed: the journal ends as a power cut
-        would leave it."""
-        for signum in (signal.SIGSTOP, signal.SIGKILL):
-            victims = self.descendants() | self.known
-            try:
-                os.killpg(self.pid, signum)
-            except (ProcessLookupError, PermissionError):
-                pass
-            for pid in victims:
-                try:
-                    os.kill(pid, signum)
-                except (ProcessLookupError, PermissionError):
-                    pass
+        """SIGKILL to the command's process group and to every process descended from it: the
+        crash of the whole run, as the machine going down would be.
+
+        Every process is stopped (SIGSTOP) before any is killed, so that no rank outlives one of
+        its tasks long enough to record that task as killed: the journal ends as a power cut
+        would leave it. Stopping goes on until a scan finds nothing new, since a process may
+        fork until it is stopped. Then the deepest processes die first and the command last:
+        killing a parent first orphans its stopped children's process groups, and the kernel
+        wakes an orphaned group with SIGHUP and SIGCONT, which a rank takes for a signal to
+        stop and records. Returns once every one of them is gone (a killed process holds its
+        locks until it has exited)."""
+        stopped = set()
+        while True:
+            tree = self._tree()
+            new = (set(tree) | self.known | {self.pid}) - stopped
+            if not new:
+                break
+            for pid in new:
+                _signal(pid, signal.SIGSTOP)
+            stopped |= new
+            _wait_until_stopped(new, limit_s=5)
+        try:
+            os.killpg(self.pid, signal.SIGSTOP)
+        except (ProcessLookupError, PermissionError):
+            pass
+        tree = self._tree()
+        # Those no longer in the tree (their parent is gone) first, then the deepest first.
+        for pid in sorted(stopped, key=lambda p: (p in tree, -tree.get(p, 0))):
+            if pid != self.pid:
+                _signal(pid, signal.SIGKILL)
+        _signal(self.pid, signal.SIGKILL)
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self.wait(limit_s=30, check=False)
+        wait_until_dead(stopped, limit_s=30)
+
+    def _tree(self):
+        """pid -> depth below the command (1 for its children) of every process descended from
+        it now; also remembered in `known`."""
+        tree = depths_below(self.pid)
+        self.known |= set(tree)
+        return tree
 
     def wait(self, limit_s, check=True):
         """Waits for the command to end; returns its exit status. After limit_s the whole
@@ -219,18 +246,50 @@ def _parent_map():
     return {pid: int(fields[1]) for pid, fields in _proc_stats()}
 
 
-def descendants_of(pid):
-    """Pids of every living process below pid in the process tree."""
+def depths_below(pid):
+    """pid -> depth (1 for a child) of every process below pid in the process tree."""
     children = {}
     for child, parent in _parent_map().items():
         children.setdefault(parent, []).append(child)
-    found, todo = set(), [pid]
+    found, todo = {}, [(pid, 0)]
     while todo:
-        for child in children.get(todo.pop(), []):
+        parent, depth = todo.pop()
+        for child in children.get(parent, []):
             if child not in found:
-                found.add(child)
-                todo.append(child)
+                found[child] = depth + 1
+                todo.append((child, depth + 1))
     return found
+
+
+def descendants_of(pid):
+    """Pids of every living process below pid in the process tree."""
+    return set(depths_below(pid))
+
+
+def _signal(pid, signum):
+    """kill(pid, signum), for a process that may be gone or not ours."""
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _wait_until_stopped(pids, limit_s):
+    """Waits up to limit_s until each of pids is stopped (state T or t) or gone."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        running = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    stat = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if stat[stat.rfind(")") + 2:].split()[0] not in ("T", "t", "Z", "X"):
+                running.append(pid)
+        if not running:
+            return
+        time.sleep(0.005)
 
 
 def alive(pid):
