@@ -49,53 +49,117 @@ std::string ListCopyName(const Manifest& manifest, const TaskEntry& entry) {
   return "tasks-" + id + ".txt";
 }
 
-// Copies each command list into the run directory (a new file: never over one, never through a
-// link), and has the run read its tasks from that copy once it is whole, so that editing the
-// original during the run changes nothing and a resume can tell what changed. The copy is made on
-// a thread of its own while the first tasks are read from the original: a list of 10^7 lines
-// (300 MB) would otherwise hold the first task back by the time it takes. A copy that does not
-// hold the bytes the list was read from (the original changed meanwhile) ends the run, as
-// interrupted, at the next task looked up. Throws ManifestError, RunDirError.
+// A command list's copy is written under its name with this suffix, and takes its name only once
+// it holds every byte the run indexed: a run killed while it copies (a list of 10^7 lines takes a
+// second or so) leaves no file by that name, so that a resume never mistakes part of the list
+// for the list it started with.
+constexpr const char* kPartialSuffix = ".partial";
+
+// Copies the command list `list` into the run directory as `name` (a new file: never over one,
+// never through a link), and has the run read its tasks from that copy once it is whole, so that
+// editing the original during the run changes nothing and a resume can tell what changed. The
+// copy is made on a thread of its own while the first tasks are read from the original: a list
+// of 10^7 lines (300 MB) would otherwise hold the first task back by the time it takes. A copy
+// that does not hold the bytes the list was read from (the original changed meanwhile) keeps its
+// partial name and ends the run, as interrupted, at the next task looked up. Throws
+// RunDirError.
+void CopyListIntoRunDir(const Dir& run_dir, const std::string& name, const CommandList& list) {
+  const std::string partial = name + kPartialSuffix;
+  StatusOr<UniqueFd> file = run_dir.CreateFile(partial, /*readable=*/true);
+  if (!file.ok()) {
+    throw RunDirError("cannot create " + run_dir.PathOf(partial) + ": " + file.status().message());
+  }
+  struct Copy {
+    CommandList::ContentHash hash;
+    std::unique_ptr<BackgroundCopy> copier;
+  };
+  auto copy = std::make_shared<Copy>();
+  const std::string path = run_dir.PathOf(name);
+  copy->copier = std::make_unique<BackgroundCopy>(
+      list.stream(), std::move(*file),
+      [hash = &copy->hash, first_block = true](const char* data, std::size_t n) mutable {
+        hash->Update(data, n);
+        if (std::exchange(first_block, false)) TestCrashPoint("list-partly-copied");
+      },
+      // Renamed through a Dir of its own: the run's `run_dir` moves on with the run.
+      [hash = &copy->hash, dir_path = run_dir.path(), partial, name, size = list.file_size(),
+       content = list.content_hash()](std::uint64_t bytes) {
+        if (bytes != size || hash->Final() != content) return Status::Ok();  // said at look-up
+        StatusOr<Dir> dir = Dir::Open(dir_path);
+        return dir.ok() ? dir->RenameNoReplace(partial, name) : dir.status();
+      });
+  list.ReadFromWhenReady(
+      [copy, &list, path]() -> std::FILE* {
+        if (!copy->copier->done()) return nullptr;
+        const SourcePos where{list.name(), 0, 0};
+        if (!copy->copier->status().ok()) {
+          throw ManifestError(where, "cannot copy the command list to " + path + ": " +
+                                         copy->copier->status().message());
+        }
+        if (copy->copier->bytes() != list.file_size() ||
+            copy->hash.Final() != list.content_hash()) {
+          throw ManifestError(where, "the command list changed while the run copied it to " + path +
+                                         " (its tasks so far read it as it was)");
+        }
+        StatusOr<std::FILE*> stream = OpenStream(copy->copier->TakeCopy(), "rb");
+        if (!stream.ok()) {
+          throw ManifestError(where, "cannot read the run's copy of the command list " + path +
+                                         ": " + stream.status().message());
+        }
+        return *stream;
+      },
+      path);
+}
+
+// Copies each command list into the run directory of a new run (see CopyListIntoRunDir).
 void CopyListsIntoRunDir(const Dir& run_dir, const Manifest& manifest) {
   for (const TaskEntry& entry : manifest.entries) {
     if (entry.list == nullptr) continue;
-    const std::string name = ListCopyName(manifest, entry);
-    StatusOr<UniqueFd> file = run_dir.CreateFile(name, /*readable=*/true);
-    if (!file.ok()) {
-      throw RunDirError("cannot create " + run_dir.PathOf(name) + ": " + file.status().message());
-    }
-    struct Copy {
-      CommandList::ContentHash hash;
-      std::unique_ptr<BackgroundCopy> copier;
-    };
-    auto copy = std::make_shared<Copy>();
-    copy->copier = std::make_unique<BackgroundCopy>(
-        entry.list->stream(), std::move(*file),
-        [hash = &copy->hash](const char* data, std::size_t n) { hash->Update(data, n); });
-    const CommandList& list = *entry.list;
-    const std::string path = run_dir.PathOf(name);
-    list.ReadFromWhenReady(
-        [copy, &list, path]() -> std::FILE* {
-          if (!copy->copier->done()) return nullptr;
-          const SourcePos where{list.name(), 0, 0};
-          if (!copy->copier->status().ok()) {
-            throw ManifestError(where, "cannot copy the command list to " + path + ": " +
-                                           copy->copier->status().message());
-          }
-          if (copy->copier->bytes() != list.file_size() ||
-              copy->hash.Final() != list.content_hash()) {
-            throw ManifestError(where, "the command list changed while the run copied it to " +
-                                           path + " (its tasks so far read it as it was)");
-          }
-          StatusOr<std::FILE*> stream = OpenStream(copy->copier->TakeCopy(), "rb");
-          if (!stream.ok()) {
-            throw ManifestError(where, "cannot read the run's copy of the command list " + path +
-                                           ": " + stream.status().message());
-          }
-          return *stream;
-        },
-        path);
+    CopyListIntoRunDir(run_dir, ListCopyName(manifest, entry), *entry.list);
   }
+}
+
+// For a resume that goes on with `manifest`'s lists: copies again each list whose copy never
+// became whole (the run was killed while it copied), from the list given now, which the journal
+// has shown to be the one the run started with (or --force said to take), over what part of it
+// was copied.
+void CopyMissingListsIntoRunDir(const Dir& run_dir, const Manifest& manifest) {
+  for (const TaskEntry& entry : manifest.entries) {
+    if (entry.list == nullptr) continue;
+    const std::string name = ListCopyName(manifest, entry);
+    StatusOr<Dir::Entry> copy = run_dir.Look(name);
+    if (!copy.ok()) {
+      throw RunDirError("cannot look at " + run_dir.PathOf(name) + ": " + copy.status().message());
+    }
+    if (copy->kind != Dir::Kind::kMissing) continue;
+    if (Status removed = run_dir.Remove(name + kPartialSuffix); !removed.ok()) {
+      throw RunDirError("cannot remove " + run_dir.PathOf(name + kPartialSuffix) + ": " +
+                        removed.message());
+    }
+    CopyListIntoRunDir(run_dir, name, *entry.list);
+  }
+}
+
+// A resume given the run directory's own copy of a list read from stdin (as the README says to)
+// when that copy never became whole: the list is not there to be read, and only the one who gave
+// it can give it again. Throws ResumeError naming the ways on.
+void RefuseUnfinishedStdinCopy(const RunSettings& settings) {
+  if (settings.manifest == "-") return;
+  const fs::path given = fs::absolute(settings.manifest).lexically_normal();
+  const fs::path dir = fs::absolute(settings.resume_dir).lexically_normal();
+  const fs::path partial = dir / (std::string(kListCopy) + kPartialSuffix);
+  std::error_code error;
+  if (given != dir / kListCopy || fs::exists(given, error) || !fs::exists(partial, error)) return;
+  throw ResumeError(given.string() +
+                    " was never whole: the run stopped while it copied its command list there "
+                    "(" +
+                    partial.string() +
+                    " holds what was copied). Resume with the list the run started "
+                    "from: `jobrunner --resume " +
+                    dir.string() +
+                    " LIST`, or, for a list given on stdin, give "
+                    "it again: `... | jobrunner --resume " +
+                    dir.string() + " -`");
 }
 
 // What changed since the run in `run_dir` started, for a resume that finds its input changed:
@@ -214,6 +278,7 @@ std::unique_ptr<OpenRun> OpenNewRun(const RunSettings& settings) {
 }
 
 std::unique_ptr<OpenRun> ResumeRun(const RunSettings& settings, Reporter& reporter) {
+  RefuseUnfinishedStdinCopy(settings);
   RunPlan plan = PlanRun(settings);
   const std::string text = std::move(plan.manifest_text);
   // The lock is taken before anything of the run is read or repaired.
@@ -228,6 +293,7 @@ std::unique_ptr<OpenRun> ResumeRun(const RunSettings& settings, Reporter& report
   };
   std::optional<JournalWriter> journal =
       PrepareResume(resume, dir.dir(), plan.source, ledger, results, reporter);
+  CopyMissingListsIntoRunDir(dir.dir(), manifest);
   auto run = std::make_unique<OpenRun>(std::move(plan), std::move(dir), std::move(ledger),
                                        std::move(journal), std::move(results));
   ResumePoint point = run->ledger.ResumeState(settings.retry_failed);

@@ -68,12 +68,15 @@ struct OpenRun {
 // TestCrashPoint) may name these points, in the order reached: "run-dir-made" (the directory
 // exists, its lock not yet taken), "run-dir-locked" (taken, nothing looked at yet),
 // "journal-header-synced" (the journal's temporary file is whole), "journal-created",
-// "manifest-copied", "results-created".
+// "manifest-copied", "results-created"; and, on the thread that copies a command list,
+// "list-partly-copied" (its first block copied, the copy not yet named: see CopyListIntoRunDir).
 std::unique_ptr<OpenRun> OpenNewRun(const RunSettings& settings);
 
 // Continues the run in settings.resume_dir: takes it (RunDir::ForResume) and replays its journal
-// (see PrepareResume) so that the scheduler holds only what is left to do. Throws what PlanRun
-// throws, RunDirError and ResumeError.
+// (see PrepareResume) so that the scheduler holds only what is left to do; a command list whose
+// copy never became whole (the run was killed while it copied it) is copied again from the list
+// given, and a resume given that unfinished copy of a list read from stdin is refused, naming
+// the way on. Throws what PlanRun throws, RunDirError and ResumeError.
 std::unique_ptr<OpenRun> ResumeRun(const RunSettings& settings, Reporter& reporter);
 
 }  // namespace jobrunner

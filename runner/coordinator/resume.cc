@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -64,6 +65,12 @@ std::string DescribeListChange(const Dir& run_dir, const std::string& copy_name,
              ", is " + (more_now ? Quoted(line_now) : "absent");
   };
   StatusOr<UniqueFd> copy = run_dir.OpenForRead(copy_name);
+  if (!copy.ok() && copy.status().code() == ENOENT) {
+    return name +
+           ": the run has no whole copy of the list it started with (it was stopped "
+           "while it copied it to " +
+           run_dir.PathOf(copy_name) + "), so the changed line is not known";
+  }
   if (copy.ok()) {
     const Status read = ForEachLine(copy->get(), [&](std::string_view text) {
       if (!change.empty()) return;

@@ -28,6 +28,8 @@ std::string DescribeManifestChange(const std::string& before, const std::string&
 // The first line that differs between a command list's copy `copy_name` in the run directory
 // and the list at `now_path`, read a line at a time: "tasks.txt:12 was 'exit 1', is 'echo
 // fixed'" (`name` names the list), or empty when they are the same (or the copy cannot be read).
+// A copy that is missing (the run was killed while it copied the list, and a copy is named only
+// once whole) has no line to compare: the answer says so, and names no line.
 std::string DescribeListChange(const Dir& run_dir, const std::string& copy_name,
                                const std::string& now_path, const std::string& name);
 

@@ -17,10 +17,11 @@ constexpr std::size_t kBlock = std::size_t{1} << 20;
 
 }  // namespace
 
-BackgroundCopy::BackgroundCopy(std::FILE* from, UniqueFd to, Observer observe)
+BackgroundCopy::BackgroundCopy(std::FILE* from, UniqueFd to, Observer observe, Finish finish)
     : from_(::fcntl(::fileno(from), F_DUPFD_CLOEXEC, 0)),
       to_(std::move(to)),
-      observe_(std::move(observe)) {
+      observe_(std::move(observe)),
+      finish_(std::move(finish)) {
   if (!from_) {
     status_ = Status::Error(std::strerror(errno), errno);
     done_.store(true, std::memory_order_release);
@@ -41,7 +42,10 @@ void BackgroundCopy::Run() {
       status_ = n.status();
       break;
     }
-    if (*n == 0) break;
+    if (*n == 0) {
+      if (finish_) status_ = finish_(bytes_);
+      break;
+    }
     if (Status written = WriteAll(to_.get(), std::string_view(block.data(), *n)); !written.ok()) {
       status_ = written;
       break;

@@ -21,11 +21,14 @@ class BackgroundCopy {
  public:
   // Called with every block copied, in order, on the copying thread (a hash of what was copied).
   using Observer = std::function<void(const char* data, std::size_t size)>;
+  // Called on the copying thread once every byte is copied, with their count, before done():
+  // what makes the copy count as made (a rename to its own name); its Status is status().
+  using Finish = std::function<Status(std::uint64_t bytes)>;
 
   // Starts copying the bytes of the file open in `from` (read with pread from offset 0 to its
   // end, on an fd of its own: the caller may go on reading `from` meanwhile) to `to`, from its
   // start.
-  BackgroundCopy(std::FILE* from, UniqueFd to, Observer observe);
+  BackgroundCopy(std::FILE* from, UniqueFd to, Observer observe, Finish finish = nullptr);
   // Waits for the copy to end.
   ~BackgroundCopy();
   BackgroundCopy(const BackgroundCopy&) = delete;
@@ -45,6 +48,7 @@ class BackgroundCopy {
   UniqueFd from_;
   UniqueFd to_;
   Observer observe_;
+  Finish finish_;
   Status status_ = Status::Ok();
   std::uint64_t bytes_ = 0;
   std::atomic<bool> done_{false};

@@ -48,8 +48,10 @@ def direct_env():
     return dict(ROOT_CONSENT_ENV) if IS_ROOT else {}
 
 
-def run_jobrunner(sandbox, *args, np=None, direct=False, limit_s=60, env=None, run_dir=None):
-    """Runs jobrunner with exactly ARGS (no --out added) to its end, under `timeout`.
+def run_jobrunner(sandbox, *args, np=None, direct=False, limit_s=60, env=None, run_dir=None,
+                  stdin_bytes=None):
+    """Runs jobrunner with exactly ARGS (no --out added) to its end, under `timeout`, with
+    `stdin_bytes` on its stdin if given (mpirun passes it to rank 0).
 
     Returns a harness Run whose attempts/summary are those of run_dir (when given) read with
     read_all_results, i.e. every run's lines. Appended to sandbox.runs for failure reports.
@@ -58,7 +60,7 @@ def run_jobrunner(sandbox, *args, np=None, direct=False, limit_s=60, env=None, r
     full_env = direct_env() if direct else {}
     full_env.update(env or {})
     command = jobrunner_command(np, *args, direct=direct)
-    rc, stdout, stderr, elapsed = execute(command, sandbox.path, limit_s, full_env)
+    rc, stdout, stderr, elapsed = execute(command, sandbox.path, limit_s, full_env, stdin_bytes)
     run = Run(command, sandbox.path, rc, stdout, stderr, elapsed, run_dir)
     sandbox.runs.append(run)
     if run_dir is not None and (Path(run_dir) / "results.jsonl").exists():
@@ -67,10 +69,11 @@ def run_jobrunner(sandbox, *args, np=None, direct=False, limit_s=60, env=None, r
     return run
 
 
-def resume(sandbox, run_dir, manifest, *args, np=None, direct=False, limit_s=60):
+def resume(sandbox, run_dir, manifest, *args, np=None, direct=False, limit_s=60,
+           stdin_bytes=None):
     """`jobrunner --resume RUN_DIR [ARGS] MANIFEST` to its end (see run_jobrunner)."""
     return run_jobrunner(sandbox, "--resume", run_dir, *args, manifest, np=np, direct=direct,
-                         limit_s=limit_s, run_dir=run_dir)
+                         limit_s=limit_s, run_dir=run_dir, stdin_bytes=stdin_bytes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +87,7 @@ class Background:
     process descended from it) is SIGKILLed, so a failing test leaves nothing running.
     """
 
-    def __init__(self, sandbox, command, env=None, name="bg"):
+    def __init__(self, sandbox, command, env=None, name="bg", stdin_path=None):
         self.sandbox = sandbox
         self.command = [str(c) for c in command]
         full_env = dict(os.environ)
@@ -92,9 +95,10 @@ class Background:
         self.stdout_path = sandbox.path / f"{name}.stdout"
         self.stderr_path = sandbox.path / f"{name}.stderr"
         self.started = time.monotonic()
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err, \
+                open(stdin_path or os.devnull, "rb") as stdin:
             self.process = subprocess.Popen(self.command, cwd=sandbox.path, env=full_env,
-                                            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                            stdin=stdin, stdout=out, stderr=err,
                                             start_new_session=True)
         self.pid = self.process.pid
         self.known = set()  # every descendant seen so far, for kill_everything
@@ -213,13 +217,14 @@ class Background:
         return run
 
 
-def start_jobrunner(sandbox, *args, np=None, direct=False, env=None, name="bg"):
-    """Starts jobrunner (under mpirun unless direct) with exactly ARGS in the background."""
+def start_jobrunner(sandbox, *args, np=None, direct=False, env=None, name="bg", stdin_path=None):
+    """Starts jobrunner (under mpirun unless direct) with exactly ARGS in the background, its
+    stdin the file at stdin_path (or /dev/null)."""
     np = np or sandbox.np
     full_env = direct_env() if direct else {}
     full_env.update(env or {})
     return Background(sandbox, jobrunner_command(np, *args, direct=direct), env=full_env,
-                      name=name)
+                      name=name, stdin_path=stdin_path)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -66,5 +66,28 @@ TEST_CASE("A background copy that cannot write says why") {
   std::fclose(from);
 }
 
+TEST_CASE("A background copy finishes once every byte is copied, and its failure is the copy's") {
+  TempDir dir;
+  std::ofstream(dir / "from", std::ios::binary) << "echo 1\necho 2\n";
+  std::FILE* from = std::fopen((dir / "from").c_str(), "rb");
+  REQUIRE(from != nullptr);
+  for (const bool fails : {false, true}) {
+    StatusOr<UniqueFd> to =
+        OpenFile(dir / (fails ? "to-2" : "to-1"),
+                 OpenFlags::kWrite | OpenFlags::kCreate | OpenFlags::kExclusive);
+    REQUIRE(to.ok());
+    std::string finished_with;
+    BackgroundCopy copy(from, std::move(*to), nullptr, [&](std::uint64_t bytes) {
+      finished_with = ReadFile(dir / (fails ? "to-2" : "to-1")) + "/" + std::to_string(bytes);
+      return fails ? Status::Error("no room", 28) : Status::Ok();
+    });
+    WaitFor(copy);
+    CHECK(finished_with == "echo 1\necho 2\n/14");
+    CHECK(copy.status().ok() == !fails);
+    if (fails) CHECK(copy.status().message() == "no room");
+  }
+  std::fclose(from);
+}
+
 }  // namespace
 }  // namespace jobrunner
