@@ -26,6 +26,73 @@ using namespace jobrunner;
 
 namespace {
 
+// Fake children that never end on their own: a drain or a lost worker has to end them.
+std::optional<ProcessExit> NeverEnds(const ProcessRequest&) { return std::nullopt; }
+
+// The worker's Hello: one host of 8 cores, as rank 0 of the loopback pair.
+Hello FakeHello() {
+  Hello hello;
+  hello.host = "fakehost";
+  hello.cores = 8;
+  return hello;
+}
+
+// A coordinator and a worker joined by the in-memory transport, over the manifest `yaml` in a
+// run directory of their own, with fake children that end as `decide` says and a clock moved by
+// hand. The journal is synced only when the test says (records.WriteCommitted()): what a crash
+// between a dispatch and its sync would find. Without a `hello` there is no worker, only its end
+// of the transport (ends.second), which says nothing. `earlier`: records of earlier runs the
+// ledger holds, as after a resume.
+struct Rig {
+  Rig(const std::string& yaml, FakeProcessSet::Decide decide, RunOptions options = {},
+      std::optional<Hello> hello = FakeHello(), bool (*received_signal)(int) = nullptr,
+      const std::vector<JournalRecord>& earlier = {})
+      : source(ParseManifest(yaml, "test.yaml"), dir), processes(std::move(decide)) {
+    for (const JournalRecord& record : earlier) ledger.Apply(record);
+    options.run_dir = dir;
+    options.max_failures = source.manifest().max_failures;
+    coordinator = std::make_unique<Coordinator>(
+        Coordinator::Parts{*ends.first, source, kinds, ledger, results, records, reporter, clock},
+        options, Scheduler(BuildTaskGraph(source), options.scheduler));
+    if (hello) {
+      worker = std::make_unique<Worker>(*ends.second, processes, *hello, received_signal, clock);
+    }
+  }
+
+  // A Step of each, with nothing synced, then a millisecond.
+  void Turn() {
+    coordinator->Step();
+    worker->Step(std::chrono::milliseconds(0));
+    clock.Advance(std::chrono::milliseconds(1));
+  }
+  // A Step of the coordinator, the journal synced at once (what it dispatched goes out at its
+  // next Step), a Step of the worker, then `later`. Whether the worker has ended.
+  bool SyncedTurn(std::chrono::milliseconds later = std::chrono::milliseconds(1)) {
+    coordinator->Step();
+    records.WriteCommitted();
+    const bool ended = worker->Step(std::chrono::milliseconds(0));
+    clock.Advance(later);
+    return ended;
+  }
+  std::vector<JournalRecord> Journal() const { return ReadJournal(dir + "/journal").records; }
+  int DispatchesOnDisk() const;
+
+  testing::TempDir temp;
+  const std::string dir = temp.str();
+  TaskSource source;
+  ResultsWriter results{dir, /*append=*/false};
+  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
+  RunLedger ledger{source.size()};
+  Reporter reporter{ProgressMode::kNone, Verbosity::kQuiet};
+  KindRegistry kinds;
+  ManualClock clock;
+  std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> ends = MakeLoopbackPair();
+  RecordWriter records{&journal, results, RecordWriter::Mode::kCallerWrites};
+  std::unique_ptr<Coordinator> coordinator;
+  FakeProcessSet processes;
+  std::unique_ptr<Worker> worker;
+};
+
 struct Run {
   int exit_status = -1;
   std::vector<JournalRecord> journal;
@@ -41,50 +108,23 @@ struct Run {
 Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decide,
                 int drain_after_steps = -1, bool (*received_signal)(int) = nullptr,
                 const std::vector<JournalRecord>& earlier = {}) {
-  testing::TempDir temp;
-  const std::string dir = temp.str();
-  TaskSource source(ParseManifest(yaml, "test.yaml"), dir);
-  ResultsWriter results(dir, /*append=*/false);
-  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
-  RunLedger ledger(source.size());
-  for (const JournalRecord& record : earlier) ledger.Apply(record);
-  Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
   RunOptions options;
-  options.run_dir = dir;
   options.slots = slots;
   options.drain_grace_ms = 0;
   options.scheduler.retry.backoff_ms = 0;
-  options.max_failures = source.manifest().max_failures;
-
-  auto [coordinator_end, worker_end] = MakeLoopbackPair();
-  KindRegistry kinds;
-  ManualClock clock;
-  // The journal is synced between the coordinator's Step and the worker's, so that a batch
-  // dispatched in one Step goes out at the start of the next.
-  RecordWriter records(&journal, results, RecordWriter::Mode::kCallerWrites);
-  Coordinator coordinator(
-      {*coordinator_end, source, kinds, ledger, results, records, reporter, clock}, options,
-      Scheduler(BuildTaskGraph(source), options.scheduler));
-  FakeProcessSet processes(std::move(decide));
-  Hello hello;
-  hello.host = "fakehost";
-  hello.cores = 8;
-  Worker worker(*worker_end, processes, hello, received_signal, clock);
+  Rig rig(yaml, std::move(decide), options, FakeHello(), received_signal, earlier);
   // Each turn of the loop takes a millisecond: results held back for a fraction of a second
   // (kHoldSignaled) and the drain's wait for killed tasks pass within the bound.
   for (int steps = 0; steps < 100000; ++steps) {
-    if (steps == drain_after_steps) coordinator.BeginDrain("test");
-    coordinator.Step();
-    records.WriteCommitted();
-    if (worker.Step(std::chrono::milliseconds(0))) break;
-    clock.Advance(std::chrono::milliseconds(1));
+    if (steps == drain_after_steps) rig.coordinator->BeginDrain("test");
+    if (rig.SyncedTurn()) break;
   }
 
   Run run;
-  run.exit_status = coordinator.exit_status();
-  REQUIRE(coordinator.Finished());
-  CHECK(worker.exit_code() == run.exit_status);
-  std::ifstream in(dir + "/results.jsonl");
+  run.exit_status = rig.coordinator->exit_status();
+  REQUIRE(rig.coordinator->Finished());
+  CHECK(rig.worker->exit_code() == run.exit_status);
+  std::ifstream in(rig.dir + "/results.jsonl");
   std::string line;
   while (std::getline(in, line)) {
     nlohmann::json j = nlohmann::json::parse(line);
@@ -94,9 +134,9 @@ Run RunManifest(const std::string& yaml, int slots, FakeProcessSet::Decide decid
       run.attempts.push_back(j);
     }
   }
-  run.journal = ReadJournal(dir + "/journal").records;
-  run.started = processes.started;
-  run.max_running = processes.max_running;
+  run.journal = rig.Journal();
+  run.started = rig.processes.started;
+  run.max_running = rig.processes.max_running;
   return run;
 }
 
@@ -119,6 +159,8 @@ int Count(const std::vector<JournalRecord>& records) {
   for (const JournalRecord& r : records) n += std::holds_alternative<T>(r) ? 1 : 0;
   return n;
 }
+
+int Rig::DispatchesOnDisk() const { return Count<TaskDispatchedRecord>(Journal()); }
 
 }  // namespace
 
@@ -292,29 +334,15 @@ TEST_CASE("A task killed by an interrupt signal its worker never received has fa
 }
 
 TEST_CASE("A drain before any worker said Hello still sends every rank its Shutdown") {
-  testing::TempDir temp;
-  const std::string dir = temp.str();
-  TaskSource source(
-      ParseManifest("version: 1\ntasks:\n  - id: a\n    command: [true]\n", "test.yaml"), dir);
-  ResultsWriter results(dir, /*append=*/false);
-  RunLedger ledger(source.size());
-  Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
-  RunOptions options;
-  options.run_dir = dir;
-  auto [coordinator_end, worker_end] = MakeLoopbackPair();
-  KindRegistry kinds;
-  ManualClock clock;
-  RecordWriter records(nullptr, results);
-  Coordinator coordinator(
-      {*coordinator_end, source, kinds, ledger, results, records, reporter, clock}, options,
-      Scheduler(source.size(), options.scheduler));
-  coordinator.Step();
-  coordinator.BeginDrain("test");
-  coordinator.Step();
-  coordinator_end->Flush();
-  REQUIRE(coordinator.Finished());
-  CHECK(coordinator.exit_status() == kExitInterrupted);
-  std::optional<Envelope> message = worker_end->Receive();
+  Rig rig("version: 1\ntasks:\n  - id: a\n    command: [true]\n", NeverEnds, {},
+          /*hello=*/std::nullopt);
+  rig.coordinator->Step();
+  rig.coordinator->BeginDrain("test");
+  rig.coordinator->Step();
+  rig.ends.first->Flush();
+  REQUIRE(rig.coordinator->Finished());
+  CHECK(rig.coordinator->exit_status() == kExitInterrupted);
+  std::optional<Envelope> message = rig.ends.second->Receive();
   REQUIRE(message);
   CHECK(message->tag == Tag::kShutdown);
   CHECK(DecodeMessage<Shutdown>(message->payload).exit_code == kExitInterrupted);
@@ -362,53 +390,32 @@ TEST_CASE("A task once lost with its worker runs alone there, and the rest aroun
 }
 
 TEST_CASE("A worker that sends nothing for the worker timeout ends the run, its tasks lost") {
-  testing::TempDir temp;
-  const std::string dir = temp.str();
-  TaskSource source(ParseManifest("version: 1\ntasks:\n  - id: t-{n}\n    command: [sleep]\n"
-                                  "    matrix:\n      n: {range: [0, 5]}\n",
-                                  "test.yaml"),
-                    dir);
-  ResultsWriter results(dir, /*append=*/false);
-  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
-  RunLedger ledger(source.size());
-  Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
   RunOptions options;
-  options.run_dir = dir;
   options.slots = 2;
   options.worker_timeout_ms = 30'000;
-  auto [coordinator_end, worker_end] = MakeLoopbackPair();
-  KindRegistry kinds;
-  ManualClock clock;
-  RecordWriter records(&journal, results, RecordWriter::Mode::kCallerWrites);
-  Coordinator coordinator(
-      {*coordinator_end, source, kinds, ledger, results, records, reporter, clock}, options,
-      Scheduler(source.size(), options.scheduler));
-  FakeProcessSet processes([](const ProcessRequest&) { return std::optional<ProcessExit>(); });
-  Hello hello;
+  Hello hello = FakeHello();
   hello.rank = 1;  // a rank of its own, as under mpirun
-  hello.host = "fakehost";
   hello.cores = 2;
-  Worker worker(*worker_end, processes, hello, nullptr, clock);
-  for (int i = 0; i < 20; ++i) {
-    coordinator.Step();
-    records.WriteCommitted();  // the journal synced at once: what is dispatched goes out
-    worker.Step(std::chrono::milliseconds(0));
-    clock.Advance(std::chrono::milliseconds(100));  // heartbeats keep it alive meanwhile
-  }
-  REQUIRE(processes.started.size() == 2);
-  REQUIRE_FALSE(coordinator.Finished());
+  Rig rig(
+      "version: 1\ntasks:\n  - id: t-{n}\n    command: [sleep]\n"
+      "    matrix:\n      n: {range: [0, 5]}\n",
+      NeverEnds, options, hello);
+  // The journal synced at once: what is dispatched goes out; heartbeats keep it alive meanwhile.
+  for (int i = 0; i < 20; ++i) rig.SyncedTurn(std::chrono::milliseconds(100));
+  REQUIRE(rig.processes.started.size() == 2);
+  REQUIRE_FALSE(rig.coordinator->Finished());
   // The worker stops: no step, no heartbeat.
-  for (int i = 0; i < 40 && !coordinator.Finished(); ++i) {
-    clock.Advance(std::chrono::seconds(1));
-    coordinator.Step();
+  for (int i = 0; i < 40 && !rig.coordinator->Finished(); ++i) {
+    rig.clock.Advance(std::chrono::seconds(1));
+    rig.coordinator->Step();
   }
-  REQUIRE(coordinator.Finished());
-  CHECK(coordinator.exit_status() == kExitInterrupted);
-  CHECK(coordinator.lost_worker());
+  REQUIRE(rig.coordinator->Finished());
+  CHECK(rig.coordinator->exit_status() == kExitInterrupted);
+  CHECK(rig.coordinator->lost_worker());
   // Every attempt it had (its two running, and any queued behind them) is lost with it, and
   // each record says how many there were.
   std::vector<std::int32_t> counts;
-  for (const JournalRecord& r : ReadJournal(dir + "/journal").records) {
+  for (const JournalRecord& r : rig.Journal()) {
     const auto* f = std::get_if<TaskFinishedRecord>(&r);
     if (f == nullptr || f->outcome != JournalOutcome::kWorkerLost) continue;
     CHECK(f->will_retry);
@@ -528,48 +535,17 @@ namespace {
 
 // A coordinator and one worker of one slot whose tasks never end, with the journal synced only
 // when the test says: what a crash between a dispatch and its sync would find.
-struct HeldRun {
-  testing::TempDir temp;
-  const std::string dir = temp.str();
-  TaskSource source{ParseManifest("version: 1\ntasks:\n  - id: t-{n}\n    command: [sleep]\n"
-                                  "    matrix:\n      n: {range: [0, 3]}\n",
-                                  "test.yaml"),
-                    dir};
-  ResultsWriter results{dir, /*append=*/false};
-  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
-  RunLedger ledger{source.size()};
-  Reporter reporter{ProgressMode::kNone, Verbosity::kQuiet};
-  KindRegistry kinds;
-  ManualClock clock;
-  std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> ends = MakeLoopbackPair();
-  RecordWriter records{&journal, results, RecordWriter::Mode::kCallerWrites};
-  std::unique_ptr<Coordinator> coordinator;
-  FakeProcessSet processes{
-      [](const ProcessRequest&) -> std::optional<ProcessExit> { return std::nullopt; }};
-  std::unique_ptr<Worker> worker;
-
-  HeldRun() {
-    RunOptions options;
-    options.run_dir = dir;
-    options.slots = 1;
-    options.drain_grace_ms = 0;
-    coordinator = std::make_unique<Coordinator>(
-        Coordinator::Parts{*ends.first, source, kinds, ledger, results, records, reporter, clock},
-        options, Scheduler(source.size(), options.scheduler));
-    Hello hello;
-    hello.host = "fakehost";
-    hello.cores = 1;
-    worker = std::make_unique<Worker>(*ends.second, processes, hello, nullptr, clock);
-  }
-
-  void Turn() {
-    coordinator->Step();
-    worker->Step(std::chrono::milliseconds(0));
-    clock.Advance(std::chrono::milliseconds(1));
-  }
-  int DispatchesOnDisk() const {
-    return Count<TaskDispatchedRecord>(ReadJournal(dir + "/journal").records);
-  }
+RunOptions OneSlotNoGrace() {
+  RunOptions options;
+  options.slots = 1;
+  options.drain_grace_ms = 0;
+  return options;
+}
+struct HeldRun : Rig {
+  HeldRun()
+      : Rig("version: 1\ntasks:\n  - id: t-{n}\n    command: [sleep]\n"
+            "    matrix:\n      n: {range: [0, 3]}\n",
+            NeverEnds, OneSlotNoGrace()) {}
 };
 
 }  // namespace
@@ -701,37 +677,10 @@ bool ReadableNow(int fd) {
 TEST_CASE("A journal sync with no task batch waiting for it leaves no wake behind after a Step") {
   // The coordinator's loop waits on the writer's wake fd between Steps; a wake nobody clears
   // turns that wait into a spin at 100% of a core for as long as tasks run.
-  testing::TempDir temp;
-  const std::string dir = temp.str();
-  TaskSource source(
-      ParseManifest("version: 1\ntasks:\n  - id: a\n    command: [sleep, '9']\n", "test.yaml"),
-      dir);
-  ResultsWriter results(dir, /*append=*/false);
-  JournalWriter journal = JournalWriter::Create(dir + "/journal", 42, source.size());
-  RunLedger ledger(source.size());
-  Reporter reporter(ProgressMode::kNone, Verbosity::kQuiet);
-  RunOptions options;
-  options.run_dir = dir;
-  auto [coordinator_end, worker_end] = MakeLoopbackPair();
-  KindRegistry kinds;
-  ManualClock clock;
-  RecordWriter records(&journal, results, RecordWriter::Mode::kCallerWrites);
-  Coordinator coordinator(
-      {*coordinator_end, source, kinds, ledger, results, records, reporter, clock}, options,
-      Scheduler(BuildTaskGraph(source), options.scheduler));
-  FakeProcessSet processes([](const ProcessRequest&) { return std::optional<ProcessExit>(); });
-  Hello hello;
-  hello.host = "fakehost";
-  hello.cores = 8;
-  Worker worker(*worker_end, processes, hello, nullptr, clock);
-  for (int steps = 0; steps < 50; ++steps) {  // the task dispatched, sent and running
-    coordinator.Step();
-    records.WriteCommitted();
-    worker.Step(std::chrono::milliseconds(0));
-    clock.Advance(std::chrono::milliseconds(1));
-  }
-  REQUIRE(processes.started.size() == 1);
-  records.WriteCommitted();  // a sync of whatever the last Step recorded: the wake is signalled
-  coordinator.Step();
-  CHECK_FALSE(ReadableNow(records.wake_fd()));
+  Rig rig("version: 1\ntasks:\n  - id: a\n    command: [sleep, '9']\n", NeverEnds);
+  for (int steps = 0; steps < 50; ++steps) rig.SyncedTurn();  // dispatched, sent and running
+  REQUIRE(rig.processes.started.size() == 1);
+  rig.records.WriteCommitted();  // a sync of whatever the last Step recorded: the wake is signalled
+  rig.coordinator->Step();
+  CHECK_FALSE(ReadableNow(rig.records.wake_fd()));
 }
