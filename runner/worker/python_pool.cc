@@ -443,7 +443,10 @@ void PythonPool::Feeder::Flush(Interpreter& i) {
   if (i.outbox.empty() || i.ended) return;
   std::optional<std::size_t> written = i.process->Send(i.outbox);
   if (!written) {
-    i.ended = true;  // it no longer reads: it has died, which Bury tells
+    // It no longer reads: it has died, which Bury tells. The answers it wrote before it went
+    // are read first, or Bury would take the call it last finished for the one it died in.
+    Read(i);
+    i.ended = true;
     return;
   }
   i.outbox.erase(0, *written);
