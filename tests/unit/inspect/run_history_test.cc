@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "inspect/run_files.h"
+
 using namespace jobrunner;
 
 namespace {
@@ -125,4 +127,18 @@ TEST_CASE("Workers are known per run, a retirement marks its worker, and a run's
   CHECK(history.settled_times().empty());
   history.Apply(RunEndedRecord{6000, 0, false});
   CHECK(history.Ended());
+}
+
+TEST_CASE("A run is live while its lock is held, else ended or stopped as its last run says") {
+  RunHistory history(1);
+  history.Apply(RunStartedRecord{1000, 1, 1});
+  CHECK(LivenessOf(/*locked=*/true, history) == Liveness::kLive);
+  CHECK(LivenessOf(/*locked=*/false, history) == Liveness::kStopped);  // killed, or crashed
+  history.Apply(RunEndedRecord{2000, 4, false});
+  CHECK(LivenessOf(false, history) == Liveness::kEnded);
+  // A resume holds the lock before it records its own start: the journal still ends with the
+  // end of the run before it.
+  CHECK(LivenessOf(true, history) == Liveness::kLive);
+  history.Apply(RunStartedRecord{3000, 2, 1});
+  CHECK(LivenessOf(false, history) == Liveness::kStopped);
 }
