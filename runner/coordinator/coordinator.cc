@@ -338,10 +338,13 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   Scheduler::Verdict verdict = scheduler_.OnResult(ended, SteadyMs());
   if (verdict == Scheduler::Verdict::kIgnored) return;
   bool retrying = verdict == Scheduler::Verdict::kRetrying;
-  std::string command;
-  if (auto it = commands_.find(r.index); it != commands_.end()) {
-    command = std::move(it->second);
-    commands_.erase(it);
+  InFlightText text;
+  if (auto it = in_flight_texts_.find(r.index); it != in_flight_texts_.end()) {
+    // Swapped, not moved: the node goes back for the next dispatch with its strings' memory.
+    std::swap(text, it->second);
+    in_flight_text_nodes_.Erase(in_flight_texts_, it);
+  } else {
+    text.id = source_.Id(r.index);
   }
   std::string result_json = ResultJson(r);
   if (r.outcome == Outcome::kSucceeded && (!result_json.empty() || !r.data_path.empty())) {
@@ -361,8 +364,8 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   // A task dropped from a worker's queue by a drain never started: the journal knows it is
   // unfinished, and results.jsonl lists only attempts that ran.
   if (r.outcome == Outcome::kInterrupted && r.start_ms == 0) return;
-  std::string id = source_.Id(r.index);
-  results_.Attempt(id, r, w.rank, w.host, retrying, result_json, command);
+  const std::string& id = text.id;
+  results_.Attempt(id, r, w.rank, w.host, retrying, result_json, text.command);
   ++attempts_;
   slowest_.Offer(id, r.attempt, duration);
   Report(id, r, w, retrying);
@@ -566,7 +569,9 @@ void Coordinator::Batch(const Scheduler::Assignment& a,
   Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt), w.rank});
   TaskSpec task = source_.Render(a.index, a.attempt);
   for (int g : a.gpus) task.gpus.push_back(w.gpu_ids[static_cast<std::size_t>(g)]);
-  if (!task.argv.empty()) commands_[a.index] = CommandLine(task, w.hello.shell);
+  InFlightText& text = in_flight_text_nodes_(in_flight_texts_, a.index);
+  text.id = task.id;
+  if (!task.argv.empty()) text.command = CommandLine(task, w.hello.shell);
   if (!task.kind.empty() && task.kind != kPythonKind) {
     if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
       // Arguments this kind cannot take (a matrix value that is not a number, say): the
@@ -698,8 +703,9 @@ void Coordinator::StopNow(const std::string& reason) {
   TakeBackUnsynced();
   RecordInFlightAsInterrupted(source_, clock_, /*recovered=*/false, ledger_, records_, results_,
                               [this](const RunLedger::Unfinished& u) {
-                                const auto command = commands_.find(u.index);
-                                return command != commands_.end() ? command->second : "";
+                                const auto text = in_flight_texts_.find(u.index);
+                                return text != in_flight_texts_.end() ? text->second.command
+                                                                      : std::string();
                               });
   Finish(ExitStatus(), "");
 }

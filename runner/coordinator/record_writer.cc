@@ -15,13 +15,28 @@ EventFd MakeEventFd() {
   return std::move(*wake);
 }
 
-// Appends `more` to `into`, moving it when `into` is empty (the usual case: the writer took
-// everything before).
-void Append(std::string& into, std::string&& more) {
+// Moves `from` to the end of `into`, leaving `from` empty. When `into` is empty (the usual case:
+// the writer took everything before) the two are swapped: `from` gets the memory of a batch the
+// writer has finished with, so that buffers go round between the threads instead of being
+// allocated on one thread and freed on the other.
+void MoveTo(std::string& into, std::string& from) {
   if (into.empty()) {
-    into = std::move(more);
+    into.swap(from);
   } else {
-    into += more;
+    into += from;
+  }
+  from.clear();
+}
+
+// A buffer that once held a burst of records (a resume's recovered lines, say) is not kept at
+// that size for the rest of the run.
+constexpr std::size_t kBufferKept = 4u << 20;
+
+void Recycle(std::string& buffer) {
+  if (buffer.capacity() > kBufferKept) {
+    std::string().swap(buffer);
+  } else {
+    buffer.clear();
   }
 }
 
@@ -55,13 +70,12 @@ void RecordWriter::Add(const JournalRecord& record) {
 
 RecordWriter::Ticket RecordWriter::Commit() {
   if (failed_.load(std::memory_order_acquire)) Rethrow();
-  std::string lines = results_.TakeLines();
-  if (open_.empty() && lines.empty()) return committed_;
+  if (open_.empty() && !results_.has_lines()) return committed_;
   ++committed_;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    Append(pending_.journal, std::exchange(open_, {}));
-    Append(pending_.results, std::move(lines));
+    MoveTo(pending_.journal, open_);
+    results_.TakeLines(pending_.results);
     pending_.ticket = committed_;
   }
   work_.notify_one();
@@ -93,21 +107,25 @@ void RecordWriter::WriteCommitted() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (failure_ != nullptr || pending_.ticket == 0) return;
-    batch = std::exchange(pending_, Batch{});
+    std::swap(batch, pending_);
   }
   Write(batch);
 }
 
 void RecordWriter::Loop() {
+  // Swapped with pending_: the writer's emptied buffers go back for the coordinator to fill.
+  Batch batch;
   for (;;) {
-    Batch batch;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       work_.wait(lock, [this] { return pending_.ticket != 0 || stopping_; });
       if (pending_.ticket == 0) return;  // stopping, and everything is written
-      batch = std::exchange(pending_, Batch{});
+      std::swap(batch, pending_);
     }
     if (!Write(batch)) return;
+    Recycle(batch.journal);
+    Recycle(batch.results);
+    batch.ticket = 0;
   }
 }
 
@@ -115,7 +133,7 @@ bool RecordWriter::Write(Batch& batch) {
   try {
     if (journal_ != nullptr) {
       if (!batch.journal.empty()) {
-        journal_->AddFramed(std::move(batch.journal));
+        journal_->AddFramed(batch.journal);
         journal_->Sync();
       }
       synced_.store(batch.ticket, std::memory_order_release);

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
+#include <type_traits>
 
 #include "journal/run_ledger.h"
 #include "posix/file.h"
@@ -31,12 +33,31 @@ const char* PerWorkerName(int per_worker) {
 
 using nlohmann::json;
 
-// ISO 8601 in UTC with milliseconds: "2026-11-23T17:39:35.123Z". The date and time of day are
-// formatted once per second: thousands of attempts end within the same one.
-std::string IsoTime(std::int64_t unix_ms) {
+// `value`'s decimal digits, at least `width` of them (zero-padded), appended to `out`.
+void AppendDigits(std::string& out, std::uint64_t value, int width = 1) {
+  char digits[24];
+  char* end = digits + sizeof(digits);
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (end - p < width) *--p = '0';
+  out.append(p, static_cast<std::size_t>(end - p));
+}
+
+// ISO 8601 in UTC with milliseconds, "2026-11-23T17:39:35.123Z", appended to `out`. The date and
+// time of day are formatted once per second: thousands of attempts end within the same one. No
+// printf and no string of its own: two of these are written for every attempt.
+void AppendIsoTime(std::string& out, std::int64_t unix_ms) {
   thread_local std::int64_t cached_second = -1;
   thread_local char prefix[32];
-  const std::int64_t second = unix_ms / 1000;
+  std::int64_t second = unix_ms / 1000;
+  std::int64_t millis = unix_ms % 1000;
+  if (millis < 0) {  // before 1970: the second before, and the milliseconds after it
+    millis += 1000;
+    --second;
+  }
   if (second != cached_second) {
     std::time_t t = static_cast<std::time_t>(second);
     std::tm tm{};
@@ -44,46 +65,77 @@ std::string IsoTime(std::int64_t unix_ms) {
     std::strftime(prefix, sizeof(prefix), "%Y-%m-%dT%H:%M:%S", &tm);
     cached_second = second;
   }
-  char text[48];
-  std::snprintf(text, sizeof(text), "%s.%03dZ", prefix, static_cast<int>(unix_ms % 1000));
+  out += prefix;
+  out += '.';
+  AppendDigits(out, static_cast<std::uint64_t>(millis), 3);
+  out += 'Z';
+}
+
+std::string IsoTime(std::int64_t unix_ms) {
+  std::string text;
+  AppendIsoTime(text, unix_ms);
   return text;
+}
+
+// `path` relative to `run_dir` when it lies inside it; else as given.
+std::string_view RelativeToRunDir(std::string_view run_dir, std::string_view path) {
+  if (path.size() > run_dir.size() && path.compare(0, run_dir.size(), run_dir) == 0 &&
+      path[run_dir.size()] == '/') {
+    return path.substr(run_dir.size() + 1);
+  }
+  return path;
 }
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// One JSON object written field by field: an attempt line is written for every task, and building
-// a json tree for it (a map, an allocation per field) cost more than the rest of the line's work.
+// One JSON object written field by field, straight into the lines waiting for results.jsonl: an
+// attempt line is written for every task, and building a json tree for it (a map, an allocation
+// per field), or even a string of its own, cost more than the rest of the line's work.
 class JsonLine {
  public:
-  JsonLine() { text_ = "{"; }
+  explicit JsonLine(std::string& out) : out_(out), start_(out.size()) { out_ += '{'; }
   JsonLine& Str(const char* key, std::string_view value) {
     Key(key);
     const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
       return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
     });
     if (plain) {
-      text_ += '"';
-      text_ += value;
-      text_ += '"';
+      out_ += '"';
+      out_ += value;
+      out_ += '"';
     } else {
-      text_ += Dump(json(std::string(value)));  // escapes, and replaces invalid UTF-8
+      out_ += Dump(json(std::string(value)));  // escapes, and replaces invalid UTF-8
     }
+    return *this;
+  }
+  JsonLine& Time(const char* key, std::int64_t unix_ms) {
+    Key(key);
+    out_ += '"';
+    AppendIsoTime(out_, unix_ms);
+    out_ += '"';
     return *this;
   }
   JsonLine& Null(const char* key) {
     Key(key);
-    text_ += "null";
+    out_ += "null";
     return *this;
   }
   template <class Integer>
   JsonLine& Int(const char* key, Integer value) {
     Key(key);
-    text_ += std::to_string(value);
+    auto magnitude = static_cast<std::uint64_t>(value);
+    if constexpr (std::is_signed_v<Integer>) {
+      if (value < 0) {
+        out_ += '-';
+        magnitude = 0 - magnitude;  // the most negative value has no positive twin
+      }
+    }
+    AppendDigits(out_, magnitude);
     return *this;
   }
   JsonLine& Bool(const char* key, bool value) {
     Key(key);
-    text_ += value ? "true" : "false";
+    out_ += value ? "true" : "false";
     return *this;
   }
   // Milliseconds as seconds with three decimals, exactly.
@@ -94,35 +146,35 @@ class JsonLine {
   }
   JsonLine& Raw(const char* key, std::string_view json_text) {
     Key(key);
-    text_ += json_text;
+    out_ += json_text;
     return *this;
   }
-  std::string Finish() {
-    text_ += '}';
-    return std::move(text_);
-  }
+  // Closes the object and ends its line.
+  void Finish() { out_ += "}\n"; }
 
  private:
   // `value` / `unit` with `digits` decimals (unit = 10^digits), exactly: no floating point.
   JsonLine& Fixed(const char* key, std::int64_t value, std::int64_t unit, int digits) {
     Key(key);
+    std::uint64_t magnitude = static_cast<std::uint64_t>(value);
     if (value < 0) {
-      text_ += '-';
-      value = -value;
+      out_ += '-';
+      magnitude = 0 - magnitude;
     }
-    char frac[16];
-    std::snprintf(frac, sizeof frac, ".%0*d", digits, static_cast<int>(value % unit));
-    text_ += std::to_string(value / unit);
-    text_ += frac;
+    const auto u = static_cast<std::uint64_t>(unit);
+    AppendDigits(out_, magnitude / u);
+    out_ += '.';
+    AppendDigits(out_, magnitude % u, digits);
     return *this;
   }
   void Key(const char* key) {
-    if (text_.size() > 1) text_ += ',';
-    text_ += '"';
-    text_ += key;
-    text_ += "\":";
+    if (out_.size() > start_ + 1) out_ += ',';
+    out_ += '"';
+    out_ += key;
+    out_ += "\":";
   }
-  std::string text_;
+  std::string& out_;
+  const std::size_t start_;
 };
 
 std::string Failure(const std::string& what, const std::string& path, const Status& error) {
@@ -200,7 +252,7 @@ void ResultsWriter::PerWorker(const std::string& id, const AttemptResult& r, int
 void ResultsWriter::AttemptLine(const std::string& task_id, const AttemptResult& r, int worker_rank,
                                 const std::string& host, bool will_retry,
                                 const std::string& result_json, const std::string& command) {
-  JsonLine line;
+  JsonLine line(buffer_);
   line.Str("task", task_id);
   if (r.per_worker != 0) {
     line.Null("index").Int("attempt", r.attempt);
@@ -208,7 +260,7 @@ void ResultsWriter::AttemptLine(const std::string& task_id, const AttemptResult&
     line.Int("index", r.index).Int("attempt", r.attempt);
   }
   line.Int("worker", worker_rank).Str("host", host);
-  line.Str("start", IsoTime(r.start_ms)).Str("end", IsoTime(r.end_ms));
+  line.Time("start", r.start_ms).Time("end", r.end_ms);
   line.Seconds("duration_s", r.end_ms - r.start_ms).Str("outcome", OutcomeName(r.outcome));
   if (r.outcome == Outcome::kSucceeded || r.outcome == Outcome::kFailed) {
     line.Int("exit_code", r.exit_code);
@@ -245,7 +297,7 @@ void ResultsWriter::AttemptLine(const std::string& task_id, const AttemptResult&
     if (path->empty()) {
       line.Null(key);
     } else {
-      line.Str(key, PathInRunDir(run_dir_, *path));
+      line.Str(key, RelativeToRunDir(run_dir_, *path));
     }
   }
   line.Int("stdout_bytes", r.stdout_bytes).Int("stderr_bytes", r.stderr_bytes);
@@ -262,10 +314,10 @@ void ResultsWriter::AttemptLine(const std::string& task_id, const AttemptResult&
       line.Str("result", result_json);
     }
   }
-  if (!r.data_path.empty()) line.Str("data", PathInRunDir(run_dir_, r.data_path));
+  if (!r.data_path.empty()) line.Str("data", RelativeToRunDir(run_dir_, r.data_path));
   if (!command.empty()) line.Str("command", command);
   if (r.per_worker != 0) line.Str("per_worker", PerWorkerName(r.per_worker));
-  Line(line.Finish());
+  line.Finish();
 }
 
 void ResultsWriter::FromJournal(const std::string& task_id, const TaskFinishedRecord& r,
@@ -358,7 +410,19 @@ void ResultsWriter::Summary(const RunSummary& s) {
   Line(Dump(line));
 }
 
-std::string ResultsWriter::TakeLines() { return std::exchange(buffer_, {}); }
+void ResultsWriter::TakeLines(std::string& into) {
+  if (into.empty()) {
+    into.swap(buffer_);
+  } else {
+    into += buffer_;
+  }
+  buffer_.clear();
+}
+
+void ResultsWriter::Flush() {
+  Write(buffer_);
+  buffer_.clear();
+}
 
 void ResultsWriter::Write(std::string_view lines) {
   if (Status written = WriteAll(file_.get(), lines); !written.ok()) {
@@ -367,10 +431,7 @@ void ResultsWriter::Write(std::string_view lines) {
 }
 
 std::string PathInRunDir(const std::string& run_dir, const std::string& path) {
-  if (path.compare(0, run_dir.size() + 1, run_dir + "/") == 0) {
-    return path.substr(run_dir.size() + 1);
-  }
-  return path;
+  return std::string(RelativeToRunDir(run_dir, path));
 }
 
 std::set<std::pair<std::uint64_t, std::uint32_t>> ResultsWriter::RecordedAttempts() const {

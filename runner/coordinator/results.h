@@ -65,13 +65,16 @@ class ResultsWriter {
                bool recovered);
   void Summary(const RunSummary& summary);
 
-  // The lines formatted since the last call, leaving none.
-  std::string TakeLines();
+  bool has_lines() const { return !buffer_.empty(); }
+  // Moves the lines formatted since the last call to the end of `into`, leaving none here. When
+  // `into` is empty the two are swapped, so that the buffers' memory is used again rather than
+  // allocated for every batch of lines.
+  void TakeLines(std::string& into);
   // Appends whole lines to the file. Throws ResultsError when a write fails (disk full, ...):
   // results must not be lost silently.
   void Write(std::string_view lines);
-  // Writes what is formatted: Write(TakeLines()), for a caller that does both on one thread.
-  void Flush() { Write(TakeLines()); }
+  // Writes what is formatted, for a caller that formats and writes on one thread.
+  void Flush();
 
   // The (task index, attempt) pairs the file holds, for --resume; attempt 0 for a skipped task.
   std::set<std::pair<std::uint64_t, std::uint32_t>> RecordedAttempts() const;

@@ -66,7 +66,7 @@ class JournalWriter final : public JournalSink {
   // record over kMaxRecordLength.
   void Add(const JournalRecord& record) override;
   // Buffers records framed already (AppendFramedRecord), in the order given.
-  void AddFramed(std::string framed);
+  void AddFramed(std::string_view framed);
   // Writes everything buffered and waits for it to be on disk. Throws JournalError with the
   // system's reason (e.g. "No space left on device").
   void Sync();

@@ -128,13 +128,7 @@ void JournalWriter::Close() noexcept {
 
 void JournalWriter::Add(const JournalRecord& record) { AppendFramedRecord(record, buffer_); }
 
-void JournalWriter::AddFramed(std::string framed) {
-  if (buffer_.empty()) {
-    buffer_ = std::move(framed);
-  } else {
-    buffer_ += framed;
-  }
-}
+void JournalWriter::AddFramed(std::string_view framed) { buffer_ += framed; }
 
 void JournalWriter::Sync() {
   if (!failure_.empty()) throw JournalError(failure_);

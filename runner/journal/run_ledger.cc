@@ -9,7 +9,7 @@ RunLedger::RunLedger(std::uint64_t task_count) : succeeded_(task_count, false) {
 
 template <class Change>
 void RunLedger::Update(std::uint64_t index, Change change) {
-  History& h = open_[index];
+  History& h = open_nodes_(open_, index);
   failed_count_ -= h.failed_for_good ? 1 : 0;
   skipped_count_ -= h.skipped ? 1 : 0;
   running_count_ -= h.started ? 1 : 0;
@@ -25,7 +25,7 @@ void RunLedger::Forget(std::uint64_t index) {
   failed_count_ -= it->second.failed_for_good ? 1 : 0;
   skipped_count_ -= it->second.skipped ? 1 : 0;
   running_count_ -= it->second.started ? 1 : 0;
-  open_.erase(it);
+  open_nodes_.Erase(open_, it);
 }
 
 void RunLedger::NoteAttempt(std::uint64_t index, std::uint32_t attempt) {

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/node_recycler.h"
 #include "journal/journal_record.h"
 #include "schedule/resume_point.h"
 
@@ -101,9 +102,10 @@ class RunLedger {
   std::vector<bool> succeeded_;
   std::uint64_t succeeded_count_ = 0;
   std::unordered_map<std::uint64_t, History> open_;  // tasks touched and not succeeded
-  std::uint64_t failed_count_ = 0;                   // open_ entries with failed_for_good
-  std::uint64_t skipped_count_ = 0;                  // open_ entries with skipped
-  std::uint64_t running_count_ = 0;                  // open_ entries in flight and started
+  NodeRecycler<std::unordered_map<std::uint64_t, History>> open_nodes_;  // every task passes by
+  std::uint64_t failed_count_ = 0;   // open_ entries with failed_for_good
+  std::uint64_t skipped_count_ = 0;  // open_ entries with skipped
+  std::uint64_t running_count_ = 0;  // open_ entries in flight and started
   std::uint32_t runs_ = 0;
   std::uint32_t highest_attempt_ = 0;
   std::uint64_t highest_attempt_task_ = 0;

@@ -39,13 +39,17 @@ std::vector<Digit> DigitsOf(const TaskEntry& entry) {
 // lowest digit is the last axis (or the zipped keys, which advance as one), so the first axis
 // varies slowest.
 std::vector<std::uint64_t> AxisDigits(const TaskEntry& entry, std::uint64_t local) {
+  // DigitsOf's digits, lowest first, without a vector of them: this runs for every task.
   std::vector<std::uint64_t> digits(entry.matrix.size());
-  const std::vector<Digit> radix = DigitsOf(entry);
-  for (std::size_t d = radix.size(); d-- > 0;) {
-    for (std::size_t k = radix[d].first_axis; k < radix[d].end_axis; ++k) {
-      digits[k] = local % radix[d].size;
-    }
-    local /= radix[d].size;
+  const std::size_t zip = entry.ZipStart();
+  if (zip < entry.matrix.size()) {
+    const std::uint64_t size = entry.matrix[zip].size();
+    for (std::size_t k = zip; k < entry.matrix.size(); ++k) digits[k] = local % size;
+    local /= size;
+  }
+  for (std::size_t k = zip; k-- > 0;) {
+    digits[k] = local % entry.matrix[k].size();
+    local /= entry.matrix[k].size();
   }
   return digits;
 }
@@ -61,20 +65,24 @@ std::vector<std::string> AxisValues(const TaskEntry& entry,
 }
 
 // Values for a template's placeholders; `task_id` and `attempt` may be null while the id itself
-// is rendered, since the manifest does not let an id use them.
-std::function<std::string_view(std::string_view)> MakeLookup(const TaskEntry& entry,
-                                                             const std::vector<std::string>& values,
-                                                             const std::string* task_id,
-                                                             const std::string* attempt) {
-  return [&entry, &values, task_id, attempt](std::string_view name) -> std::string_view {
+// is rendered, since the manifest does not let an id use them. Passed to a Template as
+// std::cref(placeholders): a std::function holding a reference needs no allocation, one holding
+// these four pointers would need one for every task rendered.
+struct Placeholders {
+  const TaskEntry& entry;
+  const std::vector<std::string>& values;
+  const std::string* task_id;
+  const std::string* attempt;
+
+  std::string_view operator()(std::string_view name) const {
     if (name == kTaskIdPlaceholder && task_id) return *task_id;
     if (name == kAttemptPlaceholder && attempt) return *attempt;
     for (std::size_t k = 0; k < entry.matrix.size(); ++k) {
       if (entry.matrix[k].name == name) return values[k];
     }
     return {};  // not reached: the manifest checked every name against the matrix
-  };
-}
+  }
+};
 
 // Python's f'{value:06d}', as disBatch writes its _ZP variables: at least six digits, never cut.
 std::string ZeroPadded(std::int64_t value) {
@@ -105,7 +113,8 @@ void AddDisbatchEnv(const TaskEntry& entry, const CommandList::Task& task,
 }
 
 std::string RenderId(const TaskEntry& entry, const std::vector<std::string>& values) {
-  return entry.id.Render(MakeLookup(entry, values, nullptr, nullptr), /*shell_quote=*/false);
+  const Placeholders placeholders{entry, values, nullptr, nullptr};
+  return entry.id.Render(std::cref(placeholders), /*shell_quote=*/false);
 }
 
 bool IsControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == '\x7f'; }
@@ -176,7 +185,8 @@ void ForEachOf(const TaskEntry& entry,
   std::vector<std::uint64_t> at(digits.size(), 0);
   std::vector<std::string> values(entry.matrix.size());
   for (std::size_t k = 0; k < entry.matrix.size(); ++k) values[k] = entry.matrix[k].ValueAt(0);
-  const TaskSource::Lookup lookup = MakeLookup(entry, values, nullptr, nullptr);
+  const Placeholders placeholders{entry, values, nullptr, nullptr};
+  const TaskSource::Lookup lookup = std::cref(placeholders);
   for (std::uint64_t local = 0; local < size; ++local) {
     visit(local, lookup);
     for (std::size_t d = digits.size(); d-- > 0;) {
@@ -310,7 +320,8 @@ TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   spec.attempt = attempt;
   spec.id = line ? ListTaskId(entry, *line) : RenderId(entry, values);
   const std::string attempt_text = std::to_string(attempt);
-  const auto lookup = MakeLookup(entry, values, &spec.id, &attempt_text);
+  const Placeholders placeholders{entry, values, &spec.id, &attempt_text};
+  const TaskSource::Lookup lookup = std::cref(placeholders);
 
   if (line) {
     spec.argv = {entry.shell_program, "-c", std::move(line->command)};
@@ -338,6 +349,7 @@ TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   } else if (entry.shell) {
     spec.argv = {entry.shell_program, "-c", entry.script.Render(lookup, /*shell_quote=*/true)};
   } else {
+    spec.argv.reserve(entry.argv.size());
     for (const Template& argument : entry.argv) {
       spec.argv.push_back(argument.Render(lookup, /*shell_quote=*/false));
     }
@@ -367,7 +379,8 @@ std::vector<TaskSpec> TaskSource::PerWorkerCommands(bool start) const {
       spec.argv = {entry.shell_program, "-c", p.command};
       const std::string attempt = "1";
       const std::vector<std::string> no_values;
-      const auto lookup = MakeLookup(entry, no_values, &spec.id, &attempt);
+      const Placeholders placeholders{entry, no_values, &spec.id, &attempt};
+      const TaskSource::Lookup lookup = std::cref(placeholders);
       if (entry.cwd) spec.cwd = ResolveCwd(entry.cwd->Render(lookup, /*shell_quote=*/false));
       CommandList::Task as_task;
       as_task.line = p.line;
