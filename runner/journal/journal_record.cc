@@ -1,6 +1,11 @@
 #include "journal/journal_record.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#endif
+
 #include <boost/crc.hpp>
+#include <cstring>
 #include <tuple>
 #include <type_traits>
 
@@ -222,11 +227,41 @@ std::string_view JournalOutcomeName(JournalOutcome outcome) {
   return "unknown";
 }
 
-std::uint32_t Crc32c(std::string_view bytes) {
+std::uint32_t Crc32cPortable(std::string_view bytes) {
   boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
   crc.process_bytes(bytes.data(), bytes.size());
   return crc.checksum();
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+namespace {
+
+// SSE 4.2's crc32 instruction computes exactly this CRC (Castagnoli's polynomial, bits
+// reflected), eight bytes at a time; the initial value and the final inversion are ours.
+__attribute__((target("sse4.2"))) std::uint32_t Crc32cSse42(std::string_view bytes) {
+  const char* p = bytes.data();
+  std::size_t n = bytes.size();
+  std::uint64_t crc = 0xFFFFFFFFu;
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof(word));
+    crc = _mm_crc32_u64(crc, word);
+  }
+  auto crc32 = static_cast<std::uint32_t>(crc);
+  for (; n > 0; ++p, --n) crc32 = _mm_crc32_u8(crc32, static_cast<unsigned char>(*p));
+  return ~crc32;
+}
+
+const bool kHasSse42 = __builtin_cpu_supports("sse4.2");
+
+}  // namespace
+
+std::uint32_t Crc32c(std::string_view bytes) {
+  return kHasSse42 ? Crc32cSse42(bytes) : Crc32cPortable(bytes);
+}
+#else
+std::uint32_t Crc32c(std::string_view bytes) { return Crc32cPortable(bytes); }
+#endif
 
 std::string EncodeJournalHeader(const JournalHeader& header) {
   std::string out(kJournalMagic);
@@ -279,10 +314,12 @@ void AppendFramedRecord(const JournalRecord& record, std::string& out) {
     throw JournalError("journal record of " + std::to_string(length) +
                        " bytes exceeds the limit of " + std::to_string(kMaxRecordLength));
   }
-  std::string frame;
-  PutInt(frame, static_cast<std::uint32_t>(length));
-  PutInt(frame, Crc32c(std::string_view(out).substr(frame_at + kRecordFrameSize)));
-  out.replace(frame_at, kRecordFrameSize, frame);
+  const std::uint32_t frame[2] = {
+      static_cast<std::uint32_t>(length),
+      Crc32c(std::string_view(out).substr(frame_at + kRecordFrameSize))};
+  for (std::size_t i = 0; i < kRecordFrameSize; ++i) {
+    out[frame_at + i] = static_cast<char>(frame[i / 4] >> (8 * (i % 4)));  // little-endian
+  }
 }
 
 RecordFrame DecodeRecordFrame(const char* bytes) {

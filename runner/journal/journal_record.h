@@ -182,8 +182,11 @@ struct RecordFrame {
   std::uint32_t crc = 0;     // CRC-32C of those bytes
 };
 
-// CRC-32C (Castagnoli), the checksum of the header and of every record.
+// CRC-32C (Castagnoli), the checksum of the header and of every record. With the CPU's crc32
+// instruction where it has one (SSE 4.2), else Crc32cPortable.
 std::uint32_t Crc32c(std::string_view bytes);
+// The same CRC, table-driven, on any CPU.
+std::uint32_t Crc32cPortable(std::string_view bytes);
 
 std::string EncodeJournalHeader(const JournalHeader& header);
 

@@ -15,6 +15,20 @@ namespace fs = std::filesystem;
 
 TEST_CASE("CRC-32C of the standard check string is the Castagnoli check value") {
   CHECK(Crc32c("123456789") == 0xE3069283u);
+  CHECK(Crc32cPortable("123456789") == 0xE3069283u);
+}
+
+TEST_CASE("CRC-32C with the CPU's instruction equals the portable one at every length and offset") {
+  std::string bytes;
+  for (int i = 0; i < 300; ++i) bytes.push_back(static_cast<char>((i * 167 + 13) & 0xFF));
+  for (std::size_t offset = 0; offset < 8; ++offset) {
+    for (std::size_t length = 0; offset + length <= bytes.size(); length += 1 + length / 8) {
+      const std::string_view part = std::string_view(bytes).substr(offset, length);
+      INFO("offset " << offset << ", length " << length);
+      CHECK(Crc32c(part) == Crc32cPortable(part));
+    }
+  }
+  CHECK(Crc32c("") == 0u);
 }
 
 TEST_CASE("Every outcome has the journal byte of the same name") {
