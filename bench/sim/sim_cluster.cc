@@ -80,9 +80,12 @@ class SimCluster::Endpoint final : public Transport {
     stats.peak_inbox_messages = std::max(stats.peak_inbox_messages, inbox_.size());
     stats.peak_inbox_bytes = std::max(stats.peak_inbox_bytes, inbox_bytes_);
   }
-  std::vector<Envelope> TakeSent() {
+  // What the coordinator sent since the last call, into `into` (emptied first). Swapped, so that
+  // the coordinator's Send reuses the vector's memory rather than growing a new one each time.
+  void TakeSent(std::vector<Envelope>& into) {
+    into.clear();
     std::lock_guard<std::mutex> lock(mutex_);
-    return std::exchange(sent_, {});
+    into.swap(sent_);
   }
   std::uint64_t results_taken() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -269,7 +272,9 @@ void SimCluster::Step() {
   // Tasks that ended while the coordinator worked first: their slots were free before the new
   // tasks arrived. Then the new tasks, and what of them ended at once (tasks of no duration).
   EndTasksUntil(now_ms);
-  for (const Envelope& message : endpoint_->TakeSent()) Deliver(message, now_ms);
+  endpoint_->TakeSent(delivering_);
+  for (const Envelope& message : delivering_) Deliver(message, now_ms);
+  delivering_.clear();  // the payloads are freed here, on the workers' thread
   stats_.results_taken = endpoint_->results_taken();
   stats_.peak_in_flight = std::max(stats_.peak_in_flight, stats_.tasks - stats_.results_taken);
   EndTasksUntil(now_ms);

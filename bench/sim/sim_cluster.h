@@ -127,6 +127,7 @@ class SimCluster {
   std::priority_queue<Ending, std::vector<Ending>, std::greater<Ending>> ending_;
   std::vector<int> results_due_;  // workers with unsent results
   std::unique_ptr<Endpoint> endpoint_;
+  std::vector<Envelope> delivering_;  // the messages a Step takes from the coordinator
   ClusterStats stats_;
 };
 

@@ -235,7 +235,8 @@ void Coordinator::CheckEveryTaskFits() {
 }
 
 void Coordinator::OnResults(int from, const std::string& payload) {
-  ResultBatch batch = DecodeMessage<ResultBatch>(payload);
+  DecodeMessageInto(payload, incoming_);
+  const ResultBatch& batch = incoming_;
   std::size_t& sent = Worker(from).sent;
   sent -= std::min(sent, batch.results.size());
   for (const TaskStart& start : batch.started) OnStarted(start);
@@ -506,7 +507,8 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
     ReleaseHeld(it->first, unstartable);
     it = it->second.empty() ? held_.erase(it) : std::next(it);
   }
-  for (const Scheduler::Assignment& a : scheduler_.Assign(now_ms)) Give(a, unstartable);
+  scheduler_.Assign(now_ms, assigned_);
+  for (const Scheduler::Assignment& a : assigned_) Give(a, unstartable);
   if (!batched_.empty()) {
     // Committed now, so that the sync starts while this Step goes on; the batches wait for it.
     const RecordWriter::Ticket ticket = records_.Commit();

@@ -216,6 +216,9 @@ class Coordinator {
   int greeted_ = 0;  // workers that said Hello
   // What Dispatch sends each worker in one Step (by transport rank), and who gets one.
   std::vector<TaskBatch> batches_;
+  std::vector<Scheduler::Assignment> assigned_;  // by the scheduler in this Step's Dispatch
+  // The ResultBatch last received, decoded into again: its vectors and strings keep their memory.
+  ResultBatch incoming_;
   std::vector<int> batched_;
   bool lost_worker_ = false;
   std::chrono::steady_clock::time_point last_silence_check_;

@@ -593,9 +593,12 @@ void TaskSource::CheckUniqueIds() const {
 
 std::string CommandLine(const TaskSpec& task, const std::string& default_shell) {
   std::string line;
+  std::size_t size = 0;
+  for (const std::string& word : task.argv) size += word.size() + 3;  // a space, two quotes
+  line.reserve(size + default_shell.size());
   for (std::size_t i = 0; i < task.argv.size(); ++i) {
     if (i > 0) line += ' ';
-    line += ShellQuote(i == 0 && task.argv[0].empty() ? default_shell : task.argv[i]);
+    AppendShellQuoted(i == 0 && task.argv[0].empty() ? default_shell : task.argv[i], line);
   }
   return line;
 }

@@ -104,7 +104,7 @@ std::string Template::Render(const std::function<std::string_view(std::string_vi
     const std::string_view value = lookup(part.text);
     if (!part.format) {
       if (shell_quote) {
-        out += ShellQuote(value);
+        AppendShellQuoted(value, out);
       } else {
         out += value;
       }
@@ -113,7 +113,7 @@ std::string Template::Render(const std::function<std::string_view(std::string_vi
     const StatusOr<std::string> formatted = part.format->Apply(value);
     const std::string_view text = formatted.ok() ? std::string_view(*formatted) : value;
     if (shell_quote) {
-      out += ShellQuote(text);
+      AppendShellQuoted(text, out);
     } else {
       out += text;
     }
@@ -133,19 +133,25 @@ std::string TemplateText(const Template& t) {
   return text;
 }
 
-std::string ShellQuote(std::string_view value) {
+void AppendShellQuoted(std::string_view value, std::string& out) {
   if (!value.empty() && std::all_of(value.begin(), value.end(), IsShellSafe)) {
-    return std::string(value);
+    out += value;
+    return;
   }
-  std::string quoted = "'";
+  out += '\'';
   for (char c : value) {
     if (c == '\'') {
-      quoted += "'\\''";
+      out += "'\\''";
     } else {
-      quoted += c;
+      out += c;
     }
   }
-  quoted += '\'';
+  out += '\'';
+}
+
+std::string ShellQuote(std::string_view value) {
+  std::string quoted;
+  AppendShellQuoted(value, quoted);
   return quoted;
 }
 

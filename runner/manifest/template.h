@@ -56,5 +56,7 @@ std::string TemplateText(const Template& t);
 // Quotes a value for /bin/sh: unchanged when it holds only [A-Za-z0-9_@%+=:,./-] and is not
 // empty, otherwise wrapped in single quotes with each ' written as '\''.
 std::string ShellQuote(std::string_view value);
+// ShellQuote(value), appended to `out`.
+void AppendShellQuoted(std::string_view value, std::string& out);
 
 }  // namespace jobrunner

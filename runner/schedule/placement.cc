@@ -161,7 +161,7 @@ void Placement::GiveHold(SchedulerState& state, int worker, const Hold& hold,
   w.used_cores += task.cores;
   w.used_memory += task.memory;
   out.push_back(Assignment{worker, hold.index, hold.attempt, task.gpus});
-  state.running[hold.index] = std::move(task);
+  state.running_nodes(state.running, hold.index) = std::move(task);
   state.UpdateRoom(worker);
 }
 

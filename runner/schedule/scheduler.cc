@@ -81,7 +81,8 @@ void Scheduler::Give(int worker, std::uint64_t index, int attempt, int failures,
   WorkerState& w = state_.Worker(worker);
   w.in_flight++;
   w.used_cores++;
-  state_.running[index] = InFlight{worker, attempt, failures, failed_on, 1, 0, {}};
+  state_.running_nodes(state_.running, index) =
+      InFlight{worker, attempt, failures, failed_on, 1, 0, {}};
   out.push_back(Assignment{worker, index, attempt, {}});
   state_.UpdateRoom(worker);
 }
@@ -161,21 +162,26 @@ void Scheduler::GiveFresh(bool slots_only, std::vector<Assignment>& out) {
 
 std::vector<Scheduler::Assignment> Scheduler::Assign(std::int64_t now_ms) {
   std::vector<Assignment> out;
-  if (!room_may_have_changed_ && !state_.retries.FallsDueBy(now_ms)) return out;
+  Assign(now_ms, out);
+  return out;
+}
+
+void Scheduler::Assign(std::int64_t now_ms, std::vector<Assignment>& out) {
+  out.clear();
+  if (!room_may_have_changed_ && !state_.retries.FallsDueBy(now_ms)) return;
   room_may_have_changed_ = false;
   if (placement_.Active()) {
     placement_.Assign(state_, now_ms, out);
-    return out;
+    return;
   }
   std::vector<Retry>& due = state_.retries.Due(now_ms);
   GiveRetries(due, /*slots_only=*/true, out);
   GiveFresh(/*slots_only=*/true, out);
   // With no room left under the queue limit, prefetch could give only what the free slots
   // took above.
-  if (state_.QueueLimitLeft() == 0) return out;
+  if (state_.QueueLimitLeft() == 0) return;
   GiveRetries(due, /*slots_only=*/false, out);
   GiveFresh(/*slots_only=*/false, out);
-  return out;
 }
 
 Scheduler::Verdict Scheduler::OnResult(const AttemptEnded& ended, std::int64_t now_ms) {
@@ -186,7 +192,7 @@ Scheduler::Verdict Scheduler::OnResult(const AttemptEnded& ended, std::int64_t n
   }
   room_may_have_changed_ = true;
   const InFlight task = std::move(it->second);
-  state_.running.erase(it);
+  state_.running_nodes.Erase(state_.running, it);
   const Verdict verdict = Judge(ended, task, now_ms);
   // What the worker has in flight changed, and maybe its pace and health; and the health of the
   // worker the task failed on before.

@@ -93,6 +93,9 @@ class Scheduler {
   // when the queue limit over all workers binds. Costs per task handed out and per worker given
   // some, not per worker: the workers with room are kept in sets as they change.
   std::vector<Assignment> Assign(std::int64_t now_ms);
+  // The same, into `out` (cleared first): a caller that keeps `out` from one call to the next
+  // spares an allocation per call.
+  void Assign(std::int64_t now_ms, std::vector<Assignment>& out);
 
   // An attempt ended; a retry it earns is due after its backoff from `now_ms`.
   Verdict OnResult(const AttemptEnded& ended, std::int64_t now_ms);

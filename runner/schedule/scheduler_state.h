@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/node_recycler.h"
 #include "schedule/pace.h"
 #include "schedule/resources.h"
 #include "schedule/resume_point.h"
@@ -88,7 +89,9 @@ struct SchedulerState {
   std::unordered_map<std::uint64_t, ResumePoint::TaskHistory> prior;
   std::vector<WorkerState> workers;  // by id (a transport rank): see WorkerState::added
   std::vector<int> worker_ids;       // of the workers added, ascending
-  std::unordered_map<std::uint64_t, InFlight> running;
+  using Running = std::unordered_map<std::uint64_t, InFlight>;
+  Running running;
+  NodeRecycler<Running> running_nodes;  // an entry comes and goes with every attempt
   RetryQueue retries;
   WorkerHealth health;
   // Workers that WorkerHealth does not block and that have a free slot (with_free_slots), or a

@@ -151,10 +151,12 @@ std::string EncodeMessage(const Message& message) {
   return std::move(writer).Take();
 }
 
-// Throws DecodeError when `bytes` are not exactly one encoded `Message`, whatever they hold.
+// Decodes `bytes` into `message`, every member of which it overwrites: a message kept for the
+// next one to be decoded into keeps the memory of its vectors and strings. Throws DecodeError when
+// `bytes` are not exactly one encoded `Message`, whatever they hold (`message` is then partly
+// overwritten).
 template <class Message>
-Message DecodeMessage(const std::string& bytes) {
-  Message message{};
+void DecodeMessageInto(const std::string& bytes, Message& message) {
   MessageReader reader(bytes);
   try {
     reader& message;
@@ -165,6 +167,13 @@ Message DecodeMessage(const std::string& bytes) {
     throw DecodeError(std::string("cannot decode: ") + e.what());
   }
   if (!reader.AtEnd()) throw DecodeError("bytes left over after the message");
+}
+
+// Throws DecodeError when `bytes` are not exactly one encoded `Message`, whatever they hold.
+template <class Message>
+Message DecodeMessage(const std::string& bytes) {
+  Message message{};
+  DecodeMessageInto(bytes, message);
   return message;
 }
 
