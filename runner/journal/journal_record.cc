@@ -252,7 +252,12 @@ __attribute__((target("sse4.2"))) std::uint32_t Crc32cSse42(std::string_view byt
   return ~crc32;
 }
 
-const bool kHasSse42 = __builtin_cpu_supports("sse4.2");
+// Asked once, at start-up. A Crc32c called by another file's static initialiser before this one
+// has run finds it false and takes the portable path: the same CRC, only slower.
+const bool kHasSse42 = [] {
+  __builtin_cpu_init();  // the CPU model may not be read yet this early in start-up
+  return __builtin_cpu_supports("sse4.2") != 0;
+}();
 
 }  // namespace
 
