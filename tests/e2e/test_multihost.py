@@ -140,6 +140,15 @@ class Hosts:
                  os.path.abspath(jobrunner_binary()), "--progress", "log",
                  *[str(a) for a in jobrunner_args]])
 
+    def run(self, sandbox, hostfile, np, *jobrunner_args, run_dir=None, limit_s=60):
+        """Runs `mpirun(hostfile, np, ARGS)` to its end and returns its harness Run, also
+        appended to sandbox.runs for failure reports."""
+        command = self.mpirun(hostfile, np, *jobrunner_args)
+        rc, stdout, stderr, elapsed = execute(command, sandbox.path, limit_s, self.env())
+        run = Run(command, sandbox.path, rc, stdout, stderr, elapsed, run_dir)
+        sandbox.runs.append(run)
+        return run
+
     def processes(self):
         """host -> pids still running in it."""
         return {host: pids for host in HOSTS[:self.n]
@@ -210,10 +219,9 @@ def test_tasks_run_on_three_hosts_and_each_reports_its_own_hostname(sandbox):
     hostfile = sandbox.write("hosts", HOSTFILE_3)
     run_dir = sandbox.path / "run"
     with Hosts(3) as hosts:
-        command = hosts.mpirun(hostfile, 4, "--out", run_dir, sandbox.path / "manifest.yaml")
-        rc, stdout, stderr, elapsed = execute(command, sandbox.path, 60, hosts.env())
-        run = Run(command, sandbox.path, rc, stdout, stderr, elapsed, run_dir)
-        sandbox.runs.append(run)
+        run = hosts.run(sandbox, hostfile, 4, "--out", run_dir, sandbox.path / "manifest.yaml",
+                        run_dir=run_dir)
+        rc, stdout, stderr, elapsed = run.rc, run.stdout, run.stderr, run.elapsed_s
         expect_equal(rc, 0, "mpirun exit status")
         left = hosts.wait_until_empty(5)
         expect_equal(left, {}, "processes left on the hosts 5 s after the run")
@@ -257,10 +265,9 @@ def test_node_setup_runs_once_per_host_and_a_failed_one_takes_its_host_out(sandb
     hostfile = sandbox.write("hosts", "node1 slots=3\nnode2 slots=1\nnode3 slots=1\n")
     run_dir = sandbox.path / "run"
     with Hosts(3) as hosts:
-        command = hosts.mpirun(hostfile, 5, "--out", run_dir, sandbox.path / "manifest.yaml")
-        rc, stdout, stderr, elapsed = execute(command, sandbox.path, 60, hosts.env())
-        run = Run(command, sandbox.path, rc, stdout, stderr, elapsed, run_dir)
-        sandbox.runs.append(run)
+        run = hosts.run(sandbox, hostfile, 5, "--out", run_dir, sandbox.path / "manifest.yaml",
+                        run_dir=run_dir)
+        rc, stdout, stderr, elapsed = run.rc, run.stdout, run.stderr, run.elapsed_s
     expect_equal(rc, 1, "mpirun exit status (a set-up failed)")
     ranks = process_map(stdout)
     expect_equal(ranks, {0: "node1", 1: "node1", 2: "node1", 3: "node2", 4: "node3"},
@@ -327,10 +334,9 @@ def test_a_host_that_dies_ends_the_run_and_resume_finishes_on_the_others(sandbox
         expect_equal(left, {}, "processes left on the hosts 5 s after mpirun ended")
         first_attempts, first_summaries = read_all_results(run_dir)
 
-        resume_command = hosts.mpirun(hostfile_2, 3, "--resume", run_dir, manifest_path)
-        rc2, stdout2, stderr2, resume_s = execute(resume_command, sandbox.path, 60, hosts.env())
-        resumed = Run(resume_command, sandbox.path, rc2, stdout2, stderr2, resume_s, run_dir)
-        sandbox.runs.append(resumed)
+        resumed = hosts.run(sandbox, hostfile_2, 3, "--resume", run_dir, manifest_path,
+                            run_dir=run_dir)
+        rc2, stdout2, resume_s = resumed.rc, resumed.stdout, resumed.elapsed_s
         expect_equal(rc2, 0, "exit status of --resume on node1 and node2")
 
     expect_equal(process_map(stdout2), {0: "node1", 1: "node1", 2: "node2"},
