@@ -25,13 +25,23 @@ struct Digit {
   std::uint64_t size = 0;
 };
 
+// Calls `visit` with each digit of `entry`'s task number, the lowest first: the zipped keys, if
+// any, then the other keys from the last to the first. Without a vector of them: AxisDigits runs
+// for every task.
+template <class Visit>
+void ForEachDigitLowestFirst(const TaskEntry& entry, Visit visit) {
+  const std::size_t zip = entry.ZipStart();
+  if (zip < entry.matrix.size()) {
+    visit(Digit{zip, entry.matrix.size(), entry.matrix[zip].size()});
+  }
+  for (std::size_t k = zip; k-- > 0;) visit(Digit{k, k + 1, entry.matrix[k].size()});
+}
+
+// The digits, the highest first.
 std::vector<Digit> DigitsOf(const TaskEntry& entry) {
   std::vector<Digit> digits;
-  const std::size_t zip = entry.ZipStart();
-  for (std::size_t k = 0; k < zip; ++k) digits.push_back(Digit{k, k + 1, entry.matrix[k].size()});
-  if (zip < entry.matrix.size()) {
-    digits.push_back(Digit{zip, entry.matrix.size(), entry.matrix[zip].size()});
-  }
+  ForEachDigitLowestFirst(entry, [&digits](const Digit& d) { digits.push_back(d); });
+  std::reverse(digits.begin(), digits.end());
   return digits;
 }
 
@@ -39,18 +49,11 @@ std::vector<Digit> DigitsOf(const TaskEntry& entry) {
 // lowest digit is the last axis (or the zipped keys, which advance as one), so the first axis
 // varies slowest.
 std::vector<std::uint64_t> AxisDigits(const TaskEntry& entry, std::uint64_t local) {
-  // DigitsOf's digits, lowest first, without a vector of them: this runs for every task.
   std::vector<std::uint64_t> digits(entry.matrix.size());
-  const std::size_t zip = entry.ZipStart();
-  if (zip < entry.matrix.size()) {
-    const std::uint64_t size = entry.matrix[zip].size();
-    for (std::size_t k = zip; k < entry.matrix.size(); ++k) digits[k] = local % size;
-    local /= size;
-  }
-  for (std::size_t k = zip; k-- > 0;) {
-    digits[k] = local % entry.matrix[k].size();
-    local /= entry.matrix[k].size();
-  }
+  ForEachDigitLowestFirst(entry, [&digits, &local](const Digit& d) {
+    for (std::size_t k = d.first_axis; k < d.end_axis; ++k) digits[k] = local % d.size;
+    local /= d.size;
+  });
   return digits;
 }
 
