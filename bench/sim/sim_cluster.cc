@@ -58,22 +58,31 @@ class SimCluster::Endpoint final : public Transport {
     something_sent_.notify_one();
   }
 
-  std::optional<Envelope> Receive() override {
+  // Copied into the coordinator's buffer, as MPI's receive copies into the one it is given; the
+  // message's own buffer goes back to the workers' thread, which made it, to be freed there (a
+  // real sender frees its buffers in its own process).
+  bool ReceiveInto(Envelope& e) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (inbox_.empty()) return std::nullopt;
-    Envelope e = std::move(inbox_.front());
+    if (inbox_.empty()) return false;
+    Envelope& front = inbox_.front();
+    e.from = front.from;
+    e.tag = front.tag;
+    e.payload.assign(front.payload);
+    inbox_bytes_ -= front.payload.size();
+    read_.push_back(std::move(front.payload));
     inbox_.pop_front();
-    inbox_bytes_ -= e.payload.size();
     results_taken_ += inbox_results_.front();
     inbox_results_.pop_front();
-    return e;
+    return true;
   }
 
   bool Flush() override { return true; }
 
   // The workers' side.
   void Post(Envelope e, std::size_t results, ClusterStats& stats) {
+    std::vector<std::string> read;  // freed here, once the lock is released
     std::lock_guard<std::mutex> lock(mutex_);
+    read.swap(read_);
     inbox_bytes_ += e.payload.size();
     inbox_results_.push_back(results);
     inbox_.push_back(std::move(e));
@@ -108,6 +117,7 @@ class SimCluster::Endpoint final : public Transport {
   std::deque<std::size_t> inbox_results_;  // results in each inbox message
   std::uint64_t results_taken_ = 0;
   std::vector<Envelope> sent_;
+  std::vector<std::string> read_;  // payloads the coordinator has read, to be freed by Post
 };
 
 SimCluster::SimCluster(ClusterOptions options)

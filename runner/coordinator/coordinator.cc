@@ -827,13 +827,13 @@ milliseconds Coordinator::Step() {
   bool active = false;
   // Bounded, so that a flood of results cannot starve dispatching and progress.
   for (int i = 0; i < 256 && phase_ != Phase::kFinished; ++i) {
-    std::optional<Envelope> e = transport_.Receive();
-    if (!e) break;
+    Envelope& e = received_;
+    if (!transport_.ReceiveInto(e)) break;
     active = true;
-    Worker(e->from).last_heard = clock_.Now();
-    if (e->tag == Tag::kHello) OnHello(e->from, e->payload);
-    if (e->tag == Tag::kResultBatch) OnResults(e->from, e->payload);
-    if (e->tag == Tag::kStopping) Worker(e->from).stopping = true;
+    Worker(e.from).last_heard = clock_.Now();
+    if (e.tag == Tag::kHello) OnHello(e.from, e.payload);
+    if (e.tag == Tag::kResultBatch) OnResults(e.from, e.payload);
+    if (e.tag == Tag::kStopping) Worker(e.from).stopping = true;
   }
   CheckSilentWorkers();
   if (phase_ == Phase::kFinished) return milliseconds(0);

@@ -217,7 +217,9 @@ class Coordinator {
   // What Dispatch sends each worker in one Step (by transport rank), and who gets one.
   std::vector<TaskBatch> batches_;
   std::vector<Scheduler::Assignment> assigned_;  // by the scheduler in this Step's Dispatch
-  // The ResultBatch last received, decoded into again: its vectors and strings keep their memory.
+  // The message last received and the ResultBatch last decoded, received and decoded into
+  // again: their buffers, vectors and strings keep their memory.
+  Envelope received_;
   ResultBatch incoming_;
   std::vector<int> batched_;
   bool lost_worker_ = false;

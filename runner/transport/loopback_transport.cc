@@ -20,11 +20,11 @@ class LoopbackTransport final : public Transport {
     outbox_->push_back(Envelope{rank_, tag, std::move(payload)});
   }
 
-  std::optional<Envelope> Receive() override {
-    if (inbox_->empty()) return std::nullopt;
-    Envelope e = std::move(inbox_->front());
+  bool ReceiveInto(Envelope& e) override {
+    if (inbox_->empty()) return false;
+    e = std::move(inbox_->front());
     inbox_->pop_front();
-    return e;
+    return true;
   }
 
   bool Flush() override { return true; }
@@ -42,7 +42,7 @@ class WorldOfOne final : public Transport {
   void SendBytes(int to, Tag /*tag*/, std::string /*payload*/) override {
     throw std::logic_error("a send to rank " + std::to_string(to) + " in a world of one rank");
   }
-  std::optional<Envelope> Receive() override { return std::nullopt; }
+  bool ReceiveInto(Envelope& /*into*/) override { return false; }
   bool Flush() override { return true; }
 };
 

@@ -26,16 +26,15 @@ class MpiTransport final : public Transport {
                              static_cast<int>(p.payload.size()));
   }
 
-  std::optional<Envelope> Receive() override {
+  bool ReceiveInto(Envelope& e) override {
     Flush();
     boost::optional<mpi::status> status = world_.iprobe(mpi::any_source, mpi::any_tag);
-    if (!status) return std::nullopt;
-    Envelope e;
+    if (!status) return false;
     e.from = status->source();
     e.tag = static_cast<Tag>(status->tag());
     e.payload.resize(static_cast<std::size_t>(status->count<char>().value_or(0)));
     world_.recv(e.from, status->tag(), e.payload.data(), static_cast<int>(e.payload.size()));
-    return e;
+    return true;
   }
 
   bool Flush() override {

@@ -26,7 +26,15 @@ class Transport {
   virtual int size() const = 0;
 
   virtual void SendBytes(int to, Tag tag, std::string payload) = 0;
-  virtual std::optional<Envelope> Receive() = 0;
+  // The next message that has arrived, into `into`; false, with `into` as it was, when none has.
+  // Its payload's memory is used again: rank 0 receives a message for every few results, and a
+  // buffer allocated and freed for each cost as much as reading it.
+  virtual bool ReceiveInto(Envelope& into) = 0;
+  std::optional<Envelope> Receive() {
+    Envelope e;
+    if (!ReceiveInto(e)) return std::nullopt;
+    return e;
+  }
 
   // Drives queued sends forward; true when all have been delivered to the transport below.
   virtual bool Flush() = 0;
