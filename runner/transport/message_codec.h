@@ -23,24 +23,34 @@
 
 namespace jobrunner {
 
+// Writes a message in two passes over its fields (EncodeMessage): the first only counts the
+// bytes, the second copies them into a buffer of that size. Appending each field to a growing
+// string checked its capacity and called memcpy through a library call, two dozen times per
+// task sent, at a few hundred thousand tasks a second.
 class MessageWriter {
  public:
   using is_loading = std::false_type;
+
+  // Counts the bytes of what it is given; with `out`, also writes them there (room enough for
+  // them, as a counting pass found).
+  explicit MessageWriter(char* out = nullptr) : out_(out) {}
 
   template <class T>
   MessageWriter& operator&(const T& value) {
     Put(value);
     return *this;
   }
-  std::string Take() && { return std::move(bytes_); }
+  std::size_t size() const { return size_; }
 
  private:
+  void PutBytes(const void* bytes, std::size_t n) {
+    if (out_ != nullptr && n != 0) std::memcpy(out_ + size_, bytes, n);
+    size_ += n;
+  }
   void PutCount(std::size_t count) { PutRaw(static_cast<std::uint64_t>(count)); }
   template <class T>
   void PutRaw(const T& value) {
-    char raw[sizeof(T)];
-    std::memcpy(raw, &value, sizeof(T));
-    bytes_.append(raw, sizeof(T));
+    PutBytes(&value, sizeof(T));
   }
   template <class T>
   void Put(const T& value) {
@@ -53,7 +63,7 @@ class MessageWriter {
   }
   void Put(const std::string& value) {
     PutCount(value.size());
-    bytes_.append(value);
+    PutBytes(value.data(), value.size());
   }
   template <class A, class B>
   void Put(const std::pair<A, B>& value) {
@@ -66,7 +76,8 @@ class MessageWriter {
     for (const T& value : values) Put(value);
   }
 
-  std::string bytes_;
+  char* out_;
+  std::size_t size_ = 0;
 };
 
 // Reads what MessageWriter wrote, safe on any bytes: bytes cut short, a count or length beyond
@@ -146,9 +157,12 @@ class MessageReader {
 
 template <class Message>
 std::string EncodeMessage(const Message& message) {
-  MessageWriter writer;
+  MessageWriter counter;
+  counter& message;
+  std::string bytes(counter.size(), '\0');
+  MessageWriter writer(bytes.data());
   writer& message;
-  return std::move(writer).Take();
+  return bytes;
 }
 
 // Decodes `bytes` into `message`, every member of which it overwrites: a message kept for the
