@@ -96,7 +96,17 @@ void Coordinator::SendDurable() {
   const RecordWriter::Ticket durable = records_.Durable();
   for (; !unsynced_.empty() && unsynced_.front().ticket <= durable; unsynced_.pop_front()) {
     transport_.Send(unsynced_.front().worker, unsynced_.front().batch);
+    KeepForReuse(unsynced_.front().batch);
   }
+}
+
+void Coordinator::KeepForReuse(TaskBatch& sent) {
+  // A few hundred thousand tasks a second go out in batches of a few: a vector grown afresh for
+  // each batch cost an allocation per task. Bounded, and only small ones: spares are memory.
+  constexpr std::size_t kMaxSpare = 4096, kMaxCapacity = 64;
+  if (spare_task_vectors_.size() >= kMaxSpare || sent.tasks.capacity() > kMaxCapacity) return;
+  sent.tasks.clear();
+  spare_task_vectors_.push_back(std::move(sent.tasks));
 }
 
 void Coordinator::TakeBackUnsynced() {
@@ -339,13 +349,27 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   Scheduler::Verdict verdict = scheduler_.OnResult(ended, SteadyMs());
   if (verdict == Scheduler::Verdict::kIgnored) return;
   bool retrying = verdict == Scheduler::Verdict::kRetrying;
+  // The attempt's texts are swapped out of its node with spare ones that have memory, so that
+  // the node goes back for the next dispatch with strings that need no allocation; these go back
+  // to the spares when this ends (an Accept may call another, through a drain).
   InFlightText text;
+  if (!spare_texts_.empty()) {
+    text = std::move(spare_texts_.back());
+    spare_texts_.pop_back();
+  }
+  struct GiveBack {
+    std::vector<InFlightText>& spares;
+    InFlightText& text;
+    ~GiveBack() {
+      if (spares.size() < 16) spares.push_back(std::move(text));
+    }
+  } give_back{spare_texts_, text};
   if (auto it = in_flight_texts_.find(r.index); it != in_flight_texts_.end()) {
-    // Swapped, not moved: the node goes back for the next dispatch with its strings' memory.
     std::swap(text, it->second);
     in_flight_text_nodes_.Erase(in_flight_texts_, it);
   } else {
     text.id = source_.Id(r.index);
+    text.command.clear();
   }
   std::string result_json = ResultJson(r);
   if (r.outcome == Outcome::kSucceeded && (!result_json.empty() || !r.data_path.empty())) {
@@ -519,6 +543,7 @@ void Coordinator::Dispatch(std::int64_t now_ms) {
         unsynced_.push_back(UnsyncedBatch{ticket, worker, std::move(batch)});
       } else {
         transport_.Send(worker, batch);
+        KeepForReuse(batch);
       }
     }
     batched_.clear();
@@ -573,7 +598,7 @@ void Coordinator::Batch(const Scheduler::Assignment& a,
   for (int g : a.gpus) task.gpus.push_back(w.gpu_ids[static_cast<std::size_t>(g)]);
   InFlightText& text = in_flight_text_nodes_(in_flight_texts_, a.index);
   text.id = task.id;
-  if (!task.argv.empty()) text.command = CommandLine(task, w.hello.shell);
+  AppendCommandLine(task, w.hello.shell, text.command);  // empty for a kind
   if (!task.kind.empty() && task.kind != kPythonKind) {
     if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
       // Arguments this kind cannot take (a matrix value that is not a number, say): the
@@ -590,7 +615,13 @@ void Coordinator::Batch(const Scheduler::Assignment& a,
   }
   ++w.sent;
   std::vector<TaskSpec>& batch = batches_[static_cast<std::size_t>(a.worker)].tasks;
-  if (batch.empty()) batched_.push_back(a.worker);
+  if (batch.empty()) {
+    batched_.push_back(a.worker);
+    if (!spare_task_vectors_.empty()) {
+      batch.swap(spare_task_vectors_.back());
+      spare_task_vectors_.pop_back();
+    }
+  }
   batch.push_back(std::move(task));
 }
 

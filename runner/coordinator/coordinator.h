@@ -190,6 +190,8 @@ class Coordinator {
   // so each attempt ends interrupted without having started, as one dropped from a worker's
   // queue.
   void TakeBackUnsynced();
+  // Keeps the memory of a batch that has been sent, for a later batch (spare_task_vectors_).
+  void KeepForReuse(TaskBatch& sent);
   void Finish(int exit_status, const std::string& message);
   // Sends `message` to every worker that said Hello.
   template <class Message>
@@ -222,6 +224,7 @@ class Coordinator {
   Envelope received_;
   ResultBatch incoming_;
   std::vector<int> batched_;
+  std::vector<std::vector<TaskSpec>> spare_task_vectors_;  // empty, with their capacity
   bool lost_worker_ = false;
   std::chrono::steady_clock::time_point last_silence_check_;
   // A suspect (a task that was in flight at a death of its worker) runs alone on its worker: it
@@ -249,6 +252,7 @@ class Coordinator {
   using InFlightTexts = std::unordered_map<std::uint64_t, InFlightText>;
   InFlightTexts in_flight_texts_;
   NodeRecycler<InFlightTexts> in_flight_text_nodes_;
+  std::vector<InFlightText> spare_texts_;  // see Accept
   std::vector<TaskSpec> start_commands_;  // per worker, before its first task
   std::vector<TaskSpec> stop_commands_;   // per worker, once every task has ended
   std::size_t stop_commands_done_ = 0;    // workers that have run them (and node_teardown)

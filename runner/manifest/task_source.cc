@@ -48,22 +48,36 @@ std::vector<Digit> DigitsOf(const TaskEntry& entry) {
 // Which value of each axis task `local` of `entry` has. The index is a mixed-radix number whose
 // lowest digit is the last axis (or the zipped keys, which advance as one), so the first axis
 // varies slowest.
-std::vector<std::uint64_t> AxisDigits(const TaskEntry& entry, std::uint64_t local) {
-  std::vector<std::uint64_t> digits(entry.matrix.size());
+// Into `digits`, whose memory is kept: Render runs for every task.
+void AxisDigitsInto(const TaskEntry& entry, std::uint64_t local,
+                    std::vector<std::uint64_t>& digits) {
+  digits.resize(entry.matrix.size());
   ForEachDigitLowestFirst(entry, [&digits, &local](const Digit& d) {
     for (std::size_t k = d.first_axis; k < d.end_axis; ++k) digits[k] = local % d.size;
     local /= d.size;
   });
+}
+
+std::vector<std::uint64_t> AxisDigits(const TaskEntry& entry, std::uint64_t local) {
+  std::vector<std::uint64_t> digits;
+  AxisDigitsInto(entry, local, digits);
   return digits;
 }
 
-// The matrix values of a task, one per axis, from its digits.
-std::vector<std::string> AxisValues(const TaskEntry& entry,
-                                    const std::vector<std::uint64_t>& digits) {
-  std::vector<std::string> values(entry.matrix.size());
+// The matrix values of a task, one per axis, from its digits, into `values`, whose memory is
+// kept.
+void AxisValuesInto(const TaskEntry& entry, const std::vector<std::uint64_t>& digits,
+                    std::vector<std::string>& values) {
+  values.resize(entry.matrix.size());
   for (std::size_t k = 0; k < entry.matrix.size(); ++k) {
     values[k] = entry.matrix[k].ValueAt(digits[k]);
   }
+}
+
+std::vector<std::string> AxisValues(const TaskEntry& entry,
+                                    const std::vector<std::uint64_t>& digits) {
+  std::vector<std::string> values;
+  AxisValuesInto(entry, digits, values);
   return values;
 }
 
@@ -308,14 +322,18 @@ std::optional<CommandList::Task> TaskSource::ListTask(std::uint64_t index) const
 TaskSpec TaskSource::Render(std::uint64_t index, int attempt) const {
   const std::size_t e = EntryIndex(index);
   const TaskEntry& entry = manifest_.entries[e];
-  std::vector<std::uint64_t> digits;
-  std::vector<std::string> values;
+  // Kept from task to task (per thread: Render is const), so that rendering allocates only what
+  // the TaskSpec keeps.
+  thread_local std::vector<std::uint64_t> digits;
+  thread_local std::vector<std::string> values;
   std::optional<CommandList::Task> line;
   if (entry.list != nullptr) {
     line = entry.list->At(index - first_index_[e]);
+    digits.clear();
+    values.clear();
   } else {
-    digits = AxisDigits(entry, index - first_index_[e]);
-    values = AxisValues(entry, digits);
+    AxisDigitsInto(entry, index - first_index_[e], digits);
+    AxisValuesInto(entry, digits, values);
   }
 
   TaskSpec spec;
@@ -596,14 +614,18 @@ void TaskSource::CheckUniqueIds() const {
 
 std::string CommandLine(const TaskSpec& task, const std::string& default_shell) {
   std::string line;
-  std::size_t size = 0;
+  AppendCommandLine(task, default_shell, line);
+  return line;
+}
+
+void AppendCommandLine(const TaskSpec& task, const std::string& default_shell, std::string& line) {
+  std::size_t size = line.size();
   for (const std::string& word : task.argv) size += word.size() + 3;  // a space, two quotes
   line.reserve(size + default_shell.size());
   for (std::size_t i = 0; i < task.argv.size(); ++i) {
     if (i > 0) line += ' ';
     AppendShellQuoted(i == 0 && task.argv[0].empty() ? default_shell : task.argv[i], line);
   }
-  return line;
 }
 
 }  // namespace jobrunner
