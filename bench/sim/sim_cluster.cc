@@ -49,12 +49,19 @@ class SimCluster::Endpoint final : public Transport {
   int rank() const override { return 0; }
   int size() const override { return size_; }
 
+  // The payloads the workers have taken since the last send come back here, to the
+  // coordinator's thread, as the MPI transport gets a send's buffer back once MPI is done with
+  // it: freed on the workers' thread instead, they would leave rank 0's allocator to find fresh
+  // memory for every message, a cost no real run pays.
   void SendBytes(int to, Tag tag, std::string payload) override {
     if (to <= 0 || to >= size_) throw std::logic_error("send to a rank outside the simulation");
     {
       std::lock_guard<std::mutex> lock(mutex_);
       sent_.push_back(Envelope{to, tag, std::move(payload)});  // `from` holds the destination
+      delivered_.swap(returned_);
     }
+    for (std::string& buffer : returned_) KeepBuffer(std::move(buffer));
+    returned_.clear();
     something_sent_.notify_one();
   }
 
@@ -80,20 +87,23 @@ class SimCluster::Endpoint final : public Transport {
 
   // The workers' side.
   void Post(Envelope e, std::size_t results, ClusterStats& stats) {
-    std::vector<std::string> read;  // freed here, once the lock is released
-    std::lock_guard<std::mutex> lock(mutex_);
-    read.swap(read_);
-    inbox_bytes_ += e.payload.size();
-    inbox_results_.push_back(results);
-    inbox_.push_back(std::move(e));
-    stats.peak_inbox_messages = std::max(stats.peak_inbox_messages, inbox_.size());
-    stats.peak_inbox_bytes = std::max(stats.peak_inbox_bytes, inbox_bytes_);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      read_.swap(freeing_read_);
+      inbox_bytes_ += e.payload.size();
+      inbox_results_.push_back(results);
+      inbox_.push_back(std::move(e));
+      stats.peak_inbox_messages = std::max(stats.peak_inbox_messages, inbox_.size());
+      stats.peak_inbox_bytes = std::max(stats.peak_inbox_bytes, inbox_bytes_);
+    }
+    freeing_read_.clear();  // freed here, on the workers' thread; the vectors keep their memory
   }
   // What the coordinator sent since the last call, into `into` (emptied first). Swapped, so that
   // the coordinator's Send reuses the vector's memory rather than growing a new one each time.
   void TakeSent(std::vector<Envelope>& into) {
-    into.clear();
     std::lock_guard<std::mutex> lock(mutex_);
+    for (Envelope& e : into) delivered_.push_back(std::move(e.payload));
+    into.clear();
     into.swap(sent_);
   }
   std::uint64_t results_taken() const {
@@ -117,7 +127,10 @@ class SimCluster::Endpoint final : public Transport {
   std::deque<std::size_t> inbox_results_;  // results in each inbox message
   std::uint64_t results_taken_ = 0;
   std::vector<Envelope> sent_;
-  std::vector<std::string> read_;  // payloads the coordinator has read, to be freed by Post
+  std::vector<std::string> read_;          // payloads the coordinator has read, for Post to free
+  std::vector<std::string> freeing_read_;  // the workers' side of read_
+  std::vector<std::string> delivered_;     // payloads the workers have taken, back to SendBytes
+  std::vector<std::string> returned_;      // the coordinator's side of delivered_
 };
 
 SimCluster::SimCluster(ClusterOptions options)

@@ -155,13 +155,20 @@ class MessageReader {
   const char* end_;
 };
 
+// The bytes of `message`, into `bytes` (replacing what it held; its memory is used again).
 template <class Message>
-std::string EncodeMessage(const Message& message) {
+void EncodeMessageInto(const Message& message, std::string& bytes) {
   MessageWriter counter;
   counter& message;
-  std::string bytes(counter.size(), '\0');
+  bytes.resize(counter.size());
   MessageWriter writer(bytes.data());
   writer& message;
+}
+
+template <class Message>
+std::string EncodeMessage(const Message& message) {
+  std::string bytes;
+  EncodeMessageInto(message, bytes);
   return bytes;
 }
 

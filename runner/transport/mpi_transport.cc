@@ -39,7 +39,12 @@ class MpiTransport final : public Transport {
 
   bool Flush() override {
     for (auto it = pending_.begin(); it != pending_.end();) {
-      it = it->request.test() ? pending_.erase(it) : std::next(it);
+      if (it->request.test()) {
+        KeepBuffer(std::move(it->payload));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
     }
     return pending_.empty();
   }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "transport/message_codec.h"
 #include "transport/protocol.h"
@@ -43,10 +44,33 @@ class Transport {
   // cannot take part in an orderly end (it stopped answering). In memory, just this process.
   [[noreturn]] virtual void Abort(int status) { std::_Exit(status); }
 
+  // Encodes `message` into a buffer an earlier send gave back (KeepBuffer), if there is one.
   template <class T>
   void Send(int to, const T& message) {
-    SendBytes(to, TagOf<T>::value, EncodeMessage(message));
+    std::string bytes;
+    if (!spare_buffers_.empty()) {
+      bytes = std::move(spare_buffers_.back());
+      spare_buffers_.pop_back();
+      spare_bytes_ -= bytes.capacity();
+    }
+    EncodeMessageInto(message, bytes);
+    SendBytes(to, TagOf<T>::value, std::move(bytes));
   }
+
+ protected:
+  // A sent payload the transport below is done with, kept for a later Send: rank 0 sends a
+  // message for every few tasks, and a buffer allocated for each and freed once it was delivered
+  // cost more than encoding it. At most a few megabytes are kept.
+  void KeepBuffer(std::string&& buffer) {
+    constexpr std::size_t kMaxKept = 4u << 20;
+    if (spare_bytes_ + buffer.capacity() > kMaxKept) return;
+    spare_bytes_ += buffer.capacity();
+    spare_buffers_.push_back(std::move(buffer));
+  }
+
+ private:
+  std::vector<std::string> spare_buffers_;
+  std::size_t spare_bytes_ = 0;  // their capacity
 };
 
 // The world communicator, through Boost.MPI. MPI must be initialised.
