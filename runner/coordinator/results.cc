@@ -237,9 +237,9 @@ class JsonLine {
       const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
       auto bad = [&](std::size_t at) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
-        const __m128i b = _mm_or_si128(
-            _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)),
-            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+        const __m128i b =
+            _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
         return _mm_movemask_epi8(b) != 0;
       };
       for (; i + 16 <= n; i += 16) {
