@@ -40,13 +40,21 @@ class NodeRecycler {
     return map.insert(std::move(node)).position->second;
   }
 
-  // map.erase(it), keeping the node.
+  // map.erase(it), keeping the node (a value of its own then, until it is reused).
   void Erase(Map& map, typename Map::iterator it) {
     if (spare_.size() >= max_spare_) {
       map.erase(it);
       return;
     }
     spare_.push_back(map.extract(it));
+  }
+
+  // map.erase(it), keeping the node even beyond `max_spare`, whose value stays readable through
+  // the pointer returned until the next insertion through this recycler (which may reuse it).
+  // The spares then number at most the map's largest size.
+  const Value* Retire(Map& map, typename Map::iterator it) {
+    spare_.push_back(map.extract(it));
+    return &spare_.back().mapped();
   }
 
  private:

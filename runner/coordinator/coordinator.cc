@@ -349,27 +349,15 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   Scheduler::Verdict verdict = scheduler_.OnResult(ended, SteadyMs());
   if (verdict == Scheduler::Verdict::kIgnored) return;
   bool retrying = verdict == Scheduler::Verdict::kRetrying;
-  // The attempt's texts are swapped out of its node with spare ones that have memory, so that
-  // the node goes back for the next dispatch with strings that need no allocation; these go back
-  // to the spares when this ends (an Accept may call another, through a drain).
-  InFlightText text;
-  if (!spare_texts_.empty()) {
-    text = std::move(spare_texts_.back());
-    spare_texts_.pop_back();
-  }
-  struct GiveBack {
-    std::vector<InFlightText>& spares;
-    InFlightText& text;
-    ~GiveBack() {
-      if (spares.size() < 16) spares.push_back(std::move(text));
-    }
-  } give_back{spare_texts_, text};
+  // Retired rather than erased: the attempt's texts are read where they are, and the node goes
+  // to the next dispatch with their memory. Nothing dispatches before this Accept ends (a drain
+  // it starts may Accept other attempts, which retire other nodes).
+  InFlightText not_kept;
+  const InFlightText* text = &not_kept;
   if (auto it = in_flight_texts_.find(r.index); it != in_flight_texts_.end()) {
-    std::swap(text, it->second);
-    in_flight_text_nodes_.Erase(in_flight_texts_, it);
+    text = in_flight_text_nodes_.Retire(in_flight_texts_, it);
   } else {
-    text.id = source_.Id(r.index);
-    text.command.clear();
+    not_kept.id = source_.Id(r.index);
   }
   std::string result_json = ResultJson(r);
   if (r.outcome == Outcome::kSucceeded && (!result_json.empty() || !r.data_path.empty())) {
@@ -389,8 +377,8 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   // A task dropped from a worker's queue by a drain never started: the journal knows it is
   // unfinished, and results.jsonl lists only attempts that ran.
   if (r.outcome == Outcome::kInterrupted && r.start_ms == 0) return;
-  const std::string& id = text.id;
-  results_.Attempt(id, r, w.rank, w.host, retrying, result_json, text.command);
+  const std::string& id = text->id;
+  results_.Attempt(id, r, w.rank, w.host, retrying, result_json, text->command);
   ++attempts_;
   slowest_.Offer(id, r.attempt, duration);
   Report(id, r, w, retrying);

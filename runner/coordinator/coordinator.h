@@ -252,13 +252,12 @@ class Coordinator {
   using InFlightTexts = std::unordered_map<std::uint64_t, InFlightText>;
   InFlightTexts in_flight_texts_;
   NodeRecycler<InFlightTexts> in_flight_text_nodes_;
-  std::vector<InFlightText> spare_texts_;  // see Accept
-  std::vector<TaskSpec> start_commands_;   // per worker, before its first task
-  std::vector<TaskSpec> stop_commands_;    // per worker, once every task has ended
-  std::size_t stop_commands_done_ = 0;     // workers that have run them (and node_teardown)
-  NodeCommands node_commands_;             // the manifest's node_setup and node_teardown
-  std::size_t welcomed_ = 0;               // workers sent their Welcome
-  std::size_t hosts_ready_ = 0;            // hosts whose node_setup succeeded
+  std::vector<TaskSpec> start_commands_;  // per worker, before its first task
+  std::vector<TaskSpec> stop_commands_;   // per worker, once every task has ended
+  std::size_t stop_commands_done_ = 0;    // workers that have run them (and node_teardown)
+  NodeCommands node_commands_;            // the manifest's node_setup and node_teardown
+  std::size_t welcomed_ = 0;              // workers sent their Welcome
+  std::size_t hosts_ready_ = 0;           // hosts whose node_setup succeeded
   std::uint64_t per_worker_failures_ = 0;
   std::uint64_t failed_for_good_ = 0;  // in this run
   std::uint64_t failure_limit_ = 0;    // max_failures as a count; 0: none
