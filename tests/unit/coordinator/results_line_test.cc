@@ -114,5 +114,41 @@ TEST_CASE("A line far longer than the room first made for it is written whole") 
   CHECK(json::parse(lines[2])["error"] == "after");
 }
 
+TEST_CASE("Every number of an attempt's line is written in full, whatever its digits") {
+  const std::vector<std::uint64_t> values = {0,
+                                             1,
+                                             9,
+                                             10,
+                                             99,
+                                             100,
+                                             101,
+                                             12345,
+                                             1000000,
+                                             987654321,
+                                             1u << 31,
+                                             ~std::uint64_t{0},
+                                             10000000000000000000u};
+  const std::vector<std::string> lines = LinesAfter([&](ResultsWriter& results) {
+    for (const std::uint64_t value : values) {
+      AttemptResult r = AttemptWithText("t");
+      r.index = value;
+      r.stdout_bytes = value;
+      r.end_ms = r.start_ms + static_cast<std::int64_t>(value % 100'000'000);
+      results.Attempt("t", r, 1, "h", false, "", "");
+    }
+  });
+  REQUIRE(lines.size() == values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    INFO(lines[i]);
+    const json line = json::parse(lines[i]);
+    CHECK(line["index"].get<std::uint64_t>() == values[i]);
+    CHECK(line["stdout_bytes"].get<std::uint64_t>() == values[i]);
+    const std::uint64_t ms = values[i] % 100'000'000;
+    CHECK(lines[i].find("\"duration_s\":" + std::to_string(ms / 1000) + "." +
+                        std::string(3 - std::to_string(ms % 1000).size(), '0') +
+                        std::to_string(ms % 1000) + ",") != std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace jobrunner
