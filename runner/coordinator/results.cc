@@ -38,8 +38,7 @@ const char* PerWorkerName(int per_worker) {
 using nlohmann::json;
 
 // `value`'s decimal digits, at least `width` of them (zero-padded), appended to `out` (a
-// std::string, or a JsonLine).
-// Two digits per division: a line has a dozen numbers.
+// std::string, or a JsonLine), two per division: a line has a dozen numbers.
 template <class Out>
 void AppendDigits(Out& out, std::uint64_t value, int width = 1) {
   static constexpr char kPairs[] =
