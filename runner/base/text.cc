@@ -49,4 +49,13 @@ std::string BaseNameOf(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+void MoveTextTo(std::string& into, std::string& from) {
+  if (into.empty()) {
+    into.swap(from);
+  } else {
+    into += from;
+  }
+  from.clear();
+}
+
 }  // namespace jobrunner

@@ -24,4 +24,10 @@ bool IsValidUtf8(std::string_view text);
 // slash: the whole path when it has no slash.
 std::string BaseNameOf(const std::string& path);
 
+// Moves `from` to the end of `into`, leaving `from` empty. When `into` is empty (the usual case
+// for a buffer handed between threads: the taker took everything before) the two are swapped:
+// `from` gets the memory `into` had, so that buffers go round instead of being allocated on one
+// thread and freed on the other.
+void MoveTextTo(std::string& into, std::string& from);
+
 }  // namespace jobrunner

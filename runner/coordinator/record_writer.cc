@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "base/text.h"
+
 namespace jobrunner {
 namespace {
 
@@ -13,19 +15,6 @@ EventFd MakeEventFd() {
                              wake.status().message());
   }
   return std::move(*wake);
-}
-
-// Moves `from` to the end of `into`, leaving `from` empty. When `into` is empty (the usual case:
-// the writer took everything before) the two are swapped: `from` gets the memory of a batch the
-// writer has finished with, so that buffers go round between the threads instead of being
-// allocated on one thread and freed on the other.
-void MoveTo(std::string& into, std::string& from) {
-  if (into.empty()) {
-    into.swap(from);
-  } else {
-    into += from;
-  }
-  from.clear();
 }
 
 // A buffer that once held a burst of records (a resume's recovered lines, say) is not kept at
@@ -74,7 +63,7 @@ RecordWriter::Ticket RecordWriter::Commit() {
   ++committed_;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    MoveTo(pending_.journal, open_);
+    MoveTextTo(pending_.journal, open_);
     results_.TakeLines(pending_.results);
     pending_.ticket = committed_;
   }

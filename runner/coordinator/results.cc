@@ -13,6 +13,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "base/text.h"
 #include "journal/run_ledger.h"
 #include "posix/file.h"
 #include "posix/signal_name.h"
@@ -523,14 +524,7 @@ void ResultsWriter::Summary(const RunSummary& s) {
   Line(Dump(line));
 }
 
-void ResultsWriter::TakeLines(std::string& into) {
-  if (into.empty()) {
-    into.swap(buffer_);
-  } else {
-    into += buffer_;
-  }
-  buffer_.clear();
-}
+void ResultsWriter::TakeLines(std::string& into) { MoveTextTo(into, buffer_); }
 
 void ResultsWriter::Flush() {
   Write(buffer_);
