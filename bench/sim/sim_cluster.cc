@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "manifest/task_source.h"
+
 namespace jobrunner::sim {
 namespace {
 
@@ -14,6 +16,8 @@ namespace {
 constexpr double kResultDelayMs = 2.0;
 // ...or until this many have gathered.
 constexpr std::size_t kResultBatch = 512;
+// The shell the simulated workers say they run string commands with.
+constexpr std::string_view kShell = "/bin/sh";
 
 double SteadyMs() {
   using namespace std::chrono;
@@ -156,6 +160,7 @@ SimCluster::SimCluster(ClusterOptions options)
     hello.host = "node-" + std::to_string((rank - 1) / std::max(1, options_.workers_per_host));
     hello.pid = 100000 + rank;
     hello.cores = std::max(1, options_.workers_per_host);
+    hello.shell = std::string(kShell);
     endpoint_->Post(Envelope{rank, Tag::kHello, EncodeMessage(hello)}, 0, stats_);
   }
 }
@@ -181,7 +186,8 @@ void SimCluster::Start(int worker, Queued task, double start_ms) {
                 worker,
                 task.index,
                 task.attempt,
-                std::move(task.id)};
+                std::move(task.id),
+                std::move(task.command)};
   w.started.push_back(ending);
   ending_.push(std::move(ending));
 }
@@ -195,6 +201,8 @@ AttemptResult SimCluster::ResultOf(const Ending& task) const {
   r.exit_code = failed ? 1 : 0;
   r.start_ms = static_cast<std::int64_t>(task.start_ms + unix_offset_ms_);
   r.end_ms = static_cast<std::int64_t>(task.end_ms + unix_offset_ms_);
+  r.task_id = task.id;
+  r.command = task.command;
   if (options_.stdout_bytes > 0) {
     r.stdout_path = run_dir_ + "/logs/" + task.id + "." + std::to_string(task.attempt) + ".out";
     r.stdout_bytes = options_.stdout_bytes;
@@ -235,7 +243,8 @@ void SimCluster::Deliver(const Envelope& message, double now_ms) {
       ++stats_.task_batches;
       stats_.tasks += batch.tasks.size();
       for (TaskSpec& t : batch.tasks) {
-        Queued q{t.index, t.attempt, std::move(t.id)};
+        Queued q{t.index, t.attempt, std::move(t.id), {}};
+        AppendCommandLine(t, kShell, q.command);  // a real worker's work, on this thread
         if (w.running < w.slots) {
           Start(message.from, std::move(q), now_ms);
         } else {

@@ -89,6 +89,7 @@ class SimCluster {
     std::uint64_t index = 0;
     int attempt = 1;
     std::string id;
+    std::string command;  // as a real worker reports it with the result
   };
   struct Ending {
     double end_ms = 0;
@@ -97,6 +98,7 @@ class SimCluster {
     std::uint64_t index = 0;
     int attempt = 1;
     std::string id;
+    std::string command;
     bool operator>(const Ending& other) const { return end_ms > other.end_ms; }
   };
   struct Worker {

@@ -49,14 +49,6 @@ class NodeRecycler {
     spare_.push_back(map.extract(it));
   }
 
-  // map.erase(it), keeping the node even beyond `max_spare`, whose value stays readable through
-  // the pointer returned until the next insertion through this recycler (which may reuse it).
-  // The spares then number at most the map's largest size.
-  const Value* Retire(Map& map, typename Map::iterator it) {
-    spare_.push_back(map.extract(it));
-    return &spare_.back().mapped();
-  }
-
  private:
   std::size_t max_spare_;
   std::vector<typename Map::node_type> spare_;

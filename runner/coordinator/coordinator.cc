@@ -9,6 +9,7 @@
 #include "coordinator/interrupted.h"
 #include "kinds/kind_binding.h"
 #include "manifest/units.h"
+#include "posix/default_shell.h"
 #include "posix/file.h"
 #include "posix/output_capture.h"
 #include "rundir/run_dir.h"
@@ -349,16 +350,6 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   Scheduler::Verdict verdict = scheduler_.OnResult(ended, SteadyMs());
   if (verdict == Scheduler::Verdict::kIgnored) return;
   bool retrying = verdict == Scheduler::Verdict::kRetrying;
-  // Retired rather than erased: the attempt's texts are read where they are, and the node goes
-  // to the next dispatch with their memory. Nothing dispatches before this Accept ends (a drain
-  // it starts may Accept other attempts, which retire other nodes).
-  InFlightText not_kept;
-  const InFlightText* text = &not_kept;
-  if (auto it = in_flight_texts_.find(r.index); it != in_flight_texts_.end()) {
-    text = in_flight_text_nodes_.Retire(in_flight_texts_, it);
-  } else {
-    not_kept.id = source_.Id(r.index);
-  }
   std::string result_json = ResultJson(r);
   if (r.outcome == Outcome::kSucceeded && (!result_json.empty() || !r.data_path.empty())) {
     RecordOutput(r, result_json);
@@ -377,8 +368,10 @@ void Coordinator::Accept(int from, const AttemptResult& r) {
   // A task dropped from a worker's queue by a drain never started: the journal knows it is
   // unfinished, and results.jsonl lists only attempts that ran.
   if (r.outcome == Outcome::kInterrupted && r.start_ms == 0) return;
-  const std::string& id = text->id;
-  results_.Attempt(id, r, w.rank, w.host, retrying, result_json, text->command);
+  // The worker names the attempt it ran; a result made here names it too, else it is rendered.
+  const std::string rendered = r.task_id.empty() ? source_.Id(r.index) : std::string();
+  const std::string& id = r.task_id.empty() ? rendered : r.task_id;
+  results_.Attempt(id, r, w.rank, w.host, retrying, result_json, r.command);
   ++attempts_;
   slowest_.Offer(id, r.attempt, duration);
   Report(id, r, w, retrying);
@@ -584,9 +577,6 @@ void Coordinator::Batch(const Scheduler::Assignment& a,
   Record(TaskDispatchedRecord{a.index, static_cast<std::uint32_t>(a.attempt), w.rank});
   TaskSpec task = source_.Render(a.index, a.attempt);
   for (int g : a.gpus) task.gpus.push_back(w.gpu_ids[static_cast<std::size_t>(g)]);
-  InFlightText& text = in_flight_text_nodes_(in_flight_texts_, a.index);
-  text.id = task.id;
-  AppendCommandLine(task, w.hello.shell, text.command);  // empty for a kind
   if (!task.kind.empty() && task.kind != kPythonKind) {
     if (std::optional<std::string> error = EncodeKindArgs(kinds_, task)) {
       // Arguments this kind cannot take (a matrix value that is not a number, say): the
@@ -597,6 +587,7 @@ void Coordinator::Batch(const Scheduler::Assignment& a,
       r.outcome = Outcome::kSpawnError;
       r.start_ms = r.end_ms = clock_.UnixMs();
       r.error = *error;
+      r.task_id = task.id;  // a kind's: no command line
       unstartable.emplace_back(a.worker, std::move(r));
       return;
     }
@@ -722,12 +713,24 @@ void Coordinator::StopNow(const std::string& reason) {
   reporter_.Warn(reason + ": stopping now");
   DropHeld();
   TakeBackUnsynced();
-  RecordInFlightAsInterrupted(source_, clock_, /*recovered=*/false, ledger_, records_, results_,
-                              [this](const RunLedger::Unfinished& u) {
-                                const auto text = in_flight_texts_.find(u.index);
-                                return text != in_flight_texts_.end() ? text->second.command
-                                                                      : std::string();
-                              });
+  // The attempts still in flight are closed with their commands rendered again as they were
+  // dispatched: their workers never reported them. Each with its worker's shell, found by the rank
+  // its Hello gave (the journal's), which is not its place in workers_ in a run without mpirun.
+  std::map<std::int32_t, const std::string*> shells;
+  for (const WorkerInfo& w : workers_) {
+    if (w.greeted && !w.hello.shell.empty()) shells[w.rank] = &w.hello.shell;
+  }
+  RecordInFlightAsInterrupted(
+      source_, clock_, /*recovered=*/false, ledger_, records_, results_,
+      [this, &shells](const RunLedger::Unfinished& u) {
+        const auto shell = shells.find(u.worker_rank);
+        try {
+          return CommandLine(source_.Render(u.index, static_cast<int>(u.attempt)),
+                             shell != shells.end() ? *shell->second : DefaultShell());
+        } catch (const ManifestError&) {
+          return std::string();  // its command list changed under the run: no command to show
+        }
+      });
   Finish(ExitStatus(), "");
 }
 

@@ -6,12 +6,10 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/exit_status.h"
-#include "base/node_recycler.h"
 #include "coordinator/failure_note.h"
 #include "coordinator/node_commands.h"
 #include "coordinator/record_writer.h"
@@ -242,16 +240,7 @@ class Coordinator {
   std::uint64_t failures_reported_ = 0;
   std::size_t retired_reported_ = 0;
   SlowestTasks slowest_{5};
-  std::vector<FailureNote> failed_;  // the first tasks of this run that did not succeed
-  // What results.jsonl records of the attempts in flight, by task index: kept from their
-  // dispatch rather than rendered again when they end.
-  struct InFlightText {
-    std::string id;
-    std::string command;  // as it runs (CommandLine); empty for a kind
-  };
-  using InFlightTexts = std::unordered_map<std::uint64_t, InFlightText>;
-  InFlightTexts in_flight_texts_;
-  NodeRecycler<InFlightTexts> in_flight_text_nodes_;
+  std::vector<FailureNote> failed_;       // the first tasks of this run that did not succeed
   std::vector<TaskSpec> start_commands_;  // per worker, before its first task
   std::vector<TaskSpec> stop_commands_;   // per worker, once every task has ended
   std::size_t stop_commands_done_ = 0;    // workers that have run them (and node_teardown)

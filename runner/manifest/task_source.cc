@@ -612,13 +612,13 @@ void TaskSource::CheckUniqueIds() const {
       });
 }
 
-std::string CommandLine(const TaskSpec& task, const std::string& default_shell) {
+std::string CommandLine(const TaskSpec& task, std::string_view default_shell) {
   std::string line;
   AppendCommandLine(task, default_shell, line);
   return line;
 }
 
-void AppendCommandLine(const TaskSpec& task, const std::string& default_shell, std::string& line) {
+void AppendCommandLine(const TaskSpec& task, std::string_view default_shell, std::string& line) {
   std::size_t size = line.size();
   for (const std::string& word : task.argv) size += word.size() + 3;  // a space, two quotes
   line.reserve(size + default_shell.size());

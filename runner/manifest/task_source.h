@@ -106,8 +106,8 @@ class TaskSource {
 
 // A task's command as results.jsonl and --dry-run show it: its argv, each word shell-quoted where
 // needed, joined by spaces, with `default_shell` for a shell left to the worker; empty for a kind.
-std::string CommandLine(const TaskSpec& task, const std::string& default_shell);
+std::string CommandLine(const TaskSpec& task, std::string_view default_shell);
 // The same, appended to `line`: into a string whose memory is kept from task to task.
-void AppendCommandLine(const TaskSpec& task, const std::string& default_shell, std::string& line);
+void AppendCommandLine(const TaskSpec& task, std::string_view default_shell, std::string& line);
 
 }  // namespace jobrunner

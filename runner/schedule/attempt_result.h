@@ -58,13 +58,19 @@ struct AttemptResult {
   // The last bytes of its stderr, sent only for an attempt that did not succeed: why it failed,
   // for the coordinator to show without reading a file that may be on another host.
   std::string stderr_tail;
+  // What results.jsonl says the attempt was: the task's id, and its command line as the worker
+  // ran it (CommandLine with the worker's shell; empty for a kind). The worker has both at hand,
+  // so rank 0 keeps nothing per task in flight for them: at 10^5 results a second that was a map
+  // entry and a rendered line each. Empty in a result nothing started (no results.jsonl line).
+  std::string task_id;
+  std::string command;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     ar& index& attempt& outcome& exit_code& signal& start_ms& end_ms& stdout_path& stderr_path&
         stdout_bytes& stderr_bytes& stdout_truncated& stderr_truncated& error& kind_result&
             data_path& left_running& disk_full& per_worker& pid& cpu_measured& cpu_user_us&
-                cpu_system_us& max_rss_kb& memory_limit& oom_kills& stderr_tail;
+                cpu_system_us& max_rss_kb& memory_limit& oom_kills& stderr_tail& task_id& command;
     // An outcome read from bytes indexes per-outcome counts: anything else is not a result.
     if constexpr (Archive::is_loading::value) {
       if (static_cast<int>(outcome) >= kOutcomeCount) {

@@ -22,7 +22,7 @@
 
 namespace jobrunner {
 
-inline constexpr int kProtocolVersion = 9;
+inline constexpr int kProtocolVersion = 10;
 
 enum class Tag : int {
   kHello = 1,

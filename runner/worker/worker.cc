@@ -8,6 +8,7 @@
 
 #include "base/text.h"
 #include "manifest/manifest.h"
+#include "manifest/task_source.h"
 #include "posix/default_shell.h"
 #include "posix/signals.h"
 #include "rundir/run_dir.h"
@@ -246,6 +247,8 @@ void Worker::CannotStart(const TaskSpec& task, std::string error) {
   r.outcome = Outcome::kSpawnError;
   r.start_ms = r.end_ms = clock_.UnixMs();
   r.error = std::move(error);
+  r.task_id = task.id;
+  if (task.kind.empty()) AppendCommandLine(task, DefaultShell(), r.command);
   Queue(std::move(r));
 }
 
@@ -394,6 +397,10 @@ void Worker::StartKind(TaskSpec task, std::vector<KindRequest>& in_process) {
 void Worker::StartCommand(TaskSpec task, std::string helper_output, int per_worker,
                           std::uint64_t ordinal) {
   {
+    // The command line results.jsonl shows, made from the argv before it moves: a task's own
+    // (an isolated kind's helper and a per-worker command are not shown as the task's command).
+    std::string command;
+    if (per_worker == 0 && helper_output.empty()) AppendCommandLine(task, DefaultShell(), command);
     ProcessRequest request;
     request.key = task.index;
     request.argv = std::move(task.argv);
@@ -422,6 +429,7 @@ void Worker::StartCommand(TaskSpec task, std::string helper_output, int per_work
     running.helper_output = std::move(helper_output);
     running.cores = cores;
     running.task_id = std::move(task.id);
+    running.command = std::move(command);
     running.per_worker = per_worker;
     running.ordinal = ordinal;
     if (task.disbatch) {
@@ -464,7 +472,7 @@ void Worker::ReleaseHeld(bool all) {
   }
 }
 
-AttemptResult Worker::Ended(std::uint64_t index, const Running& running, Outcome outcome,
+AttemptResult Worker::Ended(std::uint64_t index, Running& running, Outcome outcome,
                             std::int64_t start_ms, std::int64_t end_ms, std::string error) {
   AttemptResult r;
   r.index = index;
@@ -474,6 +482,8 @@ AttemptResult Worker::Ended(std::uint64_t index, const Running& running, Outcome
   r.start_ms = start_ms;
   r.end_ms = end_ms;
   r.error = std::move(error);
+  r.task_id = std::move(running.task_id);
+  r.command = std::move(running.command);
   return r;
 }
 

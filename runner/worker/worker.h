@@ -70,6 +70,7 @@ class Worker {
     std::string helper_output;  // an isolated kind's KindHelperOutput file
     int cores = 1;              // slots it takes
     std::string task_id;
+    std::string command;          // as it runs (CommandLine); empty for a kind or Python call
     std::int64_t start_ms = 0;    // unix time, once started (a kind waits for a thread)
     bool start_reported = false;  // its TaskStart went to the coordinator
     int cylinder = -1;            // a command list's task: its DISBATCH_CYLINDER_RANK
@@ -106,7 +107,8 @@ class Worker {
   void NoteKindStarts();
   // The TaskStarts of attempts still running that the coordinator has not heard of.
   std::vector<TaskStart> TakeStarts();
-  static AttemptResult Ended(std::uint64_t index, const Running& running, Outcome outcome,
+  // The result of `running`'s attempt, which takes its texts: it is erased once this returns.
+  static AttemptResult Ended(std::uint64_t index, Running& running, Outcome outcome,
                              std::int64_t start_ms, std::int64_t end_ms, std::string error);
   void ReleaseHeld(bool all);
   bool StoppedWithRun(const AttemptResult& result) const;

@@ -668,6 +668,50 @@ TEST_CASE("Every attempt's line records its command as it ran, the worker's shel
   CHECK(by_task["l-1"]["command"] == shell + " -c 'echo '\\''a b'\\'''");
 }
 
+TEST_CASE("Attempts whose worker never reports their end are closed with their own command") {
+  // The worker reports each attempt's id and command with its result; when it never does (the
+  // run stops without hearing from it), rank 0 renders them again for the interrupted lines.
+  // A shell command's line names the worker's shell: found by the rank its Hello gave (0 here, as
+  // in a run without mpirun), not by its end of the transport (1).
+  RunOptions options;
+  options.slots = 3;
+  options.drain_grace_ms = 0;
+  Rig rig(
+      "version: 1\ntasks:\n  - id: s\n    command: sleep '9 s'\n"
+      "  - id: t-{n}\n    command: [sleep, '9 {n}']\n    matrix:\n      n: {range: [0, 5]}\n",
+      NeverEnds, options);
+  for (int i = 0; i < 20; ++i) rig.SyncedTurn();
+  REQUIRE(rig.processes.started.size() == 3);
+  const std::string shell = rig.processes.started[0].argv[0];
+  REQUIRE(!shell.empty());
+  rig.coordinator->BeginDrain("test");
+  // The worker takes no more steps: the drain's kill is never answered.
+  for (int i = 0; i < 20 && !rig.coordinator->Finished(); ++i) {
+    rig.coordinator->Step();
+    rig.records.WriteCommitted();
+    rig.clock.Advance(std::chrono::seconds(1));
+  }
+  REQUIRE(rig.coordinator->Finished());
+  rig.records.WriteCommitted();
+  std::ifstream in(rig.dir + "/results.jsonl");
+  std::vector<nlohmann::json> interrupted;
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (!j.contains("summary")) interrupted.push_back(j);
+  }
+  REQUIRE(interrupted.size() == 3);
+  for (const nlohmann::json& a : interrupted) {
+    CHECK(a["outcome"] == "interrupted");
+    const std::string id = a["task"];
+    if (id == "s") {
+      CHECK(a["command"] == shell + " -c 'sleep '\\''9 s'\\'''");
+      continue;
+    }
+    REQUIRE(id.size() == 3);
+    CHECK(a["command"] == "sleep '9 " + id.substr(2) + "'");
+  }
+}
+
 // Whether `fd` is readable now, without waiting.
 bool ReadableNow(int fd) {
   pollfd p{fd, POLLIN, 0};

@@ -82,6 +82,8 @@ TEST_CASE("A ResultBatch comes back field for field") {
   r.error = "killed";
   r.kind_result = std::string("\x00\x02", 2);
   r.data_path = "/run/data/t.2";
+  r.task_id = "t";
+  r.command = "/bin/sh -c 'echo hi'";
   ResultBatch batch;
   batch.results = {r, AttemptResult{}};
 
@@ -103,7 +105,10 @@ TEST_CASE("A ResultBatch comes back field for field") {
   CHECK(a.error == "killed");
   CHECK(a.kind_result == r.kind_result);
   CHECK(a.data_path == r.data_path);
+  CHECK(a.task_id == "t");
+  CHECK(a.command == r.command);
   CHECK(back.results[1].stdout_path.empty());
+  CHECK(back.results[1].command.empty());
 }
 
 namespace {
