@@ -100,6 +100,12 @@ std::string WorkersLine(const RunStatus& s) {
   return line;
 }
 
+// How long `t` has run by `s.now_ms`. Never less than nothing: the caller read the time before
+// the journal, and a task may have started in between (or on a host whose clock is ahead).
+std::int64_t RunningMs(const RunStatus& s, const RunningTask& t) {
+  return std::max<std::int64_t>(0, s.now_ms - t.start_ms);
+}
+
 json OrNull(const std::optional<std::int64_t>& unix_ms) {
   return unix_ms ? json(FormatIsoTime(*unix_ms)) : json(nullptr);
 }
@@ -140,7 +146,7 @@ RunStatus ReadRunStatus(const std::string& run_dir, std::int64_t now_ms) {
 
   // The rate over the last minute up to now, or up to the run's end. A stopped run has none:
   // when it died is unknown, and its last record may be long before.
-  const std::int64_t until = live ? now_ms : s.ended_ms.value_or(s.last_event_ms);
+  const std::int64_t until = live ? s.now_ms : s.ended_ms.value_or(s.last_event_ms);
   s.rate_window_ms = std::min(kRateWindowMs, until - s.started_ms);
   if (s.run_number > 0 && s.rate_window_ms > 0 && s.liveness != Liveness::kStopped) {
     const std::vector<std::int64_t>& settled = history.settled_times();
@@ -179,7 +185,7 @@ std::string FormatRunStatus(const RunStatus& s, std::size_t max_running) {
     for (std::size_t i = 0; i < s.running.size() && i < max_running; ++i) {
       const RunningTask& t = s.running[i];
       out += fmt::format("  {}  attempt {}  rank {} on {}  for {}\n", t.id, t.attempt, t.rank,
-                         t.host, FormatDurationMs(s.now_ms - t.start_ms));
+                         t.host, FormatDurationMs(RunningMs(s, t)));
     }
     if (s.running.size() > max_running) {
       out += fmt::format("  ... and {} more\n", s.running.size() - max_running);
@@ -215,7 +221,7 @@ json RunStatusJson(const RunStatus& s) {
                        {"worker", t.rank},
                        {"host", t.host},
                        {"start", FormatIsoTime(t.start_ms)},
-                       {"running_s", (s.now_ms - t.start_ms) / 1000.0}});
+                       {"running_s", RunningMs(s, t) / 1000.0}});
   }
   json failures = json::array();
   for (const FailedTask& f : s.failures) {

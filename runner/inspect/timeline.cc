@@ -90,10 +90,12 @@ Timeline BuildTimeline(const ResultsFile& results, const RunHistory* history, Li
     const bool live = liveness == Liveness::kLive;
     const std::int64_t until = live ? now_ms : history->last_event_ms();
     for (const OpenAttempt& open : history->Open()) {
-      if (open.start_ms == 0 || until < open.start_ms) continue;
+      if (open.start_ms == 0) continue;
       const WorkerEntry* w = history->FindWorker(open.run, open.rank);
       const std::size_t row = rows.Find(open.rank, w != nullptr ? w->host : "");
-      timeline.bars.push_back(TimelineBar{row, 0, open.start_ms, until,
+      // Never ending before it starts: `now_ms` was read before the journal, and a task may have
+      // started in between (or on a host whose clock is ahead).
+      timeline.bars.push_back(TimelineBar{row, 0, open.start_ms, std::max(until, open.start_ms),
                                           live ? "running" : "interrupted", open.task_id,
                                           open.index, open.attempt});
     }

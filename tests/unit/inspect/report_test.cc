@@ -69,6 +69,11 @@ TEST_CASE("Every worker that joined has a row, and what runs now has a bar up to
   const Timeline stopped = BuildTimeline(results, &history, Liveness::kStopped, 9000);
   CHECK(stopped.bars[0].outcome == "interrupted");
   CHECK(stopped.bars[0].end_ms == 1500);  // the journal's last word
+  // The time was read before the journal, in which the task then started: its bar is still drawn.
+  const Timeline read_early = BuildTimeline(results, &history, Liveness::kLive, 1400);
+  REQUIRE(read_early.bars.size() == 1);
+  CHECK(read_early.bars[0].start_ms == 1500);
+  CHECK(read_early.bars[0].end_ms == 1500);
 }
 
 TEST_CASE("The trace has a named process per worker, a thread per slot and a slice per attempt") {

@@ -117,6 +117,20 @@ TEST_CASE("Status of a live run counts every state and names what runs where, an
   CHECK_THAT(text, Catch::Contains("rank 1 on node-a; rank 2 on node-b"));
 }
 
+TEST_CASE("Status read while a task starts never shows it running for less than nothing") {
+  // The caller reads the time, then the journal: a task may start in between.
+  testing::TempDir dir;
+  WriteRun(dir.str(), /*ended=*/false);
+  RunDir held = RunDir::ForResume(dir.str());
+  const RunStatus s = ReadRunStatus(dir.str(), kStart + 1000);
+  REQUIRE(s.running.size() == 1);
+  CHECK(s.running[0].start_ms == kStart + 2000);
+  CHECK(RunStatusJson(s)["running"][0]["running_s"] == 0);
+  CHECK_THAT(FormatRunStatus(s), Catch::Contains("rank 2 on node-b  for 0ms"));
+  // The run's own times keep the time read: a host's clock ahead does not move them.
+  CHECK(s.now_ms == kStart + 1000);
+}
+
 TEST_CASE("Status of a run killed mid-way says it stopped, and what it stopped running") {
   testing::TempDir dir;
   WriteRun(dir.str(), /*ended=*/false);
